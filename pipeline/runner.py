@@ -1,0 +1,112 @@
+"""Runs the stages on one frame for one session.
+
+`Pipeline` holds the loaded stages (once per worker process). `SessionPipeline` holds one
+session's per-stage state and the last result of each rate-limited stage, so that a stage at
+1-2 Hz runs only when its period has passed and its last result is carried forward, marked with
+its age, on the frames in between. Each stage's time is measured; a stage that raises is
+recorded as `error` for that frame and counted, and the other stages go on.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Sequence
+
+from pipeline.analysis import FrameAnalysis
+from pipeline.frame import VideoFrame
+from pipeline.stages.base import Stage, StageHealth, StageOutput
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        names = [s.name for s in stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate stage names: {names}")
+        for i, stage in enumerate(stages):
+            missing = [r for r in stage.requires if r not in names[:i]]
+            if missing:
+                raise ValueError(f"stage {stage.name!r} requires {missing} to run before it")
+        self.stages = list(stages)
+
+    def load(self) -> list[StageHealth]:
+        return [stage.try_load() for stage in self.stages]
+
+    def health(self) -> dict[str, str]:
+        return {s.name: s.health.describe() for s in self.stages}
+
+    def stage(self, name: str) -> Stage | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    def new_session(self) -> "SessionPipeline":
+        return SessionPipeline(self)
+
+
+@dataclass
+class _Carried:
+    output: StageOutput
+    computed_t: float
+
+
+@dataclass
+class SessionPipeline:
+    pipeline: Pipeline
+    states: dict[str, Any] = field(default_factory=dict)
+    last: dict[str, _Carried] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for stage in self.pipeline.stages:
+            self.states[stage.name] = stage.new_state()
+
+    def state(self, name: str) -> Any:
+        return self.states.get(name)
+
+    def _due(self, stage: Stage, t: float) -> bool:
+        if stage.rate_hz is None:
+            return True
+        carried = self.last.get(stage.name)
+        if carried is None:
+            return True
+        # a small tolerance so 2 Hz on a 5 fps stream runs every 0.4-0.6 s, not every 0.6 s
+        return t - carried.computed_t >= (1.0 / stage.rate_hz) * 0.9
+
+    def analyse(self, frame: VideoFrame, only: Iterable[str] | None = None) -> FrameAnalysis:
+        wanted = set(only) if only is not None else None
+        outputs: dict[str, StageOutput] = {}
+        start = time.perf_counter()
+        for stage in self.pipeline.stages:
+            if wanted is not None and stage.name not in wanted:
+                continue
+            outputs[stage.name] = self._run_stage(stage, frame, outputs)
+        total_ms = (time.perf_counter() - start) * 1000.0
+        return FrameAnalysis(frame.frame_id, frame.pts, frame.t, frame.width, frame.height, outputs, total_ms)
+
+    def _run_stage(self, stage: Stage, frame: VideoFrame, upstream: dict[str, StageOutput]) -> StageOutput:
+        if stage.health.state != "loaded":
+            return StageOutput(stage.name, "unavailable", reason=stage.health.reason)
+        for req in stage.requires:
+            dep = upstream.get(req)
+            if dep is None or dep.status != "ok":
+                return StageOutput(stage.name, "skipped", reason=f"no {req} result")
+        if not self._due(stage, frame.t):
+            carried = self.last[stage.name]
+            return replace(carried.output, age_s=max(0.0, frame.t - carried.computed_t), elapsed_ms=0.0)
+        t0 = time.perf_counter()
+        try:
+            result = stage.process(frame, upstream, self.states[stage.name])
+        except Exception as exc:  # one bad frame must not end the session: count it and go on
+            self.errors[stage.name] = self.errors.get(stage.name, 0) + 1
+            log.warning("stage %s failed on frame %s: %s", stage.name, frame.frame_id, exc, exc_info=True)
+            return StageOutput(stage.name, "error", elapsed_ms=(time.perf_counter() - t0) * 1000.0,
+                               reason=f"{type(exc).__name__}")
+        elapsed = (time.perf_counter() - t0) * 1000.0
+        if result is None:
+            out = StageOutput(stage.name, "skipped", elapsed_ms=elapsed, reason="no result")
+        else:
+            out = StageOutput(stage.name, "ok", result=result, elapsed_ms=elapsed)
+        if stage.rate_hz is not None:
+            self.last[stage.name] = _Carried(out, frame.t)
+        return out
