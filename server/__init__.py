@@ -1,0 +1,1 @@
+"""Vigil's media edge: signaling, peers, tracks, data channel, store."""
