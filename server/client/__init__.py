@@ -1,0 +1,1 @@
+"""Scripted candidates: real aiortc peers streaming real media files, for tests and load tests."""

@@ -1,0 +1,284 @@
+"""One candidate's live session on this worker: the peer, its tracks, its data channel, its risk.
+
+Data flows one way: video track -> newest frame -> pipeline (executor) -> analysis -> risk engine
+-> data channel, store (event stream via the outbox) and live fan-out. Browser signals from the
+data channel and audio updates feed the same risk engine.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from pydantic import ValidationError
+
+from pipeline.frame import VideoFrame
+from pipeline.runner import Pipeline
+from server.analysis_message import analysis_message
+from server.clock_sync import CaptureClock
+from server.media import AnalysisLoop, NewestFrame, Received, drain_track
+from server.messages import MAX_CLIENT_MESSAGE_BYTES, BrowserMessage, ClockMessage, client_message
+from server.risk_session import RiskSession
+from server.store import EventOutbox, Store
+from server.audio_consumer import consume_audio
+from pipeline.audio.analyzer import AudioAnalyzer, AudioUpdate
+from pipeline.audio.other_voice import MouthActivity, other_voice
+from pipeline.risk.messages import Observation
+
+log = logging.getLogger(__name__)
+
+#: frames wider than this are scaled down before analysis (the models work at 640x480 or less).
+MAX_ANALYSIS_WIDTH = 640
+#: audio state goes to the risk engine when it changes, else at most this often (its debounce
+#: filters need repeated readings to confirm a condition).
+AUDIO_RISK_PERIOD_S = 0.2
+#: a client that does not read its data channel gets analyses dropped past this backlog.
+MAX_CHANNEL_BUFFER_BYTES = 1 << 20
+
+
+@dataclass
+class Counters:
+    frames_received: int = 0
+    frames_analysed: int = 0
+    frames_dropped: int = 0
+    analysis_errors: int = 0
+    dc_sent: int = 0
+    dc_dropped: int = 0
+    dc_bad_messages: int = 0
+    audio_chunks: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def to_rgb(frame: Any) -> np.ndarray:
+    """An av.VideoFrame as RGB, scaled down to MAX_ANALYSIS_WIDTH. Runs in the executor."""
+    if frame.width > MAX_ANALYSIS_WIDTH:
+        height = int(round(frame.height * MAX_ANALYSIS_WIDTH / frame.width / 2) * 2)
+        return frame.to_ndarray(format="rgb24", width=MAX_ANALYSIS_WIDTH, height=height)
+    return frame.to_ndarray(format="rgb24")
+
+
+@dataclass
+class LiveSession:
+    session_id: str
+    candidate_id: str
+    exam_id: str
+    store: Store
+    pipeline: Pipeline
+    executor: Executor
+    analysis_fps: float
+    risk: RiskSession
+    on_gone: Callable[["LiveSession", str], Any]
+    counters: Counters = field(default_factory=Counters)
+    pc: Any = None
+    channel: Any = None
+    speaking: bool | None = None
+    status: str = "created"
+    vad: Any = None
+
+    def __post_init__(self) -> None:
+        self.outbox = EventOutbox(self.store, self.session_id)
+        self.risk.attach(self.outbox)
+        self.session_pipeline = self.pipeline.new_session()
+        self.clock = CaptureClock()
+        self.video_slot: NewestFrame[Any] = NewestFrame()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._frame_seq = self.risk.last_frame_id  # frame ids continue across a resume
+        self._closed = False
+        self._pending_changes: list[dict[str, Any]] = []
+        self.mouth = MouthActivity()
+        self.audio_seen = False
+        self._audio_state: tuple[Any, ...] = ()
+        self._audio_fed_t = 0.0
+        self.log = logging.LoggerAdapter(log, {"session_id": self.session_id})
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.outbox.start()
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=f"{name}-{self.session_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def stop_media(self) -> None:
+        """Close the peer and stop every task; the session's data stays."""
+        self.video_slot.close()
+        pc, self.pc = self.pc, None
+        self.channel = None
+        if pc is not None:
+            try:
+                await pc.close()
+            except Exception:  # closing a broken peer must not stop the shutdown
+                self.log.warning("error closing peer", exc_info=True)
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.video_slot = NewestFrame()
+
+    # -- peer wiring ----------------------------------------------------------------------------
+    def attach_peer(self, pc: Any) -> None:
+        self.pc = pc
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            if track.kind == "video":
+                self.spawn(drain_track(track, self.video_slot, self._count_frame), "video-drain")
+                loop = AnalysisLoop(self.video_slot, self.analysis_fps, self._analyse)
+                self.spawn(loop.run(), "analysis")
+            elif track.kind == "audio":
+                self.spawn(self._consume_audio(track), "audio")
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: Any) -> None:
+            if channel.label != "vigil":
+                self.counters.dc_bad_messages += 1
+                return
+            self.channel = channel
+
+            @channel.on("message")
+            def on_message(raw: Any) -> None:
+                self.on_client_message(raw)
+
+            @channel.on("close")
+            def on_close() -> None:
+                if self.pc is pc:
+                    self.spawn(self._gone("data channel closed"), "gone")
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            state = pc.connectionState
+            self.log.info("peer %s", state)
+            if state == "connected":
+                self.status = "live"
+                await self._safe_store(self.store.update_session(self.session_id, {"status": "live"}))
+                await self._safe_store(self.store.set_live(self.session_id, True))
+            elif state in ("failed", "closed") and self.pc is pc:
+                await self._gone(f"peer {state}")
+
+    def _count_frame(self) -> None:
+        self.counters.frames_received += 1
+
+    async def _gone(self, reason: str) -> None:
+        if self.status in ("ended", "disconnected"):
+            return
+        self.status = "disconnected"
+        self.log.info("disconnected: %s", reason)
+        await self.on_gone(self, reason)
+
+    async def _consume_audio(self, track: Any) -> None:
+        """Voice activity off the event loop; without a VAD the track is still drained."""
+        vad = self.vad
+
+        def analyzer() -> AudioAnalyzer:
+            if vad is None or not vad.loaded:
+                raise RuntimeError("voice activity detector unavailable")
+            return AudioAnalyzer(vad)
+
+        self.audio_seen = True
+        await consume_audio(track, analyzer, self.executor, self._on_audio, time.time)
+
+    def _on_audio(self, update: AudioUpdate) -> None:
+        """One 32 ms chunk: track speaking, judge other voices, feed the risk engine at ~5 Hz."""
+        self.counters.audio_chunks += 1
+        self.speaking = update.speaking
+        voice = other_voice(update.speaking, self.mouth.moving(update.t))
+        state = (update.speaking, voice, update.muted)
+        if state == self._audio_state and update.t - self._audio_fed_t < AUDIO_RISK_PERIOD_S:
+            return
+        self._audio_state, self._audio_fed_t = state, update.t
+        obs = Observation(t=update.t, speaking=update.speaking, other_voice=voice, audio_muted=update.muted)
+        self.note_changes(self.risk.observe(obs).changed)
+
+    # -- data channel in ------------------------------------------------------------------------
+    def on_client_message(self, raw: Any) -> None:
+        """Unknown or malformed messages are counted and ignored; they never close the session."""
+        if isinstance(raw, bytes) or len(raw) > MAX_CLIENT_MESSAGE_BYTES:
+            self.counters.dc_bad_messages += 1
+            return
+        try:
+            msg = client_message.validate_json(raw)
+        except ValidationError:
+            self.counters.dc_bad_messages += 1
+            return
+        if isinstance(msg, ClockMessage):
+            self.clock.record(msg.pts, msg.captured_ms)
+        elif isinstance(msg, BrowserMessage):
+            self.note_changes(self.risk.browser(time.time(), msg.event).changed)
+        else:  # calibration messages: handled once calibration is wired in
+            self.counters.dc_bad_messages += 1
+
+    def note_changes(self, changed: list[dict[str, Any]]) -> None:
+        """Event changes from outside a frame (browser, audio, ticks) ride on the next analysis."""
+        self._pending_changes.extend(changed)
+
+    def send(self, message: dict[str, Any]) -> bool:
+        channel = self.channel
+        if channel is None or channel.readyState != "open":
+            return False
+        if channel.bufferedAmount > MAX_CHANNEL_BUFFER_BYTES:
+            self.counters.dc_dropped += 1
+            return False
+        try:
+            channel.send(json.dumps(message, separators=(",", ":")))
+        except Exception:  # a channel closing under us: count it, the session goes on
+            self.counters.dc_dropped += 1
+            return False
+        self.counters.dc_sent += 1
+        return True
+
+    # -- analysis -------------------------------------------------------------------------------
+    async def _analyse(self, item: Received[Any]) -> None:
+        frame = item.frame
+        self._frame_seq += 1
+        frame_id = self._frame_seq
+        pts = int(frame.pts or 0)
+        received_ms = item.received_ms
+        sp = self.session_pipeline
+
+        def work() -> Any:
+            rgb = to_rgb(frame)
+            return sp.analyse(VideoFrame(rgb, t=received_ms / 1000.0, pts=pts, frame_id=frame_id,
+                                         received_ms=received_ms))
+
+        try:
+            analysis = await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        except Exception:
+            self.counters.analysis_errors += 1
+            self.log.warning("analysis failed on frame %s", frame_id, exc_info=True)
+            return
+        self.counters.frames_analysed += 1
+        self.counters.frames_dropped = self.video_slot.dropped
+        fields = analysis.message_fields()
+        mouth = fields.get("landmarks", {}).get("mouth_open") if isinstance(fields.get("landmarks"), dict) else None
+        self.mouth.add(analysis.t, mouth if isinstance(mouth, (int, float)) else None)
+        update = self.risk.observe_frame(analysis.t, frame_id, fields)
+        changed, self._pending_changes = self._pending_changes + update.changed, []
+        msg = analysis_message(
+            analysis, received_ms=received_ms, captured_ms=self.clock.captured_ms(pts),
+            analysed_ms=time.time() * 1000.0, risk_score=update.risk_score, attention=update.attention,
+            speaking=self.speaking, events=changed)
+        self.send(msg)
+
+    async def _safe_store(self, coro: Any) -> bool:
+        try:
+            await coro
+            return True
+        except Exception as exc:  # Redis away: state is rewritten on the next tick
+            self.store.errors += 1
+            self.log.warning("store write failed: %s", exc)
+            return False

@@ -1,0 +1,32 @@
+"""Prometheus metrics (GET /metrics). One registry per process; names are `vigil_*`."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+SESSIONS_LIVE = Gauge("vigil_sessions_live", "sessions with a connected peer on this worker", registry=REGISTRY)
+SESSIONS_CREATED = Counter("vigil_sessions_created", "sessions created", registry=REGISTRY)
+FRAMES_RECEIVED = Counter("vigil_frames_received", "decoded video frames received", registry=REGISTRY)
+FRAMES_ANALYSED = Counter("vigil_frames_analysed", "video frames analysed", registry=REGISTRY)
+FRAMES_DROPPED = Counter("vigil_frames_dropped", "frames replaced by a newer one before analysis", registry=REGISTRY)
+ANALYSIS_ERRORS = Counter("vigil_analysis_errors", "frames whose analysis raised", registry=REGISTRY)
+STAGE_ERRORS = Counter("vigil_stage_errors", "stage failures on one frame", ["stage"], registry=REGISTRY)
+STAGE_SECONDS = Histogram(
+    "vigil_stage_seconds", "time per stage per analysed frame", ["stage"], registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64))
+PIPELINE_SECONDS = Histogram(
+    "vigil_pipeline_seconds", "whole pipeline time per analysed frame", registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28))
+SERVER_LATENCY_SECONDS = Histogram(
+    "vigil_server_latency_seconds", "frame received to analysis sent", registry=REGISTRY,
+    buckets=(0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0))
+E2E_LATENCY_SECONDS = Histogram(
+    "vigil_e2e_latency_seconds", "capture to analysis sent, where the client gives capture times",
+    registry=REGISTRY, buckets=(0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0))
+DC_DROPPED = Counter("vigil_datachannel_dropped", "analysis messages not sent to a slow client", registry=REGISTRY)
+DC_BAD = Counter("vigil_datachannel_bad_messages", "malformed or unknown client messages", registry=REGISTRY)
+REDIS_ERRORS = Counter("vigil_redis_errors", "failed Redis operations (retried where they carry events)", registry=REGISTRY)
+HTTP_ERRORS = Counter("vigil_http_errors", "HTTP error responses", ["status"], registry=REGISTRY)
+REJECTED = Counter("vigil_rejected", "requests refused by a limit", ["limit"], registry=REGISTRY)
+WORKER_LOAD = Gauge("vigil_worker_load", "live sessions on this worker / its max", registry=REGISTRY)

