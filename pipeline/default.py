@@ -20,6 +20,8 @@ from pipeline.stages.gaze import GazeStage
 from pipeline.stages.head_pose import HeadPoseStage
 from pipeline.stages.identity import IdentityStage
 from pipeline.stages.landmarks import LandmarksStage
+from pipeline.stages.objects import ObjectsStage
+from pipeline.stages.posture import PostureStage
 from pipeline.stages.quality import QualityStage
 
 
@@ -39,9 +41,10 @@ def face_stages(*, face_landmarker_path: str | os.PathLike[str] | None = None) -
 def scene_stages(settings_like: object | None = None, *, models_dir: str | os.PathLike[str] | None = None) -> list[Stage]:
     """Stages that look at the room rather than the face: objects (NanoDet) and posture.
 
-    Issue 4's objects/posture work adds them here, e.g. `[ObjectsStage(models_dir=...), PostureStage()]`.
+    `models_dir` holds `nanodet.onnx`; None means the one committed in pipeline/models.
     """
-    return []
+    nanodet = Path(models_dir) / "nanodet.onnx" if models_dir is not None else None
+    return [ObjectsStage(model_path=nanodet), PostureStage()]
 
 
 def build_default_pipeline(settings_like: object | None = None, *,
