@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from pipeline.frame import VideoFrame
 from pipeline.runner import Pipeline
+from server import metrics
 from server.analysis_message import analysis_message
 from server.clock_sync import CaptureClock
 from server.media import AnalysisLoop, NewestFrame, Received, drain_track
@@ -89,6 +90,12 @@ class LiveSession:
         self.clock = CaptureClock()
         self.video_slot: NewestFrame[Any] = NewestFrame()
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: callables that get every message sent to the candidate (proctors watching, as JSON text)
+        self.listeners: set[Callable[[str], None]] = set()
+        #: the candidate's live video, relayed to watchers without re-encoding per viewer
+        self.relay: Any = None
+        self.video_track: Any = None
+        self.last_message: dict[str, Any] | None = None
         self._frame_seq = self.risk.last_frame_id  # frame ids continue across a resume
         self._closed = False
         self._pending_changes: list[dict[str, Any]] = []
@@ -137,7 +144,13 @@ class LiveSession:
         @pc.on("track")
         def on_track(track: Any) -> None:
             if track.kind == "video":
-                self.spawn(drain_track(track, self.video_slot, self._count_frame), "video-drain")
+                from aiortc.contrib.media import MediaRelay
+
+                self.relay = MediaRelay()
+                self.video_track = track
+                # the relay's proxy feeds our analysis; watchers subscribe to the same relay
+                analysed = self.relay.subscribe(track, buffered=False)
+                self.spawn(drain_track(analysed, self.video_slot, self._count_frame), "video-drain")
                 loop = AnalysisLoop(self.video_slot, self.analysis_fps, self._analyse)
                 self.spawn(loop.run(), "analysis")
             elif track.kind == "audio":
@@ -172,6 +185,13 @@ class LiveSession:
 
     def _count_frame(self) -> None:
         self.counters.frames_received += 1
+        metrics.FRAMES_RECEIVED.inc()
+
+    def watch_track(self) -> Any:
+        """A new subscription to the candidate's live video for a watcher, or None before it arrives."""
+        if self.relay is None or self.video_track is None:
+            return None
+        return self.relay.subscribe(self.video_track, buffered=False)
 
     async def _gone(self, reason: str) -> None:
         if self.status in ("ended", "disconnected"):
@@ -214,6 +234,7 @@ class LiveSession:
             msg = client_message.validate_json(raw)
         except ValidationError:
             self.counters.dc_bad_messages += 1
+            metrics.DC_BAD.inc()
             return
         if isinstance(msg, ClockMessage):
             self.clock.record(msg.pts, msg.captured_ms)
@@ -227,16 +248,25 @@ class LiveSession:
         self._pending_changes.extend(changed)
 
     def send(self, message: dict[str, Any]) -> bool:
+        text = json.dumps(message, separators=(",", ":"))
+        self.last_message = message
+        for listener in list(self.listeners):
+            try:
+                listener(text)
+            except Exception:  # a watcher's failure never disturbs the candidate
+                self.listeners.discard(listener)
         channel = self.channel
         if channel is None or channel.readyState != "open":
             return False
         if channel.bufferedAmount > MAX_CHANNEL_BUFFER_BYTES:
             self.counters.dc_dropped += 1
+            metrics.DC_DROPPED.inc()
             return False
         try:
-            channel.send(json.dumps(message, separators=(",", ":")))
+            channel.send(text)
         except Exception:  # a channel closing under us: count it, the session goes on
             self.counters.dc_dropped += 1
+            metrics.DC_DROPPED.inc()
             return False
         self.counters.dc_sent += 1
         return True
@@ -259,10 +289,20 @@ class LiveSession:
             analysis = await asyncio.get_running_loop().run_in_executor(self.executor, work)
         except Exception:
             self.counters.analysis_errors += 1
+            metrics.ANALYSIS_ERRORS.inc()
             self.log.warning("analysis failed on frame %s", frame_id, exc_info=True)
             return
         self.counters.frames_analysed += 1
-        self.counters.frames_dropped = self.video_slot.dropped
+        metrics.FRAMES_ANALYSED.inc()
+        dropped = self.video_slot.dropped
+        metrics.FRAMES_DROPPED.inc(max(0, dropped - self.counters.frames_dropped))
+        self.counters.frames_dropped = dropped
+        metrics.PIPELINE_SECONDS.observe(analysis.total_ms / 1000.0)
+        for name, out in analysis.outputs.items():
+            if out.status == "error":
+                metrics.STAGE_ERRORS.labels(name).inc()
+            elif out.elapsed_ms:
+                metrics.STAGE_SECONDS.labels(name).observe(out.elapsed_ms / 1000.0)
         fields = analysis.message_fields()
         mouth = fields.get("landmarks", {}).get("mouth_open") if isinstance(fields.get("landmarks"), dict) else None
         self.mouth.add(analysis.t, mouth if isinstance(mouth, (int, float)) else None)
@@ -273,6 +313,9 @@ class LiveSession:
             analysed_ms=time.time() * 1000.0, risk_score=update.risk_score, attention=update.attention,
             speaking=self.speaking, events=changed)
         self.send(msg)
+        metrics.SERVER_LATENCY_SECONDS.observe(max(0.0, msg["analysed_ms"] - received_ms) / 1000.0)
+        if msg["captured_ms"] is not None:
+            metrics.E2E_LATENCY_SECONDS.observe(max(0.0, msg["analysed_ms"] - msg["captured_ms"]) / 1000.0)
 
     async def _safe_store(self, coro: Any) -> bool:
         try:

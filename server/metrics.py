@@ -1,9 +1,11 @@
 """Prometheus metrics (GET /metrics). One registry per process; names are `vigil_*`."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_cpu_seconds_total, process_resident_memory_bytes: the load test reads these
+ProcessCollector(registry=REGISTRY)
 
 SESSIONS_LIVE = Gauge("vigil_sessions_live", "sessions with a connected peer on this worker", registry=REGISTRY)
 SESSIONS_CREATED = Counter("vigil_sessions_created", "sessions created", registry=REGISTRY)

@@ -141,6 +141,9 @@ class RiskSession:
         except Exception as exc:  # live fan-out is best effort; the stream has the truth
             log.debug("publish failed: %s", exc)
 
+    def active_types(self) -> list[str]:
+        return sorted({e.type for e in self._open.values()})
+
     def state_fields(self) -> dict[str, Any]:
         return {"risk_score": round(self.risk_score, 2),
                 "attention": None if self.attention is None else round(self.attention, 1),

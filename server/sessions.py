@@ -184,6 +184,24 @@ class SessionManager:
                 if session.status == "live":
                     session.note_changes(session.risk.tick(time.time()).changed)
                 await self._write_state(session)
+                await self._publish_status(session)
+            await self._heartbeat()
+
+    async def _publish_status(self, session: LiveSession) -> None:
+        """Once a second per live session: the dashboard's grid row, on every worker via pub/sub."""
+        last = session.last_message or {}
+        await session._safe_store(self.store.publish({
+            "type": "status", "session_id": session.session_id, "exam_id": session.exam_id,
+            "candidate_id": session.candidate_id, "status": session.status, "worker": self.worker_id,
+            "risk_score": round(session.risk.risk_score, 1), "attention": session.risk.attention,
+            "faces": last.get("faces"), "flags": session.risk.active_types(),
+        }))
+
+    async def _heartbeat(self) -> None:
+        try:
+            await self.store.heartbeat(self.worker_id, len(self.live), self.settings.max_sessions)
+        except Exception as exc:
+            log.warning("heartbeat failed: %s", exc)
 
     async def _write_state(self, session: LiveSession) -> None:
         fields: dict[str, Any] = {**session.counters.as_dict(), **session.risk.state_fields()}

@@ -132,6 +132,15 @@ class Store:
             out.append(item)
         return out
 
+    async def heartbeat(self, worker_id: str, sessions: int, capacity: int) -> None:
+        import time
+
+        async with self.redis.pipeline(transaction=False) as p:
+            p.hset(worker_key(worker_id), mapping={"sessions": sessions, "capacity": capacity, "beat": time.time()})
+            p.expire(worker_key(worker_id), WORKER_TTL_S)
+            p.sadd(PREFIX + "workers", worker_id)
+            await p.execute()
+
     async def publish(self, message: Mapping[str, Any]) -> None:
         await self.redis.publish(LIVE_CHANNEL, json.dumps(message, separators=(",", ":")))
 
