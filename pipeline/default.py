@@ -38,7 +38,8 @@ def face_stages(*, face_landmarker_path: str | os.PathLike[str] | None = None) -
     ]
 
 
-def scene_stages(settings_like: object | None = None, *, models_dir: str | os.PathLike[str] | None = None) -> list[Stage]:
+def scene_stages(settings_like: object | None = None, *,
+                 models_dir: str | os.PathLike[str] | None = None) -> list[Stage]:
     """Stages that look at the room rather than the face: objects (NanoDet) and posture.
 
     `models_dir` holds `nanodet.onnx`; None means the one committed in pipeline/models.

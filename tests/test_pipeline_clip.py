@@ -78,7 +78,7 @@ def test_whole_clip_through_the_default_pipeline() -> None:
             assert tick.result.t == ticks[-1]  # type: ignore[union-attr]
             assert message["stages"]["tick"]["age_s"] > 0
     duration = frames[-1][0] - frames[0][0]
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
     assert abs(len(ticks) - (duration + 1)) <= 1.5, ticks
     assert all(0.85 <= g <= 1.25 for g in gaps), gaps
     assert not session.errors

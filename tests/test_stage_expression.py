@@ -9,7 +9,8 @@ STAGES = ("faces", "landmarks", "expression")
 
 
 def test_the_astronaut_smiles() -> None:
-    result = analyse_image(read_rgb("faces/skimage_astronaut.png"), only=STAGES).result("expression", ExpressionResult)
+    analysis = analyse_image(read_rgb("faces/skimage_astronaut.png"), only=STAGES)
+    result = analysis.result("expression", ExpressionResult)
     assert result is not None and result.smile > 0.5
 
 

@@ -13,7 +13,11 @@ from vision_helpers import CLIP, CLIP_CENTER, CLIP_LEFT, clip_frames, default_pi
 
 from pipeline.frame import VideoFrame
 from pipeline.stages.gaze import (
-    HORIZONTAL_OFF_DEG, VERTICAL_OFF_DEG, GazeFeatures, GazeResult, classify,
+    HORIZONTAL_OFF_DEG,
+    VERTICAL_OFF_DEG,
+    GazeFeatures,
+    GazeResult,
+    classify,
 )
 
 
@@ -44,7 +48,7 @@ def test_features_vector_layout() -> None:
     vec = results[0].features.vector()
     assert vec.shape == (len(GazeFeatures.NAMES),) == (12,) and vec.dtype == np.float64
     assert np.all(np.isfinite(vec))
-    named = dict(zip(GazeFeatures.NAMES, vec))
+    named = dict(zip(GazeFeatures.NAMES, vec, strict=True))
     assert 0.0 < named["face_x"] < 1.0 and 0.0 < named["face_y"] < 1.0 and 0.0 < named["face_scale"] < 1.0
     assert 0.15 < named["a_open"] < 0.4 and 0.15 < named["b_open"] < 0.4
     fields = results[0].message_fields()["gaze"]

@@ -7,7 +7,11 @@ from vision_helpers import CLIP, analyse_image, clip_frames, default_pipeline, r
 
 from pipeline.frame import VideoFrame
 from pipeline.stages.identity import (
-    CHANGE_AFTER_S, ENROL_FRAMES, IdentityResult, face_signature, signature_distance,
+    CHANGE_AFTER_S,
+    ENROL_FRAMES,
+    IdentityResult,
+    face_signature,
+    signature_distance,
 )
 from pipeline.stages.landmarks import LandmarksResult
 
@@ -36,7 +40,8 @@ def test_two_people_differ_more_than_one_person_rescaled_and_cropped() -> None:
 
 
 def run_clip(session, frames, t0: float = 0.0) -> list[IdentityResult | None]:  # type: ignore[no-untyped-def]
-    return [session.analyse(VideoFrame(rgb, t=t0 + t)).result("identity", IdentityResult) for t, rgb in frames]
+    return [session.analyse(VideoFrame(rgb, t=t0 + t)).result("identity", IdentityResult)
+            for t, rgb in frames]
 
 
 def test_no_false_change_over_the_whole_clip() -> None:

@@ -12,7 +12,8 @@ from pipeline.stages.quality import FROZEN_AFTER_S, QualityResult, QualityStage
 def run(frames: list[np.ndarray], dt: float = 0.2) -> list[QualityResult]:
     stage = QualityStage()
     state = stage.new_state()
-    return [stage.process(VideoFrame(np.ascontiguousarray(f), t=i * dt), {}, state) for i, f in enumerate(frames)]
+    return [stage.process(VideoFrame(np.ascontiguousarray(f), t=i * dt), {}, state)
+            for i, f in enumerate(frames)]
 
 
 def face_frame() -> np.ndarray:

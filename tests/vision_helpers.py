@@ -6,7 +6,7 @@ The repository is cloned with `shared/` beside it, so the media lives at `<repo>
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,8 @@ CLIP = "video/proctoringai_center_left_center_640x480.mp4"
 CLIP_CENTER = ((0.0, 5.0), (11.0, 15.4))
 CLIP_LEFT = ((5.5, 10.0),)
 
-FACE_IMAGES = ("faces/skimage_astronaut.png", "faces/obama.jpg", "faces/biden.jpg", "faces/obama_partial_face.jpg")
+FACE_IMAGES = ("faces/skimage_astronaut.png", "faces/obama.jpg", "faces/biden.jpg",
+               "faces/obama_partial_face.jpg")
 NO_FACE_IMAGES = ("no_face/opencv_home.jpg", "no_face/skimage_chelsea_cat.png", "no_face/skimage_coffee.png",
                   "no_face/skimage_rocket.jpg")
 
@@ -33,7 +34,7 @@ def shared(rel: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def read_rgb(rel: str) -> np.ndarray:
     """An image from shared/data/images as RGB uint8 (read-only: tests copy before changing it)."""
     import cv2
@@ -45,7 +46,7 @@ def read_rgb(rel: str) -> np.ndarray:
     return rgb
 
 
-@lru_cache(maxsize=None)
+@cache
 def clip_frames(rel: str = CLIP, fps: float = 5.0) -> tuple[tuple[float, np.ndarray], ...]:
     """(t seconds, RGB frame) at about `fps`, decoded with PyAV."""
     import av

@@ -28,8 +28,9 @@ class ExpressionResult:
     eyes_closed: float
 
     def message_fields(self) -> dict[str, Any]:
-        return {"expression": {"smile": round(self.smile, 3), "jaw_open": round(self.jaw_open, 3),
-                               "brows_up": round(self.brows_up, 3), "eyes_closed": round(self.eyes_closed, 3)}}
+        return {"expression": {
+            "smile": round(self.smile, 3), "jaw_open": round(self.jaw_open, 3),
+            "brows_up": round(self.brows_up, 3), "eyes_closed": round(self.eyes_closed, 3)}}
 
 
 def from_blendshapes(b: Mapping[str, float]) -> ExpressionResult:
@@ -48,7 +49,9 @@ class ExpressionStage(Stage):
     name = "expression"
     requires = ("landmarks",)
 
-    def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> ExpressionResult | None:
+    def process(
+        self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any
+    ) -> ExpressionResult | None:
         lm = upstream["landmarks"].result
         if not isinstance(lm, LandmarksResult) or not lm.blendshapes:
             return None

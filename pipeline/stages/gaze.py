@@ -52,8 +52,10 @@ IRIS_V_NEUTRAL = 0.06
 #: test clip, the labelled "left" glance about -23 deg.
 HORIZONTAL_OFF_DEG = 15.0
 #: beyond this vertical angle the gaze is "up"/"down". Wider than horizontal because raw pitch
-#: carries the camera's offset (a webcam above the screen, a phone held low: the clip sits near
-#: +12 deg while looking at the camera) and the lids hide the iris's vertical travel.
+#: carries the camera's offset (a webcam 10-12 cm above a laptop screen's centre at 60 cm puts the
+#: screen ~11 deg below the camera axis; the clip, filmed from a phone held low, reads up to +16 deg
+#: while looking at the camera) and the lids hide the iris's vertical travel. Looking down at notes
+#: on a desk measures 30 deg or more.
 VERTICAL_OFF_DEG = 20.0
 
 
@@ -74,7 +76,8 @@ class GazeFeatures:
     """
 
     NAMES: ClassVar[tuple[str, ...]] = (
-        "a_h", "a_v", "a_open", "b_h", "b_v", "b_open", "yaw", "pitch", "roll", "face_x", "face_y", "face_scale")
+        "a_h", "a_v", "a_open", "b_h", "b_v", "b_open",
+        "yaw", "pitch", "roll", "face_x", "face_y", "face_scale")
 
     eye_a: EyeOffset
     eye_b: EyeOffset
@@ -88,9 +91,9 @@ class GazeFeatures:
     face_scale: float
 
     def vector(self) -> np.ndarray:
-        return np.array([self.eye_a.h, self.eye_a.v, self.openness_a, self.eye_b.h, self.eye_b.v, self.openness_b,
-                         self.yaw, self.pitch, self.roll, self.face_x, self.face_y, self.face_scale],
-                        dtype=np.float64)
+        return np.array([
+            self.eye_a.h, self.eye_a.v, self.openness_a, self.eye_b.h, self.eye_b.v, self.openness_b,
+            self.yaw, self.pitch, self.roll, self.face_x, self.face_y, self.face_scale], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,9 @@ class GazeStage(Stage):
     name = "gaze"
     requires = ("landmarks", "head_pose")
 
-    def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> GazeResult | None:
+    def process(
+        self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any
+    ) -> GazeResult | None:
         lm, pose = upstream["landmarks"].result, upstream["head_pose"].result
         if not isinstance(lm, LandmarksResult) or not isinstance(pose, HeadPoseResult):
             return None

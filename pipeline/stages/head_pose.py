@@ -36,7 +36,8 @@ class HeadPoseResult:
     roll: float
 
     def message_fields(self) -> dict[str, Any]:
-        return {"head_pose": {"yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1)}}
+        return {"head_pose": {
+            "yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1)}}
 
 
 def pose_from_matrix(matrix: np.ndarray) -> HeadPoseResult:
@@ -54,7 +55,9 @@ class HeadPoseStage(Stage):
     name = "head_pose"
     requires = ("landmarks",)
 
-    def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> HeadPoseResult | None:
+    def process(
+        self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any
+    ) -> HeadPoseResult | None:
         lm = upstream["landmarks"].result
         if not isinstance(lm, LandmarksResult) or lm.transform is None:
             return None

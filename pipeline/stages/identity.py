@@ -35,7 +35,8 @@ from pipeline.stages.landmarks import LandmarksResult
 #: rigid-ish mesh points: eye corners 33/133/362/263, nose 1/6/168/5/98/327, brows 70/107/336/300,
 #: forehead 10/151, mouth corners 61/291. The jaw line, chin and lips are left out: they move with
 #: talking, and the face outline is where the mesh is least accurate.
-SIGNATURE_POINTS: tuple[int, ...] = (33, 133, 362, 263, 1, 6, 168, 5, 98, 327, 70, 107, 336, 300, 10, 151, 61, 291)
+SIGNATURE_POINTS: tuple[int, ...] = (
+    33, 133, 362, 263, 1, 6, 168, 5, 98, 327, 70, 107, 336, 300, 10, 151, 61, 291)
 _PAIRS = np.array(list(itertools.combinations(range(len(SIGNATURE_POINTS)), 2)))
 #: confident frames averaged into the session's reference (2 s at 5 fps).
 ENROL_FRAMES = 10
@@ -104,7 +105,9 @@ class IdentityStage(Stage):
     def new_state(self) -> _IdentitySession:
         return _IdentitySession()
 
-    def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> IdentityResult | None:
+    def process(
+        self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any
+    ) -> IdentityResult | None:
         lm, pose = upstream["landmarks"].result, upstream["head_pose"].result
         if not isinstance(lm, LandmarksResult) or not isinstance(pose, HeadPoseResult):
             return None

@@ -163,7 +163,9 @@ class LandmarksStage(Stage):
         with self.lock:  # one graph shared by every session: one call at a time
             return self._landmarker.detect(image)
 
-    def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> LandmarksResult | None:
+    def process(
+        self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any
+    ) -> LandmarksResult | None:
         faces_out = upstream.get("faces")
         faces = faces_out.result if faces_out is not None and faces_out.status == "ok" else None
         if isinstance(faces, FacesResult) and faces.count == 0:
@@ -192,7 +194,8 @@ class LandmarksStage(Stage):
                 m[:, 2] = m[:, 2] * scale[0]
         areas = [float(np.ptp(m[:, 0]) * np.ptp(m[:, 1])) for m in meshes]
         i = int(np.argmax(areas))
-        blend = {c.category_name: float(c.score) for c in res.face_blendshapes[i]} if res.face_blendshapes else {}
+        blend = ({c.category_name: float(c.score) for c in res.face_blendshapes[i]}
+                 if res.face_blendshapes else {})
         transform = (np.asarray(res.facial_transformation_matrixes[i], dtype=np.float64)
                      if res.facial_transformation_matrixes else None)
         return summarise(meshes[i], frame.width, frame.height, faces=len(meshes), blendshapes=blend,

@@ -135,7 +135,9 @@ class QualityStage(Stage):
         gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
         thumb = cv2.resize(gray, _THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
         prev = session.prev_thumb
-        if prev is not None and prev.shape == thumb.shape and float(np.abs(thumb - prev).mean()) < FROZEN_MAX_DIFF:
+        same = (prev is not None and prev.shape == thumb.shape
+                and float(np.abs(thumb - prev).mean()) < FROZEN_MAX_DIFF)
+        if same:
             if session.unchanged_since is None:
                 # the picture has been the same since the previous frame was taken
                 session.unchanged_since = session.prev_t
