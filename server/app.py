@@ -18,10 +18,17 @@ from server.config import Settings
 from server.errors import ApiError, error_middleware, read_json
 from server.messages import CreateSession, SessionDescription
 from server.metrics import REGISTRY, SESSIONS_CREATED, SESSIONS_LIVE
+from server.routes_accounts import register_account_routes
+from server.routes_exams import register_exam_routes
+from server.routes_live import register_live_routes
+from server.reports import register_report_routes
 from server.secrets import signing_secret
+from server.routing import routing_middleware
 from server.sessions import SessionManager
 from server.store import Store
 from server.tokens import SessionTokens
+from server.ws_baseline import register_ws_baseline
+from server.watch import register_watch_route
 
 log = logging.getLogger(__name__)
 
@@ -95,22 +102,27 @@ async def resume(request: web.Request) -> web.Response:
     return await _offer(request, resume=True)
 
 
+async def _visible(request: web.Request, sid: str, user: Any) -> None:
+    """A user (not a session token) must be an admin or the proctor owning the session's exam."""
+    if user is not None and not await request.app[AUTH].can_see_session(user, await request.app[SESSIONS].require(sid)):
+        raise ApiError(403, "this session belongs to another proctor's exam")
+
+
 async def get_session(request: web.Request) -> web.Response:
     sid = _sid(request)
-    await request.app[AUTH].session_or_role(request, sid, "proctor", "admin")
+    await _visible(request, sid, await request.app[AUTH].session_or_role(request, sid, "proctor", "admin"))
     return web.json_response(await request.app[SESSIONS].status(sid))
 
 
 async def end_session(request: web.Request) -> web.Response:
     sid = _sid(request)
-    await request.app[AUTH].session_or_role(request, sid, "proctor", "admin")
+    await _visible(request, sid, await request.app[AUTH].session_or_role(request, sid, "proctor", "admin"))
     return web.json_response(await request.app[SESSIONS].end(sid, time.time()))
 
 
 async def session_events(request: web.Request) -> web.Response:
     sid = _sid(request)
-    await request.app[AUTH].require_role(request, "proctor", "admin")
-    await request.app[SESSIONS].require(sid)
+    await _visible(request, sid, await request.app[AUTH].require_role(request, "proctor", "admin"))
     return web.json_response({"session_id": sid, "events": await request.app[STORE].events(sid)})
 
 
@@ -127,15 +139,18 @@ async def page(request: web.Request) -> web.StreamResponse:
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
               vad: SileroVad | None = None) -> web.Application:
     """The app around loaded models (`pipeline.load()` and `vad.load()` done by the caller)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     executor = ThreadPoolExecutor(max_workers=settings.analysis_threads, thread_name_prefix="analysis")
     tokens = SessionTokens(signing_secret(settings), settings.session_token_ttl)
+    manager = SessionManager(settings=settings, store=store, pipeline=pipeline, executor=executor,
+                             tokens=tokens, worker_id=worker_id, vad=vad)
+    router_mw = routing_middleware(manager, store)
+    app = web.Application(middlewares=[error_middleware, router_mw], client_max_size=settings.max_body_bytes)
+    app.on_cleanup.append(router_mw.close)  # type: ignore[attr-defined]
     app[SETTINGS] = settings
     app[STORE] = store
     app[PIPELINE] = pipeline
     app[AUTH] = Authenticator(tokens)
-    app[SESSIONS] = SessionManager(settings=settings, store=store, pipeline=pipeline, executor=executor,
-                                   tokens=tokens, worker_id=worker_id, vad=vad)
+    app[SESSIONS] = manager
     app[VAD] = vad
 
     async def on_startup(app: web.Application) -> None:
@@ -156,6 +171,12 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     r.add_get("/api/sessions/{session_id}", get_session)
     r.add_post("/api/sessions/{session_id}/end", end_session)
     r.add_get("/api/sessions/{session_id}/events", session_events)
+    register_ws_baseline(app, executor)  # the seed's WebSocket API, a benchmark baseline
+    register_report_routes(app)
+    register_account_routes(app, settings=settings, redis=store.redis, secret=tokens.secret, auth=app[AUTH])
+    register_exam_routes(app, settings=settings, redis=store.redis, auth=app[AUTH])
+    register_live_routes(app, store=store, sessions=app[SESSIONS], auth=app[AUTH])
+    register_watch_route(app, settings=settings, sessions=app[SESSIONS], auth=app[AUTH])
     for route in PAGES:
         r.add_get(route, page)
     r.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)

@@ -19,10 +19,12 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-async def run_server(settings: Settings, redis_url: str, *, ready: "asyncio.Event | None" = None) -> None:
+async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = False) -> None:
+    """One worker: loads the models, serves the API. With `shared_port` (several workers) the public
+    port is opened with SO_REUSEPORT and a private port lets the other workers proxy to this one."""
     from aiohttp import web
 
-    from server.app import build_app
+    from server.app import SESSIONS, build_app
     from server.models import load_models
     from server.store import Store
 
@@ -34,14 +36,18 @@ async def run_server(settings: Settings, redis_url: str, *, ready: "asyncio.Even
     app = build_app(settings=settings, store=store, pipeline=pipeline, worker_id=_worker_id(), vad=vad)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=shared_port or None)
     await site.start()
-    print(f"vigil: listening on http://{settings.host}:{settings.port} (redis {redis_url})", flush=True)
+    internal = web.TCPSite(runner, settings.worker_host if shared_port else "127.0.0.1", 0)
+    await internal.start()
+    port = internal._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    manager = app[SESSIONS]
+    manager.internal_url = f"http://{settings.worker_host if shared_port else '127.0.0.1'}:{port}"
+    print(f"vigil: worker {manager.worker_id} listening on http://{settings.host}:{settings.port} "
+          f"(internal {manager.internal_url}, redis {redis_url})", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if ready is not None:
-        ready.set()
     try:
         await stop.wait()
     finally:
@@ -68,10 +74,55 @@ def cmd_serve(args: argparse.Namespace) -> int:
         embedded = EmbeddedValkey(settings.data_dir)
         redis_url = embedded.start()
     try:
-        asyncio.run(run_server(settings, redis_url))
+        if args.workers > 1:
+            from server.supervisor import supervise
+
+            return supervise(args.workers, settings, redis_url)
+        asyncio.run(run_server(settings, redis_url, shared_port=args.worker))
     except ValueError as exc:  # configuration refused at start-up (e.g. production without a secret)
         print(f"vigil: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """`vigil user add`: an account of any role, written straight to Redis (embedded Valkey when unset)."""
+    import getpass
+
+    from server.accounts import Accounts
+    from server.embedded_redis import EmbeddedValkey
+    from server.errors import ApiError
+    from server.store import Store
+
+    settings = Settings.from_env()
+    password = args.password or os.environ.get("VIGIL_USER_PASSWORD")
+    if not password:
+        password = getpass.getpass(f"password for {args.email}: ")
+        if getpass.getpass("again: ") != password:
+            print("vigil: passwords differ", file=sys.stderr)
+            return 2
+
+    async def add() -> str:
+        store = Store(redis_url)
+        try:
+            user = await Accounts(store.redis, secret="").create_user(args.email, password, args.role)
+            return f"created {user.role} {user.email} (user id {user.user_id})"
+        finally:
+            await store.close()
+
+    embedded = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = EmbeddedValkey(settings.data_dir)
+        redis_url = embedded.start()
+    try:
+        print(asyncio.run(add()))
+    except ApiError as exc:
+        print(f"vigil: {exc.error}", file=sys.stderr)
+        return 1
     finally:
         if embedded is not None:
             embedded.stop()
@@ -84,8 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server (embedded Valkey when REDIS_URL is unset)")
     serve.add_argument("--host", default=None, help="listen address (default VIGIL_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="listen port (default VIGIL_PORT or 8080)")
-    serve.add_argument("--workers", type=int, default=1, help="media worker processes (default 1)")
+    serve.add_argument("--workers", type=int, default=1, help="media worker processes sharing the port (default 1)")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of several, started by --workers
     serve.set_defaults(func=cmd_serve)
+    user_add = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True) \
+        .add_parser("add", help="create an account (the way to make the first admin)")
+    user_add.add_argument("--email", required=True)
+    user_add.add_argument("--role", required=True, choices=("admin", "proctor", "candidate"))
+    user_add.add_argument("--password", default=None,
+                          help="visible to other local users in the process list; prefer VIGIL_USER_PASSWORD or the prompt")
+    user_add.set_defaults(func=cmd_user_add)
     return parser
 
 

@@ -20,6 +20,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_ENV": ("dev", "`dev` (demo exam, generated JWT secret) or `production` (join codes, JWT secret required)"),
     "VIGIL_HOST": ("127.0.0.1", "listen address (`vigil serve --host` overrides)"),
     "VIGIL_PORT": ("8080", "listen port (`vigil serve --port` overrides)"),
+    "VIGIL_WORKER_HOST": ("127.0.0.1", "address other workers use to reach this one (its internal URL); set it when workers run on several machines"),
     "VIGIL_JWT_SECRET": ("generated into the data dir", "secret for account JWTs and session tokens"),
     "VIGIL_TURN_SECRET": ("unset", "coturn `static-auth-secret`; with VIGIL_TURN_URLS, sessions get ephemeral TURN credentials"),
     "VIGIL_TURN_URLS": ("unset", "comma-separated TURN URLs handed to clients, e.g. `turn:turn.example.org:3478`"),
@@ -48,6 +49,7 @@ class Settings:
     env: Env = "dev"
     host: str = "127.0.0.1"
     port: int = 8080
+    worker_host: str = "127.0.0.1"
     jwt_secret: str | None = None
     turn_secret: str | None = None
     turn_urls: tuple[str, ...] = ()
@@ -93,6 +95,7 @@ class Settings:
             env=env,  # type: ignore[arg-type]
             host=e.get("VIGIL_HOST") or "127.0.0.1",
             port=int(num("VIGIL_PORT", 8080)),
+            worker_host=e.get("VIGIL_WORKER_HOST") or "127.0.0.1",
             jwt_secret=e.get("VIGIL_JWT_SECRET") or None,
             turn_secret=e.get("VIGIL_TURN_SECRET") or None,
             turn_urls=_csv(e.get("VIGIL_TURN_URLS")),

@@ -79,9 +79,10 @@ class RiskSession:
 
     def attach(self, outbox: EventOutbox) -> None:
         self.outbox = outbox
+        outbox.state = self.state_fields
 
     def attach_store_only(self, store: Store, sid: str) -> None:
-        self.outbox = EventOutbox(store, sid)
+        self.outbox = EventOutbox(store, sid, self.state_fields)
         self.outbox.start()
         self._own_outbox = True
 

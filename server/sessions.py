@@ -42,6 +42,8 @@ class SessionManager:
         self.tokens = tokens
         self.worker_id = worker_id
         self.vad = vad
+        #: where other workers reach this one (set by the server once it listens)
+        self.internal_url = ""
         self.live: dict[str, LiveSession] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._ticker: asyncio.Task[None] | None = None
@@ -110,8 +112,11 @@ class SessionManager:
                     self.live.pop(sid, None)
                 raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
             session.status = "connecting"
-            await self.store.update_session(sid, {"status": "connecting", "worker": self.worker_id,
-                                                  "connected_at": time.time()})
+            fields: dict[str, Any] = {"status": "connecting", "worker": self.worker_id, "connected_at": time.time()}
+            if not data.get("started_at"):
+                fields["started_at"] = fields["connected_at"]
+            await self.store.update_session(sid, fields)
+            await self.store.claim_session(self.worker_id, sid)
             return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
 
     async def _new_live_session(self, sid: str, data: dict[str, str]) -> LiveSession:
@@ -120,7 +125,8 @@ class SessionManager:
         session = LiveSession(
             session_id=sid, candidate_id=data.get("candidate_id", ""), exam_id=data.get("exam_id", ""),
             store=self.store, pipeline=self.pipeline, executor=self.executor,
-            analysis_fps=self.settings.analysis_fps, risk=risk, on_gone=self._on_gone, vad=self.vad)
+            analysis_fps=self.settings.analysis_fps, risk=risk, on_gone=self._on_gone, vad=self.vad,
+            evidence_root=self.settings.data_dir / "evidence")
         session.start()
         self.live[sid] = session
         return session
@@ -152,7 +158,7 @@ class SessionManager:
                 policy = await policy_for(self.store, data.get("exam_id", DEMO_EXAM_ID), self.settings)
                 risk = await RiskSession.restore_or_new(self.store, sid, policy, float(data.get("created_at") or now))
                 risk.attach_store_only(self.store, sid)
-            started = float(data.get("connected_at") or data.get("created_at") or now)
+            started = float(data.get("started_at") or data.get("created_at") or now)
             summary = risk.finish(now, session_id=sid, started_at=started)
             await risk.close()
             if session is not None:
@@ -160,6 +166,7 @@ class SessionManager:
             await self.store.update_session(sid, {**RiskSession.summary_fields(summary), "status": "ended",
                                                   "ended_at": now})
             await self.store.set_live(sid, False)
+            await self.store.release_session(self.worker_id, sid)
             self._locks.pop(sid, None)
             return summary
 
@@ -183,6 +190,11 @@ class SessionManager:
             for session in list(self.live.values()):
                 if session.status == "live":
                     session.note_changes(session.risk.tick(time.time()).changed)
+                    # the report's risk timeline: one compact point a second, through the lossless outbox
+                    attention = session.risk.attention
+                    session.outbox.put({"kind": "score", "t": round(time.time(), 3),
+                                        "risk": round(session.risk.risk_score, 1),
+                                        "attention": None if attention is None else round(attention, 1)})
                 await self._write_state(session)
                 await self._publish_status(session)
             await self._heartbeat()
@@ -199,7 +211,12 @@ class SessionManager:
 
     async def _heartbeat(self) -> None:
         try:
-            await self.store.heartbeat(self.worker_id, len(self.live), self.settings.max_sessions)
+            await self.store.heartbeat(self.worker_id, sessions=len(self.live), capacity=self.settings.max_sessions,
+                                       url=self.internal_url, now=time.time())
+            for dead in await self.store.dead_workers():
+                if dead != self.worker_id:
+                    sids = await self.store.reap_worker(dead, time.time())
+                    log.warning("worker %s stopped beating; %d of its sessions marked disconnected", dead, len(sids))
         except Exception as exc:
             log.warning("heartbeat failed: %s", exc)
 

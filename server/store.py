@@ -7,7 +7,9 @@
 | `sessions:live`                     | set    | every worker     | a member while a session is connected |
 | `sessions:all`                      | zset   | every worker     | session ids by creation time, until deleted |
 | `channel:live` (pub/sub)            | channel| every worker     | live fan-out of analyses and events to dashboards |
-| `worker:{id}`                       | hash   | that worker      | heartbeat with load; expires `WORKER_TTL_S` after the last beat |
+| `worker:{id}`                       | hash   | that worker      | heartbeat with load and internal URL; expires `WORKER_TTL_S` after the last beat |
+| `workers`                           | set    | every worker     | worker ids ever seen; dead ones are reaped by the living |
+| `worker:{id}:sessions`              | set    | that worker      | sessions whose peer it holds; emptied when it is reaped |
 | `exam:{id}`, `joincode:{code}`      | hash, string | exam owners | until deleted |
 
 Hash tags (`{<sid>}`) keep one session's keys in one Redis Cluster slot.
@@ -20,7 +22,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -34,8 +36,9 @@ ALL_SESSIONS = PREFIX + "sessions:all"
 LIVE_CHANNEL = PREFIX + "channel:live"
 #: how long an ended session's data stays (overridden per exam by the policy's retention).
 RETENTION_S = 30 * 24 * 3600
-#: a worker that misses heartbeats this long is considered dead.
-WORKER_TTL_S = 10
+#: a worker that misses heartbeats (one a second) this long is considered dead.
+WORKER_TTL_S = 4
+WORKERS = PREFIX + "workers"
 
 
 def session_key(sid: str) -> str:
@@ -117,10 +120,14 @@ class Store:
             await p.execute()
 
     # -- events ---------------------------------------------------------------------------
-    async def append_events(self, sid: str, items: Iterable[Mapping[str, Any]]) -> list[str]:
+    async def append_events(self, sid: str, items: Iterable[Mapping[str, Any]],
+                            fields: Mapping[str, Any] | None = None) -> list[str]:
+        """Append to the stream and (atomically, same transaction) update the session hash."""
         async with self.redis.pipeline(transaction=True) as p:
             for item in items:
                 p.xadd(events_key(sid), {"json": json.dumps(item, separators=(",", ":"))})
+            if fields:
+                p.hset(session_key(sid), mapping=_flat(fields))
             return list(await p.execute())
 
     async def events(self, sid: str) -> list[dict[str, Any]]:
@@ -132,14 +139,51 @@ class Store:
             out.append(item)
         return out
 
-    async def heartbeat(self, worker_id: str, sessions: int, capacity: int) -> None:
-        import time
-
+    # -- workers -------------------------------------------------------------------------------
+    async def heartbeat(self, worker_id: str, *, sessions: int, capacity: int, url: str, now: float) -> None:
         async with self.redis.pipeline(transaction=False) as p:
-            p.hset(worker_key(worker_id), mapping={"sessions": sessions, "capacity": capacity, "beat": time.time()})
+            p.hset(worker_key(worker_id), mapping={"sessions": sessions, "capacity": capacity, "beat": now, "url": url})
             p.expire(worker_key(worker_id), WORKER_TTL_S)
-            p.sadd(PREFIX + "workers", worker_id)
+            p.sadd(WORKERS, worker_id)
             await p.execute()
+
+    async def workers(self) -> dict[str, dict[str, str]]:
+        """Live workers (those whose heartbeat key has not expired), by id."""
+        ids = sorted(await self.redis.smembers(WORKERS))
+        if not ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as p:
+            for wid in ids:
+                p.hgetall(worker_key(wid))
+            rows = await p.execute()
+        return {wid: row for wid, row in zip(ids, rows) if row}
+
+    async def dead_workers(self) -> list[str]:
+        ids = await self.redis.smembers(WORKERS)
+        alive = await self.workers()
+        return sorted(set(ids) - set(alive))
+
+    async def claim_session(self, worker_id: str, sid: str) -> None:
+        await self.redis.sadd(f"{worker_key(worker_id)}:sessions", sid)
+
+    async def release_session(self, worker_id: str, sid: str) -> None:
+        await self.redis.srem(f"{worker_key(worker_id)}:sessions", sid)
+
+    async def reap_worker(self, worker_id: str, now: float) -> list[str]:
+        """Mark a dead worker's sessions disconnected; returns them. Safe to run on several workers."""
+        key = f"{worker_key(worker_id)}:sessions"
+        sids = sorted(await self.redis.smembers(key))
+        for sid in sids:
+            data = await self.session(sid)
+            if data and data.get("worker") == worker_id and data.get("status") in ("connecting", "live"):
+                await self.update_session(sid, {"status": "disconnected", "disconnected_at": now,
+                                                "disconnect_reason": f"worker {worker_id} stopped"})
+                await self.set_live(sid, False)
+        async with self.redis.pipeline(transaction=False) as p:
+            p.delete(key)
+            p.srem(WORKERS, worker_id)
+            await p.execute()
+        return sids
 
     async def publish(self, message: Mapping[str, Any]) -> None:
         await self.redis.publish(LIVE_CHANNEL, json.dumps(message, separators=(",", ":")))
@@ -156,9 +200,13 @@ class EventOutbox:
     RETRY_MIN_S = 0.2
     RETRY_MAX_S = 2.0
 
-    def __init__(self, store: Store, sid: str) -> None:
+    def __init__(self, store: Store, sid: str,
+                 state: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.store = store
         self.sid = sid
+        #: session fields written with every batch (the risk engine's snapshot), so the state a
+        #: resumed session restores is never older than the events already in the stream
+        self.state = state
         self._queue: deque[Mapping[str, Any]] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -207,7 +255,7 @@ class EventOutbox:
                 continue
             batch = list(self._queue)[:100]
             try:
-                await self.store.append_events(self.sid, batch)
+                await self.store.append_events(self.sid, batch, self.state() if self.state else None)
             except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
                 self.retries += 1
                 self.store.errors += 1

@@ -1,0 +1,119 @@
+"""Two workers on one machine, one Valkey: placement, fan-out, and a worker crash losing nothing."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from server.client.candidate import CandidateClient
+from server.store import LIVE_CHANNEL, Store
+from tests.conftest import FACE_CLIP, REPO, free_port
+
+pytestmark = pytest.mark.slow
+
+
+async def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+async def two_workers(valkey_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = dict(os.environ, REDIS_URL=valkey_url, VIGIL_DATA_DIR=str(tmp_path / "var"), VIGIL_LOG_LEVEL="WARNING")
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--workers", "2", "--port", str(port)],
+                            cwd=REPO, env=env, start_new_session=True)
+    store = Store(valkey_url)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async def two_alive() -> bool:
+            rows = await store.workers()
+            mine = [w for w, r in rows.items() if r.get("url") and int(w.rsplit("-", 1)[1]) != os.getpid()]
+            return len(mine) >= 2
+        await _wait(two_alive, 120, "two workers to beat")
+        yield base, store
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        await store.close()
+
+
+async def test_two_workers_spread_sessions_and_survive_a_crash(two_workers) -> None:  # type: ignore[no-untyped-def]
+    base, store = two_workers
+    sub = aioredis.Redis.from_url(store.url, decode_responses=True).pubsub()
+    await sub.subscribe(LIVE_CHANNEL)
+    clients = [CandidateClient(base, FACE_CLIP, candidate_id=f"cand-{i}") for i in range(4)]
+    try:
+        for client in clients:
+            await client.connect()
+            await client.wait_for(lambda m: m.get("type") == "analysis", timeout=30)
+            await asyncio.sleep(1.2)  # let the heartbeats report the new load
+        hosts = {c.session_id: (await store.session(c.session_id))["worker"] for c in clients}
+        assert len(set(hosts.values())) == 2, hosts  # placed on both workers
+
+        # live fan-out: status messages of sessions on both workers reach one subscriber
+        seen: set[str] = set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(seen) < 2:
+            msg = await sub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if msg and json.loads(msg["data"]).get("type") == "status":
+                seen.add(json.loads(msg["data"])["worker"])
+        assert len(seen) == 2
+
+        # kill the worker hosting the first candidate, hard
+        victim = clients[0]
+        victim_worker = hosts[victim.session_id]
+        events_before = len(await store.events(victim.session_id))
+        victim.send({"type": "browser", "event": "paste"})  # an event before the crash
+        await _wait(lambda: _has_kind(store, victim.session_id, "browser"), 10, "the paste to be logged")
+        os.kill(int(victim_worker.rsplit("-", 1)[1]), signal.SIGKILL)
+
+        async def disconnected() -> bool:
+            return (await store.session(victim.session_id))["status"] == "disconnected"
+        await _wait(disconnected, 15, "the dead worker's session to be marked disconnected")
+        others = [c for c in clients[1:] if hosts[c.session_id] != victim_worker]
+        for c in others:  # sessions on the surviving worker are untouched
+            assert (await store.session(c.session_id))["status"] == "live"
+
+        # resume: lands on a live worker, same session, same event stream
+        await victim.drop()
+        await victim.connect(resume=True)
+        await victim.wait_for(lambda m: m.get("type") == "analysis" and m["received_ms"] > time.time() * 1000 - 3000,
+                              timeout=30)
+        data = await store.session(victim.session_id)
+        assert data["worker"] != victim_worker and data["status"] == "live"
+        victim.send({"type": "browser", "event": "paste"})
+        second = await victim.wait_for(lambda m: m.get("type") == "analysis" and any(
+            e["type"] == "paste" and e["state"] == "started" for e in m.get("events", [])), timeout=15)
+        assert any(e["id"] == "paste-2" for e in second.message["events"])  # numbering continued
+        summary = await victim.end()
+        events = await store.events(victim.session_id)
+        assert len(events) > events_before
+        pastes = [e for e in events if e["kind"] == "event_started" and e["event"]["type"] == "paste"]
+        assert len(pastes) == 2  # one before the crash, one after: history intact
+        assert summary["counts"].get("paste") == 2
+    finally:
+        await sub.aclose()
+        for c in clients:
+            await c.close()
+
+
+async def _has_kind(store: Store, sid: str, kind: str) -> bool:
+    return any(e["kind"] == kind for e in await store.events(sid))
