@@ -6,7 +6,7 @@ the answer is 401 without credentials and 403 with the wrong ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Awaitable, Callable, Literal, Mapping
 
 from aiohttp import web
 
@@ -29,6 +29,8 @@ class Authenticator:
     def __init__(self, tokens: SessionTokens) -> None:
         self.tokens = tokens
         self.user_resolver = None  # async (request) -> User | None, set by the accounts module
+        #: async (exam_id) -> owner user id | None, set by the exams module
+        self.exam_owner: Callable[[str], Awaitable[str | None]] | None = None
 
     async def user(self, request: web.Request) -> User | None:
         if self.user_resolver is None:
@@ -66,3 +68,12 @@ class Authenticator:
         if user.role not in roles:
             raise ApiError(403, f"requires this session's token or role {' or '.join(roles)}")
         return user
+
+    async def can_see_session(self, user: User, session_hash: Mapping[str, str]) -> bool:
+        """Admins see every session; a proctor sees the sessions of exams they own; nobody else."""
+        if user.role == "admin":
+            return True
+        if user.role != "proctor" or self.exam_owner is None:
+            return False
+        exam_id = session_hash.get("exam_id") or ""
+        return bool(exam_id) and await self.exam_owner(exam_id) == user.user_id
