@@ -69,24 +69,39 @@ class RunningServer:
 
 
 @pytest.fixture
-async def vigil_server(valkey_url: str, loaded_models, tmp_path: Path) -> AsyncIterator[RunningServer]:  # type: ignore[no-untyped-def]
-    """A real Vigil server on a free loopback port, in this test's event loop."""
+async def vigil_server_factory(valkey_url: str, loaded_models, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Start real Vigil servers on free loopback ports, in this test's event loop, with settings overrides."""
+    from contextlib import AsyncExitStack
+
     from aiohttp import web
 
     from server.app import build_app
     from server.config import Settings
     from server.store import Store
 
-    settings = Settings(data_dir=tmp_path / "var", port=free_port(), analysis_fps=5.0)
-    store = Store(valkey_url)
-    pipeline, vad = loaded_models
-    app = build_app(settings=settings, store=store, pipeline=pipeline, worker_id="test-worker", vad=vad)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", settings.port)
-    await site.start()
+    stack = AsyncExitStack()
+
+    async def start(**overrides: object) -> RunningServer:
+        fields: dict[str, object] = {"data_dir": tmp_path / "var", "port": free_port(), "analysis_fps": 5.0}
+        fields.update(overrides)
+        settings = Settings(**fields)  # type: ignore[arg-type]
+        store = Store(valkey_url)
+        pipeline, vad = loaded_models
+        app = build_app(settings=settings, store=store, pipeline=pipeline, worker_id=f"test-{settings.port}", vad=vad)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+        stack.push_async_callback(store.close)
+        stack.push_async_callback(runner.cleanup)
+        return RunningServer(f"http://127.0.0.1:{settings.port}", app, settings, store)
+
     try:
-        yield RunningServer(f"http://127.0.0.1:{settings.port}", app, settings, store)
+        yield start
     finally:
-        await runner.cleanup()
-        await store.close()
+        await stack.aclose()
+
+
+@pytest.fixture
+async def vigil_server(vigil_server_factory) -> AsyncIterator[RunningServer]:  # type: ignore[no-untyped-def]
+    """A real Vigil server on a free loopback port, in this test's event loop."""
+    yield await vigil_server_factory()

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (RTCConfiguration, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnection,
+                    RTCSessionDescription)
 
 from server.client.media_files import (LoopingAudioTrack, LoopingVideoTrack, load_audio,
                                        load_video_frames)
@@ -116,14 +117,15 @@ class CandidateClient:
         if self.channel is not None and self.channel.readyState == "open":
             self.channel.send(json.dumps({"type": "clock", "pts": pts, "captured_ms": captured_ms}))
 
-    async def connect(self, *, resume: bool = False) -> float:
+    async def connect(self, *, resume: bool = False, timeout: float = 20.0) -> float:
         """Offer video, audio and the data channel; returns setup seconds (POST to channel open)."""
         if self.session_id is None:
             await self.create()
         started = time.monotonic()
         servers = [RTCIceServer(**{k: v for k, v in s.items() if k in ("urls", "username", "credential")})
                    for s in (self.ice_servers or [])]
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        policy = RTCIceTransportPolicy.RELAY if self.relay_only else RTCIceTransportPolicy.ALL
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
         self.pc = pc
         self.channel_open = asyncio.Event()
         frames = load_video_frames(self.video, self.width, self.height, self.fps)
@@ -148,12 +150,10 @@ class CandidateClient:
 
         await pc.setLocalDescription(await pc.createOffer())
         sdp = pc.localDescription.sdp
-        if self.relay_only:
-            sdp = relay_only_sdp(sdp)
         path = f"/api/sessions/{self.session_id}/{'resume' if resume else 'offer'}"
         answer = await self._post(path, {"sdp": sdp, "type": "offer"})
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
-        await asyncio.wait_for(self.channel_open.wait(), timeout=20)
+        await asyncio.wait_for(self.channel_open.wait(), timeout=timeout)
         self.setup_s = time.monotonic() - started
         return self.setup_s
 
@@ -204,9 +204,3 @@ class CandidateClient:
             await self.http.close()
             self.http = None
 
-
-def relay_only_sdp(sdp: str) -> str:
-    """Keep only relay candidates: aiortc has no iceTransportPolicy, so filter the offer."""
-    lines = sdp.replace("\r\n", "\n").split("\n")
-    kept = [ln for ln in lines if not ln.startswith("a=candidate:") or " typ relay" in ln]
-    return "\r\n".join(kept)
