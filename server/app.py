@@ -27,6 +27,7 @@ from server.routing import routing_middleware
 from server.sessions import SessionManager
 from server.store import Store
 from server.tokens import SessionTokens
+from server.turn import ice_servers
 from server.ws_baseline import register_ws_baseline
 from server.watch import register_watch_route
 
@@ -110,8 +111,12 @@ async def _visible(request: web.Request, sid: str, user: Any) -> None:
 
 async def get_session(request: web.Request) -> web.Response:
     sid = _sid(request)
-    await _visible(request, sid, await request.app[AUTH].session_or_role(request, sid, "proctor", "admin"))
-    return web.json_response(await request.app[SESSIONS].status(sid))
+    user = await request.app[AUTH].session_or_role(request, sid, "proctor", "admin")
+    await _visible(request, sid, user)
+    status = await request.app[SESSIONS].status(sid)
+    if user is None:  # the candidate: fresh ICE servers (TURN credentials expire) for a resume
+        status["ice_servers"] = ice_servers(request.app[SETTINGS], sid, time.time())
+    return web.json_response(status)
 
 
 async def end_session(request: web.Request) -> web.Response:

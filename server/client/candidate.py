@@ -121,6 +121,12 @@ class CandidateClient:
         """Offer video, audio and the data channel; returns setup seconds (POST to channel open)."""
         if self.session_id is None:
             await self.create()
+        elif resume:  # TURN credentials expire: take fresh ones before re-offering
+            assert self.http is not None
+            async with self.http.get(f"{self.base_url}/api/sessions/{self.session_id}",
+                                     headers={"Authorization": f"Bearer {self.token}"}) as resp:
+                if resp.status == 200:
+                    self.ice_servers = (await resp.json()).get("ice_servers", self.ice_servers)
         started = time.monotonic()
         servers = [RTCIceServer(**{k: v for k, v in s.items() if k in ("urls", "username", "credential")})
                    for s in (self.ice_servers or [])]
