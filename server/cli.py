@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="media worker processes sharing the port (default 1)")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of several, started by --workers
     serve.set_defaults(func=cmd_serve)
+    from server.loadtest import add_parser as add_loadtest_parser
+
+    add_loadtest_parser(sub)
     user_add = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True) \
         .add_parser("add", help="create an account (the way to make the first admin)")
     user_add.add_argument("--email", required=True)

@@ -1,0 +1,92 @@
+"""The load test's options: one documented dataclass, and the `vigil loadtest` arguments that fill it."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+TransportChoice = Literal["webrtc", "ws", "both"]
+
+#: scripted WebRTC candidates one generator process drives before another process helps. One
+#: aiortc client costs ~10-14% of a core (VP8 and Opus encoding, SRTP, SCTP in Python), so a
+#: process saturates its core near 8 clients.
+CLIENTS_PER_PROCESS = 8
+
+
+@dataclass(frozen=True)
+class LoadTestOptions:
+    url: str
+    #: candidates per transport (`both` runs this many WebRTC and this many WebSocket clients)
+    clients: int
+    #: seconds every client streams once all have started (the steady window)
+    duration_s: float
+    video: Path
+    audio: Path | None = None
+    #: clients start evenly spread over this many seconds; all stop together at ramp + duration
+    ramp_s: float = 0.0
+    transport: TransportChoice = "webrtc"
+    #: generator processes; 0 = one per CLIENTS_PER_PROCESS clients, at most the machine's cores
+    processes: int = 0
+    fps: float = 15.0
+    width: int = 640
+    height: int = 480
+    jpeg_quality: int = 80
+    #: the server's analysis rate (VIGIL_ANALYSIS_FPS), for the shortfall figure only
+    target_fps: float = 5.0
+    #: seconds between /metrics samples (RSS over time)
+    sample_every_s: float = 1.0
+    #: put every latency into the JSON (per client), not only percentiles
+    raw_latencies: bool = False
+    #: end the sessions after the run (they would otherwise linger as `disconnected`)
+    end_sessions: bool = True
+
+    def transports(self) -> list[str]:
+        return ["webrtc", "ws"] if self.transport == "both" else [self.transport]
+
+    def total_clients(self) -> int:
+        return self.clients * len(self.transports())
+
+    def process_count(self) -> int:
+        if self.processes > 0:
+            return min(self.processes, self.total_clients())
+        wanted = math.ceil(self.total_clients() / CLIENTS_PER_PROCESS)
+        return max(1, min(wanted, os.cpu_count() or 1, self.total_clients()))
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["video"] = str(self.video)
+        out["audio"] = None if self.audio is None else str(self.audio)
+        return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--clients", type=int, required=True, help="candidates (per transport)")
+    parser.add_argument("--duration", type=float, required=True, help="seconds of streaming after the ramp")
+    parser.add_argument("--video", type=Path, required=True, help="video file, looped at 640x480 15 fps")
+    parser.add_argument("--audio", type=Path, default=None, help="audio file, looped (default: silence)")
+    parser.add_argument("--ramp", type=float, default=0.0, help="seconds over which clients start")
+    parser.add_argument("--transport", choices=("webrtc", "ws", "both"), default="webrtc")
+    parser.add_argument("--processes", type=int, default=0,
+                        help=f"generator processes (default: one per {CLIENTS_PER_PROCESS} clients, <= cores)")
+    parser.add_argument("--fps", type=float, default=15.0, help="frames per second sent (default 15)")
+    parser.add_argument("--target-fps", type=float, default=5.0, help="the server's VIGIL_ANALYSIS_FPS")
+    parser.add_argument("--raw-latencies", action="store_true", help="every latency in the JSON")
+    parser.add_argument("--json", type=Path, default=None, dest="json_out", help="write the results here")
+    parser.add_argument("--quiet", action="store_true", help="no live display, only the summary")
+
+
+def from_args(args: argparse.Namespace) -> LoadTestOptions:
+    if args.clients < 1 or args.duration <= 0 or args.ramp < 0 or args.fps <= 0:
+        raise ValueError("--clients >= 1, --duration > 0, --ramp >= 0 and --fps > 0 are required")
+    if not Path(args.video).is_file():
+        raise ValueError(f"no such video: {args.video}")
+    if args.audio is not None and not Path(args.audio).is_file():
+        raise ValueError(f"no such audio: {args.audio}")
+    return LoadTestOptions(url=args.url.rstrip("/"), clients=args.clients, duration_s=args.duration,
+                           video=Path(args.video), audio=args.audio, ramp_s=args.ramp,
+                           transport=args.transport, processes=args.processes, fps=args.fps,
+                           target_fps=args.target_fps, raw_latencies=args.raw_latencies)

@@ -1,0 +1,80 @@
+"""`vigil loadtest`: a short real run (2 candidates per transport, ~6 s) against a live server."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from server.cli import main
+from server.loadtest.options import LoadTestOptions
+from server.loadtest.runner import plan
+from server.loadtest.stats import latency_summary, percentile
+from tests.conftest import FACE_CLIP
+
+CLIENT_KEYS = {"name", "transport", "process", "ok", "error", "session_id", "setup_s", "streaming_s",
+               "frames_sent", "analyses", "analysed_fps", "dropped_share", "server_counters", "bytes_sent",
+               "video_bytes_per_s", "errors_received", "latency_ms"}
+SUMMARY_KEYS = {"clients", "ok", "failures", "latency_ms", "analysed_fps_per_client", "analysed_fps_total",
+                "target_fps", "fps_shortfall", "frames_sent", "frames_analysed", "dropped_share", "setup_s",
+                "video_bytes_per_s_per_client", "errors_received"}
+
+
+@pytest.mark.slow
+async def test_a_short_run_writes_a_complete_report(vigil_server, tmp_path: Path) -> None:
+    out = tmp_path / "loadtest.json"
+    argv = ["loadtest", "--url", vigil_server.url, "--clients", "2", "--duration", "6", "--ramp", "1",
+            "--transport", "both", "--processes", "1", "--video", str(FACE_CLIP), "--json", str(out), "--quiet"]
+    code = await asyncio.to_thread(main, argv)  # the server runs on this test's event loop
+    report = json.loads(out.read_text())
+    assert code == 0, report["failures"]
+
+    assert report["version"] == 1
+    assert set(report) >= {"started_at", "finished_at", "t0", "options", "generator", "server", "overall",
+                           "clients", "failures"}
+    assert report["options"]["clients"] == 2 and report["options"]["transport"] == "both"
+    assert report["generator"]["processes"] == 1 and report["generator"]["machine_cores"] >= 1
+    assert set(report["overall"]) == {"all", "webrtc", "ws"}
+    for summary in report["overall"].values():
+        assert set(summary) == SUMMARY_KEYS
+    assert report["overall"]["all"]["clients"] == 4 and report["overall"]["all"]["failures"] == 0
+
+    assert len(report["clients"]) == 4
+    for client in report["clients"]:
+        assert set(client) == CLIENT_KEYS, client["name"]
+        assert client["ok"], client
+        lat = client["latency_ms"]
+        assert lat["count"] >= 1 and 0 < lat["p50"] <= lat["p95"] <= lat["p99"] < 10_000
+        assert client["analyses"] >= 1 and client["analysed_fps"] > 0
+        assert client["frames_sent"] >= 6 * 15 * 0.7  # ~15 fps for ~6 s, on a busy machine
+        counters = client["server_counters"]
+        assert 0 < counters["frames_analysed"] <= counters["frames_received"] <= client["frames_sent"]
+        assert 0 < client["dropped_share"] < 1
+        assert client["bytes_sent"]["video"] > 0 and client["setup_s"] > 0
+    webrtc = [c for c in report["clients"] if c["transport"] == "webrtc"]
+    assert all(c["bytes_sent"]["audio"] > 0 for c in webrtc)  # audio goes along
+
+    server = report["server"]
+    assert server["metrics_ok"] and server["rss_start_bytes"] > 0 and server["rss_end_bytes"] > 0
+    assert server["cpu_cores_run"] is not None and server["cpu_cores_run"] > 0
+    assert len(server["samples"]) >= 5
+    # the sessions were ended, so the server holds none of them
+    assert not vigil_server.sessions.live
+
+
+def test_clients_are_dealt_round_robin_with_an_even_ramp() -> None:
+    options = LoadTestOptions(url="http://x", clients=4, duration_s=10, video=FACE_CLIP, ramp_s=8,
+                              transport="both", processes=3)
+    jobs = plan(options)
+    assert [len(j.specs) for j in jobs] == [3, 3, 2]
+    specs = sorted((s for j in jobs for s in j.specs), key=lambda s: (s.offset_s, s.transport))
+    assert [s.offset_s for s in specs] == [0, 0, 2, 2, 4, 4, 6, 6]
+    assert {j.stop_s for j in jobs} == {18}
+
+
+def test_percentiles_interpolate() -> None:
+    assert percentile([], 50) is None
+    assert percentile([10.0], 95) == 10.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert latency_summary([100.0] * 19 + [300.0])["p95"] == pytest.approx(110.0)
