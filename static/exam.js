@@ -3,9 +3,24 @@
 (() => {
   const body = document.body;
   const $ = (id) => document.getElementById(id);
-  const state = { pc: null, channel: null, session: null, token: null };
+  const state = { pc: null, channel: null, session: null, token: null, media: null };
 
   function setState(s) { body.dataset.vigilState = s; }
+  // Once the exam is over the camera and microphone are released (the browser's camera light goes off)
+  // and the preview and finish button go away.
+  function stopMedia() {
+    if (state.media) for (const track of state.media.getTracks()) track.stop();
+    state.media = null;
+    $("preview").srcObject = null;
+  }
+  function ended(text) {
+    setState("ended"); // first, so the channel's close that follows is not taken for a lost connection
+    if (state.pc) state.pc.close();
+    stopMedia();
+    $("finish").hidden = true;
+    $("preview").parentElement.hidden = true;
+    say(text, "info");
+  }
   function say(text, kind) {
     const el = $("status");
     el.textContent = text;
@@ -55,8 +70,7 @@
     } else if (msg.type === "warning") {
       say(msg.message, "warn");
     } else if (msg.type === "ended") {
-      setState("ended");
-      say("The exam has ended.", "info");
+      ended("The exam has ended.");
     }
   }
   async function start() {
@@ -72,6 +86,7 @@
         video: { width: 640, height: 480, frameRate: 15 },
         audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
       });
+      state.media = media;
       $("preview").srcObject = media;
       const created = await api("/api/sessions", joinCode ? { candidate_id: candidate, join_code: joinCode } : { candidate_id: candidate });
       state.session = created.session_id; state.token = created.token;
@@ -95,15 +110,15 @@
   }
   async function finish() {
     if (!state.session) return;
-    try { await api(`/api/sessions/${state.session}/end`, {}, state.token); } catch (err) { say(err.message, "warn"); }
-    if (state.pc) state.pc.close();
-    setState("ended");
-    say("The exam has ended. You may close this tab.");
+    let text = "The exam has ended. You may close this tab.";
+    try { await api(`/api/sessions/${state.session}/end`, {}, state.token); }
+    catch (err) { text = `The exam has ended here, but the server did not confirm it (${err.message}). You may close this tab.`; }
+    ended(text);
   }
   document.addEventListener("visibilitychange", () => sendSignal(document.hidden ? "visibility_hidden" : "visibility_visible"));
   document.addEventListener("fullscreenchange", () => { if (!document.fullscreenElement) sendSignal("fullscreen_exit"); });
   document.addEventListener("paste", () => sendSignal("paste"));
-  window.addEventListener("pagehide", () => { if (state.pc) state.pc.close(); });
+  window.addEventListener("pagehide", () => { if (state.pc) state.pc.close(); stopMedia(); });
   $("agree").addEventListener("click", start);
   $("finish").addEventListener("click", finish);
 })();

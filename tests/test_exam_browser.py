@@ -1,0 +1,155 @@
+"""The exam page in headless Chromium, with a real face video as its camera, against a real Vigil server.
+
+Given the labelled face clip as the camera and a CMU Arctic sentence as the microphone, a candidate who
+consents sees the page go live and report one face, the server holds a live session, and "Finish exam"
+ends it; closing the tab instead leaves the session `disconnected`, resumable, not `ended`.
+
+ICE note: this relies on the machine having a non-loopback network interface (Chromium and aioice both
+skip 127.0.0.1 host candidates); see tests/browser.py and shared/BROWSER.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+import pytest
+
+from tests.browser import chromium_missing_reason, launch_chromium, make_wav, make_y4m
+from tests.conftest import FACE_CLIP
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page, Response
+
+    from tests.conftest import RunningServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+#: Every wait on the page or the store is bounded; a broken page fails in seconds, not at CI's timeout.
+WAIT_MS = 30_000
+#: The server learns of a closed tab from the data channel's SCTP shutdown or the peer's state change.
+DISCONNECT_WITHIN_S = 10.0
+SPEECH = "audio/speech/cmu_arctic_us_aew_a0001.wav"
+SCREENSHOT = Path("/tmp/exam_live.png")
+
+#: The page is live and has just rendered an analysis with exactly one face.
+LIVE_WITH_ONE_FACE = """() => {
+  const b = document.body;
+  return b.dataset.vigilState === "live" && b.dataset.vigilFaces === "1"
+    && document.getElementById("status").textContent.includes("Face found");
+}"""
+CAMERA_OPEN = "() => { const v = document.getElementById('preview'); return v && v.videoWidth > 0; }"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> None:
+    reason = chromium_missing_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def fake_media(chromium: None, tmp_path_factory: pytest.TempPathFactory,
+               shared_data: Path) -> tuple[Path, Path]:
+    """The fake camera (first 8 s of the face clip, 4:2:0 y4m) and microphone, written once per module."""
+    out = tmp_path_factory.mktemp("fake-media")
+    camera = make_y4m(FACE_CLIP, out / "camera.y4m", seconds=8.0)
+    return camera, make_wav(shared_data / SPEECH, out / "mic.wav")
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        await asyncio.sleep(0.1)
+
+
+async def store_status(server: RunningServer, sid: str) -> str | None:
+    data = await server.store.session(sid)
+    return None if data is None else data.get("status")
+
+
+async def start_exam(page: Page, server: RunningServer, candidate: str) -> tuple[str, dict[str, float]]:
+    """Open the page, consent, and wait for live + one face; the session id and the timings in seconds."""
+    await page.goto(server.url + "/")
+    assert await page.get_attribute("body", "data-vigil-state") == "consent"
+    await page.fill("#candidate", candidate)
+    def is_create(r: Response) -> bool:
+        return r.url.endswith("/api/sessions") and r.request.method == "POST"
+
+    async with page.expect_response(is_create, timeout=WAIT_MS) as info:
+        t0 = time.monotonic()
+        await page.click("#agree")
+    created = await (await info.value).json()
+    timings: dict[str, float] = {}
+    await page.wait_for_function(CAMERA_OPEN, timeout=WAIT_MS)
+    timings["camera_open"] = time.monotonic() - t0
+    await page.wait_for_selector('body[data-vigil-state="live"]', state="attached", timeout=WAIT_MS)
+    timings["channel_open"] = time.monotonic() - t0
+    await page.wait_for_function(LIVE_WITH_ONE_FACE, timeout=WAIT_MS)
+    timings["one_face"] = time.monotonic() - t0
+    return created["session_id"], timings
+
+
+async def test_consent_goes_live_with_one_face_then_finish_ends_the_session(vigil_server, fake_media) -> None:
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        sid, timings = await start_exam(page, vigil_server, "browser-alice")
+        print(f"exam page timings after consent click: {timings}")
+
+        status = page.locator("#status")
+        assert await status.get_attribute("aria-live") == "polite"
+        assert await status.get_attribute("role") == "status"
+        assert await page.text_content("#fact-face") == "found"
+
+        # the server holds the peer and has written the session live
+        assert sid in vigil_server.sessions.live
+        await until(lambda: _is(store_status(vigil_server, sid), "live"), WAIT_MS / 1000, "Redis status live")
+        assert sid in await vigil_server.store.live_sessions()
+        assert (await vigil_server.store.session(sid))["candidate_id"] == "browser-alice"
+
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        await page.click("#finish")
+        await page.wait_for_selector('body[data-vigil-state="ended"]', state="attached", timeout=WAIT_MS)
+        await until(lambda: _is(store_status(vigil_server, sid), "ended"), WAIT_MS / 1000,
+                    "Redis status ended")
+        assert sid not in await vigil_server.store.live_sessions()
+        # the channel's close after the finish must not turn the page into an error
+        await asyncio.sleep(1.0)
+        assert await page.get_attribute("body", "data-vigil-state") == "ended"
+        assert "ended" in (await status.text_content() or "")
+        # the camera is released and the page offers nothing more to do
+        assert await page.evaluate("document.getElementById('preview').srcObject === null")
+        assert not await page.is_visible("#finish") and not await page.is_visible("#preview")
+        assert not errors, errors
+
+
+async def test_closing_the_tab_marks_the_session_disconnected_not_ended(vigil_server, fake_media) -> None:
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        sid, _ = await start_exam(page, vigil_server, "browser-bob")
+        await until(lambda: _is(store_status(vigil_server, sid), "live"), WAIT_MS / 1000, "Redis status live")
+
+        closed_at = time.monotonic()
+        await page.close(run_before_unload=True)
+        await until(lambda: _is(store_status(vigil_server, sid), "disconnected"), DISCONNECT_WITHIN_S,
+                    "Redis status disconnected after the tab closed")
+        print(f"disconnected {time.monotonic() - closed_at:.2f} s after the tab closed")
+    data = await vigil_server.store.session(sid)
+    assert data is not None and data["status"] == "disconnected"
+    assert sid not in await vigil_server.store.live_sessions()
+    # the worker keeps the session's history in memory for a resume, but its peer is gone
+    session = vigil_server.sessions.live.get(sid)
+    assert session is None or session.status == "disconnected"
+    assert data.get("disconnect_reason"), data
+
+
+async def _is(value: Awaitable[str | None], expected: str) -> bool:
+    return await value == expected
