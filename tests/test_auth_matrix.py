@@ -1,0 +1,149 @@
+"""Every route of the app against every kind of caller: the expected status of each, in one table.
+
+The routes come from `app.router.routes()`, so a route added without a row here fails this test.
+Callers: anonymous; a candidate account; the proctor who owns the exam; another proctor; an admin;
+and the session token of the session under test. Each cell runs on a fresh session of the owner's
+exam (created with its join code), so cells never depend on each other. Bodies are valid enough that
+the status says what authorisation decided (or, once allowed, what the handler answered).
+"""
+from __future__ import annotations
+
+import aiohttp
+
+from tests.test_accounts import PASSWORD, call, logged_in, login, make_user, new_exam, unique_email
+
+ACTORS = ("anonymous", "candidate", "owner", "other", "admin", "session")
+NO_VIDEO_SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+WATCH_SDP = NO_VIDEO_SDP + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+
+
+def row(anonymous: int, candidate: int, owner: int, other: int, admin: int, session: int) -> dict[str, int]:
+    return dict(zip(ACTORS, (anonymous, candidate, owner, other, admin, session)))
+
+
+def everyone(status: int) -> dict[str, int]:
+    return row(*(status,) * 6)
+
+
+#: (method, route) -> expected status per caller. Bodies: BODIES below.
+MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/health"): everyone(200),
+    ("GET", "/metrics"): everyone(200),
+    ("GET", "/"): everyone(200),
+    ("GET", "/exam.html"): everyone(200),
+    ("GET", "/dashboard.html"): everyone(200),
+    ("GET", "/static"): everyone(200),  # /static/vigil.css
+    # anyone with a join code may start a session (SPEC: candidate with a join code)
+    ("POST", "/api/sessions"): everyone(201),
+    ("GET", "/api/sessions"): row(401, 403, 200, 200, 200, 401),
+    # signaling takes the session token only; with it a body without video is refused as a bad offer
+    ("POST", "/api/sessions/{session_id}/offer"): row(401, 401, 401, 401, 401, 400),
+    ("POST", "/api/sessions/{session_id}/resume"): row(401, 401, 401, 401, 401, 409),
+    ("GET", "/api/sessions/{session_id}"): row(401, 403, 200, 403, 200, 200),
+    ("POST", "/api/sessions/{session_id}/end"): row(401, 403, 200, 403, 200, 200),
+    ("DELETE", "/api/sessions/{session_id}"): row(401, 403, 403, 403, 200, 401),
+    ("GET", "/api/sessions/{session_id}/events"): row(401, 403, 200, 403, 200, 401),
+    ("GET", "/api/sessions/{session_id}/report.json"): row(401, 403, 200, 403, 200, 401),
+    ("GET", "/api/sessions/{session_id}/report.pdf"): row(401, 403, 200, 403, 200, 401),
+    ("GET", "/api/sessions/{session_id}/evidence/{name}"): row(401, 403, 404, 403, 404, 401),
+    # the session has no peer here: allowed callers get 409 (not live), the others never learn that
+    ("POST", "/api/sessions/{session_id}/watch"): row(401, 403, 409, 403, 409, 401),
+    ("POST", "/api/auth/register"): row(401, 403, 403, 403, 201, 401),  # creating a proctor account
+    ("POST", "/api/auth/login"): everyone(200),
+    ("POST", "/api/auth/logout"): everyone(200),
+    ("GET", "/api/auth/profile"): row(401, 200, 200, 200, 200, 401),
+    ("POST", "/api/exams"): row(401, 403, 201, 201, 201, 401),
+    ("GET", "/api/exams"): row(401, 403, 200, 200, 200, 401),
+    ("GET", "/api/live"): row(401, 403, 200, 200, 200, 401),
+    ("GET", "/api/live/stream"): row(401, 403, 200, 200, 200, 401),
+    # the seed's WebSocket baseline (server/ws_baseline.py) takes no credentials at all: a plain GET
+    # without the upgrade is 400 for everyone. Kept for latency comparisons; not for production.
+    ("GET", "/ws/face-detection/{client_id}"): everyone(400),
+}
+
+PATHS = {"/static": "/static/vigil.css"}
+
+
+def body_for(key: tuple[str, str], join_code: str, login_email: str) -> dict | None:
+    method, route = key
+    if route == "/api/sessions" and method == "POST":
+        return {"candidate_id": "matrix", "join_code": join_code}
+    if route.endswith("/offer") or route.endswith("/resume"):
+        return {"sdp": NO_VIDEO_SDP, "type": "offer"}
+    if route.endswith("/watch"):
+        return {"sdp": WATCH_SDP, "type": "offer"}
+    if route == "/api/auth/register":
+        return {"email": unique_email("made"), "password": PASSWORD, "role": "proctor"}
+    if route == "/api/auth/login":
+        return {"email": login_email, "password": PASSWORD}
+    if route == "/api/exams" and method == "POST":
+        return {"title": "matrix exam"}
+    if method in ("POST", "DELETE") and route != "/api/auth/logout" and not route.endswith("/end"):
+        return None
+    return {} if method == "POST" else None
+
+
+def app_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    out = set()
+    for route in app.router.routes():
+        if route.method == "HEAD":  # aiohttp adds HEAD beside every GET
+            continue
+        out.add((route.method, route.resource.canonical))
+    return out
+
+
+async def test_every_route_has_a_row(vigil_server) -> None:
+    missing = sorted(app_routes(vigil_server.app) - set(MATRIX))
+    assert not missing, f"routes without an authorisation row in MATRIX: {missing}"
+
+
+async def test_auth_matrix(vigil_server) -> None:
+    base, store = vigil_server.url, vigil_server.store
+    emails = {"candidate": await make_user(store, "candidate"), "owner": await make_user(store, "proctor"),
+              "other": await make_user(store, "proctor"), "admin": await make_user(store, "admin")}
+    login_email = await make_user(store, "candidate", "matrix-login")
+    failures: list[str] = []
+    async with aiohttp.ClientSession() as http:
+        tokens = {actor: await login(http, base, email) for actor, email in emails.items()}
+        exam = await new_exam(http, base, tokens["owner"])
+        for key in sorted(app_routes(vigil_server.app)):
+            expected = MATRIX.get(key)
+            if expected is None:
+                continue  # reported by test_every_route_has_a_row
+            method, route = key
+            for actor in ACTORS:
+                st, created = await call(http, "POST", base + "/api/sessions",
+                                         json={"candidate_id": "matrix", "join_code": exam["join_code"]})
+                assert st == 201, created
+                if actor == "session":
+                    token: str | None = created["token"]
+                elif actor == "anonymous":
+                    token = None
+                elif route == "/api/auth/logout":  # logging out revokes: use a token of its own
+                    token = await login(http, base, emails[actor])
+                else:
+                    token = tokens[actor]
+                path = PATHS.get(route, route).replace("{session_id}", created["session_id"]).replace("{name}", "x.jpg") \
+                    .replace("{client_id}", "matrix")
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                body = body_for(key, exam["join_code"], login_email)
+                async with http.request(method, base + path, headers=headers, json=body) as resp:
+                    status = resp.status  # streams are not read: the status is the answer
+                if status != expected[actor]:
+                    failures.append(f"{method} {route} as {actor}: expected {expected[actor]}, got {status}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_a_session_token_never_passes_for_a_user_nor_a_user_token_for_a_session(vigil_server) -> None:
+    base = vigil_server.url
+    _, admin = await logged_in(vigil_server, "admin")
+    async with aiohttp.ClientSession() as http:
+        st, created = await call(http, "POST", base + "/api/sessions", json={"candidate_id": "swap"})
+        assert st == 201
+        st, _ = await call(http, "GET", base + "/api/auth/profile", created["token"])
+        assert st == 401
+        st, _ = await call(http, "POST", f"{base}/api/sessions/{created['session_id']}/offer", admin,
+                           json={"sdp": NO_VIDEO_SDP, "type": "offer"})
+        assert st == 401
+        st, _ = await call(http, "GET", base + "/api/auth/profile", "not.a.jwt")
+        assert st == 401
