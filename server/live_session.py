@@ -12,6 +12,7 @@ import logging
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -22,6 +23,7 @@ from pipeline.runner import Pipeline
 from server import metrics
 from server.analysis_message import analysis_message
 from server.clock_sync import CaptureClock
+from server.evidence import EvidenceWriter, thumbnail
 from server.media import AnalysisLoop, NewestFrame, Received, drain_track
 from server.messages import MAX_CLIENT_MESSAGE_BYTES, BrowserMessage, ClockMessage, client_message
 from server.risk_session import RiskSession
@@ -82,9 +84,13 @@ class LiveSession:
     speaking: bool | None = None
     status: str = "created"
     vad: Any = None
+    #: `<VIGIL_DATA_DIR>/evidence`: where event snapshots go (None: no snapshots)
+    evidence_root: Path | None = None
 
     def __post_init__(self) -> None:
         self.outbox = EventOutbox(self.store, self.session_id)
+        self.evidence = None if self.evidence_root is None else EvidenceWriter(
+            evidence_root=self.evidence_root, session_id=self.session_id, outbox=self.outbox, executor=self.executor)
         self.risk.attach(self.outbox)
         self.session_pipeline = self.pipeline.new_session()
         self.clock = CaptureClock()
@@ -135,6 +141,8 @@ class LiveSession:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.evidence is not None:  # snapshots in flight reach the stream before the outbox closes
+            await self.evidence.drain()
         self.video_slot = NewestFrame()
 
     # -- peer wiring ----------------------------------------------------------------------------
@@ -279,9 +287,12 @@ class LiveSession:
         pts = int(frame.pts or 0)
         received_ms = item.received_ms
         sp = self.session_pipeline
+        small: list[np.ndarray] = []  # the frame for evidence snapshots, scaled down in the executor
 
         def work() -> Any:
             rgb = to_rgb(frame)
+            if self.evidence is not None:
+                small.append(thumbnail(rgb))
             return sp.analyse(VideoFrame(rgb, t=received_ms / 1000.0, pts=pts, frame_id=frame_id,
                                          received_ms=received_ms))
 
@@ -308,6 +319,9 @@ class LiveSession:
         self.mouth.add(analysis.t, mouth if isinstance(mouth, (int, float)) else None)
         update = self.risk.observe_frame(analysis.t, frame_id, fields)
         changed, self._pending_changes = self._pending_changes + update.changed, []
+        if self.evidence is not None and small:
+            self.evidence.remember(frame_id, analysis.t, small[0], fields)
+            self.evidence.on_changes(changed)
         msg = analysis_message(
             analysis, received_ms=received_ms, captured_ms=self.clock.captured_ms(pts),
             analysed_ms=time.time() * 1000.0, risk_score=update.risk_score, attention=update.attention,

@@ -1,0 +1,100 @@
+"""The risk timeline chart: risk and attention over time, with the session's events beneath, as PNG.
+
+Matplotlib's object API on the Agg canvas (no pyplot, no global figure state), so charts can be drawn
+in executor threads; a lock serialises them anyway because matplotlib's text and font caches are not
+documented as thread-safe. The timeline arrives downsampled (`server.reports.data`), so a two-hour
+session draws as fast as a short one.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from server.reports.data import ReportEvent, TimelinePoint  # noqa: E402
+
+RISK_COLOUR = "#c62828"
+ATTENTION_COLOUR = "#1565c0"
+SEVERITY_COLOURS = {"high": "#d32f2f", "medium": "#f57c00", "low": "#fbc02d"}
+SEVERITY_ROWS = ("high", "medium", "low")
+#: an instant event (paste, fullscreen exit) still gets a visible tick: this share of the time axis.
+MIN_EVENT_WIDTH_SHARE = 0.004
+WIDTH_IN, HEIGHT_IN, DPI = 7.2, 3.3, 150
+
+_LOCK = threading.Lock()
+
+
+def _unit(span_s: float) -> tuple[str, float]:
+    return ("min", 60.0) if span_s > 300 else ("s", 1.0)
+
+
+def risk_timeline_png(points: Sequence[TimelinePoint], events: Sequence[ReportEvent], *, t0: float | None,
+                      t_end: float | None) -> bytes:
+    """The chart as PNG bytes. Times are shown relative to `t0` (the session's start)."""
+    with _LOCK:
+        return _draw(points, events, t0, t_end)
+
+
+def _draw(points: Sequence[TimelinePoint], events: Sequence[ReportEvent], t0: float | None,
+          t_end: float | None) -> bytes:
+    times = [p.t for p in points] + [e.start for e in events]
+    if t0 is None:
+        t0 = min(times) if times else 0.0
+    last = max([*times, *(e.end for e in events if e.end is not None), t_end or t0])
+    span = max(1.0, last - t0)
+    unit, scale = _unit(span)
+
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(2, 1, height_ratios=(4.2, 1.0), hspace=0.08, left=0.08, right=0.98, top=0.9,
+                            bottom=0.15)
+    ax = fig.add_subplot(grid[0])
+    strip = fig.add_subplot(grid[1], sharex=ax)
+
+    xs = [(p.t - t0) / scale for p in points]
+    if points:
+        ax.plot(xs, [p.risk for p in points], color=RISK_COLOUR, lw=1.4, label="risk")
+        ax.fill_between(xs, [p.risk for p in points], color=RISK_COLOUR, alpha=0.08, lw=0)
+        att = [(x, p.attention) for x, p in zip(xs, points) if p.attention is not None]
+        if att:
+            ax.plot([a[0] for a in att], [a[1] for a in att], color=ATTENTION_COLOUR, lw=1.1, label="attention")
+    else:
+        ax.text(0.5, 0.5, "no risk samples recorded", transform=ax.transAxes, ha="center", va="center",
+                color="#777777", fontsize=9)
+    ax.set_ylim(0, 100)
+    ax.set_xlim(0, span / scale)
+    ax.set_ylabel("score (0-100)", fontsize=8)
+    ax.grid(True, color="#e0e0e0", lw=0.6)
+    ax.tick_params(labelsize=7, labelbottom=False)
+
+    min_w = span * MIN_EVENT_WIDTH_SHARE
+    for row, severity in enumerate(SEVERITY_ROWS):
+        bars = [((e.start - t0) / scale, max(min_w, (e.end if e.end is not None else last) - e.start) / scale)
+                for e in events if e.severity == severity]
+        if bars:
+            strip.broken_barh(bars, (len(SEVERITY_ROWS) - 1 - row + 0.15, 0.7),
+                              facecolors=SEVERITY_COLOURS[severity], edgecolor="none")
+            # the events' spans shaded on the score plot too: one collection, not a patch per event
+            ax.broken_barh(bars, (0, 100), facecolors=SEVERITY_COLOURS[severity], alpha=0.10, edgecolor="none")
+    strip.set_ylim(0, len(SEVERITY_ROWS))
+    strip.set_yticks([len(SEVERITY_ROWS) - 1 - i + 0.5 for i in range(len(SEVERITY_ROWS))],
+                     list(SEVERITY_ROWS), fontsize=6)
+    strip.set_xlabel(f"time since start ({unit})", fontsize=8)
+    strip.tick_params(labelsize=7)
+    strip.grid(True, axis="x", color="#e0e0e0", lw=0.6)
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Patch(color=SEVERITY_COLOURS[s], label=f"{s} event") for s in SEVERITY_ROWS]
+    ax.legend(handles=handles, fontsize=7, loc="lower left", ncol=5, frameon=False, borderaxespad=0.2,
+              bbox_to_anchor=(0.0, 1.0))
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()

@@ -1,0 +1,409 @@
+"""Evidence snapshots and session reports.
+
+Given a real session (real Valkey, a real aiortc candidate streaming the 6 s face / 6 s empty clip),
+each started event has a JPEG snapshot with its detections drawn, the PDF report names the verdict and
+the events and shows the risk chart, report.json has the same events, and both still work from a new
+app on the same Valkey. Only a proctor who may see the session, or an admin, gets them; file names
+are checked, so no path trick reaches another file. A synthesised two-hour session renders in seconds.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import cv2
+import numpy as np
+import pytest
+
+from server.client.candidate import CandidateClient
+from server.evidence import EvidenceLimits, EvidenceWriter, FrameRing, RingFrame, draw_detections, encode_snapshot
+from tests.conftest import FACE_THEN_EMPTY, free_port
+
+POPPLER = shutil.which("pdftotext") is not None and shutil.which("pdftoppm") is not None
+needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils missing (make browser-deps installs it)")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+async def user_headers(app: Any, role: str) -> dict[str, str]:
+    """A bearer for a new account with `role` (accounts module), else a stand-in resolver for one."""
+    from server.app import AUTH
+
+    try:
+        from server.routes_accounts import ACCOUNTS
+    except ImportError:  # before accounts: resolve "Bearer test-<role>" to a user of that role
+        from server.auth import User
+
+        async def resolve(request: Any) -> User | None:
+            header = request.headers.get("Authorization", "")
+            name = header.removeprefix("Bearer test-")
+            return User(name, f"{name}@example.org", name) if name in ("admin", "proctor", "candidate") else None  # type: ignore[arg-type]
+
+        app[AUTH].user_resolver = resolve
+        return {"Authorization": f"Bearer test-{role}"}
+    accounts = app[ACCOUNTS]
+    user = await accounts.create_user(f"{role}-{uuid.uuid4().hex[:8]}@example.org", "correct horse battery",
+                                      role, time.time())  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {accounts.issue(user, time.time()).token}"}
+
+
+async def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, str]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers=headers or {}) as r:
+            return r.status, await r.read(), r.content_type
+
+
+def green_box_pixels(img_bgr: np.ndarray) -> int:
+    """Pixels of the face box's pure green (drawn boxes survive JPEG as saturated green)."""
+    b, g, r = (img_bgr[..., i].astype(int) for i in range(3))
+    return int(np.count_nonzero((g > 190) & (r < 90) & (b < 90)))
+
+
+def pdf_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def chart_region_std(pdf: Path, out_dir: Path) -> float:
+    """Pixel spread of the rendered page 1 between the "Risk timeline" heading and the chart's caption."""
+    dpi = 100
+    bbox = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    import re
+
+    words = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', bbox)
+    top = next(float(ymax) for _, _, ymax, w in words if w == "timeline")
+    bottom = next(float(ymin) for _, ymin, _, w in words if w == "one-second")
+    assert bottom - top > 100, (top, bottom)  # the chart sits between them, ~3 inches tall
+    subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-f", "1", "-l", "1", str(pdf), str(out_dir / "page")],
+                   check=True)
+    page = cv2.imread(str(next(out_dir.glob("page*.png"))))
+    region = page[int(top * dpi / 72) + 2:int(bottom * dpi / 72) - 2]
+    # the risk line is drawn in RISK_COLOUR (#c62828): some of it must be on the page
+    b, g, r = (region[..., i].astype(int) for i in range(3))
+    assert np.count_nonzero((r > 150) & (g < 90) & (b < 90)) > 50
+    return float(region.std())
+
+
+# -- the real session ----------------------------------------------------------------------------
+@needs_poppler
+async def test_a_real_session_gives_evidence_and_a_report_that_survive_a_restart(
+        vigil_server, loaded_models, tmp_path: Path) -> None:
+    admin = await user_headers(vigil_server.app, "admin")
+    client = CandidateClient(vigil_server.url, FACE_THEN_EMPTY, candidate_id="frank")
+    try:
+        await client.connect()
+        await client.wait_for(lambda m: m.get("type") == "analysis" and m.get("faces") == 1, timeout=15)
+        client.send({"type": "browser", "event": "paste"})  # an event while the face is in view
+        await client.wait_for(lambda m: m.get("type") == "analysis" and any(
+            e["type"] == "no_face" and e["state"] == "started" for e in m.get("events", [])), timeout=25)
+        await asyncio.sleep(1.2)  # at least one score point after the event
+        summary = await client.end()
+        sid = client.session_id
+        # the session token is not enough for reports or evidence
+        token = {"Authorization": f"Bearer {client.token}"}
+        for path in ("report.json", "report.pdf", "evidence/paste-1.jpg"):
+            status, _, _ = await fetch(f"{vigil_server.url}/api/sessions/{sid}/{path}", token)
+            assert status in (401, 403), path
+    finally:
+        await client.close()
+    assert sid is not None
+
+    items = await vigil_server.store.events(sid)
+    kinds = [i["kind"] for i in items]
+    assert kinds[-1] == "verdict" and "score" in kinds and "browser" in kinds
+    started = {i["event"]["id"]: i["event"] for i in items if i["kind"] == "event_started"}
+    evidence = {i["event_id"]: i for i in items if i["kind"] == "evidence"}
+    assert {"paste", "no_face"} <= {e["type"] for e in started.values()}
+    assert set(evidence) == set(started), (evidence, started)  # one snapshot per started event
+    folder = vigil_server.settings.data_dir / "evidence" / sid
+    for event_id, item in evidence.items():
+        assert item["file"] == f"{event_id}.jpg"
+        img = cv2.imread(str(folder / item["file"]))
+        assert img is not None and img.shape[1] == 320, event_id
+    paste = next(i for i in evidence.values() if i["type"] == "paste")
+    assert green_box_pixels(cv2.imread(str(folder / paste["file"]))) > 100  # the face box is drawn
+    no_face = next(i for i in evidence.values() if i["type"] == "no_face")
+
+    # the evidence URL serves the same bytes
+    base = f"{vigil_server.url}/api/sessions/{sid}"
+    status, body, ctype = await fetch(f"{base}/evidence/{no_face['file']}", admin)
+    assert status == 200 and ctype == "image/jpeg" and body == (folder / no_face["file"]).read_bytes()
+
+    # report.json: the events, joined with their snapshots, and the verdict
+    status, body, _ = await fetch(f"{base}/report.json", admin)
+    assert status == 200
+    report = json.loads(body)
+    assert report["verdict"]["verdict"] == summary["verdict"]
+    assert {e["id"] for e in report["events"]} == set(started)
+    assert all(e["evidence"] == f"{e['id']}.jpg" for e in report["events"])
+    assert report["browser"] == {"paste": 1}
+    assert report["calibration"] == {"status": "not calibrated"}
+    assert report["timeline"] and all(0 <= p["risk"] <= 100 for p in report["timeline"])
+
+    # report.pdf: verdict and events in its text, the chart on its first page
+    status, body, ctype = await fetch(f"{base}/report.pdf", admin)
+    assert status == 200 and ctype == "application/pdf" and body.startswith(b"%PDF")
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(body)
+    text = pdf_text(pdf)
+    assert f"Verdict: {summary['verdict']}" in text and "frank" in text
+    for event_id in started:
+        assert event_id in text
+    assert "not calibrated" in text
+    assert chart_region_std(pdf, tmp_path) > 20  # not a blank area
+
+    # a new app on the same Valkey (a restart, or another worker) gives the same report
+    from aiohttp import web
+
+    from server.app import build_app
+    from server.store import Store
+
+    settings = vigil_server.settings.with_overrides(port=free_port())
+    store = Store(vigil_server.store.url)
+    pipeline, vad = loaded_models
+    app = build_app(settings=settings, store=store, pipeline=pipeline, worker_id="test-worker-2", vad=vad)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    try:
+        admin2 = await user_headers(app, "admin")
+        url2 = f"http://127.0.0.1:{settings.port}/api/sessions/{sid}"
+        status, body, _ = await fetch(f"{url2}/report.json", admin2)
+        assert status == 200
+        again = json.loads(body)
+        assert again["events"] == report["events"] and again["verdict"] == report["verdict"]
+        status, body, _ = await fetch(f"{url2}/report.pdf", admin2)
+        assert status == 200 and body.startswith(b"%PDF")
+    finally:
+        await runner.cleanup()
+        await store.close()
+
+
+# -- access and path safety ----------------------------------------------------------------------
+async def _session_with_a_snapshot(server: Any, candidate: str) -> str:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.url}/api/sessions", json={"candidate_id": candidate}) as r:
+            assert r.status == 201
+            sid = (await r.json())["session_id"]
+    folder = server.settings.data_dir / "evidence" / sid
+    folder.mkdir(parents=True)
+    frame = RingFrame(1, time.time(), np.full((240, 320, 3), 90, np.uint8), {})
+    (folder / "paste-1.jpg").write_bytes(encode_snapshot(frame, "paste-1", 100_000) or b"")
+    return sid
+
+
+async def test_reports_and_evidence_need_a_proctor_or_admin_and_refuse_path_tricks(vigil_server) -> None:
+    a = await _session_with_a_snapshot(vigil_server, "gina")
+    b = await _session_with_a_snapshot(vigil_server, "hank")
+    (vigil_server.settings.data_dir / "evidence" / b / "phone-1.jpg").write_bytes(b"only in b")
+    secret = vigil_server.settings.data_dir / "secret.jpg"
+    secret.write_bytes(b"not evidence")
+    (vigil_server.settings.data_dir / "evidence" / a / "link-1.jpg").symlink_to(secret)
+    base = f"{vigil_server.url}/api/sessions"
+
+    for path in ("report.json", "report.pdf", "evidence/paste-1.jpg"):
+        status, body, _ = await fetch(f"{base}/{a}/{path}")
+        assert status == 401 and json.loads(body)["error"], path
+
+    admin = await user_headers(vigil_server.app, "admin")
+    status, body, _ = await fetch(f"{base}/{a}/evidence/paste-1.jpg", admin)
+    assert status == 200 and body[:2] == b"\xff\xd8"
+    tricks = ["..%2F..%2Fsecret.jpg", "%2E%2E%2Fsecret.jpg", "..%2F" + b + "%2Fphone-1.jpg", "phone-1.jpg",
+              "%2Fetc%2Fpasswd", "link-1.jpg", "paste-1.jpg%00.png", "paste-2.jpg", "paste-1.JPG", "."]
+    for name in tricks:
+        status, body, _ = await fetch(f"{base}/{a}/evidence/{name}", admin)
+        assert status == 404, (name, body)
+    async with aiohttp.ClientSession() as http:  # not normalised by the client: the server sees the dots
+        for raw in (f"/api/sessions/{a}/evidence/../../secret.jpg", f"/api/sessions/{a}/evidence//etc/passwd"):
+            async with http.get(f"{vigil_server.url}{raw}", headers=admin, allow_redirects=False) as r:
+                assert r.status == 404, raw
+    status, _, _ = await fetch(f"{base}/{'f' * 32}/report.json", admin)
+    assert status == 404
+
+
+async def test_a_candidate_or_another_exams_proctor_gets_403(vigil_server) -> None:
+    pytest.importorskip("server.accounts")
+    owner = await user_headers(vigil_server.app, "proctor")
+    other = await user_headers(vigil_server.app, "proctor")
+    candidate = await user_headers(vigil_server.app, "candidate")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{vigil_server.url}/api/exams", json={"title": "Statistics midterm"},
+                             headers=owner) as r:
+            assert r.status == 201, await r.text()
+            exam = await r.json()
+        async with http.post(f"{vigil_server.url}/api/sessions",
+                             json={"candidate_id": "ivy", "join_code": exam["join_code"]}) as r:
+            assert r.status == 201, await r.text()
+            sid = (await r.json())["session_id"]
+    base = f"{vigil_server.url}/api/sessions/{sid}"
+    for headers in (candidate, other):
+        for path in ("report.json", "report.pdf", "evidence/paste-1.jpg"):
+            status, _, _ = await fetch(f"{base}/{path}", headers)
+            assert status == 403, path
+    status, body, _ = await fetch(f"{base}/report.json", owner)
+    assert status == 200 and json.loads(body)["exam_title"] == "Statistics midterm"
+
+
+# -- evidence writer: limits, errors, frame choice ----------------------------------------------
+class ListOutbox:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def put(self, item: dict[str, Any]) -> None:
+        self.items.append(dict(item))
+
+
+def _started(kind: str, n: int, frame_id: int | None = None) -> dict[str, Any]:
+    return {"id": f"{kind}-{n}", "type": kind, "severity": "medium", "start": 100.0 + n, "state": "started",
+            "at": 100.0 + n, "evidence_frame_id": frame_id}
+
+
+async def test_evidence_is_bounded_per_type_and_per_session_and_skips_are_logged(tmp_path: Path) -> None:
+    outbox = ListOutbox()
+    writer = EvidenceWriter(evidence_root=tmp_path, session_id="abc123", outbox=outbox, executor=None,
+                            limits=EvidenceLimits(per_type=2, per_session=3))
+    writer.event_started(_started("phone", 1))  # before any frame
+    writer.remember(7, 1.0, np.zeros((240, 320, 3), np.uint8), {"faces": 0})
+    for n in range(2, 6):
+        writer.event_started(_started("phone", n))
+    writer.event_started(_started("paste", 1))
+    writer.event_started(_started("book", 1))
+    await writer.drain()
+    kinds = [(i["kind"], i["event_id"], i.get("reason")) for i in outbox.items]
+    assert ("evidence_skipped", "phone-1", "no_frame") in kinds
+    assert ("evidence_skipped", "phone-4", "per_type") in kinds and ("evidence_skipped", "phone-5", "per_type") in kinds
+    assert ("evidence_skipped", "book-1", "per_session") in kinds
+    written = sorted(i["file"] for i in outbox.items if i["kind"] == "evidence")
+    assert written == ["paste-1.jpg", "phone-2.jpg", "phone-3.jpg"]
+    assert sorted(p.name for p in (tmp_path / "abc123").iterdir()) == written
+    assert writer.skipped == 4 and writer.written == 3
+
+
+async def test_a_disk_error_is_reported_not_raised(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the evidence folder should be")
+    outbox = ListOutbox()
+    writer = EvidenceWriter(evidence_root=blocker, session_id="abc123", outbox=outbox, executor=None)
+    writer.remember(1, 1.0, np.zeros((240, 320, 3), np.uint8), {})
+    writer.event_started(_started("no_face", 1))
+    await writer.drain()
+    assert writer.errors == 1
+    assert [i["kind"] for i in outbox.items] == ["evidence_error"]
+    assert outbox.items[0]["event_id"] == "no_face-1" and "Error" in outbox.items[0]["error"]
+
+
+def test_the_ring_picks_the_events_frame_else_the_nearest_else_the_newest() -> None:
+    ring = FrameRing(size=3)
+    assert ring.pick(5) is None
+    for fid in (10, 11, 12, 13):
+        ring.add(RingFrame(fid, float(fid), np.zeros((2, 2, 3), np.uint8), {}))
+    assert ring.pick(12).frame_id == 12  # type: ignore[union-attr]
+    assert ring.pick(3).frame_id == 11  # type: ignore[union-attr]  # left the ring: the nearest kept
+    assert ring.pick(None).frame_id == 13  # type: ignore[union-attr]
+
+
+def test_boxes_and_labels_are_drawn_where_the_analysis_put_them() -> None:
+    rgb = np.full((240, 320, 3), 128, np.uint8)
+    fields = {"face": {"box": [0.25, 0.25, 0.25, 0.5], "confidence": 0.97},
+              "objects": [{"label": "cell phone", "confidence": 0.8, "box": [0.7, 0.5, 0.1, 0.2]}]}
+    img = draw_detections(rgb, fields, caption="phone-1")
+    assert tuple(img[120, 80]) == (0, 255, 0)  # the face box's left edge (x = 0.25 * 320)
+    assert tuple(img[150, 224]) == (255, 64, 0)  # the phone box's left edge (x = 0.7 * 320)
+    assert (img[64:176, 84:156] == 128).all()  # inside the face box (60..180, 80..160): untouched
+    assert rgb[120, 80].tolist() == [128, 128, 128]  # the ring's frame is not drawn on
+
+
+# -- a two-hour session --------------------------------------------------------------------------
+def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: float = 2.0, events: int = 400
+                            ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A session hash and stream like a two-hour session's: a score a second, hundreds of events, browser
+    signals, the snapshots the limits allow (5 per type: 40, real JPEGs), skips, a disk error, and the verdict."""
+    rng = np.random.default_rng(7)
+    seconds = int(hours * 3600)
+    items: list[dict[str, Any]] = [
+        {"kind": "score", "t": t0 + k, "risk": round(35 + 25 * math.sin(k / 400) + rng.random() * 6, 1),
+         "attention": round(75 + 15 * math.cos(k / 250), 1)} for k in range(seconds)]
+    kinds = [("looking_away", "medium"), ("no_face", "medium"), ("phone", "high"), ("speaking", "low"),
+             ("tab_hidden", "medium"), ("paste", "medium"), ("other_voice", "medium"), ("book", "high")]
+    evidence_dir.mkdir(parents=True, exist_ok=True)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    cv2.circle(frame, (160, 110), 60, (200, 170, 150), -1)
+    fields = {"face": {"box": [0.31, 0.2, 0.38, 0.5], "confidence": 0.95}}
+    per_type: dict[str, int] = {}
+    kept = 0
+    for i in range(events):
+        kind, severity = kinds[i % len(kinds)]
+        start = t0 + 5 + i * (seconds - 60) / events
+        end = start + (0.0 if kind == "paste" else 4 + (i % 9))
+        ev = {"id": f"{kind}-{i // len(kinds) + 1}", "type": kind, "severity": severity, "start": start,
+              "end": None, "confidence": 0.9, "evidence_frame_id": int((start - t0) * 5)}
+        items.append({"kind": "event_started", "t": start, "event": {**ev, "state": "started", "at": start}})
+        items.append({"kind": "event_ended", "t": end, "event": {**ev, "end": end, "state": "ended", "at": end}})
+        per_type[kind] = per_type.get(kind, 0) + 1
+        if per_type[kind] > 5 or kept >= 50:
+            reason = "per_type" if per_type[kind] > 5 else "per_session"
+            items.append({"kind": "evidence_skipped", "t": start, "event_id": ev["id"], "type": kind, "reason": reason})
+            continue
+        kept += 1
+        data = encode_snapshot(RingFrame(ev["evidence_frame_id"], start, frame, fields), ev["id"], 100_000)
+        (evidence_dir / f"{ev['id']}.jpg").write_bytes(data or b"")
+        items.append({"kind": "evidence", "t": start, "event_id": ev["id"], "type": kind, "file": f"{ev['id']}.jpg",
+                      "frame_id": ev["evidence_frame_id"], "bytes": len(data or b"")})
+    for k in range(120):
+        items.append({"kind": "browser", "t": t0 + 30 + k * 55,
+                      "event": ("visibility_hidden", "visibility_visible", "paste", "fullscreen_exit")[k % 4]})
+    items.append({"kind": "evidence_error", "t": t0 + 99, "event_id": "no_face-99", "type": "no_face",
+                  "error": "OSError: No space left on device"})
+    items.sort(key=lambda item: item["t"])
+    items.append({"kind": "verdict", "t": t0 + seconds, "summary": {
+        "session_id": sid, "verdict": "CHEATING", "final_risk_score": 41.0, "peak_risk": 66.0, "mean_risk": 35.2,
+        "total_violations": events, "duration_seconds": float(seconds),
+        "reasons": ["high-severity events 100 >= 3", "phone seen 50 times (total 400 s)"]}})
+    session = {"session_id": sid, "candidate_id": "long-haul", "exam_id": "demo", "status": "ended",
+               "created_at": t0 - 3, "started_at": t0, "ended_at": t0 + seconds, "frames_analysed": seconds * 5,
+               "calibration": json.dumps({"status": "calibrated", "mean_error_px": 48.5, "points": 9})}
+    return session, items
+
+
+@needs_poppler
+async def test_a_two_hour_session_report_renders(vigil_server, tmp_path: Path) -> None:
+    store = vigil_server.store
+    sid = uuid.uuid4().hex
+    t0 = time.time() - 7300
+    session, items = synthesise_long_session(sid, t0, vigil_server.settings.data_dir / "evidence" / sid)
+    await store.create_session(sid, session, t0)
+    for i in range(0, len(items), 1000):
+        await store.append_events(sid, items[i:i + 1000])
+    admin = await user_headers(vigil_server.app, "admin")
+    base = f"{vigil_server.url}/api/sessions/{sid}"
+
+    began = time.perf_counter()
+    status, body, _ = await fetch(f"{base}/report.json", admin)
+    json_s = time.perf_counter() - began
+    assert status == 200
+    report = json.loads(body)
+    assert len(report["events"]) == 400 and len(report["timeline"]) <= 720
+    assert report["timeline_source_points"] == 7200
+    assert report["evidence"]["files"] == 40 and report["evidence"]["errors"] == 1
+    assert report["browser"]["paste"] == 30 and report["calibration"]["mean_error_px"] == 48.5
+
+    began = time.perf_counter()
+    status, body, _ = await fetch(f"{base}/report.pdf", admin)
+    pdf_s = time.perf_counter() - began
+    assert status == 200
+    pdf = tmp_path / "long.pdf"
+    pdf.write_bytes(body)
+    text = pdf_text(pdf)
+    assert "Verdict: CHEATING" in text and "Events (400)" in text and "2:00:00" in text
+    assert "No space left on device" in text and "mean error px 48.5" in text
+    assert chart_region_std(pdf, tmp_path) > 20
+    print(f"\n2 h session report: {len(items)} stream items, json {json_s:.2f} s, pdf {pdf_s:.2f} s, "
+          f"{len(body) / 1e6:.1f} MB")
