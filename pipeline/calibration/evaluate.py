@@ -1,0 +1,103 @@
+"""A whole calibration run judged: fit on the fit dots, measure on the validation dots, accept or refuse.
+
+The reported accuracy is measured on the **validation** dots, which the fit never saw. When none of
+them got usable frames, the fit dots' leave-one-point-out errors (also held out, see fit.py) stand
+in and `basis` says so. The run is accepted when the mean error is at most `limit_deg` degrees of
+visual angle; the message says in plain words what was measured and what to do.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+from pipeline.calibration.accuracy import (
+    Accuracy,
+    PointError,
+    ScreenGeometry,
+    point_error,
+    summarise,
+    viewing_distance_mm,
+)
+from pipeline.calibration.fit import (
+    MIN_SAMPLES_PER_POINT,
+    FitError,
+    FitResult,
+    GazeModel,
+    PointSamples,
+    fit,
+    fixation,
+    mean_prediction,
+)
+
+#: default acceptance limit: mean error over the validation dots, degrees of visual angle. Webcam
+#: gaze trackers reach 2-4 deg in good conditions; past 5 deg a 15-inch screen at 60 cm (about
+#: 32 x 18 deg) is only a 3 x 2 grid of distinguishable places, too coarse to say on/off screen
+#: near its edges.
+DEFAULT_LIMIT_DEG = 5.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    ok: bool
+    status: Literal["accepted", "refused", "failed"]
+    message: str
+    model: GazeModel | None
+    fit: FitResult | None
+    accuracy: Accuracy | None
+    basis: Literal["validation", "leave-one-point-out", "none"]
+    points: tuple[PointError, ...]
+    screen: ScreenGeometry
+    limit_deg: float
+
+
+def _fmt_mm(acc: Accuracy) -> str:
+    return f", {acc.mean_mm:.0f} mm" if acc.mean_mm is not None else ""
+
+
+def evaluate(fit_points: Sequence[PointSamples], validation_points: Sequence[PointSamples], *,
+             screen: ScreenGeometry, distance_mm: float | None = None,
+             limit_deg: float = DEFAULT_LIMIT_DEG) -> Calibration:
+    try:
+        result = fit(fit_points)
+    except FitError as exc:
+        return Calibration(False, "failed", f"Calibration failed: {exc}. Make sure your whole face is in view "
+                           "and well lit, keep your head still and follow each dot with your eyes, then redo it.",
+                           None, None, None, "none", (), screen, limit_deg)
+    model = result.model
+    used = [s for p in fit_points for s in fixation(p.samples)]
+    estimated = distance_mm is None
+    if distance_mm is None:
+        distance_mm = viewing_distance_mm(statistics.median(s.face_scale for s in used),
+                                          yaw_deg=statistics.median(s.yaw_deg for s in used))
+    errors: list[PointError] = []
+    for p in fit_points:
+        if p.index in result.lopo_error_px:
+            errors.append(_lopo_point(p, result, screen, distance_mm))
+    val_errors = []
+    for p in validation_points:
+        steady = fixation(p.samples)
+        pred = mean_prediction(model, steady) if len(steady) >= MIN_SAMPLES_PER_POINT else None
+        if pred is not None:
+            val_errors.append(point_error(p.index, (p.x, p.y), pred, screen=screen, distance_mm=distance_mm,
+                                          validation=True, samples=len(steady)))
+    basis: Literal["validation", "leave-one-point-out"] = "validation" if val_errors else "leave-one-point-out"
+    acc = summarise(val_errors or errors, screen=screen, distance_mm=distance_mm, distance_estimated=estimated)
+    points = tuple(sorted(errors + val_errors, key=lambda e: e.index))
+    ok = acc.mean_deg <= limit_deg
+    held_out = "the check dots" if basis == "validation" else "dots left out of the fit"
+    if ok:
+        msg = (f"Calibration accepted: on {held_out} your measured gaze was on average {acc.mean_deg:.1f} degrees "
+               f"({acc.mean_px:.0f} px{_fmt_mm(acc)}) from the dot, within the {limit_deg:g} degree limit.")
+    else:
+        msg = (f"Calibration not accepted: on {held_out} your measured gaze was on average {acc.mean_deg:.1f} "
+               f"degrees ({acc.mean_px:.0f} px{_fmt_mm(acc)}) from the dot; the limit is {limit_deg:g} degrees. "
+               "Please redo it: sit still about an arm's length from the screen, keep your face lit and in "
+               "view, and look straight at each dot until it moves.")
+    return Calibration(ok, "accepted" if ok else "refused", msg, model, result, acc, basis, points, screen, limit_deg)
+
+
+def _lopo_point(p: PointSamples, result: FitResult, screen: ScreenGeometry, distance_mm: float) -> PointError:
+    """A fit dot's error as predicted by the map fitted without it (same lambda)."""
+    return point_error(p.index, (p.x, p.y), result.lopo_prediction[p.index], screen=screen,
+                       distance_mm=distance_mm, validation=False, samples=result.used_samples[p.index])

@@ -1,0 +1,93 @@
+"""One frame's regression input: `GazeFeatures` normalised for head position, scale and rotation.
+
+The gaze stage already measures each iris in its own eye's frame (the corner-to-corner line), in
+eye widths, so the iris offsets do not change with head roll or distance. What is left to
+normalise is where the head is and how it is turned, because the same eye-in-head angle lands on a
+different screen point when the head moves:
+
+| feature     | from                                    | why |
+|-------------|-----------------------------------------|-----|
+| `eye_h`     | mean of both eyes' `h`                  | horizontal eye-in-head rotation (the signal) |
+| `eye_v`     | mean of both eyes' `v`                  | vertical eye-in-head rotation |
+| `yaw`       | head yaw, radians                       | head turn adds to the gaze angle |
+| `pitch`     | head pitch, radians                     | head tilt adds to the vertical angle |
+| `head_x`    | face x - 0.5 (frame widths)             | a head moved sideways shifts the gaze point |
+| `head_y`    | face y - 0.5 (frame heights)            | likewise vertically |
+| `log_scale` | log(face span / frame width)            | distance: the same angle covers more screen further away |
+
+Roll is not a feature: the per-eye frames already remove it, and with a level screen a tilted head
+does not move the gaze point. Averaging the two eyes halves the landmark noise and cancels each
+eye's own bias.
+
+A frame is rejected (never enters a fit) when the face is not confidently the only one, when the
+eyes are shut or nearly so (a blink's iris reading is the lid's), or when the two eyes disagree by
+more than a real vergence allows (a landmark glitch).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from pipeline.stages.gaze import GazeFeatures
+
+#: below this face-detector confidence the mesh may be fitted to something that is not a face.
+MIN_FACE_CONFIDENCE = 0.6
+#: eye aspect ratio below this on either eye: closing or shut (open eyes read 0.25-0.3, shut < 0.15;
+#: a half-closed lid hides the iris top and biases `v`).
+MIN_EYE_OPENNESS = 0.16
+#: the two eyes' horizontal offsets differ by more than this (eye widths): not a real gaze
+#: (vergence at 50 cm moves each eye ~3.5 deg inward, ~0.02 eye widths); a mesh glitch.
+MAX_EYE_DISAGREEMENT = 0.12
+
+Rejection = Literal["no_face", "several_faces", "low_confidence", "blink", "eyes_disagree"]
+
+
+@dataclass(frozen=True)
+class FeatureSample:
+    """A frame's normalised features (`NAMES` order) and when it was seen (seconds)."""
+
+    NAMES: ClassVar[tuple[str, ...]] = ("eye_h", "eye_v", "yaw", "pitch", "head_x", "head_y", "log_scale")
+
+    t: float
+    values: tuple[float, ...]
+    #: face span / frame width, kept for the viewing-distance estimate
+    face_scale: float
+    yaw_deg: float
+
+    def array(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=np.float64)
+
+
+def normalise(g: GazeFeatures) -> tuple[float, ...]:
+    """The `FeatureSample.NAMES` vector of one frame's gaze features."""
+    return (
+        (g.eye_a.h + g.eye_b.h) / 2.0,
+        (g.eye_a.v + g.eye_b.v) / 2.0,
+        math.radians(g.yaw),
+        math.radians(g.pitch),
+        g.face_x - 0.5,
+        g.face_y - 0.5,
+        math.log(max(g.face_scale, 1e-4)),
+    )
+
+
+def frame_sample(t: float, gaze: GazeFeatures | None, *, faces: int | None,
+                 face_confidence: float | None) -> FeatureSample | Rejection:
+    """The frame's `FeatureSample`, or why it cannot be used."""
+    if gaze is None or not faces:
+        return "no_face"
+    if faces > 1:
+        return "several_faces"
+    if face_confidence is not None and face_confidence < MIN_FACE_CONFIDENCE:
+        return "low_confidence"
+    if min(gaze.openness_a, gaze.openness_b) < MIN_EYE_OPENNESS:
+        return "blink"
+    if abs(gaze.eye_a.h - gaze.eye_b.h) > MAX_EYE_DISAGREEMENT:
+        return "eyes_disagree"
+    values = normalise(gaze)
+    if not all(math.isfinite(v) for v in values):
+        return "low_confidence"
+    return FeatureSample(t, values, gaze.face_scale, gaze.yaw)

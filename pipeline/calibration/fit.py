@@ -1,0 +1,212 @@
+"""Ridge regression from normalised gaze features to screen pixels, regularised by leave-one-point-out.
+
+Given samples grouped by calibration point (each group: the frames collected while one dot was
+shown, all labelled with that dot's position):
+
+1. **Fixation filter.** Within each point, a sample whose eye features lie further than
+   `OUTLIER_MADS` robust deviations from the point's median is dropped (a late saccade, a glance
+   away). Points left with fewer than `MIN_SAMPLES_PER_POINT` samples are not used.
+2. **Standardise** each feature by the weighted mean and standard deviation of the fit samples
+   (a feature that barely varies, e.g. head position for a still candidate, keeps a floor
+   `MIN_FEATURE_STD` so it cannot blow up).
+3. **Weighted ridge.** Every *point* weighs the same however many frames it got (weight 1/n per
+   sample). Minimise sum_i w_i |y_i - b - W x_i|^2 + lambda * P * |W|^2 (P points, so lambda means the
+   same for any layout), solved in closed form; the intercept is not penalised. Both screen axes
+   share lambda.
+4. **Lambda by leave-one-point-out** (LOPO): for each lambda in `LAMBDAS`, refit without each point
+   in turn and measure the distance from the held-out point's mean prediction to its target; the
+   lambda with the smallest mean LOPO error wins (ties: the larger lambda, the simpler map). Whole
+   points are held out, not frames: frames of one fixation are near copies, and leaving out one
+   frame would reward memorising dots. The LOPO errors of the chosen lambda are kept: they are
+   honest per-point errors of the fit points.
+
+Everything is closed-form linear algebra in a fixed order: the same samples give the same model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from pipeline.calibration.features import FeatureSample
+
+#: candidate ridge strengths (in units of standardised features per point). 0 is plain least squares.
+LAMBDAS: tuple[float, ...] = (0.0, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
+#: which coefficients the ridge shrinks (FeatureSample.NAMES order): the head-compensation terms
+#: only. The eye terms are the signal every calibration can pin down; the head terms matter only
+#: when the head moved between dots, and otherwise are noise fitted to a few points (and they are
+#: nearly collinear with each other and, through eye counter-rolling, with the eyes). A large
+#: lambda thus degrades gracefully to the classic eye-only linear map, never to a flat one.
+PENALISED = np.array([0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+#: a point needs this many usable frames (after the fixation filter) to be used.
+MIN_SAMPLES_PER_POINT = 2
+#: fewer usable fit points than this: no model. Four still leave leave-one-point-out three points
+#: to fit on (a plane through the screen), the least from which a held-out error means anything.
+MIN_FIT_POINTS = 4
+#: robust z beyond which a frame is not part of the point's fixation.
+OUTLIER_MADS = 3.5
+#: floor of the robust spread (eye widths) so a perfectly steady fixation rejects nothing.
+MIN_MAD = 0.01
+#: floor of a feature's standard deviation in standardisation.
+MIN_FEATURE_STD = 1e-3
+#: which features the fixation filter looks at (indices into FeatureSample.NAMES): the eyes.
+FIXATION_FEATURES = (0, 1)
+
+
+class FitError(ValueError):
+    """Too little usable data to fit a model; the message says what is missing in plain words."""
+
+
+@dataclass(frozen=True)
+class PointSamples:
+    """The frames collected for one calibration dot."""
+
+    index: int
+    x: float
+    y: float
+    samples: tuple[FeatureSample, ...]
+
+
+@dataclass(frozen=True)
+class GazeModel:
+    """Screen px = intercept + coef @ ((features - mean) / scale) + offset."""
+
+    feature_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[tuple[float, ...], tuple[float, ...]]  # rows: screen x, screen y
+    intercept: tuple[float, float]
+    lam: float
+    #: drift correction added after the regression (drift.py), px
+    offset: tuple[float, float] = (0.0, 0.0)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """(2,) for one feature vector, (n, 2) for a matrix of them."""
+        z = (np.asarray(features, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        out = z @ np.asarray(self.coef).T + np.asarray(self.intercept) + np.asarray(self.offset)
+        return out
+
+    def with_offset(self, offset: tuple[float, float]) -> "GazeModel":
+        return replace(self, offset=(float(offset[0]), float(offset[1])))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"feature_names": list(self.feature_names), "mean": list(self.mean), "scale": list(self.scale),
+                "coef": [list(r) for r in self.coef], "intercept": list(self.intercept), "lam": self.lam,
+                "offset": list(self.offset)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "GazeModel":
+        names = tuple(str(n) for n in d["feature_names"])
+        if names != FeatureSample.NAMES:
+            raise ValueError(f"model was fitted on features {names}, expected {FeatureSample.NAMES}")
+        coef = tuple(tuple(float(v) for v in row) for row in d["coef"])
+        if len(coef) != 2 or any(len(r) != len(names) for r in coef):
+            raise ValueError("coef must be 2 rows of one value per feature")
+        return cls(names, tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["scale"]),
+                   (coef[0], coef[1]), (float(d["intercept"][0]), float(d["intercept"][1])), float(d["lam"]),
+                   (float(d.get("offset", (0, 0))[0]), float(d.get("offset", (0, 0))[1])))
+
+
+@dataclass(frozen=True)
+class FitResult:
+    model: GazeModel
+    #: point index -> LOPO error (px) of the chosen lambda: the held-out error of each fit point
+    lopo_error_px: Mapping[int, float]
+    #: point index -> the held-out mean prediction (px) behind that error
+    lopo_prediction: Mapping[int, tuple[float, float]]
+    #: lambda -> mean LOPO error (px), for diagnostics
+    lopo_by_lambda: Mapping[float, float]
+    #: point index -> frames used after the fixation filter
+    used_samples: Mapping[int, int]
+    #: indices of points left out (too few usable frames)
+    dropped_points: tuple[int, ...]
+
+
+def fixation(samples: Sequence[FeatureSample]) -> tuple[FeatureSample, ...]:
+    """The samples of one point that belong to its fixation (step 1 of the module docstring)."""
+    if len(samples) < 3:
+        return tuple(samples)
+    x = np.array([s.values for s in samples])[:, FIXATION_FEATURES]
+    med = np.median(x, axis=0)
+    mad = np.maximum(np.median(np.abs(x - med), axis=0) * 1.4826, MIN_MAD)
+    keep = np.all(np.abs(x - med) <= OUTLIER_MADS * mad, axis=1)
+    return tuple(s for s, k in zip(samples, keep, strict=True) if k)
+
+
+def _solve(x: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted ridge with an unpenalised intercept on already standardised x: (coef (2,k), intercept (2,))."""
+    wsum = w.sum()
+    xm = (w[:, None] * x).sum(0) / wsum
+    ym = (w[:, None] * y).sum(0) / wsum
+    xc, yc = x - xm, y - ym
+    a = (xc * w[:, None]).T @ xc + lam * n_points * np.diag(PENALISED)
+    b = (xc * w[:, None]).T @ yc
+    # lstsq: a rank-deficient system (lam = 0 with collinear features) still has the minimum-norm answer
+    coef = np.linalg.lstsq(a, b, rcond=None)[0].T
+    return coef, ym - coef @ xm
+
+
+def _arrays(points: Sequence[PointSamples]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    x = np.array([s.values for p in points for s in p.samples], dtype=np.float64)
+    y = np.array([(p.x, p.y) for p in points for _ in p.samples], dtype=np.float64)
+    w = np.array([1.0 / len(p.samples) for p in points for _ in p.samples], dtype=np.float64)
+    group = np.array([i for i, p in enumerate(points) for _ in p.samples])
+    return x, y, w, group
+
+
+def _standardise(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = (w[:, None] * x).sum(0) / w.sum()
+    var = (w[:, None] * (x - mean) ** 2).sum(0) / w.sum()
+    return mean, np.maximum(np.sqrt(var), MIN_FEATURE_STD)
+
+
+def usable_points(points: Sequence[PointSamples]) -> tuple[list[PointSamples], list[int]]:
+    kept, dropped = [], []
+    for p in points:
+        f = fixation(p.samples)
+        if len(f) >= MIN_SAMPLES_PER_POINT:
+            kept.append(PointSamples(p.index, p.x, p.y, f))
+        else:
+            dropped.append(p.index)
+    return kept, dropped
+
+
+def fit(points: Sequence[PointSamples], lambdas: Sequence[float] = LAMBDAS) -> FitResult:
+    """Fit the map (module docstring). Raises FitError with a plain reason when it cannot."""
+    kept, dropped = usable_points(points)
+    if len(kept) < MIN_FIT_POINTS:
+        raise FitError(f"only {len(kept)} of {len(points)} dots had a steady look at them "
+                       f"(at least {MIN_FIT_POINTS} are needed)")
+    x, y, w, group = _arrays(kept)
+    mean, scale = _standardise(x, w)
+    z = (x - mean) / scale
+    n = len(kept)
+    lopo: dict[float, np.ndarray] = {}
+    preds: dict[float, np.ndarray] = {}
+    for lam in lambdas:
+        errs, held = np.empty(n), np.empty((n, 2))
+        for i in range(n):
+            train = group != i
+            coef, icpt = _solve(z[train], y[train], w[train], lam, n - 1)
+            held[i] = (z[~train] @ coef.T + icpt).mean(0)
+            errs[i] = float(np.hypot(*(held[i] - (kept[i].x, kept[i].y))))
+        lopo[lam], preds[lam] = errs, held
+    # smallest mean LOPO error; among equals (to 1e-9 px) the larger lambda
+    best = min(lambdas, key=lambda lam: (round(float(lopo[lam].mean()), 9), -lam))
+    coef, icpt = _solve(z, y, w, best, n)
+    model = GazeModel(FeatureSample.NAMES, tuple(float(v) for v in mean), tuple(float(v) for v in scale),
+                      (tuple(float(v) for v in coef[0]), tuple(float(v) for v in coef[1])),
+                      (float(icpt[0]), float(icpt[1])), float(best))
+    return FitResult(model, {p.index: float(e) for p, e in zip(kept, lopo[best], strict=True)},
+                     {p.index: (float(q[0]), float(q[1])) for p, q in zip(kept, preds[best], strict=True)},
+                     {lam: float(e.mean()) for lam, e in lopo.items()},
+                     {p.index: len(p.samples) for p in kept}, tuple(dropped))
+
+
+def mean_prediction(model: GazeModel, samples: Sequence[FeatureSample]) -> tuple[float, float] | None:
+    """Where the model puts a fixation: the mean of its frames' predictions (None without frames)."""
+    if not samples:
+        return None
+    pred = model.predict(np.array([s.values for s in samples])).mean(0)
+    return float(pred[0]), float(pred[1])
