@@ -59,7 +59,8 @@ function render(sid) {
   card.querySelector(".name").title = `session ${sid}, exam ${s.exam_id || "?"}`;
   card.querySelector(".state").textContent = s.status === "disconnected"
     ? `disconnected${s.disconnect_reason ? ": " + s.disconnect_reason : ""}` : (s.status || "?");
-  card.querySelector(".risk").textContent = `${risk.toFixed(0)} ${level(risk)}`;
+  card.querySelector(".risk").textContent = risk.toFixed(0);
+  card.querySelector(".risk-label").textContent = `risk, ${level(risk)}`;
   card.querySelector(".attention").textContent = s.attention == null ? "–" : `${Math.round(s.attention)}%`;
   card.querySelector(".faces").textContent = s.faces == null ? "–" : String(s.faces);
   const flags = card.querySelector(".flags");
