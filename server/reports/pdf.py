@@ -47,6 +47,8 @@ H2 = ParagraphStyle("h2", parent=_styles["Heading2"], fontSize=12, leading=15, s
 BODY = ParagraphStyle("body", parent=_styles["BodyText"], fontSize=9, leading=12)
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=8, leading=10)
 MUTED_STYLE = ParagraphStyle("muted", parent=SMALL, textColor=MUTED)
+KEEP_H2 = ParagraphStyle("keep_h2", parent=H2, keepWithNext=1)
+KEEP_NOTE = ParagraphStyle("keep_note", parent=MUTED_STYLE, keepWithNext=1, spaceAfter=2 * mm)
 CELL = ParagraphStyle("cell", parent=BODY, fontSize=8, leading=10)
 BIG = ParagraphStyle("big", parent=BODY, fontSize=20, leading=24, textColor=colors.white, fontName="Helvetica-Bold")
 BIG_SIDE = ParagraphStyle("bigside", parent=BODY, fontSize=9, leading=12, textColor=colors.white)
@@ -135,7 +137,8 @@ def _events_table(report: Report, evidence_dir: Path) -> LongTable:
         ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3)]
     for i, e in enumerate(report.events, start=1):
         start = _clock(e.start) if t0 is None else f"+{_span(e.start - t0)}  ({_clock(e.start)})"
-        dur = "open" if e.end is None else (f"{e.duration_s:.1f} s" if e.duration_s is not None else "-")
+        dur = "open" if e.end is None or e.duration_s is None else (
+            "instant" if e.duration_s == 0 else f"{e.duration_s:.1f} s")
         thumb = _thumb(evidence_dir, e.evidence)
         conf = "-" if e.confidence is None else f"{e.confidence:.2f}"
         rows.append([str(i), f"{e.type}\n{e.id}", e.severity, start, dur, conf,
@@ -207,9 +210,9 @@ def render_pdf(report: Report, evidence_dir: Path) -> bytes:
                                      if len(report.timeline) < report.timeline_source_points else ""),
                                   MUTED_STYLE)]))
     story.append(KeepTogether([Paragraph("Browser signals", H2), _browser_table(report)]))
-    story.append(Paragraph(f"Events ({len(report.events)})", H2))
-    story.append(_p(_evidence_line(report), MUTED_STYLE))
-    story.append(Spacer(1, 2 * mm))
+    # the heading and its note travel with the table's first rows (no heading alone at a page's foot)
+    story.append(Paragraph(f"Events ({len(report.events)})", KEEP_H2))
+    story.append(Paragraph(escape(_evidence_line(report)), KEEP_NOTE))
     story.append(_events_table(report, evidence_dir) if report.events else _p("No events.", BODY))
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
