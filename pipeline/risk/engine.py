@@ -1,0 +1,269 @@
+"""RiskEngine: one candidate's observations and browser signals in, events, score and verdict out.
+
+Pure and deterministic: no clock reads, no I/O; every input carries its session time. Each call
+(`observe`, `browser`, `advance`) does, in order:
+
+1. Move the clock to the input's time. A time earlier than the clock is treated as "now"
+   (frames and browser signals arrive on different paths and may cross slightly).
+2. Evolve the score over the elapsed time: decay, plus the per-second weight of every open event
+   whose condition still holds, capped so one event never adds more than its `max_weight`.
+3. Feed the condition filters (see `debounce.py`, `conditions.py`). A frame feeds only the vision
+   filters and an audio update only the audio filters, so one modality's None fields never
+   touch the other's state. The browser's visibility state (`tab_hidden`) is known between
+   signals and is fed at every call; `fullscreen_exit`, `paste`, `devtools` are instant events.
+4. Add each started event's weight, and return a `RiskUpdate`.
+
+`finish(t)` closes open events at t (or where their condition was last seen) and returns the
+`Verdict`; the engine accepts nothing after that.
+
+Crash recovery: `snapshot()` returns a JSON-safe dict of the whole state (policy included) and
+`RiskEngine.restore(snapshot)` rebuilds an engine that continues exactly as the original would.
+Store a snapshot after each update (or every few); after a crash, restore the last one and feed
+the inputs received since.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from pipeline.risk.attention import AttentionWindow
+from pipeline.risk.baseline import BaselineEstimator
+from pipeline.risk.conditions import assessable, attentive, read_conditions
+from pipeline.risk.debounce import DebounceFilter, Reading
+from pipeline.risk.messages import (
+    EVENT_TYPES,
+    INSTANT_EVENTS,
+    BrowserSignal,
+    Event,
+    EventType,
+    Observation,
+    RiskUpdate,
+    Verdict,
+)
+from pipeline.risk.policy import Policy
+from pipeline.risk.policy_io import policy_from_dict, policy_to_dict
+from pipeline.risk.score import RiskScore
+from pipeline.risk.verdict import decide
+
+SNAPSHOT_VERSION = 1
+_AUDIO: frozenset[EventType] = frozenset({"speaking", "other_voice", "audio_muted"})
+#: browser signals that are instant events of the same name.
+_INSTANT_SIGNALS: dict[str, EventType] = {kind: kind for kind in INSTANT_EVENTS}
+
+
+class RiskEngine:
+    """The risk engine for one session; see the module docstring."""
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self.policy = policy if policy is not None else Policy()
+        p = self.policy
+        self._score = RiskScore(p.decay_per_second)
+        self._baseline = BaselineEstimator(p.baseline_seconds, p.baseline_min_face_confidence)
+        self._attention = AttentionWindow(p.attention_window_seconds, p.attention_max_gap_seconds)
+        self._filters: dict[EventType, DebounceFilter] = {
+            kind: DebounceFilter(
+                p.condition(kind).debounce_seconds,
+                p.condition(kind).release_seconds,
+                p.max_sample_gap_seconds,
+                continuous=kind == "tab_hidden",
+            )
+            for kind in EVENT_TYPES
+            if kind not in INSTANT_EVENTS
+        }
+        self._clock: float | None = None
+        self._hidden: bool | None = None
+        self._last_frame_id: int | None = None
+        self._open: dict[EventType, Event] = {}
+        self._added: dict[EventType, float] = {}
+        self._done: list[Event] = []
+        self._counters: dict[EventType, int] = {}
+        self._finished = False
+        self._started: list[Event] = []
+        self._ended: list[Event] = []
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def observe(self, obs: Observation) -> RiskUpdate:
+        """Feed one analysed frame or audio update."""
+        t = self._tick(obs.t)
+        if obs.frame_id is not None:
+            self._last_frame_id = obs.frame_id
+        frame = obs.frame_id if obs.frame_id is not None else self._last_frame_id
+        if obs.has_vision:
+            self._offer_baseline(t, obs)
+            self._attention.add(t, attentive(obs, self.policy, self._baseline.value))
+        has_audio = obs.speaking is not None or obs.other_voice is not None or obs.audio_muted is not None
+        for kind, reading in read_conditions(obs, self.policy, self._baseline.value).items():
+            carried = has_audio if kind in _AUDIO else obs.has_vision
+            if carried:
+                self._feed(kind, t, reading, frame)
+        self._feed_browser_state(t)
+        return self._update(t)
+
+    def browser(self, signal: BrowserSignal) -> RiskUpdate:
+        """Feed one browser signal; instant kinds become one closed event each."""
+        t = self._tick(signal.t)
+        if signal.event in ("visibility_hidden", "visibility_visible"):
+            self._hidden = signal.event == "visibility_hidden"
+        self._feed_browser_state(t)
+        kind = _INSTANT_SIGNALS.get(signal.event)
+        if kind is not None and self.policy.is_enabled(kind):
+            self._start(kind, t, self._last_frame_id, 1.0)
+            event = self._close(kind, t)
+            self._started.append(event)  # reported already closed: start == end
+            self._ended.append(event)
+        return self._update(t)
+
+    def advance(self, t: float) -> RiskUpdate:
+        """Let time pass without an observation (a tick): decay, and browser-state debounce."""
+        t = self._tick(t)
+        self._feed_browser_state(t)
+        return self._update(t)
+
+    def set_baseline(self, yaw: float, pitch: float) -> None:
+        """Neutral head pose from a calibration; replaces the estimated one."""
+        self._check_open()
+        self._baseline.set(yaw, pitch)
+
+    def finish(self, t: float) -> Verdict:
+        """Close every open event at `t` and return the session's verdict."""
+        t = self._tick(t)
+        self._feed_browser_state(t)
+        for kind, filt in self._filters.items():
+            end = filt.close(t)
+            if end is not None and kind in self._open:
+                self._close(kind, end)
+        self._finished = True
+        score = self._score
+        start = score.start if score.start is not None else t
+        return decide(
+            self.policy.verdict,
+            tuple(sorted(self._done, key=lambda e: (e.start, e.id))),
+            final_risk=score.value,
+            peak_risk=score.peak,
+            mean_risk=score.mean(),
+            duration=t - start,
+        )
+
+    # -- read-only state -----------------------------------------------------------------------
+
+    @property
+    def risk_score(self) -> float:
+        return self._score.value
+
+    @property
+    def baseline(self) -> tuple[float, float] | None:
+        return self._baseline.value
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """Every event so far, closed and open, by start time."""
+        return tuple(sorted([*self._done, *self._open.values()], key=lambda e: (e.start, e.id)))
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RuntimeError("risk engine already finished; it accepts no more input")
+
+    def _tick(self, t: float) -> float:
+        self._check_open()
+        self._started, self._ended = [], []
+        if self._clock is not None and t < self._clock:
+            t = self._clock
+        dt = 0.0 if self._clock is None else t - self._clock
+        gain = 0.0
+        for kind, event in self._open.items():
+            cond = self.policy.condition(kind)
+            if dt > 0 and cond.weight_per_second > 0 and self._filters[kind].holding:
+                add = min(cond.weight_per_second * dt, cond.max_weight - self._added[kind])
+                self._added[kind] += add
+                gain += add
+        self._score.evolve(t, gain)
+        self._clock = t
+        return t
+
+    def _offer_baseline(self, t: float, obs: Observation) -> None:
+        if obs.head_yaw is None or obs.head_pitch is None or obs.faces is None:
+            return
+        if assessable(obs, self.policy):
+            self._baseline.add(t, obs.head_yaw, obs.head_pitch, obs.faces, obs.face_confidence)
+
+    def _feed_browser_state(self, t: float) -> None:
+        if self._hidden is not None and self.policy.is_enabled("tab_hidden"):
+            self._feed("tab_hidden", t, Reading(self._hidden), self._last_frame_id)
+
+    def _feed(self, kind: EventType, t: float, reading: Reading | None, frame: int | None) -> None:
+        opened, closed_end = self._filters[kind].update(t, reading, frame)
+        if closed_end is not None and kind in self._open:
+            self._ended.append(self._close(kind, closed_end))
+        if opened is not None:
+            self._started.append(self._start(kind, opened.start, opened.frame_id, opened.confidence))
+
+    def _start(self, kind: EventType, start: float, frame: int | None, confidence: float) -> Event:
+        cond = self.policy.condition(kind)
+        n = self._counters[kind] = self._counters.get(kind, 0) + 1
+        event = Event(f"{kind}-{n}", kind, cond.severity, start, None, confidence, frame)
+        self._open[kind] = event
+        self._added[kind] = cond.weight
+        self._score.bump(cond.weight)
+        return event
+
+    def _close(self, kind: EventType, end: float) -> Event:
+        event = self._open.pop(kind).closed(end)
+        del self._added[kind]
+        self._done.append(event)
+        return event
+
+    def _update(self, t: float) -> RiskUpdate:
+        active = tuple(sorted(self._open.values(), key=lambda e: (e.start, e.id)))
+        return RiskUpdate(
+            t=t,
+            risk_score=self._score.value,
+            attention=self._attention.value(t),
+            started=tuple(self._started),
+            ended=tuple(self._ended),
+            active=active,
+        )
+
+    # -- crash recovery ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole engine state as a JSON-safe dict (see `restore`)."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "policy": policy_to_dict(self.policy),
+            "clock": self._clock,
+            "hidden": self._hidden,
+            "last_frame_id": self._last_frame_id,
+            "finished": self._finished,
+            "score": self._score.snapshot(),
+            "baseline": self._baseline.snapshot(),
+            "attention": self._attention.snapshot(),
+            "filters": {kind: f.snapshot() for kind, f in self._filters.items()},
+            "open": {kind: e.to_dict() for kind, e in self._open.items()},
+            "added": dict(self._added),
+            "done": [e.to_dict() for e in self._done],
+            "counters": dict(self._counters),
+        }
+
+    @classmethod
+    def restore(cls, state: Mapping[str, Any]) -> RiskEngine:
+        """An engine that continues exactly where the snapshotted one stood."""
+        if state.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported risk snapshot version {state.get('version')!r}")
+        engine = cls(policy_from_dict(state["policy"]))
+        engine._clock = state["clock"]
+        engine._hidden = state["hidden"]
+        engine._last_frame_id = state["last_frame_id"]
+        engine._finished = state["finished"]
+        engine._score.restore(state["score"])
+        engine._baseline.restore(state["baseline"])
+        engine._attention.restore(state["attention"])
+        for kind, filt in engine._filters.items():
+            filt.restore(state["filters"][kind])
+        engine._open = {kind: Event.from_dict(e) for kind, e in state["open"].items()}
+        engine._added = dict(state["added"])
+        engine._done = [Event.from_dict(e) for e in state["done"]]
+        engine._counters = dict(state["counters"])
+        return engine
+

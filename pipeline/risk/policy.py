@@ -1,0 +1,190 @@
+"""The risk policy: every number and switch the engine uses, in one frozen object.
+
+`Policy` holds the global knobs (decay, windows, thresholds, switches), a `VerdictPolicy`, and
+one `ConditionPolicy` per event type. Defaults are the values below; `policy_io` loads partial
+overrides from TOML/JSON/dicts and `policy.example.toml` documents each key.
+
+A condition's lifecycle (see `debounce.py`): it must hold for `debounce_seconds` before it is an
+event, and the event ends once the condition has been observed absent for `release_seconds`.
+When it starts it adds `weight` to the risk score; while it keeps holding it adds
+`weight_per_second`; one event never adds more than `max_weight` in total. Instant events
+(`fullscreen_exit`, `paste`, `devtools`) ignore debounce/release and add `weight` once.
+
+Construction validates every value and raises `PolicyError` naming the dotted key.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Mapping
+
+from pipeline.risk.messages import EVENT_TYPES, IMAGE_QUALITIES, SEVERITIES, EventType, Severity
+
+
+class PolicyError(ValueError):
+    """A policy value or key is invalid; the message names the dotted key and the reason."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"policy key '{key}': {reason}")
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ConditionPolicy:
+    """How one event type is debounced and weighted."""
+
+    enabled: bool = True
+    severity: Severity = "medium"
+    debounce_seconds: float = 1.0
+    release_seconds: float = 1.0
+    weight: float = 10.0
+    weight_per_second: float = 0.0
+    max_weight: float = 10.0
+
+
+@dataclass(frozen=True)
+class VerdictPolicy:
+    """Rules for the end-of-session verdict. A count rule set to 0 is disabled.
+
+    CHEATING if any cheating rule holds, else REVIEW if any review rule holds, else CLEAR.
+    """
+
+    review_peak_risk: float = 50.0
+    review_mean_risk: float = 10.0
+    review_high_events: int = 1
+    review_medium_events: int = 3
+    review_low_events: int = 10
+    cheating_peak_risk: float = 90.0
+    cheating_mean_risk: float = 30.0
+    cheating_high_events: int = 3
+    #: e.g. a phone and another person in one session.
+    cheating_distinct_high_types: int = 2
+
+
+def _c(
+    sev: Severity, debounce: float, release: float, weight: float, per_s: float, cap: float
+) -> ConditionPolicy:
+    return ConditionPolicy(True, sev, debounce, release, weight, per_s, cap)
+
+
+# Sustained absences (no face, left seat, tab hidden, camera blocked) carry a per-second weight
+# at least equal to the decay, so a long absence keeps the score up instead of decaying away.
+DEFAULT_CONDITIONS: Mapping[EventType, ConditionPolicy] = MappingProxyType({
+    "no_face": _c("medium", 3.0, 1.0, 15.0, 2.0, 45.0),
+    "multiple_faces": _c("high", 1.0, 1.0, 30.0, 1.0, 50.0),
+    "looking_away": _c("low", 2.0, 1.0, 8.0, 1.0, 25.0),
+    "phone": _c("high", 1.0, 2.0, 35.0, 1.0, 60.0),
+    "book": _c("medium", 1.0, 2.0, 20.0, 1.0, 40.0),
+    "other_person": _c("high", 1.0, 2.0, 35.0, 1.0, 60.0),
+    "speaking": _c("low", 2.0, 2.0, 5.0, 0.5, 15.0),
+    "other_voice": _c("medium", 1.0, 2.0, 15.0, 0.5, 30.0),
+    "tab_hidden": _c("medium", 1.0, 0.0, 15.0, 2.0, 50.0),
+    "fullscreen_exit": _c("low", 0.0, 0.0, 5.0, 0.0, 5.0),
+    "paste": _c("medium", 0.0, 0.0, 10.0, 0.0, 10.0),
+    "camera_blocked": _c("medium", 2.0, 1.0, 20.0, 2.0, 50.0),
+    "identity_changed": _c("high", 1.0, 2.0, 40.0, 0.0, 40.0),
+    "left_seat": _c("medium", 3.0, 1.0, 20.0, 2.0, 50.0),
+    "audio_muted": _c("low", 3.0, 1.0, 8.0, 1.0, 30.0),
+    "devtools": _c("medium", 0.0, 0.0, 15.0, 0.0, 15.0),
+})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the risk engine is allowed to decide with. See `policy.example.toml`."""
+
+    #: points per second the risk score falls when nothing adds to it.
+    decay_per_second: float = 2.0
+    #: attention is the attentive share of this trailing window.
+    attention_window_seconds: float = 30.0
+    #: a frame's attention state holds at most this long when the next frame is late.
+    attention_max_gap_seconds: float = 2.0
+    #: the first seconds of confident single-face frames set the neutral head pose.
+    baseline_seconds: float = 3.0
+    baseline_min_face_confidence: float = 0.6
+    #: head turn beyond these (pose minus baseline, degrees) counts as looking away.
+    max_head_yaw_degrees: float = 25.0
+    max_head_pitch_degrees: float = 20.0
+    #: a pending condition unseen for longer than max(this, release) restarts its debounce.
+    max_sample_gap_seconds: float = 2.0
+    object_min_confidence: float = 0.5
+    phone_labels: tuple[str, ...] = ("cell phone",)
+    book_labels: tuple[str, ...] = ("book",)
+    person_label: str = "person"
+    #: qualities that raise camera_blocked.
+    blocked_image_qualities: tuple[str, ...] = ("dark", "covered", "frozen")
+    #: qualities under which vision conditions are "unable to assess".
+    unassessable_image_qualities: tuple[str, ...] = ("dark", "overexposed", "blurred", "frozen", "covered")
+    #: `speaking` is raised only when this is true (exams), never in interviews.
+    speaking_forbidden: bool = False
+    #: `audio_muted` is raised only when this is true.
+    audio_required: bool = True
+    verdict: VerdictPolicy = field(default_factory=VerdictPolicy)
+    #: per event type; a partial mapping is completed from DEFAULT_CONDITIONS.
+    conditions: Mapping[EventType, ConditionPolicy] = field(
+        default_factory=lambda: DEFAULT_CONDITIONS, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        merged = {**DEFAULT_CONDITIONS, **self.conditions}
+        object.__setattr__(self, "conditions", MappingProxyType(merged))
+        validate(self)
+
+    def condition(self, kind: EventType) -> ConditionPolicy:
+        return self.conditions[kind]
+
+    def is_enabled(self, kind: EventType) -> bool:
+        """Whether the engine raises `kind` at all (includes the two exam switches)."""
+        if kind == "speaking" and not self.speaking_forbidden:
+            return False
+        if kind == "audio_muted" and not self.audio_required:
+            return False
+        return self.conditions[kind].enabled
+
+
+def _number(
+    key: str, value: float, *, low: float = 0.0, high: float = math.inf, open_low: bool = False
+) -> None:
+    if not math.isfinite(value):
+        raise PolicyError(key, f"must be a finite number, got {value!r}")
+    if value < low or (open_low and value == low):
+        raise PolicyError(key, f"must be {'>' if open_low else '>='} {low:g}, got {value!r}")
+    if value > high:
+        raise PolicyError(key, f"must be <= {high:g}, got {value!r}")
+
+
+def validate(policy: Policy) -> None:
+    """Check every value's range; raise `PolicyError` naming the first bad key."""
+    _number("decay_per_second", policy.decay_per_second)
+    _number("attention_window_seconds", policy.attention_window_seconds, open_low=True)
+    _number("attention_max_gap_seconds", policy.attention_max_gap_seconds, open_low=True)
+    _number("baseline_seconds", policy.baseline_seconds)
+    _number("baseline_min_face_confidence", policy.baseline_min_face_confidence, high=1.0)
+    _number("max_head_yaw_degrees", policy.max_head_yaw_degrees, high=180.0, open_low=True)
+    _number("max_head_pitch_degrees", policy.max_head_pitch_degrees, high=180.0, open_low=True)
+    _number("max_sample_gap_seconds", policy.max_sample_gap_seconds)
+    _number("object_min_confidence", policy.object_min_confidence, high=1.0)
+    for key in ("blocked_image_qualities", "unassessable_image_qualities"):
+        for quality in getattr(policy, key):
+            if quality not in IMAGE_QUALITIES or quality == "ok":
+                raise PolicyError(key, f"{quality!r} is not an image quality problem {IMAGE_QUALITIES[1:]}")
+    v = policy.verdict
+    for f in fields(v):
+        value = getattr(v, f.name)
+        _number(f"verdict.{f.name}", value, high=100.0 if f.name.endswith("_risk") else math.inf)
+    for kind in ("peak", "mean"):
+        if getattr(v, f"review_{kind}_risk") > getattr(v, f"cheating_{kind}_risk"):
+            raise PolicyError(f"verdict.review_{kind}_risk", f"must not exceed verdict.cheating_{kind}_risk")
+    for name, cond in policy.conditions.items():
+        if name not in EVENT_TYPES:
+            raise PolicyError(f"conditions.{name}", f"unknown event type (known: {', '.join(EVENT_TYPES)})")
+        prefix = f"conditions.{name}"
+        if cond.severity not in SEVERITIES:
+            raise PolicyError(f"{prefix}.severity", f"must be one of {SEVERITIES}, got {cond.severity!r}")
+        for key in ("debounce_seconds", "release_seconds", "weight", "weight_per_second", "max_weight"):
+            _number(f"{prefix}.{key}", getattr(cond, key))
+        if cond.max_weight < cond.weight:
+            reason = f"must be >= weight ({cond.weight:g}), got {cond.max_weight:g}"
+            raise PolicyError(f"{prefix}.max_weight", reason)

@@ -1,0 +1,132 @@
+"""The end-of-session verdict: CLEAR, REVIEW or CHEATING, with the reasons spelled out.
+
+Rules (thresholds in `VerdictPolicy`; a count rule set to 0 is off):
+
+- CHEATING when peak risk >= `cheating_peak_risk`, or mean (time-averaged) risk >=
+  `cheating_mean_risk`, or high-severity events >= `cheating_high_events`, or distinct
+  high-severity event types >= `cheating_distinct_high_types` (a phone *and* another person).
+- otherwise REVIEW when peak >= `review_peak_risk`, mean >= `review_mean_risk`, or events of a
+  severity reach `review_{high,medium,low}_events`.
+- otherwise CLEAR.
+
+`reasons` lists every rule that fired for the chosen verdict, then one line per event type seen,
+e.g. "phone seen 2 times (total 14 s)"; a CLEAR verdict explains why it is clear.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from pipeline.risk.messages import (
+    EVENT_TYPES,
+    INSTANT_EVENTS,
+    SEVERITIES,
+    Decision,
+    Event,
+    EventType,
+    Verdict,
+)
+from pipeline.risk.policy import VerdictPolicy
+
+#: How each event type reads in a reason line ("<phrase> 2 times (total 14 s)").
+PHRASES: dict[EventType, str] = {
+    "no_face": "no face in view",
+    "multiple_faces": "multiple faces seen",
+    "looking_away": "looking away",
+    "phone": "phone seen",
+    "book": "book seen",
+    "other_person": "other person seen",
+    "speaking": "speaking",
+    "other_voice": "other voice heard",
+    "tab_hidden": "exam tab hidden",
+    "fullscreen_exit": "fullscreen exited",
+    "paste": "paste",
+    "camera_blocked": "camera blocked",
+    "identity_changed": "identity changed",
+    "left_seat": "left seat",
+    "audio_muted": "microphone muted",
+    "devtools": "developer tools opened",
+}
+
+
+def _fmt(x: float) -> str:
+    return f"{round(x, 1):g}"
+
+
+def _times(n: int) -> str:
+    return "1 time" if n == 1 else f"{n} times"
+
+
+def _type_lines(events: tuple[Event, ...]) -> list[str]:
+    lines = []
+    for kind in EVENT_TYPES:
+        mine = [e for e in events if e.type == kind]
+        if not mine:
+            continue
+        line = f"{PHRASES[kind]} {_times(len(mine))}"
+        if kind not in INSTANT_EVENTS:
+            total = sum(e.duration or 0.0 for e in mine)
+            line += f" (total {_fmt(total)} s)"
+        lines.append(line)
+    return lines
+
+
+def _fired(
+    rules: VerdictPolicy, stage: str, peak: float, mean: float, sev: Counter[str], high_types: list[str]
+) -> list[str]:
+    """Messages for each `stage` ("review" / "cheating") rule that holds."""
+    out = []
+    peak_at = getattr(rules, f"{stage}_peak_risk")
+    mean_at = getattr(rules, f"{stage}_mean_risk")
+    if peak >= peak_at:
+        out.append(f"peak risk {_fmt(peak)} >= {_fmt(peak_at)}")
+    if mean >= mean_at:
+        out.append(f"mean risk {_fmt(mean)} >= {_fmt(mean_at)}")
+    levels = ("high",) if stage == "cheating" else ("high", "medium", "low")
+    for level in levels:
+        need = getattr(rules, f"{stage}_{level}_events")
+        if need and sev[level] >= need:
+            out.append(f"{sev[level]} {level}-severity events (>= {need})")
+    if stage == "cheating" and rules.cheating_distinct_high_types:
+        if len(high_types) >= rules.cheating_distinct_high_types:
+            out.append(f"high-severity violations of {len(high_types)} kinds: {', '.join(high_types)}")
+    return out
+
+
+def decide(
+    rules: VerdictPolicy,
+    events: tuple[Event, ...],
+    *,
+    final_risk: float,
+    peak_risk: float,
+    mean_risk: float,
+    duration: float,
+) -> Verdict:
+    """Apply the rules in the module docstring to a finished session."""
+    sev: Counter[str] = Counter(e.severity for e in events)
+    high_types = [k for k in EVENT_TYPES if any(e.type == k and e.severity == "high" for e in events)]
+    decision: Decision = "CLEAR"
+    reasons = _fired(rules, "cheating", peak_risk, mean_risk, sev, high_types)
+    if reasons:
+        decision = "CHEATING"
+    else:
+        reasons = _fired(rules, "review", peak_risk, mean_risk, sev, high_types)
+        decision = "REVIEW" if reasons else "CLEAR"
+    if decision == "CLEAR":
+        reasons = [
+            "no violations" if not events else f"{len(events)} minor violation(s) below review thresholds",
+            f"peak risk {_fmt(peak_risk)} < {_fmt(rules.review_peak_risk)}, "
+            f"mean risk {_fmt(mean_risk)} < {_fmt(rules.review_mean_risk)}",
+        ]
+    counts = {kind: sum(1 for e in events if e.type == kind) for kind in EVENT_TYPES}
+    return Verdict(
+        verdict=decision,
+        reasons=tuple(reasons + _type_lines(events)),
+        final_risk_score=final_risk,
+        peak_risk=peak_risk,
+        mean_risk=mean_risk,
+        total_violations=len(events),
+        duration_seconds=duration,
+        counts=counts,
+        severity_counts={level: sev[level] for level in SEVERITIES},
+        events=events,
+    )
