@@ -33,6 +33,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/exam.html"): everyone(200),
     ("GET", "/dashboard.html"): everyone(200),
     ("GET", "/static"): everyone(200),  # /static/vigil.css
+    ("GET", "/api/openapi.json"): everyone(200),  # the API's description is public
+    ("GET", "/api/docs"): everyone(200),
     # anyone with a join code may start a session (SPEC: candidate with a join code)
     ("POST", "/api/sessions"): everyone(201),
     ("GET", "/api/sessions"): row(401, 403, 200, 200, 200, 401),
