@@ -403,7 +403,7 @@ async def test_a_two_hour_session_report_renders(vigil_server, tmp_path: Path) -
     pdf.write_bytes(body)
     text = pdf_text(pdf)
     assert "Verdict: CHEATING" in text and "Events (400)" in text and "2:00:00" in text
-    assert "No space left on device" in text and "mean error px 48.5" in text
+    assert "No space left on device" in text and "calibrated: mean error 48.5 px, 9 points" in text
     assert chart_region_std(pdf, tmp_path) > 20
     print(f"\n2 h session report: {len(items)} stream items, json {json_s:.2f} s, pdf {pdf_s:.2f} s, "
           f"{len(body) / 1e6:.1f} MB")

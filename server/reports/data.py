@@ -100,20 +100,34 @@ def downsample(points: list[TimelinePoint], max_points: int = MAX_TIMELINE_POINT
     return out
 
 
+#: accuracy fields of the calibration summary (`server.calibration.GazeCalibration.summary`) the report shows
+CALIBRATION_FIELDS = ("mean_error_px", "max_error_px", "mean_error_deg", "mean_error_mm", "limit_deg", "source",
+                      "attempts", "recentres", "message")
+
+
 def calibration_summary(raw: str | None) -> dict[str, Any]:
-    """The session hash's `calibration` field (JSON, written by calibration) in report form."""
+    """The session hash's `calibration` field (JSON written by gaze calibration) in report form:
+    `status` is "not calibrated", "calibrated" or the state it ended in (refused, failed, running)."""
     if not raw:
         return {"status": "not calibrated"}
     try:
         data = json.loads(raw)
     except ValueError:
-        return {"status": "calibrated", "detail": raw[:200]}
+        return {"status": "unreadable", "detail": raw[:200]}
     if not isinstance(data, Mapping):
-        return {"status": "calibrated", "detail": str(data)[:200]}
-    keep = ("accuracy", "accuracy_px", "accuracy_deg", "mean_error_px", "median_error_px", "max_error_px",
-            "mean_error_deg", "points", "ok", "at", "screen")
-    out: dict[str, Any] = {"status": str(data.get("status") or "calibrated")}
-    out.update({k: data[k] for k in keep if k in data and not isinstance(data[k], (list, dict))})
+        return {"status": "unreadable", "detail": str(data)[:200]}
+    state = data.get("state")
+    if state in (None, "none") and data.get("ok") is None and data.get("mean_error_px") is None:
+        status = str(data.get("status") or "not calibrated")
+    else:
+        status = str(state or data.get("status") or ("calibrated" if data.get("ok") else "not calibrated"))
+    out: dict[str, Any] = {"status": status}
+    out.update({k: data[k] for k in CALIBRATION_FIELDS
+                if data.get(k) is not None and not isinstance(data[k], (list, dict))})
+    if isinstance(data.get("points"), list) and data["points"]:
+        out["points"] = len(data["points"])
+    elif isinstance(data.get("points"), int):
+        out["points"] = data["points"]
     return out
 
 

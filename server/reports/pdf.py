@@ -91,15 +91,32 @@ def _verdict_banner(report: Report) -> Table:
     return t
 
 
+def _num(x: Any) -> str:
+    return f"{round(float(x), 1):g}"
+
+
+def _calibration_text(cal: dict[str, Any]) -> str:
+    """e.g. "calibrated: mean error 48.5 px (1.4 deg), max 90 px, 9 points"."""
+    parts = []
+    if isinstance(cal.get("mean_error_px"), (int, float)):
+        deg = cal.get("mean_error_deg")
+        parts.append(f"mean error {_num(cal['mean_error_px'])} px"
+                     + (f" ({_num(deg)} deg)" if isinstance(deg, (int, float)) else ""))
+    if isinstance(cal.get("max_error_px"), (int, float)):
+        parts.append(f"max {_num(cal['max_error_px'])} px")
+    if cal.get("points"):
+        parts.append(f"{cal['points']} points")
+    if cal.get("status") not in ("calibrated", "not calibrated") and cal.get("message"):
+        parts.append(str(cal["message"]))
+    status = str(cal.get("status", "not calibrated"))
+    return f"{status}: {', '.join(parts)}" if parts else status
+
+
 def _facts(report: Report) -> Table:
     exam = report.exam_title or report.exam_id or "-"
     if report.exam_title and report.exam_id:
         exam = f"{report.exam_title} ({report.exam_id})"
-    cal = report.calibration
-    cal_text = cal.get("status", "not calibrated")
-    extra = [f"{k.replace('_', ' ')} {v}" for k, v in cal.items() if k != "status"]
-    if extra:
-        cal_text += ": " + ", ".join(extra)
+    cal_text = _calibration_text(report.calibration)
     frames = report.counters.get("frames_analysed")
     pairs = [("Candidate", report.candidate_id or "-"), ("Exam", exam),
              ("Started", _utc(report.started_at)), ("Ended", _utc(report.ended_at)),
