@@ -19,6 +19,7 @@ from server.errors import ApiError, error_middleware, read_json
 from server.messages import CreateSession, SessionDescription
 from server.metrics import REGISTRY, SESSIONS_CREATED, SESSIONS_LIVE
 from server.routes_accounts import register_account_routes
+from server.routes_calibration import register_calibration_routes
 from server.routes_exams import register_exam_routes
 from server.routes_live import register_live_routes
 from server.reports import register_report_routes
@@ -182,6 +183,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     register_exam_routes(app, settings=settings, redis=store.redis, auth=app[AUTH])
     register_live_routes(app, store=store, sessions=app[SESSIONS], auth=app[AUTH])
     register_watch_route(app, settings=settings, sessions=app[SESSIONS], auth=app[AUTH])
+    register_calibration_routes(app, store=store, auth=app[AUTH])
     for route in PAGES:
         r.add_get(route, page)
     r.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)

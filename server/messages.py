@@ -54,10 +54,25 @@ class CalibrationSample(_Lenient):
 class CalibrationStart(_Lenient):
     type: Literal["calibration.start"]
     points: Literal[5, 9, 13, 16] = 9
+    # the calibrated area (the page's full-screen viewport) in CSS px, and optionally its physical
+    # size and the viewing distance; plausibility is judged by server.calibration, which answers
+    # an implausible screen with a calibration.result saying why (not a silently dropped message)
+    screen_w: float | None = None
+    screen_h: float | None = None
+    dpr: float | None = None
+    screen_mm_w: float | None = None
+    screen_mm_h: float | None = None
+    viewing_distance_mm: float | None = None
 
 
-ClientMessage = Annotated[Union[ClockMessage, BrowserMessage, CalibrationSample, CalibrationStart],
-                          Field(discriminator="type")]
+class CalibrationRecentre(_Lenient):
+    """One dot at the centre: corrects the calibrated map's offset (drift) without a refit."""
+
+    type: Literal["calibration.recentre"]
+
+
+ClientMessage = Annotated[Union[ClockMessage, BrowserMessage, CalibrationSample, CalibrationStart,
+                                CalibrationRecentre], Field(discriminator="type")]
 client_message = TypeAdapter(ClientMessage)
 
 #: largest data-channel message accepted from a client; bigger ones are counted and ignored.

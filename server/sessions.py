@@ -16,6 +16,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from pipeline.runner import Pipeline
+from server.calibration import CalibrationController
 from server.config import Settings
 from server.errors import ApiError
 from server.live_session import LiveSession
@@ -127,6 +128,7 @@ class SessionManager:
             store=self.store, pipeline=self.pipeline, executor=self.executor,
             analysis_fps=self.settings.analysis_fps, risk=risk, on_gone=self._on_gone, vad=self.vad,
             evidence_root=self.settings.data_dir / "evidence")
+        session.calibration = CalibrationController(session=session)
         session.start()
         self.live[sid] = session
         return session

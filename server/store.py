@@ -11,6 +11,8 @@
 | `workers`                           | set    | every worker     | worker ids ever seen; dead ones are reaped by the living |
 | `worker:{id}:sessions`              | set    | that worker      | sessions whose peer it holds; emptied when it is reaped |
 | `exam:{id}`, `joincode:{code}`      | hash, string | exam owners | until deleted |
+| `calibration:{candidate_id}`        | string (JSON) | server.calibration | the candidate's latest gaze calibration; `RETENTION_S` from its last write |
+| `screen:{candidate_id}`             | string (JSON) | routes_calibration | the candidate's screen geometry; `RETENTION_S` from its last write |
 
 Hash tags (`{<sid>}`) keep one session's keys in one Redis Cluster slot.
 Event writes go through `EventOutbox`: they are queued in order and retried while Redis is away,
@@ -51,6 +53,14 @@ def events_key(sid: str) -> str:
 
 def worker_key(worker_id: str) -> str:
     return f"{PREFIX}worker:{worker_id}"
+
+
+def calibration_key(candidate_id: str) -> str:
+    return f"{PREFIX}calibration:{candidate_id}"
+
+
+def screen_key(candidate_id: str) -> str:
+    return f"{PREFIX}screen:{candidate_id}"
 
 
 def _flat(mapping: Mapping[str, Any]) -> dict[str, str]:
@@ -96,6 +106,14 @@ class Store:
 
     async def update_session(self, sid: str, fields: Mapping[str, Any]) -> None:
         await self.redis.hset(session_key(sid), mapping=_flat(fields))
+
+    # -- per-candidate documents (calibration, screen geometry) --------------------------------
+    async def put_json(self, key: str, doc: Mapping[str, Any]) -> None:
+        await self.redis.set(key, json.dumps(doc, separators=(",", ":")), ex=RETENTION_S)
+
+    async def get_json(self, key: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(key)
+        return None if raw is None else json.loads(raw)
 
     async def incr_counters(self, sid: str, counters: Mapping[str, int]) -> None:
         async with self.redis.pipeline(transaction=False) as p:

@@ -101,7 +101,7 @@ def test_frames_are_rejected_for_blinks_faces_confidence_and_glitches() -> None:
     assert frame_sample(0, g, faces=2, face_confidence=0.9) == "several_faces"
     assert frame_sample(0, g, faces=1, face_confidence=0.3) == "low_confidence"
     assert frame_sample(0, gaze_features(open_a=0.1), faces=1, face_confidence=0.9) == "blink"
-    assert frame_sample(0, gaze_features(a_h=-0.2, b_h=0.1), faces=1, face_confidence=0.9) == "eyes_disagree"
+    assert frame_sample(0, gaze_features(a_h=-0.3, b_h=0.1), faces=1, face_confidence=0.9) == "eyes_disagree"
 
 
 # -- fit ----------------------------------------------------------------------------------------
