@@ -10,7 +10,8 @@ executor, then an item is appended to the session's event stream through its `Ev
 is ordered and lossless like every other item):
 
     {"kind": "evidence", "t", "event_id", "type", "file": "<event_id>.jpg", "frame_id", "bytes"}
-    {"kind": "evidence_skipped", "t", "event_id", "type", "reason": "per_type"|"per_session"|"size"|"no_frame"|"bad_id"}
+    {"kind": "evidence_skipped", "t", "event_id", "type",
+     "reason": "per_type"|"per_session"|"size"|"no_frame"|"bad_id"}
     {"kind": "evidence_error", "t", "event_id", "type", "error": "<OSError text>"}
 
 Files live at `<VIGIL_DATA_DIR>/evidence/<session_id>/<event_id>.jpg`. Budgets (`EvidenceLimits`)
@@ -143,7 +144,8 @@ def draw_detections(rgb: np.ndarray, fields: Mapping[str, Any], caption: str = "
         if px is not None:
             cv2.rectangle(img, px[:2], px[2:], FACE_COLOUR, 2)
             conf = face.get("confidence")
-            _label(img, f"face {conf:.2f}" if isinstance(conf, (int, float)) else "face", px[0], px[1], FACE_COLOUR)
+            text = f"face {conf:.2f}" if isinstance(conf, (int, float)) else "face"
+            _label(img, text, px[0], px[1], FACE_COLOUR)
     objects = fields.get("objects")
     for obj in objects if isinstance(objects, list) else ():
         if not isinstance(obj, Mapping):
@@ -154,7 +156,9 @@ def draw_detections(rgb: np.ndarray, fields: Mapping[str, Any], caption: str = "
         cv2.rectangle(img, px[:2], px[2:], OBJECT_COLOUR, 2)
         conf = obj.get("confidence")
         text = str(obj.get("label", "object"))[:24]
-        _label(img, f"{text} {conf:.2f}" if isinstance(conf, (int, float)) else text, px[0], px[1], OBJECT_COLOUR)
+        if isinstance(conf, (int, float)):
+            text = f"{text} {conf:.2f}"
+        _label(img, text, px[0], px[1], OBJECT_COLOUR)
     if caption:
         cv2.rectangle(img, (0, h - 16), (w - 1, h - 1), BANNER_COLOUR, -1)
         cv2.putText(img, caption[:60], (4, h - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1,

@@ -24,11 +24,13 @@ import numpy as np
 import pytest
 
 from server.client.candidate import CandidateClient
-from server.evidence import EvidenceLimits, EvidenceWriter, FrameRing, RingFrame, draw_detections, encode_snapshot
+from server.evidence import (EvidenceLimits, EvidenceWriter, FrameRing, RingFrame, draw_detections,
+                             encode_snapshot)
 from tests.conftest import FACE_THEN_EMPTY, free_port
 
 POPPLER = shutil.which("pdftotext") is not None and shutil.which("pdftoppm") is not None
-needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils missing (make browser-deps installs it)")
+needs_poppler = pytest.mark.skipif(not POPPLER,
+                                   reason="poppler-utils missing (make browser-deps installs it)")
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -44,7 +46,9 @@ async def user_headers(app: Any, role: str) -> dict[str, str]:
         async def resolve(request: Any) -> User | None:
             header = request.headers.get("Authorization", "")
             name = header.removeprefix("Bearer test-")
-            return User(name, f"{name}@example.org", name) if name in ("admin", "proctor", "candidate") else None  # type: ignore[arg-type]
+            if name not in ("admin", "proctor", "candidate"):
+                return None
+            return User(name, f"{name}@example.org", name)  # type: ignore[arg-type]
 
         app[AUTH].user_resolver = resolve
         return {"Authorization": f"Bearer test-{role}"}
@@ -78,12 +82,13 @@ def chart_region_std(pdf: Path, out_dir: Path) -> float:
                           capture_output=True, text=True).stdout
     import re
 
-    words = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', bbox)
-    top = next(float(ymax) for _, _, ymax, w in words if w == "timeline")
-    bottom = next(float(ymin) for _, ymin, _, w in words if w == "one-second")
+    words = re.findall(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>',
+                       bbox)
+    top = next(float(ymax) for _, ymax, w in words if w == "timeline")
+    bottom = next(float(ymin) for ymin, _, w in words if w == "one-second")
     assert bottom - top > 100, (top, bottom)  # the chart sits between them, ~3 inches tall
-    subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-f", "1", "-l", "1", str(pdf), str(out_dir / "page")],
-                   check=True)
+    subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-f", "1", "-l", "1", str(pdf),
+                    str(out_dir / "page")], check=True)
     page = cv2.imread(str(next(out_dir.glob("page*.png"))))
     region = page[int(top * dpi / 72) + 2:int(bottom * dpi / 72) - 2]
     # the risk line is drawn in RISK_COLOUR (#c62828): some of it must be on the page
@@ -222,7 +227,8 @@ async def test_reports_and_evidence_need_a_proctor_or_admin_and_refuse_path_tric
         status, body, _ = await fetch(f"{base}/{a}/evidence/{name}", admin)
         assert status == 404, (name, body)
     async with aiohttp.ClientSession() as http:  # not normalised by the client: the server sees the dots
-        for raw in (f"/api/sessions/{a}/evidence/../../secret.jpg", f"/api/sessions/{a}/evidence//etc/passwd"):
+        for raw in (f"/api/sessions/{a}/evidence/../../secret.jpg",
+                    f"/api/sessions/{a}/evidence//etc/passwd"):
             async with http.get(f"{vigil_server.url}{raw}", headers=admin, allow_redirects=False) as r:
                 assert r.status == 404, raw
     status, _, _ = await fetch(f"{base}/{'f' * 32}/report.json", admin)
@@ -279,7 +285,8 @@ async def test_evidence_is_bounded_per_type_and_per_session_and_skips_are_logged
     await writer.drain()
     kinds = [(i["kind"], i["event_id"], i.get("reason")) for i in outbox.items]
     assert ("evidence_skipped", "phone-1", "no_frame") in kinds
-    assert ("evidence_skipped", "phone-4", "per_type") in kinds and ("evidence_skipped", "phone-5", "per_type") in kinds
+    assert ("evidence_skipped", "phone-4", "per_type") in kinds
+    assert ("evidence_skipped", "phone-5", "per_type") in kinds
     assert ("evidence_skipped", "book-1", "per_session") in kinds
     written = sorted(i["file"] for i in outbox.items if i["kind"] == "evidence")
     assert written == ["paste-1.jpg", "phone-2.jpg", "phone-3.jpg"]
@@ -324,8 +331,9 @@ def test_boxes_and_labels_are_drawn_where_the_analysis_put_them() -> None:
 # -- a two-hour session --------------------------------------------------------------------------
 def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: float = 2.0, events: int = 400
                             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A session hash and stream like a two-hour session's: a score a second, hundreds of events, browser
-    signals, the snapshots the limits allow (5 per type: 40, real JPEGs), skips, a disk error, and the verdict."""
+    """A session hash and stream like a two-hour session's: a score a second, hundreds of events,
+    browser signals, the snapshots the limits allow (5 per type: 40 real JPEGs), skips, a disk error,
+    and the verdict."""
     rng = np.random.default_rng(7)
     seconds = int(hours * 3600)
     items: list[dict[str, Any]] = [
@@ -346,29 +354,33 @@ def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: f
         ev = {"id": f"{kind}-{i // len(kinds) + 1}", "type": kind, "severity": severity, "start": start,
               "end": None, "confidence": 0.9, "evidence_frame_id": int((start - t0) * 5)}
         items.append({"kind": "event_started", "t": start, "event": {**ev, "state": "started", "at": start}})
-        items.append({"kind": "event_ended", "t": end, "event": {**ev, "end": end, "state": "ended", "at": end}})
+        items.append({"kind": "event_ended", "t": end,
+                      "event": {**ev, "end": end, "state": "ended", "at": end}})
         per_type[kind] = per_type.get(kind, 0) + 1
         if per_type[kind] > 5 or kept >= 50:
             reason = "per_type" if per_type[kind] > 5 else "per_session"
-            items.append({"kind": "evidence_skipped", "t": start, "event_id": ev["id"], "type": kind, "reason": reason})
+            items.append({"kind": "evidence_skipped", "t": start, "event_id": ev["id"], "type": kind,
+                          "reason": reason})
             continue
         kept += 1
         data = encode_snapshot(RingFrame(ev["evidence_frame_id"], start, frame, fields), ev["id"], 100_000)
         (evidence_dir / f"{ev['id']}.jpg").write_bytes(data or b"")
-        items.append({"kind": "evidence", "t": start, "event_id": ev["id"], "type": kind, "file": f"{ev['id']}.jpg",
-                      "frame_id": ev["evidence_frame_id"], "bytes": len(data or b"")})
+        items.append({"kind": "evidence", "t": start, "event_id": ev["id"], "type": kind,
+                      "file": f"{ev['id']}.jpg", "frame_id": ev["evidence_frame_id"],
+                      "bytes": len(data or b"")})
     for k in range(120):
-        items.append({"kind": "browser", "t": t0 + 30 + k * 55,
-                      "event": ("visibility_hidden", "visibility_visible", "paste", "fullscreen_exit")[k % 4]})
+        signal = ("visibility_hidden", "visibility_visible", "paste", "fullscreen_exit")[k % 4]
+        items.append({"kind": "browser", "t": t0 + 30 + k * 55, "event": signal})
     items.append({"kind": "evidence_error", "t": t0 + 99, "event_id": "no_face-99", "type": "no_face",
                   "error": "OSError: No space left on device"})
     items.sort(key=lambda item: item["t"])
     items.append({"kind": "verdict", "t": t0 + seconds, "summary": {
-        "session_id": sid, "verdict": "CHEATING", "final_risk_score": 41.0, "peak_risk": 66.0, "mean_risk": 35.2,
-        "total_violations": events, "duration_seconds": float(seconds),
+        "session_id": sid, "verdict": "CHEATING", "final_risk_score": 41.0, "peak_risk": 66.0,
+        "mean_risk": 35.2, "total_violations": events, "duration_seconds": float(seconds),
         "reasons": ["high-severity events 100 >= 3", "phone seen 50 times (total 400 s)"]}})
     session = {"session_id": sid, "candidate_id": "long-haul", "exam_id": "demo", "status": "ended",
-               "created_at": t0 - 3, "started_at": t0, "ended_at": t0 + seconds, "frames_analysed": seconds * 5,
+               "created_at": t0 - 3, "started_at": t0, "ended_at": t0 + seconds,
+               "frames_analysed": seconds * 5,
                "calibration": json.dumps({"status": "calibrated", "mean_error_px": 48.5, "points": 9})}
     return session, items
 

@@ -62,9 +62,10 @@ def _draw(points: Sequence[TimelinePoint], events: Sequence[ReportEvent], t0: fl
     if points:
         ax.plot(xs, [p.risk for p in points], color=RISK_COLOUR, lw=1.4, label="risk")
         ax.fill_between(xs, [p.risk for p in points], color=RISK_COLOUR, alpha=0.08, lw=0)
-        att = [(x, p.attention) for x, p in zip(xs, points) if p.attention is not None]
+        att = [(x, p.attention) for x, p in zip(xs, points, strict=True) if p.attention is not None]
         if att:
-            ax.plot([a[0] for a in att], [a[1] for a in att], color=ATTENTION_COLOUR, lw=1.1, label="attention")
+            ax.plot([a[0] for a in att], [a[1] for a in att], color=ATTENTION_COLOUR, lw=1.1,
+                    label="attention")
     else:
         ax.text(0.5, 0.5, "no risk samples recorded", transform=ax.transAxes, ha="center", va="center",
                 color="#777777", fontsize=9)
@@ -82,7 +83,8 @@ def _draw(points: Sequence[TimelinePoint], events: Sequence[ReportEvent], t0: fl
             strip.broken_barh(bars, (len(SEVERITY_ROWS) - 1 - row + 0.15, 0.7),
                               facecolors=SEVERITY_COLOURS[severity], edgecolor="none")
             # the events' spans shaded on the score plot too: one collection, not a patch per event
-            ax.broken_barh(bars, (0, 100), facecolors=SEVERITY_COLOURS[severity], alpha=0.10, edgecolor="none")
+            ax.broken_barh(bars, (0, 100), facecolors=SEVERITY_COLOURS[severity], alpha=0.10,
+                           edgecolor="none")
     strip.set_ylim(0, len(SEVERITY_ROWS))
     strip.set_yticks([len(SEVERITY_ROWS) - 1 - i + 0.5 for i in range(len(SEVERITY_ROWS))],
                      list(SEVERITY_ROWS), fontsize=6)

@@ -26,6 +26,8 @@ from server.store import Store
 MAX_TIMELINE_POINTS = 720
 #: evidence error messages quoted in the report; the rest are only counted.
 MAX_ERROR_LINES = 5
+#: the session hash's counters the report carries
+COUNTERS = ("frames_received", "frames_analysed", "frames_dropped", "analysis_errors")
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,8 @@ def downsample(points: list[TimelinePoint], max_points: int = MAX_TIMELINE_POINT
 
 
 #: accuracy fields of the calibration summary (`server.calibration.GazeCalibration.summary`) the report shows
-CALIBRATION_FIELDS = ("mean_error_px", "max_error_px", "mean_error_deg", "mean_error_mm", "limit_deg", "source",
-                      "attempts", "recentres", "message")
+CALIBRATION_FIELDS = ("mean_error_px", "max_error_px", "mean_error_deg", "mean_error_mm", "limit_deg",
+                      "source", "attempts", "recentres", "message")
 
 
 def calibration_summary(raw: str | None) -> dict[str, Any]:
@@ -151,7 +153,8 @@ def fold_stream(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             risk = item.get("risk")
             if isinstance(t, (int, float)) and isinstance(risk, (int, float)):
                 att = item.get("attention")
-                points.append(TimelinePoint(float(t), float(risk), float(att) if isinstance(att, (int, float)) else None))
+                att = float(att) if isinstance(att, (int, float)) else None
+                points.append(TimelinePoint(float(t), float(risk), att))
         elif kind in ("event_started", "event_ended"):
             ev = item.get("event")
             if isinstance(ev, Mapping) and ev.get("id"):
@@ -209,21 +212,22 @@ def build_report(session: Mapping[str, str], items: Iterable[Mapping[str, Any]],
         conf = ev.get("confidence")
         frame = ev.get("evidence_frame_id")
         rows.append(ReportEvent(
-            id=ev_id, type=str(ev.get("type", "")), severity=str(ev.get("severity", "")), start=start, end=end,
-            duration_s=None if end is None else round(max(0.0, end - start), 1),
+            id=ev_id, type=str(ev.get("type", "")), severity=str(ev.get("severity", "")), start=start,
+            end=end, duration_s=None if end is None else round(max(0.0, end - start), 1),
             confidence=float(conf) if isinstance(conf, (int, float)) else None,
-            evidence_frame_id=int(frame) if isinstance(frame, int) else None, evidence=name, evidence_note=note))
+            evidence_frame_id=int(frame) if isinstance(frame, int) else None, evidence=name,
+            evidence_note=note))
     rows.sort(key=lambda r: (r.start, r.id))
 
-    counters = {k: int(v) for k, v in session.items()
-                if k in ("frames_received", "frames_analysed", "frames_dropped", "analysis_errors") and v.isdigit()}
+    counters = {k: int(v) for k, v in session.items() if k in COUNTERS and v.isdigit()}
     return Report(
         session_id=sid, candidate_id=session.get("candidate_id", ""), exam_id=session.get("exam_id", ""),
         exam_title=exam_title, status=session.get("status", ""), created_at=created, started_at=started,
         ended_at=ended, duration_s=duration, verdict=verdict,
         calibration=calibration_summary(session.get("calibration")), browser=folded["browser"], events=rows,
-        evidence={"files": present, "skipped": sum(folded["skipped"].values()), "skipped_by_reason": folded["skipped"],
-                  "errors": len(folded["errors"]), "error_messages": folded["errors"][:MAX_ERROR_LINES]},
+        evidence={"files": present, "skipped": sum(folded["skipped"].values()),
+                  "skipped_by_reason": folded["skipped"], "errors": len(folded["errors"]),
+                  "error_messages": folded["errors"][:MAX_ERROR_LINES]},
         timeline=downsample(folded["points"]), timeline_source_points=len(folded["points"]),
         generated_at=now, counters=counters)
 

@@ -50,7 +50,8 @@ MUTED_STYLE = ParagraphStyle("muted", parent=SMALL, textColor=MUTED)
 KEEP_H2 = ParagraphStyle("keep_h2", parent=H2, keepWithNext=1)
 KEEP_NOTE = ParagraphStyle("keep_note", parent=MUTED_STYLE, keepWithNext=1, spaceAfter=2 * mm)
 CELL = ParagraphStyle("cell", parent=BODY, fontSize=8, leading=10)
-BIG = ParagraphStyle("big", parent=BODY, fontSize=20, leading=24, textColor=colors.white, fontName="Helvetica-Bold")
+BIG = ParagraphStyle("big", parent=BODY, fontSize=20, leading=24, textColor=colors.white,
+                     fontName="Helvetica-Bold")
 BIG_SIDE = ParagraphStyle("bigside", parent=BODY, fontSize=9, leading=12, textColor=colors.white)
 
 
@@ -122,8 +123,8 @@ def _facts(report: Report) -> Table:
              ("Started", _utc(report.started_at)), ("Ended", _utc(report.ended_at)),
              ("Duration", _span(report.duration_s)), ("Status", report.status or "-"),
              ("Calibration", cal_text), ("Frames analysed", "-" if frames is None else f"{frames:,}")]
-    rows = [[_p(pairs[i][0], SMALL), _p(pairs[i][1], CELL), _p(pairs[i + 1][0], SMALL), _p(pairs[i + 1][1], CELL)]
-            for i in range(0, len(pairs), 2)]
+    rows = [[_p(k1, SMALL), _p(v1, CELL), _p(k2, SMALL), _p(v2, CELL)]
+            for (k1, v1), (k2, v2) in zip(pairs[::2], pairs[1::2], strict=True)]
     t = Table(rows, colWidths=[24 * mm, BODY_W / 2 - 24 * mm, 26 * mm, BODY_W / 2 - 26 * mm])
     t.setStyle(TableStyle([("TEXTCOLOR", (0, 0), (0, -1), MUTED), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                            ("LINEBELOW", (0, 0), (-1, -1), 0.4, GRID), ("TOPPADDING", (0, 0), (-1, -1), 3),
@@ -178,8 +179,9 @@ def _browser_table(report: Report) -> Any:
     rows = [[_p("Signal", SMALL), _p("Count", SMALL)]] + \
            [[_p(k.replace("_", " "), CELL), _p(v, CELL)] for k, v in sorted(report.browser.items())]
     t = Table(rows, colWidths=[60 * mm, 20 * mm], hAlign="LEFT")
-    t.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), HEADER_BG), ("LINEBELOW", (0, 0), (-1, -1), 0.4, GRID),
-                           ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))
+    t.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
+                           ("LINEBELOW", (0, 0), (-1, -1), 0.4, GRID), ("TOPPADDING", (0, 0), (-1, -1), 2),
+                           ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))
     return t
 
 
@@ -221,7 +223,8 @@ def render_pdf(report: Report, evidence_dir: Path) -> bytes:
     png = risk_timeline_png(report.timeline, report.events, t0=report.started_at,
                             t_end=report.ended_at or report.generated_at)
     chart_h = BODY_W * 3.3 / 7.2
-    story.append(KeepTogether([Paragraph("Risk timeline", H2), Image(io.BytesIO(png), width=BODY_W, height=chart_h),
+    chart = Image(io.BytesIO(png), width=BODY_W, height=chart_h)
+    story.append(KeepTogether([Paragraph("Risk timeline", H2), chart,
                                _p(f"{report.timeline_source_points} one-second samples"
                                   + (f", shown as {len(report.timeline)} points (peak risk, mean attention)"
                                      if len(report.timeline) < report.timeline_source_points else ""),

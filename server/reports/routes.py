@@ -66,8 +66,9 @@ def register_report_routes(app: web.Application) -> None:
         path = evidence_file(evidence_root(), sid, request.match_info["name"])
         if path is None:
             raise ApiError(404, "no such evidence file")
-        return web.FileResponse(path, headers={"Content-Type": "image/jpeg", "Cache-Control": "private, no-store",
-                                               "X-Content-Type-Options": "nosniff"})
+        headers = {"Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff",
+                   "Cache-Control": "private, no-store"}
+        return web.FileResponse(path, headers=headers)
 
     r = app.router
     r.add_get("/api/sessions/{session_id}/report.json", report_json)
