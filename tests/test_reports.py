@@ -127,7 +127,10 @@ async def test_a_real_session_gives_evidence_and_a_report_that_survive_a_restart
     started = {i["event"]["id"]: i["event"] for i in items if i["kind"] == "event_started"}
     evidence = {i["event_id"]: i for i in items if i["kind"] == "evidence"}
     assert {"paste", "no_face"} <= {e["type"] for e in started.values()}
-    assert set(evidence) == set(started), (evidence, started)  # one snapshot per started event
+    skipped = {i["event_id"]: i["reason"] for i in items if i["kind"] == "evidence_skipped"}
+    # one snapshot per started event (an audio event before the first analysed frame has none to take)
+    assert set(evidence) | set(skipped) == set(started) and set(skipped.values()) <= {"no_frame"}
+    assert {"paste", "no_face"} <= {i["type"] for i in evidence.values()}
     folder = vigil_server.settings.data_dir / "evidence" / sid
     for event_id, item in evidence.items():
         assert item["file"] == f"{event_id}.jpg"
@@ -148,7 +151,7 @@ async def test_a_real_session_gives_evidence_and_a_report_that_survive_a_restart
     report = json.loads(body)
     assert report["verdict"]["verdict"] == summary["verdict"]
     assert {e["id"] for e in report["events"]} == set(started)
-    assert all(e["evidence"] == f"{e['id']}.jpg" for e in report["events"])
+    assert all(e["evidence"] == f"{e['id']}.jpg" for e in report["events"] if e["id"] in evidence)
     assert report["browser"] == {"paste": 1}
     assert report["calibration"] == {"status": "not calibrated"}
     assert report["timeline"] and all(0 <= p["risk"] <= 100 for p in report["timeline"])
