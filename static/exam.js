@@ -59,6 +59,7 @@
   function onMessage(raw) {
     let msg;
     try { msg = JSON.parse(raw); } catch { return; }
+    if (window.VigilCalibration?.onMessage(msg, state.channel)) return; // calibration.* (static/calibration.js)
     if (msg.type === "analysis") {
       body.dataset.vigilFaces = String(msg.faces ?? "");
       if (msg.faces === 1) { say("Face found: you are being proctored.", "ok"); $("fact-face").textContent = "found"; }
@@ -96,7 +97,10 @@
       const channel = pc.createDataChannel("vigil");
       state.channel = channel;
       channel.onmessage = (e) => onMessage(e.data);
-      channel.onopen = () => { setState("live"); say("Connected: looking for your face..."); };
+      channel.onopen = () => {
+        setState("live"); say("Connected: looking for your face...");
+        window.VigilCalibration?.attach(channel, { token: state.token, candidate });
+      };
       channel.onclose = () => { if (body.dataset.vigilState !== "ended") { setState("error"); say("Connection lost.", "warn"); } };
       say("Connecting to the proctoring server...");
       await pc.setLocalDescription(await pc.createOffer());

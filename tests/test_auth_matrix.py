@@ -61,6 +61,15 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # the seed's WebSocket baseline (server/ws_baseline.py) takes no credentials at all: a plain GET
     # without the upgrade is 400 for everyone. Kept for latency comparisons; not for production.
     ("GET", "/ws/face-detection/{client_id}"): everyone(400),
+    # screen geometry and calibrations (server/routes_calibration.py): a session writes its own
+    # candidate's screen; reads are for admins, the owning proctor and that candidate's session.
+    # Candidate "matrix" has no stored screen info (the GETs run before the POST) nor calibration,
+    # so whoever is let through gets 404; the diagnostics of a fresh session are 200 with null.
+    ("POST", "/api/screen/info"): row(401, 401, 401, 401, 401, 200),
+    ("GET", "/api/screen/info/{candidate_id}"): row(401, 403, 404, 404, 404, 404),
+    ("GET", "/api/calibration/{candidate_id}"): row(401, 403, 404, 404, 404, 404),
+    ("GET", "/api/calibration/{candidate_id}/download"): row(401, 403, 404, 404, 404, 404),
+    ("GET", "/api/calibration/diagnostics/{session_id}"): row(401, 403, 200, 403, 200, 200),
 }
 
 PATHS = {"/static": "/static/vigil.css"}
@@ -80,6 +89,8 @@ def body_for(key: tuple[str, str], join_code: str, login_email: str) -> dict | N
         return {"email": login_email, "password": PASSWORD}
     if route == "/api/exams" and method == "POST":
         return {"title": "matrix exam"}
+    if route == "/api/screen/info":
+        return {"candidate_id": "matrix", "screen_w": 1536, "screen_h": 864, "dpr": 1.25}
     if method in ("POST", "DELETE") and route != "/api/auth/logout" and not route.endswith("/end"):
         return None
     return {} if method == "POST" else None
@@ -126,7 +137,7 @@ async def test_auth_matrix(vigil_server) -> None:
                 else:
                     token = tokens[actor]
                 path = PATHS.get(route, route).replace("{session_id}", created["session_id"]).replace("{name}", "x.jpg") \
-                    .replace("{client_id}", "matrix")
+                    .replace("{client_id}", "matrix").replace("{candidate_id}", "matrix")
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 body = body_for(key, exam["join_code"], login_email)
                 async with http.request(method, base + path, headers=headers, json=body) as resp:

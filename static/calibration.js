@@ -1,0 +1,155 @@
+// Vigil gaze calibration overlay: instructions, the dot the server moves, progress, the result in
+// plain words, Redo and Recentre. The server drives the sequence over the `vigil` data channel
+// (calibration.target / calibration.result); this page only draws what it is told and reports the
+// screen size. exam.js calls window.VigilCalibration.onMessage(msg, channel) for every message and
+// VigilCalibration.attach(channel, session) once the channel is open.
+"use strict";
+(() => {
+  const body = document.body;
+  const st = { channel: null, session: null, overlay: null, running: false, prevState: "live" };
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  function build() {
+    if (st.overlay) return st.overlay;
+    const o = el("div", { id: "calibration", role: "dialog", "aria-modal": "true", "aria-labelledby": "cal-title", hidden: "" });
+    o.style.cssText = "position:fixed;inset:0;z-index:1000;background:#f4f5f7;color:#111;font:16px/1.5 system-ui,sans-serif";
+    const panel = el("div", { id: "cal-panel" });
+    panel.style.cssText = "max-width:36rem;margin:12vh auto;padding:1.5rem;background:#fff;border-radius:8px;box-shadow:0 2px 12px #0002";
+    panel.append(
+      el("h2", { id: "cal-title" }, "Gaze calibration"),
+      el("p", { id: "cal-text" }, "A dot will appear in several places on your screen. Keep your head still, " +
+        "look straight at the dot until it moves, and do not click. It takes about 20 seconds."),
+      el("p", { id: "cal-status", role: "status", "aria-live": "polite" }, ""));
+    const buttons = el("div");
+    const start = el("button", { id: "cal-start", type: "button" }, "Start calibration");
+    const redo = el("button", { id: "cal-redo", type: "button", hidden: "" }, "Redo calibration");
+    const recentre = el("button", { id: "cal-recentre", type: "button", hidden: "" }, "Recentre (one dot)");
+    const close = el("button", { id: "cal-close", type: "button" }, "Close");
+    for (const b of [start, redo, recentre, close]) b.style.marginRight = "0.5rem";
+    buttons.append(start, redo, recentre, close);
+    panel.append(buttons);
+    const dot = el("div", { id: "cal-dot", "aria-hidden": "true", hidden: "" });
+    dot.style.cssText = "position:fixed;width:24px;height:24px;margin:-12px 0 0 -12px;border-radius:50%;" +
+      "background:#d22;border:4px solid #fff;box-shadow:0 0 0 2px #d22;transition:left .25s ease,top .25s ease";
+    const progress = el("div", { id: "cal-progress", "aria-live": "polite" });
+    progress.style.cssText = "position:fixed;left:50%;bottom:2rem;transform:translateX(-50%);color:#555";
+    o.append(panel, dot, progress);
+    document.body.append(o);
+    start.addEventListener("click", () => begin());
+    redo.addEventListener("click", () => begin());
+    recentre.addEventListener("click", () => recentreNow());
+    close.addEventListener("click", () => hide());
+    st.overlay = o;
+    return o;
+  }
+
+  const $ = (id) => document.getElementById(id);
+  function status(text) { $("cal-status").textContent = text; }
+
+  function screenInfo() {
+    return { screen_w: window.innerWidth, screen_h: window.innerHeight, dpr: window.devicePixelRatio || 1 };
+  }
+
+  async function postScreenInfo() {
+    if (!st.session || !st.session.token) return;
+    const s = window.screen || {};
+    const payload = {
+      candidate_id: st.session.candidate, screen_w: s.width || window.innerWidth, screen_h: s.height || window.innerHeight,
+      dpr: window.devicePixelRatio || 1,
+      window: { x: window.screenX || 0, y: window.screenY || 0, width: window.outerWidth || window.innerWidth,
+                height: window.outerHeight || window.innerHeight },
+    };
+    try {
+      await fetch("/api/screen/info", { method: "POST", headers: { "Content-Type": "application/json",
+        Authorization: "Bearer " + st.session.token }, body: JSON.stringify(payload) });
+    } catch (_) { /* the calibration still carries the viewport size */ }
+  }
+
+  function show() {
+    build().hidden = false;
+    if (body.dataset.vigilState !== "calibrating") st.prevState = body.dataset.vigilState || "live";
+    body.dataset.vigilState = "calibrating";
+  }
+  function hide() {
+    if (!st.overlay) return;
+    st.overlay.hidden = true;
+    st.running = false;
+    if (document.fullscreenElement && document.exitFullscreen) document.exitFullscreen().catch(() => {});
+    if (body.dataset.vigilState === "calibrating") body.dataset.vigilState = st.prevState === "calibrating" ? "live" : st.prevState;
+  }
+  function panelVisible(visible) { $("cal-panel").hidden = !visible; }
+
+  function send(msg) {
+    const ch = st.channel;
+    if (!ch || ch.readyState !== "open") { status("Not connected to the proctoring server yet."); return false; }
+    ch.send(JSON.stringify(msg));
+    return true;
+  }
+
+  async function begin(points) {
+    show();
+    try { if (document.documentElement.requestFullscreen && !document.fullscreenElement) await document.documentElement.requestFullscreen(); }
+    catch (_) { /* calibration works in a window too; targets use the viewport */ }
+    await new Promise((r) => setTimeout(r, 300)); // let the viewport settle after going full screen
+    if (!send({ type: "calibration.start", points: points || 9, ...screenInfo() })) return;
+    st.running = true;
+    panelVisible(false);
+    $("cal-progress").textContent = "Starting...";
+  }
+  function recentreNow() {
+    show();
+    if (!send({ type: "calibration.recentre" })) return;
+    st.running = true;
+    panelVisible(false);
+    $("cal-progress").textContent = "Look at the dot in the centre.";
+  }
+
+  function onTarget(msg) {
+    show();
+    panelVisible(false);
+    const dot = $("cal-dot");
+    dot.hidden = false;
+    dot.style.left = msg.x + "px";
+    dot.style.top = msg.y + "px";
+    $("cal-progress").textContent = msg.recentre ? "Look at the dot." : `Dot ${msg.index + 1} of ${msg.total}`;
+  }
+
+  function onResult(msg) {
+    st.running = false;
+    $("cal-dot").hidden = true;
+    $("cal-progress").textContent = "";
+    show();
+    panelVisible(true);
+    $("cal-start").hidden = true;
+    $("cal-redo").hidden = false;
+    $("cal-recentre").hidden = !(msg.ok || (msg.mode === "recentre" && msg.status !== "failed"));
+    $("cal-title").textContent = msg.ok ? (msg.mode === "recentre" ? "Recentred" : "Calibration accepted")
+                                        : (msg.mode === "recentre" ? "Recentre not applied" : "Please redo the calibration");
+    $("cal-text").textContent = msg.message || "";
+    status(msg.ok ? "You can close this and continue." : "Press Redo when you are ready.");
+    if (msg.ok) setTimeout(() => { if (!st.running) hide(); }, 4000);
+  }
+
+  const calibrateButton = document.getElementById("calibrate"); // exam.html's "Calibrate gaze"
+  if (calibrateButton) calibrateButton.addEventListener("click", () => window.VigilCalibration.open());
+
+  window.VigilCalibration = {
+    attach(channel, session) { st.channel = channel; st.session = session || null; postScreenInfo(); },
+    open() { show(); panelVisible(true); $("cal-start").hidden = false; $("cal-redo").hidden = true; },
+    start: begin,
+    recentre: recentreNow,
+    onMessage(msg, channel) {
+      if (channel) st.channel = channel;
+      if (!msg || typeof msg.type !== "string" || !msg.type.startsWith("calibration.")) return false;
+      if (msg.type === "calibration.target") onTarget(msg);
+      else if (msg.type === "calibration.result") onResult(msg);
+      return true;
+    },
+  };
+})();
