@@ -21,13 +21,19 @@ install: $(BIN)/vigil
 serve: install
 	$(BIN)/vigil serve
 
-# Debian's chromium for the browser tests; test tools never download browsers.
+# Debian packages the tests use: chromium (browser tests; test tools never download browsers),
+# coturn (TURN relay tests), poppler-utils (PDF report tests). Installed when missing and root.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver ffmpeg poppler-utils coturn >/dev/null; \
-	  else echo "chromium missing: browser tests will be skipped (run as root or apt-get install chromium)"; fi; }
-	@command -v pdftotext >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq poppler-utils >/dev/null || true; }
-	@command -v turnserver >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq coturn >/dev/null || true; }
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium chromium-driver"; \
+	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run as root, or apt-get install them); their tests will skip"; fi; \
+	fi
 
 test: install browser-deps
 	$(BIN)/python -m pytest -q -ra

@@ -11,6 +11,7 @@ ANALYSIS_VERSION = 1
 
 def analysis_message(
     analysis: FrameAnalysis,
+    fields: dict[str, Any],
     *,
     received_ms: float,
     captured_ms: float | None,
@@ -31,7 +32,7 @@ def analysis_message(
         "faces": None,
         "face": None,
     }
-    msg.update(analysis.message_fields())
+    msg.update(fields)  # analysis.message_fields(), possibly extended (calibrated gaze)
     msg["speaking"] = speaking
     msg["risk_score"] = None if risk_score is None else round(risk_score, 1)
     msg["attention"] = None if attention is None else round(attention)

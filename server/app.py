@@ -18,12 +18,14 @@ from server.config import Settings
 from server.errors import ApiError, error_middleware, read_json
 from server.messages import CreateSession, SessionDescription
 from server.metrics import REGISTRY, SESSIONS_CREATED, SESSIONS_LIVE
-from server.routes_accounts import register_account_routes
+from server.routes_accounts import COOKIE, register_account_routes
 from server.routes_calibration import register_calibration_routes
 from server.routes_exams import register_exam_routes
 from server.routes_live import register_live_routes
 from server.reports import register_report_routes
 from server.secrets import signing_secret
+from server.openapi import register_openapi_routes
+from server.origin import origin_middleware
 from server.routing import routing_middleware
 from server.sessions import SessionManager
 from server.store import Store
@@ -61,7 +63,7 @@ async def health(request: web.Request) -> web.Response:
         "redis": "ok" if redis_ok else "unreachable",
         "models": models,
         "worker": app[SESSIONS].worker_id,
-        "sessions": len(app[SESSIONS].live),
+        "sessions": app[SESSIONS].connected_count(),
         "env": app[SETTINGS].env,
     }
     return web.json_response(body, status=200 if redis_ok else 503)
@@ -76,7 +78,7 @@ def _vad_health(vad: object) -> str:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    SESSIONS_LIVE.set(len(request.app[SESSIONS].live))
+    SESSIONS_LIVE.set(request.app[SESSIONS].connected_count())
     return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -150,7 +152,8 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     manager = SessionManager(settings=settings, store=store, pipeline=pipeline, executor=executor,
                              tokens=tokens, worker_id=worker_id, vad=vad)
     router_mw = routing_middleware(manager, store)
-    app = web.Application(middlewares=[error_middleware, router_mw], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[error_middleware, origin_middleware(COOKIE), router_mw],
+                          client_max_size=settings.max_body_bytes)
     app.on_cleanup.append(router_mw.close)  # type: ignore[attr-defined]
     app[SETTINGS] = settings
     app[STORE] = store
@@ -184,6 +187,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     register_live_routes(app, store=store, sessions=app[SESSIONS], auth=app[AUTH])
     register_watch_route(app, settings=settings, sessions=app[SESSIONS], auth=app[AUTH])
     register_calibration_routes(app, store=store, auth=app[AUTH])
+    register_openapi_routes(app)
     for route in PAGES:
         r.add_get(route, page)
     r.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)

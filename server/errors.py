@@ -7,6 +7,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
         if exc.status < 400:
             raise
         return error_response(exc.status, exc.reason or "error", None)
+    except RedisError as exc:  # the store is away: a retryable answer, not a crash
+        log.warning("store unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(503, "store unavailable, retry shortly", None)
     except Exception:  # the client gets the shape, the log gets the trace
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error", None)
@@ -63,3 +67,5 @@ async def read_json(request: web.Request, max_bytes: int) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "malformed JSON", str(exc)) from None
+    except RecursionError:  # "[[[[..." thousands deep: not a body any client of ours sends
+        raise ApiError(400, "malformed JSON", "nested too deeply") from None

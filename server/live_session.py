@@ -27,6 +27,7 @@ from server.evidence import EvidenceWriter, thumbnail
 from server.media import AnalysisLoop, NewestFrame, Received, drain_track
 from server.messages import MAX_CLIENT_MESSAGE_BYTES, BrowserMessage, ClockMessage, client_message
 from server.risk_session import RiskSession
+from server.rate_limit import TokenBucket
 from server.store import EventOutbox, Store
 from server.audio_consumer import consume_audio
 from pipeline.audio.analyzer import AudioAnalyzer, AudioUpdate
@@ -40,6 +41,10 @@ MAX_ANALYSIS_WIDTH = 640
 #: audio state goes to the risk engine when it changes, else at most this often (its debounce
 #: filters need repeated readings to confirm a condition).
 AUDIO_RISK_PERIOD_S = 0.2
+#: client messages a session may send: a scripted client's clock messages (15/s) plus browser
+#: signals and calibration samples fit well inside; a flood beyond is dropped and counted.
+DC_MESSAGES_PER_S = 60.0
+DC_MESSAGE_BURST = 120.0
 #: a client that does not read its data channel gets analyses dropped past this backlog.
 MAX_CHANNEL_BUFFER_BYTES = 1 << 20
 
@@ -53,6 +58,7 @@ class Counters:
     dc_sent: int = 0
     dc_dropped: int = 0
     dc_bad_messages: int = 0
+    dc_rate_limited: int = 0
     audio_chunks: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -84,6 +90,12 @@ class LiveSession:
     speaking: bool | None = None
     status: str = "created"
     vad: Any = None
+    #: per-session gaze calibration controller (server.calibration): `on_message(msg, t)` for the
+    #: page's calibration messages, `on_analysis(analysis, fields, t) -> fields` to add the
+    #: calibrated `gaze.screen` / `gaze.on_screen` before the risk engine sees the frame.
+    calibration: Any = None
+    #: when the peer went away (None while connected)
+    gone_at: float | None = None
     #: `<VIGIL_DATA_DIR>/evidence`: where event snapshots go (None: no snapshots)
     evidence_root: Path | None = None
 
@@ -105,6 +117,7 @@ class LiveSession:
         self._frame_seq = self.risk.last_frame_id  # frame ids continue across a resume
         self._closed = False
         self._pending_changes: list[dict[str, Any]] = []
+        self._dc_bucket = TokenBucket(rate=DC_MESSAGES_PER_S, burst=DC_MESSAGE_BURST)
         self.mouth = MouthActivity()
         self.audio_seen = False
         self._audio_state: tuple[Any, ...] = ()
@@ -148,6 +161,7 @@ class LiveSession:
     # -- peer wiring ----------------------------------------------------------------------------
     def attach_peer(self, pc: Any) -> None:
         self.pc = pc
+        self.gone_at = None
 
         @pc.on("track")
         def on_track(track: Any) -> None:
@@ -235,6 +249,10 @@ class LiveSession:
     # -- data channel in ------------------------------------------------------------------------
     def on_client_message(self, raw: Any) -> None:
         """Unknown or malformed messages are counted and ignored; they never close the session."""
+        if not self._dc_bucket.allow(time.monotonic()):
+            self.counters.dc_rate_limited += 1
+            metrics.REJECTED.labels("datachannel_rate").inc()
+            return
         if isinstance(raw, bytes) or len(raw) > MAX_CLIENT_MESSAGE_BYTES:
             self.counters.dc_bad_messages += 1
             return
@@ -248,7 +266,9 @@ class LiveSession:
             self.clock.record(msg.pts, msg.captured_ms)
         elif isinstance(msg, BrowserMessage):
             self.note_changes(self.risk.browser(time.time(), msg.event).changed)
-        else:  # calibration messages: handled once calibration is wired in
+        elif self.calibration is not None:  # calibration.start / calibration.sample
+            self.calibration.on_message(msg, time.time())
+        else:
             self.counters.dc_bad_messages += 1
 
     def note_changes(self, changed: list[dict[str, Any]]) -> None:
@@ -317,13 +337,15 @@ class LiveSession:
         fields = analysis.message_fields()
         mouth = fields.get("landmarks", {}).get("mouth_open") if isinstance(fields.get("landmarks"), dict) else None
         self.mouth.add(analysis.t, mouth if isinstance(mouth, (int, float)) else None)
+        if self.calibration is not None:
+            fields = self.calibration.on_analysis(analysis, fields, analysis.t)
         update = self.risk.observe_frame(analysis.t, frame_id, fields)
         changed, self._pending_changes = self._pending_changes + update.changed, []
         if self.evidence is not None and small:
             self.evidence.remember(frame_id, analysis.t, small[0], fields)
             self.evidence.on_changes(changed)
         msg = analysis_message(
-            analysis, received_ms=received_ms, captured_ms=self.clock.captured_ms(pts),
+            analysis, fields, received_ms=received_ms, captured_ms=self.clock.captured_ms(pts),
             analysed_ms=time.time() * 1000.0, risk_score=update.risk_score, attention=update.attention,
             speaking=self.speaking, events=changed)
         self.send(msg)

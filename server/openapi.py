@@ -126,7 +126,7 @@ def build_spec(app: web.Application) -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
-            "cookie": {"type": "apiKey", "in": "cookie", "name": "vigil_token"}}},
+            "cookie": {"type": "apiKey", "in": "cookie", "name": "vigil_auth"}}},
     }
 
 

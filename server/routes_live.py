@@ -23,6 +23,7 @@ from aiohttp import web
 from server.auth import Authenticator, User
 from server.errors import ApiError
 from server.sessions import SessionManager
+from server.retention import delete_evidence
 from server.store import ALL_SESSIONS, LIVE_CHANNEL, LIVE_SET, Store, events_key, session_key
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ def register_live_routes(app: web.Application, *, store: Store, sessions: Sessio
             p.zrem(ALL_SESSIONS, sid)
             p.srem(LIVE_SET, sid)
             await p.execute()
+        await delete_evidence(sessions.settings.data_dir / "evidence", sid)  # all of its data
         return web.json_response({"deleted": sid})
 
     async def on_shutdown(app: web.Application) -> None:

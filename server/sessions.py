@@ -22,6 +22,7 @@ from server.errors import ApiError
 from server.live_session import LiveSession
 from server.messages import CreateSession, SessionDescription
 from server.risk_session import RiskSession, policy_for
+from server.retention import SWEEP_PERIOD_S, expire_ended, sweep
 from server.store import Store
 from server.tokens import SessionTokens
 from server.turn import ice_servers
@@ -29,6 +30,8 @@ from server.turn import ice_servers
 log = logging.getLogger(__name__)
 
 DEMO_EXAM_ID = "demo"
+#: a disconnected session stays in this worker's memory this long for a quick resume.
+DISCONNECT_GRACE_S = 120.0
 #: how often a live session's counters and score are written to its hash.
 STATE_WRITE_PERIOD_S = 1.0
 
@@ -49,13 +52,16 @@ class SessionManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._ticker: asyncio.Task[None] | None = None
 
+    def connected_count(self) -> int:
+        return sum(1 for s in self.live.values() if s.status in ("connecting", "live"))
+
     def lock(self, sid: str) -> asyncio.Lock:
         return self._locks.setdefault(sid, asyncio.Lock())
 
     # -- create --------------------------------------------------------------------------------
     async def create(self, body: CreateSession, now: float) -> dict[str, Any]:
         exam_id = await self._resolve_exam(body)
-        if len(self.live) >= self.settings.max_sessions:
+        if self.connected_count() >= self.settings.max_sessions:
             raise ApiError(429, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions})
         sid = uuid.uuid4().hex
         await self.store.create_session(sid, {
@@ -135,6 +141,7 @@ class SessionManager:
 
     async def _on_gone(self, session: LiveSession, reason: str) -> None:
         sid = session.session_id
+        session.gone_at = time.time()
         await session.stop_media()
         await self._write_state(session)
         try:
@@ -167,6 +174,7 @@ class SessionManager:
                 await session.outbox.close()
             await self.store.update_session(sid, {**RiskSession.summary_fields(summary), "status": "ended",
                                                   "ended_at": now})
+            await expire_ended(self.store, sid, risk.engine.policy.retention_days)
             await self.store.set_live(sid, False)
             await self.store.release_session(self.worker_id, sid)
             self._locks.pop(sid, None)
@@ -187,8 +195,16 @@ class SessionManager:
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="session-ticker")
 
     async def _tick_forever(self) -> None:
+        next_sweep = time.monotonic()
         while True:
             await asyncio.sleep(STATE_WRITE_PERIOD_S)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + SWEEP_PERIOD_S
+                try:
+                    await sweep(self.store, self.settings.data_dir / "evidence")
+                except Exception as exc:  # retention is retried next period
+                    log.warning("retention sweep failed: %s", exc)
+            await self._evict_abandoned(time.time())
             for session in list(self.live.values()):
                 if session.status == "live":
                     session.note_changes(session.risk.tick(time.time()).changed)
@@ -200,6 +216,19 @@ class SessionManager:
                 await self._write_state(session)
                 await self._publish_status(session)
             await self._heartbeat()
+
+    async def _evict_abandoned(self, now: float) -> None:
+        """Free disconnected sessions not resumed within the grace period; their state is in Redis,
+        so a later resume (here or on any worker) restores them."""
+        for sid, session in list(self.live.items()):
+            if session.status == "disconnected" and session.gone_at and now - session.gone_at > DISCONNECT_GRACE_S:
+                async with self.lock(sid):
+                    if self.live.get(sid) is session and session.status == "disconnected":
+                        del self.live[sid]
+                        await self._write_state(session)
+                        await session.risk.close()
+                        await session.outbox.close(timeout=5.0)
+                        await self.store.release_session(self.worker_id, sid)
 
     async def _publish_status(self, session: LiveSession) -> None:
         """Once a second per live session: the dashboard's grid row, on every worker via pub/sub."""
@@ -213,7 +242,7 @@ class SessionManager:
 
     async def _heartbeat(self) -> None:
         try:
-            await self.store.heartbeat(self.worker_id, sessions=len(self.live), capacity=self.settings.max_sessions,
+            await self.store.heartbeat(self.worker_id, sessions=self.connected_count(), capacity=self.settings.max_sessions,
                                        url=self.internal_url, now=time.time())
             for dead in await self.store.dead_workers():
                 if dead != self.worker_id:

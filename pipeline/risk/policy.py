@@ -121,6 +121,8 @@ class Policy:
     speaking_forbidden: bool = False
     #: `audio_muted` is raised only when this is true.
     audio_required: bool = True
+    #: days an ended session's events, evidence and reports are kept before they expire.
+    retention_days: float = 30.0
     verdict: VerdictPolicy = field(default_factory=VerdictPolicy)
     #: per event type; a partial mapping is completed from DEFAULT_CONDITIONS.
     conditions: Mapping[EventType, ConditionPolicy] = field(
@@ -166,6 +168,7 @@ def validate(policy: Policy) -> None:
     _number("max_head_pitch_degrees", policy.max_head_pitch_degrees, high=180.0, open_low=True)
     _number("max_sample_gap_seconds", policy.max_sample_gap_seconds)
     _number("object_min_confidence", policy.object_min_confidence, high=1.0)
+    _number("retention_days", policy.retention_days, high=3650.0, open_low=True)
     for key in ("blocked_image_qualities", "unassessable_image_qualities"):
         for quality in getattr(policy, key):
             if quality not in IMAGE_QUALITIES or quality == "ok":
