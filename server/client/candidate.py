@@ -169,9 +169,10 @@ class CandidateClient:
     def analyses(self) -> list[Received]:
         return [r for r in self.messages if r.message.get("type") == "analysis"]
 
-    async def wait_for(self, predicate: Any, timeout: float) -> Received:
+    async def wait_for(self, predicate: Any, timeout: float, *, after: int = 0) -> Received:
+        """The first message (from index `after` on) that satisfies `predicate`."""
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = after
         while True:
             for r in self.messages[seen:]:
                 if predicate(r.message):

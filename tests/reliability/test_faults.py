@@ -1,0 +1,206 @@
+"""Faults: Redis restarted mid-session, a model failing on frames, a full disk, a dropped network."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytest
+
+from pipeline.frame import VideoFrame
+from pipeline.runner import Pipeline
+from pipeline.stages.base import Stage, StageOutput
+from server.client.candidate import CandidateClient
+from server.embedded_redis import EmbeddedValkey
+from tests.conftest import FACE_CLIP, FACE_THEN_EMPTY, free_port
+
+BROWSER_ORDER = ["paste", "fullscreen_exit", "devtools", "paste", "fullscreen_exit", "paste"]
+
+
+async def _until(predicate, timeout: float, what: str) -> Any:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out: {what}")
+
+
+async def test_redis_restart_mid_session_loses_no_event_and_keeps_order(
+        vigil_server_factory, tmp_path: Path, ledger) -> None:
+    valkey = EmbeddedValkey(tmp_path / "redis", port=free_port())
+    url = valkey.start()
+    from server.store import Store
+
+    server = await vigil_server_factory()
+    # point this server's store at its own Valkey, which we can stop and start
+    server.store.redis = Store(url).redis
+    client = CandidateClient(server.url, FACE_CLIP, candidate_id="redis-fault")
+    try:
+        await client.connect()
+        await client.wait_for(lambda m: m.get("type") == "analysis", timeout=20)
+        for event in BROWSER_ORDER[:2]:
+            client.send({"type": "browser", "event": event})
+            await asyncio.sleep(0.2)
+        valkey.stop()
+        ledger.injected("redis_restart")
+        during = len(client.analyses())
+        for event in BROWSER_ORDER[2:]:  # events while Redis is away are buffered in order
+            client.send({"type": "browser", "event": event})
+            await asyncio.sleep(0.3)
+        await asyncio.sleep(2.0)
+        assert len(client.analyses()) > during  # the candidate kept getting analyses
+        valkey = EmbeddedValkey(tmp_path / "redis", port=int(url.rsplit(":", 1)[1]))
+        valkey.start()
+
+        async def flushed() -> bool:
+            session = server.sessions.live.get(client.session_id)
+            return session is not None and session.outbox.pending == 0 and session.outbox.retries > 0
+        await _until(flushed, 20, "the outbox to flush after Redis came back")
+        events = await server.store.events(client.session_id)
+        browser = [e["event"] for e in events if e["kind"] == "browser"]
+        assert browser == BROWSER_ORDER
+        ledger.checked_events(len(BROWSER_ORDER), len(browser))
+        started = [e["event"]["id"] for e in events if e["kind"] == "event_started"]
+        assert len(started) == len(set(started))  # no duplicates from the retries
+        assert [i for i in started if i.startswith("paste")] == ["paste-1", "paste-2", "paste-3"]
+        summary = await client.end()
+        assert summary["counts"]["paste"] == 3 and summary["counts"]["fullscreen_exit"] == 2
+    finally:
+        await client.close()
+        valkey.stop()
+
+
+class FlakyStage(Stage):
+    """Raises on every other frame: a model that fails on some inputs."""
+
+    name = "flaky"
+
+    def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> None:
+        if frame.frame_id % 2 == 0:
+            raise RuntimeError("model blew up on this frame")
+        return None
+
+
+async def test_a_model_failing_on_frames_is_counted_and_the_session_goes_on(
+        vigil_server_factory, loaded_pipeline, ledger) -> None:
+    flaky = FlakyStage()
+    flaky.try_load()
+    pipeline = Pipeline([*loaded_pipeline.stages[:2], flaky])  # quality, faces, flaky
+    server = await vigil_server_factory()
+    server.sessions.pipeline = pipeline  # new sessions on this server run the flaky pipeline
+    client = CandidateClient(server.url, FACE_CLIP, candidate_id="model-fault")
+    try:
+        await client.connect()
+        await client.wait_for(lambda m: m.get("type") == "analysis" and m["stages"]["flaky"]["status"] == "error",
+                              timeout=20)
+        ledger.injected("model_failure")
+        await asyncio.sleep(2.0)
+        statuses = [r.message["stages"]["flaky"]["status"] for r in client.analyses()]
+        assert "error" in statuses and len(statuses) >= 5
+        assert all(r.message["faces"] == 1 for r in client.analyses()[-3:])  # the other stages still work
+        session = server.sessions.live[client.session_id]
+        assert session.session_pipeline.errors["flaky"] >= 2
+        async with client.http.get(server.url + "/metrics") as resp:  # type: ignore[union-attr]
+            assert 'vigil_stage_errors_total{stage="flaky"}' in await resp.text()
+    finally:
+        await client.close()
+
+
+def _mount_full_tmpfs(path: Path) -> bool:
+    """A real full disk: a 64 kB tmpfs filled up. Needs root; False where mounting is not allowed."""
+    path.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(path)],
+                      capture_output=True).returncode != 0:
+        return False
+    with open(path / "filler", "wb") as fh:
+        try:
+            fh.write(b"\0" * 128 * 1024)
+        except OSError:
+            pass
+    return True
+
+
+async def test_a_full_disk_for_evidence_is_reported_and_the_session_goes_on(
+        vigil_server_factory, tmp_path: Path, ledger) -> None:
+    data_dir = tmp_path / "var"
+    evidence = data_dir / "evidence"
+    mounted = _mount_full_tmpfs(evidence)
+    if not mounted:  # not root: a file where the folder should be fails the same way (OSError)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        evidence.write_bytes(b"not a directory")
+    server = await vigil_server_factory(data_dir=data_dir)
+    client = CandidateClient(server.url, FACE_THEN_EMPTY, candidate_id="disk-fault")
+    try:
+        await client.connect()
+        await client.wait_for(lambda m: m.get("type") == "analysis", timeout=20)
+        client.send({"type": "browser", "event": "paste"})
+        ledger.injected("disk_full" if mounted else "evidence_dir_unwritable")
+
+        async def reported() -> bool:
+            return any(e["kind"] == "evidence_error" for e in await server.store.events(client.session_id))
+        await _until(reported, 20, "an evidence_error in the stream")
+        before = len(client.analyses())
+        await asyncio.sleep(1.5)
+        assert len(client.analyses()) > before
+        summary = await client.end()
+        assert summary["counts"]["paste"] == 1
+    finally:
+        await client.close()
+        if mounted:
+            subprocess.run(["umount", str(evidence)], capture_output=True)
+
+
+async def test_network_drop_and_resume_keeps_history(vigil_server, ledger) -> None:
+    client = CandidateClient(vigil_server.url, FACE_CLIP, candidate_id="net-drop")
+    try:
+        await client.connect()
+        await client.wait_for(lambda m: m.get("type") == "analysis", timeout=20)
+        client.send({"type": "browser", "event": "paste"})
+        await client.wait_for(lambda m: any(e["type"] == "paste" for e in m.get("events", [])), timeout=10)
+        await client.drop()
+        ledger.injected("network_drop")
+
+        async def disconnected() -> bool:
+            return (await vigil_server.store.session(client.session_id))["status"] == "disconnected"
+        await _until(disconnected, 15, "disconnected")
+        await client.connect(resume=True)
+        mark = len(client.messages)
+        client.send({"type": "browser", "event": "paste"})
+        second = await client.wait_for(lambda m: any(e["type"] == "paste" and e["state"] == "started"
+                                                     for e in m.get("events", [])), timeout=15, after=mark)
+        assert any(e["id"] == "paste-2" for e in second.message["events"])
+        summary = await client.end()
+        assert summary["counts"]["paste"] == 2
+        events = await vigil_server.store.events(client.session_id)
+        ledger.checked_events(2, len([e for e in events if e["kind"] == "event_started" and e["event"]["type"] == "paste"]))
+    finally:
+        await client.close()
+
+
+async def test_data_channel_flood_is_dropped_and_counted(vigil_server, ledger) -> None:
+    victim = CandidateClient(vigil_server.url, FACE_CLIP, candidate_id="flooder")
+    bystander = CandidateClient(vigil_server.url, FACE_CLIP, candidate_id="calm")
+    try:
+        await victim.connect()
+        await bystander.connect()
+        await bystander.wait_for(lambda m: m.get("type") == "analysis", timeout=20)
+        for i in range(3000):
+            victim.channel.send("junk" if i % 2 else '{"type":"browser","event":"paste"}')
+        ledger.tried("datachannel_flood", 3000)
+        session = vigil_server.sessions.live[victim.session_id]
+
+        async def mostly_dropped() -> bool:  # SCTP delivers the flood over a few seconds
+            return session.counters.dc_rate_limited > 2000
+        await _until(mostly_dropped, 30, "the flood to be rate limited")
+        assert session.counters.dc_bad_messages > 0  # junk that got through the limit was counted, not fatal
+        before = len(bystander.analyses())
+        await asyncio.sleep(1.5)
+        assert len(bystander.analyses()) > before
+        assert (await vigil_server.store.session(victim.session_id))["status"] == "live"
+    finally:
+        await victim.close()
+        await bystander.close()
