@@ -9,7 +9,12 @@ from aiohttp import web
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from server.metrics import REJECTED
+
 log = logging.getLogger(__name__)
+
+#: statuses that mean "a limit said no", counted in vigil_rejected{limit=...}
+LIMIT_NAMES = {413: "body_size"}
 
 
 class ApiError(Exception):
@@ -33,10 +38,13 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
     try:
         response = await handler(request)
     except ApiError as exc:
+        if exc.status in LIMIT_NAMES:
+            REJECTED.labels(LIMIT_NAMES[exc.status]).inc()
         return error_response(exc.status, exc.error, exc.detail)
     except ValidationError as exc:
         return error_response(400, "invalid request body", _validation_detail(exc))
     except web.HTTPRequestEntityTooLarge as exc:
+        REJECTED.labels("body_size").inc()
         return error_response(413, "request body too large", {"max_bytes": exc.max_size if hasattr(exc, "max_size") else None})
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -22,6 +22,7 @@ from server.errors import ApiError
 from server.live_session import LiveSession
 from server.messages import CreateSession, SessionDescription
 from server.risk_session import RiskSession, policy_for
+from server.metrics import REJECTED
 from server.retention import SWEEP_PERIOD_S, expire_ended, sweep
 from server.store import Store
 from server.tokens import SessionTokens
@@ -62,6 +63,7 @@ class SessionManager:
     async def create(self, body: CreateSession, now: float) -> dict[str, Any]:
         exam_id = await self._resolve_exam(body)
         if self.connected_count() >= self.settings.max_sessions:
+            REJECTED.labels("sessions").inc()
             raise ApiError(429, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions})
         sid = uuid.uuid4().hex
         await self.store.create_session(sid, {

@@ -25,6 +25,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from server.auth import Authenticator
 from server.config import Settings
+from server.metrics import REJECTED
 from server.errors import ApiError, read_json
 from server.live_session import LiveSession
 from server.messages import SessionDescription
@@ -152,6 +153,7 @@ def register_watch_route(app: web.Application, *, settings: Settings, sessions: 
                                {"status": status, "worker": worker})
             raise ApiError(409, f"session is not live (status {status})", {"status": status, "worker": worker})
         if watchers.count(sid) >= MAX_WATCHERS_PER_SESSION:
+            REJECTED.labels("watchers").inc()
             raise ApiError(429, "too many watchers on this session", {"max": MAX_WATCHERS_PER_SESSION})
         return web.json_response(await watchers.start(session, desc))
 
