@@ -79,9 +79,15 @@ def derive(results: dict[str, Any]) -> None:
         "useful_share_by_point": per_point,
         "formula": "capacity x analysed fps per candidate x CPU s per frame (1 core) / cores",
     }
+    # marginal RSS: one server serves the whole series, so compare the largest point's end with the
+    # 1-candidate point's end (models and first-session warm-up are in both)
     biggest = max(webrtc, key=lambda p: p["clients"], default=None)
-    rss_mb = None if biggest is None or biggest["rss_per_client_bytes"] is None else round(
-        biggest["rss_per_client_bytes"] / 1e6, 1)
+    rss_mb = None
+    if biggest is not None and one is not None and biggest["clients"] > 1 and biggest["server_rss_end_bytes"]:
+        rss_mb = round((biggest["server_rss_end_bytes"] - one["server_rss_end_bytes"]) / 1e6
+                       / (biggest["clients"] - 1), 1)
+    results["rss_per_candidate_mb"] = {"marginal": rss_mb, "first_session_mb": None if one is None or
+                                       one["rss_per_client_bytes"] is None else round(one["rss_per_client_bytes"] / 1e6, 1)}
     p95 = one["latency_ms"]["p95"] if one else None
     ratio = bw.get("ratio_ws_to_webrtc_video")
     results["targets"] = [
@@ -105,7 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run_all")
     parser.add_argument("--quick", action="store_true", help="a few short points (smoke test)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument("--rederive", action="store_true", help="recompute targets and chart from the last JSON")
     args = parser.parse_args(argv)
+    if args.rederive:
+        path = RESULTS / ("quick.json" if args.quick else "bench.json")
+        results = json.loads(path.read_text())
+        derive(results)
+        path.write_text(json.dumps(results, indent=1))
+        chart.draw(results, path.with_suffix(".png"))
+        return 0
     plan = QUICK if args.quick else FULL
     name = "quick" if args.quick else "bench"
     RESULTS.mkdir(parents=True, exist_ok=True)
