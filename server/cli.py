@@ -57,7 +57,7 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from server.embedded_redis import EmbeddedValkey
+    from server.embedded_redis import redis_for
     from server.logs import configure_logging
 
     try:
@@ -68,23 +68,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.with_overrides(**overrides)
     configure_logging(settings.log_level)
-    embedded = None
-    redis_url = settings.redis_url
-    if redis_url is None:
-        embedded = EmbeddedValkey(settings.data_dir)
-        redis_url = embedded.start()
     try:
-        if args.workers > 1:
-            from server.supervisor import supervise
+        with redis_for(settings.redis_url, settings.data_dir) as redis_url:
+            if args.workers > 1:
+                from server.supervisor import supervise
 
-            return supervise(args.workers, settings, redis_url)
-        asyncio.run(run_server(settings, redis_url, shared_port=args.worker))
+                return supervise(args.workers, settings, redis_url)
+            asyncio.run(run_server(settings, redis_url, shared_port=args.worker))
     except ValueError as exc:  # configuration refused at start-up (e.g. production without a secret)
         print(f"vigil: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if embedded is not None:
-            embedded.stop()
     return 0
 
 
@@ -93,7 +86,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     import getpass
 
     from server.accounts import Accounts
-    from server.embedded_redis import EmbeddedValkey
+    from server.embedded_redis import redis_for
     from server.errors import ApiError
     from server.store import Store
 
@@ -105,7 +98,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             print("vigil: passwords differ", file=sys.stderr)
             return 2
 
-    async def add() -> str:
+    async def add(redis_url: str) -> str:
         store = Store(redis_url)
         try:
             user = await Accounts(store.redis, secret="").create_user(args.email, password, args.role)
@@ -113,19 +106,12 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         finally:
             await store.close()
 
-    embedded = None
-    redis_url = settings.redis_url
-    if redis_url is None:
-        embedded = EmbeddedValkey(settings.data_dir)
-        redis_url = embedded.start()
     try:
-        print(asyncio.run(add()))
+        with redis_for(settings.redis_url, settings.data_dir) as redis_url:
+            print(asyncio.run(add(redis_url)))
     except ApiError as exc:
         print(f"vigil: {exc.error}", file=sys.stderr)
         return 1
-    finally:
-        if embedded is not None:
-            embedded.stop()
     return 0
 
 

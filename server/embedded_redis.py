@@ -6,7 +6,9 @@ a restart of Vigil. The server is stopped when Vigil exits.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +45,17 @@ class EmbeddedValkey:
             finally:
                 self._server = None
             log.info("embedded valkey stopped")
+
+
+@contextmanager
+def redis_for(redis_url: str | None, data_dir: Path) -> Iterator[str]:
+    """`redis_url` when set; otherwise an embedded Valkey under `data_dir`, stopped on exit."""
+    if redis_url:
+        yield redis_url
+        return
+    server = EmbeddedValkey(data_dir)
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()

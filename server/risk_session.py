@@ -19,7 +19,8 @@ from pipeline.risk.messages import BrowserSignal, Event, Observation, RiskUpdate
 from pipeline.risk.policy import Policy
 from pipeline.risk.policy_io import load_policy, policy_from_dict
 from server.config import Settings
-from server.store import EventOutbox, Store
+from server.exams import exam_key
+from server.store import EventOutbox, Store, session_key
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def _event_change(event: Event, state: str) -> dict[str, Any]:
 
 async def policy_for(store: Store, exam_id: str, settings: Settings) -> Policy:
     """The exam's stored policy, else the file in VIGIL_POLICY, else the built-in defaults."""
-    raw = await store.redis.hget(f"vigil:exam:{exam_id}", "policy")
+    raw = await store.redis.hget(exam_key(exam_id), "policy")
     if raw:
         return policy_from_dict(json.loads(raw))
     if settings.policy_path is not None:
@@ -61,7 +62,7 @@ class RiskSession:
 
     @classmethod
     async def restore_or_new(cls, store: Store, sid: str, policy: Policy, t0: float) -> "RiskSession":
-        raw = await store.redis.hget(f"vigil:session:{{{sid}}}", "risk_state")
+        raw = await store.redis.hget(session_key(sid), "risk_state")
         engine = RiskEngine(policy)
         if raw:
             try:

@@ -19,6 +19,7 @@ from pipeline.runner import Pipeline
 from server.calibration import CalibrationController
 from server.config import Settings
 from server.errors import ApiError
+from server.exams import joincode_key
 from server.live_session import LiveSession
 from server.messages import CreateSession, SessionDescription
 from server.risk_session import RiskSession, policy_for
@@ -75,7 +76,7 @@ class SessionManager:
 
     async def _resolve_exam(self, body: CreateSession) -> str:
         if body.join_code is not None:
-            exam_id = await self.store.redis.get(f"vigil:joincode:{body.join_code.upper()}")
+            exam_id = await self.store.redis.get(joincode_key(body.join_code))
             if exam_id is None:
                 raise ApiError(404, "unknown join code")
             return exam_id

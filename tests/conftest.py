@@ -18,6 +18,20 @@ FACE_CLIP = TEST_DATA / "proctoringai_center_left_center_640x480.mp4"
 FACE_THEN_EMPTY = TEST_DATA / "face_then_empty_640x480.mp4"
 
 
+async def eventually(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    """Poll an async predicate until it returns something truthy; fail after `timeout` seconds."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

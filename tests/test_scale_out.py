@@ -16,19 +16,9 @@ import redis.asyncio as aioredis
 
 from server.client.candidate import CandidateClient
 from server.store import LIVE_CHANNEL, Store
-from tests.conftest import FACE_CLIP, REPO, free_port
+from tests.conftest import eventually, FACE_CLIP, REPO, free_port
 
 pytestmark = pytest.mark.slow
-
-
-async def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -44,7 +34,7 @@ async def two_workers(valkey_url: str, tmp_path: Path):  # type: ignore[no-untyp
             rows = await store.workers()
             mine = [w for w, r in rows.items() if r.get("url") and int(w.rsplit("-", 1)[1]) != os.getpid()]
             return len(mine) >= 2
-        await _wait(two_alive, 120, "two workers to beat")
+        await eventually(two_alive, 120, "two workers to beat")
         yield base, store
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -82,12 +72,12 @@ async def test_two_workers_spread_sessions_and_survive_a_crash(two_workers) -> N
         victim_worker = hosts[victim.session_id]
         events_before = len(await store.events(victim.session_id))
         victim.send({"type": "browser", "event": "paste"})  # an event before the crash
-        await _wait(lambda: _has_kind(store, victim.session_id, "browser"), 10, "the paste to be logged")
+        await eventually(lambda: _has_kind(store, victim.session_id, "browser"), 10, "the paste to be logged")
         os.kill(int(victim_worker.rsplit("-", 1)[1]), signal.SIGKILL)
 
         async def disconnected() -> bool:
             return (await store.session(victim.session_id))["status"] == "disconnected"
-        await _wait(disconnected, 15, "the dead worker's session to be marked disconnected")
+        await eventually(disconnected, 15, "the dead worker's session to be marked disconnected")
         others = [c for c in clients[1:] if hosts[c.session_id] != victim_worker]
         for c in others:  # sessions on the surviving worker are untouched
             assert (await store.session(c.session_id))["status"] == "live"
@@ -99,9 +89,10 @@ async def test_two_workers_spread_sessions_and_survive_a_crash(two_workers) -> N
                               timeout=30)
         data = await store.session(victim.session_id)
         assert data["worker"] != victim_worker and data["status"] == "live"
+        mark = len(victim.messages)
         victim.send({"type": "browser", "event": "paste"})
         second = await victim.wait_for(lambda m: m.get("type") == "analysis" and any(
-            e["type"] == "paste" and e["state"] == "started" for e in m.get("events", [])), timeout=15)
+            e["type"] == "paste" and e["state"] == "started" for e in m.get("events", [])), timeout=15, after=mark)
         assert any(e["id"] == "paste-2" for e in second.message["events"])  # numbering continued
         summary = await victim.end()
         events = await store.events(victim.session_id)

@@ -191,7 +191,8 @@ class CandidateClient:
         """Capture to receipt of the analysis, per analysed frame whose capture time we know."""
         out = []
         for r in self.analyses():
-            cap = self.capture_ms.get(int(r.message.get("frame_pts") or -1))
+            pts = r.message.get("frame_pts")
+            cap = None if pts is None else self.capture_ms.get(int(pts))
             if cap is not None:
                 out.append(r.received_ms - cap)
         return out

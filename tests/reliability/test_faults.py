@@ -14,19 +14,9 @@ from pipeline.runner import Pipeline
 from pipeline.stages.base import Stage, StageOutput
 from server.client.candidate import CandidateClient
 from server.embedded_redis import EmbeddedValkey
-from tests.conftest import FACE_CLIP, FACE_THEN_EMPTY, free_port
+from tests.conftest import eventually, FACE_CLIP, FACE_THEN_EMPTY, free_port
 
 BROWSER_ORDER = ["paste", "fullscreen_exit", "devtools", "paste", "fullscreen_exit", "paste"]
-
-
-async def _until(predicate, timeout: float, what: str) -> Any:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out: {what}")
 
 
 async def test_redis_restart_mid_session_loses_no_event_and_keeps_order(
@@ -59,7 +49,7 @@ async def test_redis_restart_mid_session_loses_no_event_and_keeps_order(
         async def flushed() -> bool:
             session = server.sessions.live.get(client.session_id)
             return session is not None and session.outbox.pending == 0 and session.outbox.retries > 0
-        await _until(flushed, 20, "the outbox to flush after Redis came back")
+        await eventually(flushed, 20, "the outbox to flush after Redis came back")
         events = await server.store.events(client.session_id)
         browser = [e["event"] for e in events if e["kind"] == "browser"]
         assert browser == BROWSER_ORDER
@@ -142,7 +132,7 @@ async def test_a_full_disk_for_evidence_is_reported_and_the_session_goes_on(
 
         async def reported() -> bool:
             return any(e["kind"] == "evidence_error" for e in await server.store.events(client.session_id))
-        await _until(reported, 20, "an evidence_error in the stream")
+        await eventually(reported, 20, "an evidence_error in the stream")
         before = len(client.analyses())
         await asyncio.sleep(1.5)
         assert len(client.analyses()) > before
@@ -166,7 +156,7 @@ async def test_network_drop_and_resume_keeps_history(vigil_server, ledger) -> No
 
         async def disconnected() -> bool:
             return (await vigil_server.store.session(client.session_id))["status"] == "disconnected"
-        await _until(disconnected, 15, "disconnected")
+        await eventually(disconnected, 15, "disconnected")
         await client.connect(resume=True)
         mark = len(client.messages)
         client.send({"type": "browser", "event": "paste"})
@@ -195,7 +185,7 @@ async def test_data_channel_flood_is_dropped_and_counted(vigil_server, ledger) -
 
         async def mostly_dropped() -> bool:  # SCTP delivers the flood over a few seconds
             return session.counters.dc_rate_limited > 2000
-        await _until(mostly_dropped, 30, "the flood to be rate limited")
+        await eventually(mostly_dropped, 30, "the flood to be rate limited")
         assert session.counters.dc_bad_messages > 0  # junk that got through the limit was counted, not fatal
         before = len(bystander.analyses())
         await asyncio.sleep(1.5)
