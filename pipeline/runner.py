@@ -5,6 +5,15 @@ session's per-stage state and the last result of each rate-limited stage, so tha
 1-2 Hz runs only when its period has passed and its last result is carried forward, marked with
 its age, on the frames in between. Each stage's time is measured; a stage that raises is
 recorded as `error` for that frame and counted, and the other stages go on.
+
+Two ways to run the rate-limited (slow) stages:
+
+* inline (`analyse(frame)`): a frame on which a slow stage is due waits for it;
+* in the background (`analyse(frame, defer_rated=True)` for the per-frame path, and
+  `run_rated(frame, upstream, names)` for the due slow stages on another thread): no frame waits
+  for a slow stage, every frame carries the slow stages' latest results with their age, and a
+  slow stage that has never finished reports `skipped` ("pending"). The media edge uses this so
+  that an object detector's 50 ms never lands on the per-frame latency.
 """
 from __future__ import annotations
 
@@ -73,16 +82,42 @@ class SessionPipeline:
         # a small tolerance so 2 Hz on a 5 fps stream runs every 0.4-0.6 s, not every 0.6 s
         return t - carried.computed_t >= (1.0 / stage.rate_hz) * 0.9
 
-    def analyse(self, frame: VideoFrame, only: Iterable[str] | None = None) -> FrameAnalysis:
+    def analyse(self, frame: VideoFrame, only: Iterable[str] | None = None, *,
+                defer_rated: bool = False) -> FrameAnalysis:
         wanted = set(only) if only is not None else None
         outputs: dict[str, StageOutput] = {}
         start = time.perf_counter()
         for stage in self.pipeline.stages:
             if wanted is not None and stage.name not in wanted:
                 continue
-            outputs[stage.name] = self._run_stage(stage, frame, outputs)
+            if defer_rated and stage.rate_hz is not None:
+                outputs[stage.name] = self._carried(stage, frame.t)
+            else:
+                outputs[stage.name] = self._run_stage(stage, frame, outputs)
         total_ms = (time.perf_counter() - start) * 1000.0
         return FrameAnalysis(frame.frame_id, frame.pts, frame.t, frame.width, frame.height, outputs, total_ms)
+
+    def due_rated(self, t: float) -> list[str]:
+        """Names of the rate-limited stages whose period has passed at time `t`."""
+        return [s.name for s in self.pipeline.stages
+                if s.rate_hz is not None and s.health.state == "loaded" and self._due(s, t)]
+
+    def run_rated(self, frame: VideoFrame, upstream: dict[str, StageOutput], names: Iterable[str]) -> dict[str, StageOutput]:
+        """Run these rate-limited stages on `frame` (in the background); their results are carried."""
+        wanted = set(names)
+        outputs = dict(upstream)
+        for stage in self.pipeline.stages:
+            if stage.name in wanted:
+                outputs[stage.name] = self._run_stage(stage, frame, outputs)
+        return {name: outputs[name] for name in wanted if name in outputs}
+
+    def _carried(self, stage: Stage, t: float) -> StageOutput:
+        if stage.health.state != "loaded":
+            return StageOutput(stage.name, "unavailable", reason=stage.health.reason)
+        carried = self.last.get(stage.name)
+        if carried is None:
+            return StageOutput(stage.name, "skipped", reason="pending: first run in progress")
+        return replace(carried.output, age_s=max(0.0, t - carried.computed_t), elapsed_ms=0.0)
 
     def _run_stage(self, stage: Stage, frame: VideoFrame, upstream: dict[str, StageOutput]) -> StageOutput:
         if stage.health.state != "loaded":
@@ -92,8 +127,7 @@ class SessionPipeline:
             if dep is None or dep.status != "ok":
                 return StageOutput(stage.name, "skipped", reason=f"no {req} result")
         if not self._due(stage, frame.t):
-            carried = self.last[stage.name]
-            return replace(carried.output, age_s=max(0.0, frame.t - carried.computed_t), elapsed_ms=0.0)
+            return self._carried(stage, frame.t)
         t0 = time.perf_counter()
         try:
             result = stage.process(frame, upstream, self.states[stage.name])

@@ -24,6 +24,7 @@ from server.routes_exams import register_exam_routes
 from server.routes_live import register_live_routes
 from server.reports import register_report_routes
 from server.secrets import signing_secret
+from server.jitter import install_marker_jitter_buffer
 from server.openapi import register_openapi_routes
 from server.origin import origin_middleware
 from server.routing import routing_middleware
@@ -147,10 +148,14 @@ async def page(request: web.Request) -> web.StreamResponse:
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
               vad: SileroVad | None = None) -> web.Application:
     """The app around loaded models (`pipeline.load()` and `vad.load()` done by the caller)."""
+    install_marker_jitter_buffer()  # frames reach the decoder one frame interval sooner
     executor = ThreadPoolExecutor(max_workers=settings.analysis_threads, thread_name_prefix="analysis")
+    # one lane for the slow 1-2 Hz stages, so they never hold up a frame's per-frame analysis and
+    # never take more than one core from it; under load they run less often (their age shows it)
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="background-stages")
     tokens = SessionTokens(signing_secret(settings), settings.session_token_ttl)
     manager = SessionManager(settings=settings, store=store, pipeline=pipeline, executor=executor,
-                             tokens=tokens, worker_id=worker_id, vad=vad)
+                             tokens=tokens, worker_id=worker_id, vad=vad, background=background)
     router_mw = routing_middleware(manager, store)
     app = web.Application(middlewares=[error_middleware, origin_middleware(COOKIE), router_mw],
                           client_max_size=settings.max_body_bytes)
@@ -168,6 +173,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     async def on_cleanup(app: web.Application) -> None:
         await app[SESSIONS].close()
         executor.shutdown(wait=False, cancel_futures=True)
+        background.shutdown(wait=False, cancel_futures=True)
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)

@@ -24,6 +24,7 @@ from server import metrics
 from server.analysis_message import analysis_message
 from server.clock_sync import CaptureClock
 from server.evidence import EvidenceWriter, thumbnail
+from server.decode_guard import DecodeGuard, drop_decoder_backlog
 from server.media import AnalysisLoop, NewestFrame, Received, drain_track
 from server.messages import MAX_CLIENT_MESSAGE_BYTES, BrowserMessage, ClockMessage, client_message
 from server.risk_session import RiskSession
@@ -59,6 +60,7 @@ class Counters:
     dc_dropped: int = 0
     dc_bad_messages: int = 0
     dc_rate_limited: int = 0
+    decode_sheds: int = 0
     audio_chunks: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -96,6 +98,8 @@ class LiveSession:
     calibration: Any = None
     #: when the peer went away (None while connected)
     gone_at: float | None = None
+    #: executor for the rate-limited stages (None: they run inline on the frame that is due)
+    background: Executor | None = None
     #: `<VIGIL_DATA_DIR>/evidence`: where event snapshots go (None: no snapshots)
     evidence_root: Path | None = None
 
@@ -114,6 +118,8 @@ class LiveSession:
         self.relay: Any = None
         self.video_track: Any = None
         self.last_message: dict[str, Any] | None = None
+        self._background_busy = False
+        self.decode_guard: DecodeGuard | None = None
         self._frame_seq = self.risk.last_frame_id  # frame ids continue across a resume
         self._closed = False
         self._pending_changes: list[dict[str, Any]] = []
@@ -143,6 +149,8 @@ class LiveSession:
         """Close the peer and stop every task; the session's data stays."""
         self.video_slot.close()
         pc, self.pc = self.pc, None
+        for receiver in pc.getReceivers() if pc is not None else ():
+            drop_decoder_backlog(receiver)  # closing must not wait for a decode backlog
         self.channel = None
         if pc is not None:
             try:
@@ -172,7 +180,9 @@ class LiveSession:
                 self.video_track = track
                 # the relay's proxy feeds our analysis; watchers subscribe to the same relay
                 analysed = self.relay.subscribe(track, buffered=False)
-                self.spawn(drain_track(analysed, self.video_slot, self._count_frame), "video-drain")
+                receiver = next((r for r in pc.getReceivers() if r.track is track), None)
+                self.decode_guard = None if receiver is None else DecodeGuard(receiver)
+                self.spawn(drain_track(analysed, self.video_slot, self._on_frame), "video-drain")
                 loop = AnalysisLoop(self.video_slot, self.analysis_fps, self._analyse)
                 self.spawn(loop.run(), "analysis")
             elif track.kind == "audio":
@@ -205,9 +215,12 @@ class LiveSession:
             elif state in ("failed", "closed") and self.pc is pc:
                 await self._gone(f"peer {state}")
 
-    def _count_frame(self) -> None:
+    def _on_frame(self, frame: Any, received_ms: float) -> None:
         self.counters.frames_received += 1
         metrics.FRAMES_RECEIVED.inc()
+        if self.decode_guard is not None:
+            self.decode_guard.check(received_ms / 1000.0, frame.pts)
+            self.counters.decode_sheds = self.decode_guard.sheds
 
     def watch_track(self) -> Any:
         """A new subscription to the candidate's live video for a watcher, or None before it arrives."""
@@ -309,20 +322,31 @@ class LiveSession:
         sp = self.session_pipeline
         small: list[np.ndarray] = []  # the frame for evidence snapshots, scaled down in the executor
 
+        defer = self.background is not None
+        frames: list[VideoFrame] = []
+
         def work() -> Any:
             rgb = to_rgb(frame)
             if self.evidence is not None:
                 small.append(thumbnail(rgb))
-            return sp.analyse(VideoFrame(rgb, t=received_ms / 1000.0, pts=pts, frame_id=frame_id,
-                                         received_ms=received_ms))
+            video = VideoFrame(rgb, t=received_ms / 1000.0, pts=pts, frame_id=frame_id, received_ms=received_ms)
+            frames.append(video)
+            return sp.analyse(video, defer_rated=defer)
 
+        loop = asyncio.get_running_loop()
         try:
-            analysis = await asyncio.get_running_loop().run_in_executor(self.executor, work)
+            analysis = await loop.run_in_executor(self.executor, work)
         except Exception:
             self.counters.analysis_errors += 1
             metrics.ANALYSIS_ERRORS.inc()
             self.log.warning("analysis failed on frame %s", frame_id, exc_info=True)
             return
+        if defer and not self._background_busy and (due := sp.due_rated(analysis.t)):
+            # slow stages (objects, posture) on this frame, off the per-frame path: later frames
+            # carry their results with their age
+            self._background_busy = True
+            job = loop.run_in_executor(self.background, sp.run_rated, frames[0], dict(analysis.outputs), due)
+            job.add_done_callback(self._background_done)
         self.counters.frames_analysed += 1
         metrics.FRAMES_ANALYSED.inc()
         dropped = self.video_slot.dropped
@@ -352,6 +376,19 @@ class LiveSession:
         metrics.SERVER_LATENCY_SECONDS.observe(max(0.0, msg["analysed_ms"] - received_ms) / 1000.0)
         if msg["captured_ms"] is not None:
             metrics.E2E_LATENCY_SECONDS.observe(max(0.0, msg["analysed_ms"] - msg["captured_ms"]) / 1000.0)
+
+    def _background_done(self, job: "asyncio.Future[dict[str, Any]]") -> None:
+        self._background_busy = False
+        if job.cancelled():
+            return
+        if job.exception() is not None:
+            self.log.warning("background stages failed", exc_info=job.exception())
+            return
+        for name, out in job.result().items():
+            if out.status == "error":
+                metrics.STAGE_ERRORS.labels(name).inc()
+            elif out.elapsed_ms:
+                metrics.STAGE_SECONDS.labels(name).observe(out.elapsed_ms / 1000.0)
 
     async def _safe_store(self, coro: Any) -> bool:
         try:

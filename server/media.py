@@ -17,11 +17,16 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: a frame older than this share of the frame interval at its tick is swapped for the next one
+STALE_SHARE = 0.3
+#: smoothing of the inter-arrival estimate
+INTERVAL_EMA = 0.1
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,17 @@ class NewestFrame(Generic[T]):
         self.received = 0
         self.dropped = 0
         self.closed = False
+        #: smoothed time between arrivals, ms (None until two frames came)
+        self.interval_ms: float | None = None
+        self._last_ms: float | None = None
 
     def put(self, frame: T, received_ms: float) -> None:
         if self._item is not None:
             self.dropped += 1
+        if self._last_ms is not None and 0 < received_ms - self._last_ms < 1000:
+            gap = received_ms - self._last_ms
+            self.interval_ms = gap if self.interval_ms is None else self.interval_ms + INTERVAL_EMA * (gap - self.interval_ms)
+        self._last_ms = received_ms
         self._item = Received(frame, received_ms)
         self.received += 1
         self._ready.set()
@@ -56,6 +68,15 @@ class NewestFrame(Generic[T]):
         self._ready.clear()
         return item
 
+    async def next_within(self, timeout: float) -> Received[T] | None:
+        """A frame arriving within `timeout` seconds (or already waiting), else None."""
+        if self._item is None and not self.closed:
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except asyncio.TimeoutError:
+                return None
+        return self.take_nowait()
+
     async def take(self) -> Received[T] | None:
         """The newest frame, waiting for one; None once closed and empty."""
         while self._item is None:
@@ -67,16 +88,18 @@ class NewestFrame(Generic[T]):
         return self.take_nowait()
 
 
-async def drain_track(track: object, slot: NewestFrame, on_frame: Callable[[], None] | None = None) -> None:
+async def drain_track(track: object, slot: NewestFrame,
+                      on_frame: Callable[[Any, float], None] | None = None) -> None:
     """Receive every frame of `track` into `slot` until the track ends."""
     from aiortc.mediastreams import MediaStreamError
 
     try:
         while True:
             frame = await track.recv()  # type: ignore[attr-defined]
-            slot.put(frame, time.time() * 1000.0)
+            received_ms = time.time() * 1000.0
+            slot.put(frame, received_ms)
             if on_frame is not None:
-                on_frame()
+                on_frame(frame, received_ms)
     except MediaStreamError:
         pass
     finally:
@@ -109,10 +132,24 @@ class AnalysisLoop(Generic[T]):
                 if newer is not None:  # the newest frame wins
                     self.skipped += 1
                     item = newer
+                item = await self._fresher(item)
             # schedule from the planned time, but never try to catch up on missed periods
             next_at = max(next_at + self.period, loop.time())
             await self.analyse(item)
             self.analysed += 1
+
+    async def _fresher(self, item: Received[T]) -> Received[T]:
+        interval = self.slot.interval_ms
+        if interval is None:
+            return item
+        age = time.time() * 1000.0 - item.received_ms
+        if age <= STALE_SHARE * interval:
+            return item
+        fresh = await self.slot.next_within(max(0.0, interval - age + 10.0) / 1000.0)
+        if fresh is None:
+            return item
+        self.skipped += 1
+        return fresh
 
     @property
     def dropped(self) -> int:

@@ -26,6 +26,8 @@ SERVER_LATENCY_SECONDS = Histogram(
 E2E_LATENCY_SECONDS = Histogram(
     "vigil_e2e_latency_seconds", "capture to analysis sent, where the client gives capture times",
     registry=REGISTRY, buckets=(0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0))
+DECODE_SHEDS = Counter("vigil_decode_sheds", "times a video decode backlog was dropped for a keyframe",
+                       registry=REGISTRY)
 DC_DROPPED = Counter("vigil_datachannel_dropped", "analysis messages not sent to a slow client", registry=REGISTRY)
 DC_BAD = Counter("vigil_datachannel_bad_messages", "malformed or unknown client messages", registry=REGISTRY)
 REDIS_ERRORS = Counter("vigil_redis_errors", "failed Redis operations (retried where they carry events)", registry=REGISTRY)

@@ -40,7 +40,8 @@ STATE_WRITE_PERIOD_S = 1.0
 
 class SessionManager:
     def __init__(self, *, settings: Settings, store: Store, pipeline: Pipeline, executor: Executor,
-                 tokens: SessionTokens, worker_id: str, vad: Any = None) -> None:
+                 tokens: SessionTokens, worker_id: str, vad: Any = None,
+                 background: Executor | None = None) -> None:
         self.settings = settings
         self.store = store
         self.pipeline = pipeline
@@ -48,6 +49,7 @@ class SessionManager:
         self.tokens = tokens
         self.worker_id = worker_id
         self.vad = vad
+        self.background = background
         #: where other workers reach this one (set by the server once it listens)
         self.internal_url = ""
         self.live: dict[str, LiveSession] = {}
@@ -134,7 +136,7 @@ class SessionManager:
         risk = await RiskSession.restore_or_new(self.store, sid, policy, float(data.get("created_at") or time.time()))
         session = LiveSession(
             session_id=sid, candidate_id=data.get("candidate_id", ""), exam_id=data.get("exam_id", ""),
-            store=self.store, pipeline=self.pipeline, executor=self.executor,
+            store=self.store, pipeline=self.pipeline, executor=self.executor, background=self.background,
             analysis_fps=self.settings.analysis_fps, risk=risk, on_gone=self._on_gone, vad=self.vad,
             evidence_root=self.settings.data_dir / "evidence")
         session.calibration = CalibrationController(session=session)

@@ -1,0 +1,55 @@
+"""Frames are dropped, not queued, even below the analysis loop: a decode backlog is shed."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiortc.rtcrtpreceiver as receiver_module
+import pytest
+
+from server.client.candidate import CandidateClient
+from server.decode_guard import LagMonitor
+from tests.conftest import FACE_CLIP
+
+
+def test_lag_monitor_measures_backlog_not_offset() -> None:
+    lag = LagMonitor()
+    # frames every 1/15 s arriving 80 ms after "capture", a constant offset: no lag
+    for i in range(30):
+        assert lag.observe(100.08 + i / 15, i * 6000) == pytest.approx(0.0, abs=1e-9)
+    # a decoder that takes 0.15 s per frame: each frame comes out later than the last
+    lags = [lag.observe(102.08 + i * 0.15, (30 + i) * 6000) for i in range(10)]
+    assert lags == sorted(lags) and lags[-1] > 0.7
+    # RTP timestamps wrap at 2**32 without a jump in lag
+    wrap = LagMonitor()
+    wrap.observe(0.0, 2**32 - 6000)
+    assert wrap.observe(1 / 15, 0) == pytest.approx(0.0, abs=1e-9)
+
+
+class SlowDecoder:
+    """A real decoder that takes 150 ms a frame: slower than the 15 fps the client sends."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner = inner
+
+    def decode(self, encoded_frame):  # type: ignore[no-untyped-def]
+        time.sleep(0.15)
+        return self.inner.decode(encoded_frame)
+
+
+async def test_a_slow_decoder_does_not_grow_latency_without_bound(vigil_server, monkeypatch) -> None:
+    real = receiver_module.get_decoder
+    monkeypatch.setattr(receiver_module, "get_decoder",
+                        lambda codec: SlowDecoder(real(codec)) if codec.mimeType.startswith("video/") else real(codec))
+    client = CandidateClient(vigil_server.url, FACE_CLIP, candidate_id="slow-decoder")
+    try:
+        await client.connect()
+        await client.wait_for(lambda m: m.get("type") == "analysis", timeout=20)
+        await asyncio.sleep(12.0)
+        session = vigil_server.sessions.live[client.session_id]
+        assert session.counters.decode_sheds >= 1
+        late = client.latencies_ms()[-5:]
+        # without shedding the backlog grows ~1 s for every 2 s streamed (15 fps in, 6.7 fps decoded)
+        assert late and max(late) < 2000, late
+    finally:
+        await client.close()
