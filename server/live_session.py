@@ -30,18 +30,12 @@ from server.messages import MAX_CLIENT_MESSAGE_BYTES, BrowserMessage, ClockMessa
 from server.risk_session import RiskSession
 from server.rate_limit import TokenBucket
 from server.store import EventOutbox, Store
-from server.audio_consumer import consume_audio
-from pipeline.audio.analyzer import AudioAnalyzer, AudioUpdate
-from pipeline.audio.other_voice import MouthActivity, other_voice
-from pipeline.risk.messages import Observation
+from server.session_audio import SessionAudio
 
 log = logging.getLogger(__name__)
 
 #: frames wider than this are scaled down before analysis (the models work at 640x480 or less).
 MAX_ANALYSIS_WIDTH = 640
-#: audio state goes to the risk engine when it changes, else at most this often (its debounce
-#: filters need repeated readings to confirm a condition).
-AUDIO_RISK_PERIOD_S = 0.2
 #: client messages a session may send: a scripted client's clock messages (15/s) plus browser
 #: signals and calibration samples fit well inside; a flood beyond is dropped and counted.
 DC_MESSAGES_PER_S = 60.0
@@ -61,7 +55,6 @@ class Counters:
     dc_bad_messages: int = 0
     dc_rate_limited: int = 0
     decode_sheds: int = 0
-    audio_chunks: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -89,7 +82,6 @@ class LiveSession:
     counters: Counters = field(default_factory=Counters)
     pc: Any = None
     channel: Any = None
-    speaking: bool | None = None
     status: str = "created"
     vad: Any = None
     #: per-session gaze calibration controller (server.calibration): `on_message(msg, t)` for the
@@ -124,10 +116,9 @@ class LiveSession:
         self._closed = False
         self._pending_changes: list[dict[str, Any]] = []
         self._dc_bucket = TokenBucket(rate=DC_MESSAGES_PER_S, burst=DC_MESSAGE_BURST)
-        self.mouth = MouthActivity()
-        self.audio_seen = False
-        self._audio_state: tuple[Any, ...] = ()
-        self._audio_fed_t = 0.0
+        self.audio = SessionAudio(risk=self.risk, executor=self.executor, vad=self.vad,
+                                  note_changes=self.note_changes, warn=self.warn, log=self.outbox.put)
+        self.connected_at: float | None = None
         self.log = logging.LoggerAdapter(log, {"session_id": self.session_id})
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -186,7 +177,7 @@ class LiveSession:
                 loop = AnalysisLoop(self.video_slot, self.analysis_fps, self._analyse)
                 self.spawn(loop.run(), "analysis")
             elif track.kind == "audio":
-                self.spawn(self._consume_audio(track), "audio")
+                self.spawn(self.audio.consume(track), "audio")
 
         @pc.on("datachannel")
         def on_datachannel(channel: Any) -> None:
@@ -210,6 +201,7 @@ class LiveSession:
             self.log.info("peer %s", state)
             if state == "connected":
                 self.status = "live"
+                self.connected_at = time.time()
                 await self._safe_store(self.store.update_session(self.session_id, {"status": "live"}))
                 await self._safe_store(self.store.set_live(self.session_id, True))
             elif state in ("failed", "closed") and self.pc is pc:
@@ -235,30 +227,6 @@ class LiveSession:
         self.log.info("disconnected: %s", reason)
         await self.on_gone(self, reason)
 
-    async def _consume_audio(self, track: Any) -> None:
-        """Voice activity off the event loop; without a VAD the track is still drained."""
-        vad = self.vad
-
-        def analyzer() -> AudioAnalyzer:
-            if vad is None or not vad.loaded:
-                raise RuntimeError("voice activity detector unavailable")
-            return AudioAnalyzer(vad)
-
-        self.audio_seen = True
-        await consume_audio(track, analyzer, self.executor, self._on_audio, time.time)
-
-    def _on_audio(self, update: AudioUpdate) -> None:
-        """One 32 ms chunk: track speaking, judge other voices, feed the risk engine at ~5 Hz."""
-        self.counters.audio_chunks += 1
-        self.speaking = update.speaking
-        voice = other_voice(update.speaking, self.mouth.moving(update.t))
-        state = (update.speaking, voice, update.muted)
-        if state == self._audio_state and update.t - self._audio_fed_t < AUDIO_RISK_PERIOD_S:
-            return
-        self._audio_state, self._audio_fed_t = state, update.t
-        obs = Observation(t=update.t, speaking=update.speaking, other_voice=voice, audio_muted=update.muted)
-        self.note_changes(self.risk.observe(obs).changed)
-
     # -- data channel in ------------------------------------------------------------------------
     def on_client_message(self, raw: Any) -> None:
         """Unknown or malformed messages are counted and ignored; they never close the session."""
@@ -283,6 +251,12 @@ class LiveSession:
             self.calibration.on_message(msg, time.time())
         else:
             self.counters.dc_bad_messages += 1
+
+    def counter_fields(self) -> dict[str, int]:
+        return {**self.counters.as_dict(), "audio_chunks": self.audio.chunks}
+
+    def warn(self, message: str) -> None:
+        self.send({"type": "warning", "message": message})
 
     def note_changes(self, changed: list[dict[str, Any]]) -> None:
         """Event changes from outside a frame (browser, audio, ticks) ride on the next analysis."""
@@ -359,8 +333,7 @@ class LiveSession:
             elif out.elapsed_ms:
                 metrics.STAGE_SECONDS.labels(name).observe(out.elapsed_ms / 1000.0)
         fields = analysis.message_fields()
-        mouth = fields.get("landmarks", {}).get("mouth_open") if isinstance(fields.get("landmarks"), dict) else None
-        self.mouth.add(analysis.t, mouth if isinstance(mouth, (int, float)) else None)
+        self.audio.on_frame(analysis.t, fields)
         if self.calibration is not None:
             fields = self.calibration.on_analysis(analysis, fields, analysis.t)
         update = self.risk.observe_frame(analysis.t, frame_id, fields)
@@ -371,7 +344,7 @@ class LiveSession:
         msg = analysis_message(
             analysis, fields, received_ms=received_ms, captured_ms=self.clock.captured_ms(pts),
             analysed_ms=time.time() * 1000.0, risk_score=update.risk_score, attention=update.attention,
-            speaking=self.speaking, events=changed)
+            speaking=self.audio.speaking, events=changed)
         self.send(msg)
         metrics.SERVER_LATENCY_SECONDS.observe(max(0.0, msg["analysed_ms"] - received_ms) / 1000.0)
         if msg["captured_ms"] is not None:

@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.auth import Authenticator, User
-from server.calibration import screen_problems
+from server.screen_geometry import screen_problems
 from server.errors import ApiError, read_json
 from server.messages import ID_PATTERN
 from server.store import Store, calibration_key, screen_key

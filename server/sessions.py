@@ -25,6 +25,7 @@ from server.messages import CreateSession, SessionDescription
 from server.risk_session import RiskSession, policy_for
 from server.metrics import REJECTED
 from server.retention import SWEEP_PERIOD_S, expire_ended, sweep
+from server.socket_buffers import bound_receive_buffers
 from server.store import Store
 from server.tokens import SessionTokens
 from server.turn import ice_servers
@@ -118,6 +119,7 @@ class SessionManager:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
                 answer = await pc.createAnswer()
                 await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle
+                bound_receive_buffers(pc)
             except Exception as exc:
                 await session.stop_media()
                 if not resume:
@@ -190,7 +192,7 @@ class SessionManager:
         session = self.live.get(sid)
         out: dict[str, Any] = {k: v for k, v in data.items() if k not in ("risk_state",)}
         if session is not None:
-            out.update(session.counters.as_dict())
+            out.update(session.counter_fields())
             out["risk_score"] = session.risk.risk_score
             out["attention"] = session.risk.attention
         return out
@@ -213,6 +215,7 @@ class SessionManager:
             for session in list(self.live.values()):
                 if session.status == "live":
                     session.note_changes(session.risk.tick(time.time()).changed)
+                    session.audio.check_missing(time.time(), session.connected_at)
                     # the report's risk timeline: one compact point a second, through the lossless outbox
                     attention = session.risk.attention
                     session.outbox.put({"kind": "score", "t": round(time.time(), 3),
@@ -257,7 +260,7 @@ class SessionManager:
             log.warning("heartbeat failed: %s", exc)
 
     async def _write_state(self, session: LiveSession) -> None:
-        fields: dict[str, Any] = {**session.counters.as_dict(), **session.risk.state_fields()}
+        fields: dict[str, Any] = {**session.counter_fields(), **session.risk.state_fields()}
         await session._safe_store(self.store.update_session(session.session_id, fields))
 
     async def close(self) -> None:

@@ -47,7 +47,7 @@ from pipeline.runner import Pipeline, SessionPipeline
 from pipeline.stages.faces import FacesResult
 from server.live_session import MAX_ANALYSIS_WIDTH
 from server.media import AnalysisLoop, NewestFrame, Received
-from server.metrics import REGISTRY
+from server.metrics import REGISTRY, REJECTED
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,7 @@ class BaselineConnection:
 def register_ws_baseline(app: web.Application, executor: Executor) -> None:
     """Add `GET /ws/face-detection/{client_id}` using the app's pipeline and analysis executor."""
     app[ANALYSIS_EXECUTOR] = executor
+    open_sockets: set[web.WebSocketResponse] = set()
 
     async def face_detection(request: web.Request) -> web.StreamResponse:
         from server.app import PIPELINE, SETTINGS  # server.app imports this module
@@ -197,11 +198,17 @@ def register_ws_baseline(app: web.Application, executor: Executor) -> None:
         client_id = request.match_info["client_id"]
         if not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
             return web.json_response({"error": "bad client id", "detail": None}, status=400)
+        # the seed protocol has no credentials: cap its sockets like sessions, so it cannot eat the CPU
+        if len(open_sockets) >= request.app[SETTINGS].max_sessions:
+            REJECTED.labels("ws_baseline").inc()
+            return web.json_response({"error": "too many WebSocket clients on this worker",
+                                      "detail": {"max": request.app[SETTINGS].max_sessions}}, status=429)
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
         await ws.prepare(request)
         app_ = request.app
         conn = BaselineConnection(ws, app_[PIPELINE], app_[ANALYSIS_EXECUTOR], app_[SETTINGS].analysis_fps)
         analysis = asyncio.get_running_loop().create_task(conn.loop.run(), name=f"ws-analysis-{client_id}")
+        open_sockets.add(ws)
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -211,6 +218,7 @@ def register_ws_baseline(app: web.Application, executor: Executor) -> None:
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:
+            open_sockets.discard(ws)
             conn.slot.close()
             analysis.cancel()
             await asyncio.gather(analysis, return_exceptions=True)

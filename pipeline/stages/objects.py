@@ -2,8 +2,8 @@
 
 The stage is backend-agnostic: anything with `detect(bgr) -> list[Detection]` (`ObjectDetector`)
 will do; the default backend is NanoDet on onnxruntime (`pipeline/stages/nanodet.py`, model
-committed at `pipeline/models/nanodet.onnx`). The detector costs about 30-35 ms, so the stage runs
-at `rate_hz` = 2 and the runner carries its last result forward between runs: a phone held up for
+committed at `pipeline/models/nanodet.onnx`). The detector costs about 30-50 ms, so the stage runs
+at `rate_hz` = 1 (in the server's background lane) and its last result is carried forward between runs: a phone held up for
 a second is still seen, and the frame budget stays for the per-frame face stages.
 
 From the detector's candidates the stage keeps the classes the policy names (`labels`; default
@@ -100,7 +100,7 @@ class ObjectsResult:
 
 class ObjectsStage(Stage):
     name = "objects"
-    rate_hz = 2.0
+    rate_hz = 1.0
 
     def __init__(
         self,

@@ -3,8 +3,8 @@
 Model: mediapipe 0.10.21's legacy `solutions.pose` (BlazePose) with `model_complexity=1`, the "full"
 landmark model shipped in the wheel (0 and 2 download their models at run time and fail offline).
 One graph serves every session, so it runs with `static_image_mode=True`: in tracking mode the
-graph would carry one candidate's body region into another session's frame. At `rate_hz` = 2 the
-frames are 0.5 s apart, too far for tracking to help much anyway; the cost is the person detector
+graph would carry one candidate's body region into another session's frame. At `rate_hz` = 1 the
+frames are 1 s apart, too far for tracking to help much anyway; the cost is the person detector
 on every run (25-35 ms instead of 12-25 ms). The graph is not thread-safe: calls hold `self.lock`.
 
 Classification, from the keypoints that are visible (visibility >= `MIN_VISIBILITY` and inside the
@@ -122,7 +122,7 @@ def _unit(v: float) -> float:
 
 class PostureStage(Stage):
     name = "posture"
-    rate_hz = 2.0
+    rate_hz = 1.0
 
     def __init__(self, *, min_detection_confidence: float = MIN_DETECTION_CONFIDENCE) -> None:
         super().__init__()

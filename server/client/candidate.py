@@ -71,6 +71,7 @@ class CandidateClient:
     height: int = 480
     ice_servers: list[dict[str, Any]] | None = None
     relay_only: bool = False
+    with_audio: bool = True
     messages: list[Received] = field(default_factory=list)
     capture_ms: dict[int, float] = field(default_factory=dict)
 
@@ -137,7 +138,8 @@ class CandidateClient:
         frames = load_video_frames(self.video, self.width, self.height, self.fps)
         self.video_track = LoopingVideoTrack(frames, self.fps, on_capture=self._on_capture)
         pc.addTrack(self.video_track)
-        pc.addTrack(LoopingAudioTrack(load_audio(self.audio)))
+        if self.with_audio:
+            pc.addTrack(LoopingAudioTrack(load_audio(self.audio)))
         channel = pc.createDataChannel("vigil")
         self.channel = channel
 

@@ -36,3 +36,22 @@ async def test_session_and_body_limits_answer_clearly_and_are_counted(vigil_serv
         ledger.tried("limits", 2)
     finally:
         await first.close()
+
+
+async def test_the_credential_free_websocket_baseline_is_capped(vigil_server_factory, ledger) -> None:
+    server = await vigil_server_factory(max_sessions=1)
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(server.url.replace("http", "ws") + "/ws/face-detection/first") as first:
+            async with http.get(server.url + "/ws/face-detection/second",
+                                headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                         "Sec-WebSocket-Version": "13",
+                                         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}) as resp:
+                assert resp.status == 429
+                assert "too many WebSocket clients" in (await resp.json())["error"]
+            await first.send_json({"type": "stats"})
+            reply = await first.receive_json(timeout=10)
+            assert reply["type"] == "stats"  # the admitted socket is untouched
+        async with http.ws_connect(server.url.replace("http", "ws") + "/ws/face-detection/third") as third:
+            await third.send_json({"type": "stats"})
+            assert (await third.receive_json(timeout=10))["type"] == "stats"  # a freed place is reusable
+    ledger.tried("limits", 1)

@@ -1,0 +1,47 @@
+"""Bound the kernel's receive queue of a peer's UDP sockets, so media is dropped, not queued.
+
+When the event loop falls behind (the machine is over capacity), RTP packets wait in each ICE
+socket's receive buffer; Linux's default (about 200 kB, more with auto-tuning) holds seconds of a
+candidate's 40-70 kB/s. Those seconds become seconds of latency on every analysed frame. A small
+buffer makes the kernel drop the excess instead: the decoder recovers with NACK and keyframe
+requests, and latency stays bounded. `RECEIVE_BUFFER_BYTES` still holds a whole 640x480 keyframe
+burst (20-40 kB) with room to spare.
+
+aiortc does not expose its sockets; this walks its ICE transports to aioice's protocols (aiortc
+1.16 and aioice are pinned).
+"""
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: requested SO_RCVBUF; Linux doubles it for bookkeeping: about 0.5-1 s of one candidate's media.
+RECEIVE_BUFFER_BYTES = 48 * 1024
+
+
+def ice_sockets(pc: Any) -> list[socket.socket]:
+    transports = getattr(pc, "_RTCPeerConnection__iceTransports", set())
+    out = []
+    for ice in transports:
+        connection = getattr(ice, "_connection", None)
+        for protocol in getattr(connection, "_protocols", []):
+            transport = getattr(protocol, "transport", None)
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is not None:
+                out.append(sock)
+    return out
+
+
+def bound_receive_buffers(pc: Any, size: int = RECEIVE_BUFFER_BYTES) -> int:
+    """Set SO_RCVBUF on every ICE socket of `pc` (after gathering). Returns how many were set."""
+    count = 0
+    for sock in ice_sockets(pc):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            count += 1
+        except OSError as exc:  # a closing socket: nothing to bound
+            log.debug("SO_RCVBUF not set: %s", exc)
+    return count
