@@ -72,6 +72,19 @@ def drop_decoder_backlog(receiver: Any) -> int:
     return dropped
 
 
+def drop_decoded_backlog(track: Any) -> int:
+    """Drop decoded frames waiting in the track's queue for the event loop, keeping the newest."""
+    queue = getattr(track, "_queue", None)
+    items = getattr(queue, "_queue", None)  # asyncio.Queue's deque
+    if items is None or len(items) <= 1:
+        return 0
+    keep = [items[-1]] if items[-1] is not None else [None]
+    dropped = len(items) - len(keep)
+    items.clear()
+    items.extend(keep)
+    return dropped
+
+
 class DecodeGuard:
     def __init__(self, receiver: Any, *, max_lag_s: float = MAX_LAG_S) -> None:
         self.receiver = receiver
@@ -91,7 +104,7 @@ class DecodeGuard:
         return lag
 
     def shed(self, now_s: float) -> int:
-        dropped = drop_decoder_backlog(self.receiver)
+        dropped = drop_decoder_backlog(self.receiver) + drop_decoded_backlog(getattr(self.receiver, "track", None))
         self.sheds += 1
         self.shed_frames += dropped
         metrics.DECODE_SHEDS.inc()
