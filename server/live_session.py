@@ -288,33 +288,41 @@ class LiveSession:
 
     # -- analysis -------------------------------------------------------------------------------
     async def _analyse(self, item: Received[Any]) -> None:
-        frame = item.frame
         self._frame_seq += 1
         frame_id = self._frame_seq
-        pts = int(frame.pts or 0)
-        received_ms = item.received_ms
         sp = self.session_pipeline
+        slot = self.video_slot
         small: list[np.ndarray] = []  # the frame for evidence snapshots, scaled down in the executor
-
         defer = self.background is not None
         frames: list[VideoFrame] = []
 
         def work() -> Any:
-            rgb = to_rgb(frame)
+            # When the executor is busy with other sessions, the job starts later than the tick that
+            # took `item`: a newer frame may be waiting by then, and the newest frame wins. (Reading
+            # the slot's reference from this thread is atomic; the loop settles the bookkeeping.)
+            newest = slot.newest()
+            chosen = newest if newest is not None and newest.received_ms > item.received_ms else item
+            rgb = to_rgb(chosen.frame)
             if self.evidence is not None:
                 small.append(thumbnail(rgb))
-            video = VideoFrame(rgb, t=received_ms / 1000.0, pts=pts, frame_id=frame_id, received_ms=received_ms)
+            video = VideoFrame(rgb, t=chosen.received_ms / 1000.0, pts=int(chosen.frame.pts or 0),
+                               frame_id=frame_id, received_ms=chosen.received_ms)
             frames.append(video)
-            return sp.analyse(video, defer_rated=defer)
+            return sp.analyse(video, defer_rated=defer), chosen
 
         loop = asyncio.get_running_loop()
         try:
-            analysis = await loop.run_in_executor(self.executor, work)
+            analysis, chosen = await loop.run_in_executor(self.executor, work)
         except Exception:
             self.counters.analysis_errors += 1
             metrics.ANALYSIS_ERRORS.inc()
             self.log.warning("analysis failed on frame %s", frame_id, exc_info=True)
             return
+        if chosen is not item:  # the tick's frame was never analysed; the newer one must not be again
+            if slot.newest() is chosen:
+                slot.take_nowait()
+                slot.dropped += 1
+        pts, received_ms = int(chosen.frame.pts or 0), chosen.received_ms
         if defer and not self._background_busy and (due := sp.due_rated(analysis.t)):
             # slow stages (objects, posture) on this frame, off the per-frame path: later frames
             # carry their results with their age

@@ -63,6 +63,10 @@ class NewestFrame(Generic[T]):
         self.closed = True
         self._ready.set()
 
+    def newest(self) -> Received[T] | None:
+        """The waiting frame, without taking it."""
+        return self._item
+
     def take_nowait(self) -> Received[T] | None:
         item, self._item = self._item, None
         self._ready.clear()
