@@ -106,14 +106,13 @@ class LiveSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: callables that get every message sent to the candidate (proctors watching, as JSON text)
         self.listeners: set[Callable[[str], None]] = set()
-        #: the candidate's live video, relayed to watchers without re-encoding per viewer
+        #: the candidate's live video for watchers (one decode shared; aiortc encodes per watcher)
         self.relay: Any = None
         self.video_track: Any = None
         self.last_message: dict[str, Any] | None = None
         self._background_busy = False
         self.decode_guard: DecodeGuard | None = None
         self._frame_seq = self.risk.last_frame_id  # frame ids continue across a resume
-        self._closed = False
         self._pending_changes: list[dict[str, Any]] = []
         self._dc_bucket = TokenBucket(rate=DC_MESSAGES_PER_S, burst=DC_MESSAGE_BURST)
         self.audio = SessionAudio(risk=self.risk, executor=self.executor, vad=self.vad,

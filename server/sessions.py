@@ -122,8 +122,8 @@ class SessionManager:
                 bound_receive_buffers(pc)
             except Exception as exc:
                 await session.stop_media()
-                if not resume:
-                    self.live.pop(sid, None)
+                if not resume and self.live.pop(sid, None) is not None:
+                    await session.outbox.close(timeout=1.0)
                 raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
             session.status = "connecting"
             fields: dict[str, Any] = {"status": "connecting", "worker": self.worker_id, "connected_at": time.time()}
