@@ -62,19 +62,9 @@ CANNOT_SHOW = [
 
 
 def frames(path: Path, fps: float) -> list[tuple[float, Any]]:
-    import av
+    from server.client.media_files import rgb_frames
 
-    out: list[tuple[float, Any]] = []
-    next_t = 0.0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base)
-            if t + 1e-6 < next_t:
-                continue
-            next_t = t + 1.0 / fps
-            out.append((t, frame.to_ndarray(format="rgb24")))
-    return out
+    return rgb_frames(path, fps)
 
 
 def label_of(t: float) -> str | None:

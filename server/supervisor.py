@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from server.config import Settings
@@ -29,20 +30,19 @@ def _spawn(settings: Settings, redis_url: str) -> subprocess.Popen[bytes]:
 def supervise(count: int, settings: Settings, redis_url: str) -> int:
     workers = [_spawn(settings, redis_url) for _ in range(count)]
     print(f"vigil: supervising {count} workers on port {settings.port} (pids {[w.pid for w in workers]})", flush=True)
-    stopping = False
+    stopping = threading.Event()  # a plain process (no event loop): waiting on an Event wakes at once
 
     def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not stopping:
-        time.sleep(0.5)
+    while not stopping.wait(0.5):
         for i, proc in enumerate(workers):
-            if proc.poll() is not None and not stopping:
+            if proc.poll() is not None and not stopping.is_set():
                 print(f"vigil: worker pid {proc.pid} exited with {proc.returncode}; restarting", flush=True)
-                time.sleep(RESTART_DELAY_S)
+                if stopping.wait(RESTART_DELAY_S):
+                    break
                 workers[i] = _spawn(settings, redis_url)
     for proc in workers:
         if proc.poll() is None:

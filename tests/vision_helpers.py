@@ -49,19 +49,9 @@ def read_rgb(rel: str) -> np.ndarray:
 @cache
 def clip_frames(rel: str = CLIP, fps: float = 5.0) -> tuple[tuple[float, np.ndarray], ...]:
     """(t seconds, RGB frame) at about `fps`, decoded with PyAV."""
-    import av
+    from server.client.media_files import rgb_frames
 
-    out: list[tuple[float, np.ndarray]] = []
-    next_t = 0.0
-    with av.open(str(shared(rel))) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base)
-            if t + 1e-6 < next_t:
-                continue
-            next_t = t + 1.0 / fps
-            out.append((t, frame.to_ndarray(format="rgb24")))
-    return tuple(out)
+    return tuple(rgb_frames(shared(rel), fps))
 
 
 def in_spans(t: float, spans: tuple[tuple[float, float], ...]) -> bool:

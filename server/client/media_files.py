@@ -142,3 +142,18 @@ class LoopingAudioTrack(MediaStreamTrack):
         frame.time_base = fractions.Fraction(1, AUDIO_RATE)
         self._pts += AUDIO_SAMPLES
         return frame
+
+
+def rgb_frames(path: Path | str, fps: float = 5.0) -> list[tuple[float, np.ndarray]]:
+    """(t seconds, RGB array) of a video file at about `fps` (the first frame at or after each step)."""
+    out: list[tuple[float, np.ndarray]] = []
+    next_t = 0.0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base)
+            if t + 1e-6 < next_t:
+                continue
+            next_t = t + 1.0 / fps
+            out.append((t, frame.to_ndarray(format="rgb24")))
+    return out
