@@ -62,7 +62,7 @@ CANNOT_SHOW = [
 
 
 def frames(path: Path, fps: float) -> list[tuple[float, Any]]:
-    from server.client.media_files import rgb_frames
+    from server.tools.candidate.media_files import rgb_frames
 
     return rgb_frames(path, fps)
 

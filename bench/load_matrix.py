@@ -16,8 +16,8 @@ import time
 from typing import Any
 
 from bench.server import REPO, BenchServer
-from server.loadtest.options import LoadTestOptions
-from server.loadtest.runner import run_loadtest
+from server.tools.loadtest.options import LoadTestOptions
+from server.tools.loadtest.runner import run_loadtest
 
 FACE_CLIP = REPO / "tests" / "data" / "proctoringai_center_left_center_640x480.mp4"
 SPEECH = REPO.parent / "shared" / "data" / "audio" / "speech" / "librivox_0870.wav"
@@ -120,7 +120,7 @@ def run_overload(clients: int, duration_s: float, log: Any) -> dict[str, Any]:
         lat = c.get("latencies_ms") or []
         for i, v in enumerate(lat):
             thirds[min(2, 3 * i // max(1, len(lat)))].append(v)
-    from server.loadtest.stats import latency_summary
+    from server.tools.loadtest.stats import latency_summary
 
     t0_ramp = report["options"]["ramp_s"]
     samples = [s for s in report["server"]["samples"] if s["rss_bytes"] is not None]

@@ -36,8 +36,8 @@ def measure(frames: int) -> dict[str, Any]:
     import cv2
 
     from pipeline.frame import VideoFrame
-    from server.client.media_files import load_video_frames
     from server.models import load_models
+    from server.tools.candidate.media_files import load_video_frames
 
     pipeline, _ = load_models()
     clip = load_video_frames(FACE_CLIP, 640, 480, ANALYSIS_FPS)

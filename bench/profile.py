@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.load_matrix import options
 from bench.server import REPO, BenchServer
-from server.loadtest.runner import run_loadtest
+from server.tools.loadtest.runner import run_loadtest
 
 RESULTS = REPO / "bench" / "results"
 #: substrings of a frame -> the room it belongs to; the first match from the leaf up wins
@@ -36,7 +36,7 @@ ROOMS = [
     ("frame to RGB", "to_rgb"), ("video decode (VP8)", "codecs/vpx.py"), ("audio decode (Opus)", "codecs/opus.py"),
     ("RTP/SRTP/jitter buffer", "rtcrtpreceiver.py"), ("RTP/SRTP/jitter buffer", "jitterbuffer.py"),
     ("RTP/SRTP/jitter buffer", "rtcrtpsender.py"), ("DTLS/SRTP", "rtcdtlstransport.py"),
-    ("SCTP data channel", "rtcsctptransport.py"), ("ICE", "aioice"), ("Redis store", "server/store.py"),
+    ("SCTP data channel", "rtcsctptransport.py"), ("ICE", "aioice"), ("Redis store", "server/store/store.py"),
     ("Redis store", "redis/"), ("HTTP (aiohttp)", "aiohttp/"), ("metrics", "prometheus_client"),
     ("asyncio loop", "asyncio/"),
 ]

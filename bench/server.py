@@ -34,7 +34,7 @@ class BenchServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = Path(self._tmp.name) / "server.log"
 
-    def __enter__(self) -> "BenchServer":
+    def __enter__(self) -> BenchServer:
         self.start()
         return self
 

@@ -1,8 +1,9 @@
 """FrameAnalysis: every stage's output for one frame, and its data-channel form."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from pipeline.stages.base import StageOutput, StageResult
 

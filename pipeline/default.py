@@ -52,7 +52,7 @@ def build_default_pipeline(settings_like: object | None = None, *,
                            face_landmarker_path: str | os.PathLike[str] | None = None,
                            models_dir: str | os.PathLike[str] | None = None) -> Pipeline:
     """The default stages. `settings_like` is anything with optional `face_landmarker` and
-    `models_dir` attributes (e.g. `server.config.Settings`); keyword arguments win over it."""
+    `models_dir` attributes (e.g. `server.core.config.Settings`); keyword arguments win over it."""
     landmarker = face_landmarker_path or getattr(settings_like, "face_landmarker", None)
     models = models_dir or getattr(settings_like, "models_dir", None)
     stages = face_stages(face_landmarker_path=Path(landmarker) if landmarker else None)

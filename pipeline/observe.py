@@ -6,7 +6,8 @@ produce a result leaves its field absent, which becomes None: "unable to assess"
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pipeline.risk.messages import GAZE_DIRECTIONS, IMAGE_QUALITIES, Observation
 

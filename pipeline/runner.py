@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from pipeline.analysis import FrameAnalysis
 from pipeline.frame import VideoFrame
@@ -49,7 +50,7 @@ class Pipeline:
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
 
-    def new_session(self) -> "SessionPipeline":
+    def new_session(self) -> SessionPipeline:
         return SessionPipeline(self)
 
 

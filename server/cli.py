@@ -8,9 +8,9 @@ import os
 import signal
 import socket
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from server.config import Settings
+from server.core.config import Settings
 
 log = logging.getLogger("vigil")
 
@@ -24,10 +24,13 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
     port is opened with SO_REUSEPORT and a private port lets the other workers proxy to this one."""
     from aiohttp import web
 
-    from server.app import SESSIONS, build_app
+    from server.app import build_app
+    from server.http.keys import SESSIONS
     from server.models import load_models
-    from server.store import Store
+    from server.rtc.jitter import install_marker_jitter_buffer
+    from server.store.store import Store
 
+    install_marker_jitter_buffer()  # frames reach the decoder one frame interval sooner
     loop = asyncio.get_running_loop()
     pipeline, vad = await loop.run_in_executor(None, load_models, settings)
     store = Store(redis_url)
@@ -57,8 +60,8 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from server.embedded_redis import redis_for
-    from server.logs import configure_logging
+    from server.core.logs import configure_logging
+    from server.store.embedded import redis_for
 
     try:
         settings = Settings.from_env()
@@ -71,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         with redis_for(settings.redis_url, settings.data_dir) as redis_url:
             if args.workers > 1:
-                from server.supervisor import supervise
+                from server.cluster.supervisor import supervise
 
                 return supervise(args.workers, settings, redis_url)
             asyncio.run(run_server(settings, redis_url, shared_port=args.worker))
@@ -85,10 +88,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     """`vigil user add`: an account of any role, written straight to Redis (embedded Valkey when unset)."""
     import getpass
 
-    from server.accounts import Accounts
-    from server.embedded_redis import redis_for
-    from server.errors import ApiError
-    from server.store import Store
+    from server.accounts.users import Accounts
+    from server.protocol.errors import ApiError
+    from server.store.embedded import redis_for
+    from server.store.store import Store
 
     settings = Settings.from_env()
     password = args.password or os.environ.get("VIGIL_USER_PASSWORD")
@@ -124,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="media worker processes sharing the port (default 1)")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of several, started by --workers
     serve.set_defaults(func=cmd_serve)
-    from server.loadtest import add_parser as add_loadtest_parser
+    from server.tools.loadtest import add_parser as add_loadtest_parser
 
     add_loadtest_parser(sub)
     user_add = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True) \

@@ -6,7 +6,7 @@ import logging
 from pipeline.audio.vad import SileroVad
 from pipeline.runner import Pipeline
 from pipeline.stages.base import StageUnavailable
-from server.config import Settings
+from server.core.config import Settings
 
 log = logging.getLogger(__name__)
 

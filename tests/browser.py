@@ -22,9 +22,10 @@ import shutil
 import subprocess
 import tempfile
 import wave
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
@@ -113,7 +114,7 @@ def chromium_flags(camera: Path, microphone: Path | None = None) -> list[str]:
 
 
 @asynccontextmanager
-async def launch_chromium(camera: Path, microphone: Path | None = None) -> AsyncIterator["BrowserContext"]:
+async def launch_chromium(camera: Path, microphone: Path | None = None) -> AsyncIterator[BrowserContext]:
     """Headless Debian Chromium with a fresh profile, the y4m as camera and the WAV as microphone.
 
     Playwright refuses `--user-data-dir` in `args`; a persistent context on a new temporary directory is

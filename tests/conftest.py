@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import pytest
 
@@ -48,7 +48,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from server.embedded_redis import EmbeddedValkey
+    from server.store.embedded import EmbeddedValkey
 
     server = EmbeddedValkey(tmp_path_factory.mktemp("valkey"))
     url = server.start()
@@ -77,7 +77,7 @@ class RunningServer:
 
     @property
     def sessions(self):  # type: ignore[no-untyped-def]
-        from server.app import SESSIONS
+        from server.http.keys import SESSIONS
 
         return self.app[SESSIONS]  # type: ignore[index]
 
@@ -90,10 +90,12 @@ async def vigil_server_factory(valkey_url: str, loaded_models, tmp_path: Path): 
     from aiohttp import web
 
     from server.app import build_app
-    from server.config import Settings
-    from server.store import Store
+    from server.core.config import Settings
+    from server.rtc.jitter import install_marker_jitter_buffer
+    from server.store.store import Store
 
     stack = AsyncExitStack()
+    install_marker_jitter_buffer()  # what `vigil serve` does at worker start
 
     async def start(**overrides: object) -> RunningServer:
         fields: dict[str, object] = {"data_dir": tmp_path / "var", "port": free_port(), "analysis_fps": 5.0}

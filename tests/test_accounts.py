@@ -12,10 +12,10 @@ import uuid
 import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from server.accounts import Accounts
-from server.client.candidate import CandidateClient
-from server.metrics import REJECTED
-from server.store import ALL_SESSIONS, LIVE_SET, events_key, session_key
+from server.accounts.users import Accounts
+from server.core.metrics import REJECTED
+from server.store.store import ALL_SESSIONS, LIVE_SET, events_key, session_key
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP, REPO
 
 PASSWORD = "correct horse battery staple"

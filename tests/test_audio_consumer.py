@@ -22,7 +22,7 @@ from aiortc.mediastreams import MediaStreamError
 from pipeline.audio.analyzer import AudioAnalyzer, AudioUpdate
 from pipeline.audio.segmenter import SpeechEnded, SpeechStarted
 from pipeline.audio.vad import SileroVad
-from server.audio_consumer import MediaClock, consume_audio
+from server.rtc.audio_track import MediaClock, consume_audio
 
 SPEECH = Path("/work/shared/data/audio/speech/cmu_arctic_us_aew_a0001.wav")
 #: Speech in this file, from vad_mix_01's labels (18.28-21.83 s, the file joined at 18.09 s), +-100 ms.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.client.candidate import CandidateClient
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP, eventually
 
 pytestmark = pytest.mark.slow

@@ -58,10 +58,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/exams"): row(401, 403, 200, 200, 200, 401),
     ("GET", "/api/live"): row(401, 403, 200, 200, 200, 401),
     ("GET", "/api/live/stream"): row(401, 403, 200, 200, 200, 401),
-    # the seed's WebSocket baseline (server/ws_baseline.py) takes no credentials at all: a plain GET
+    # the seed's WebSocket baseline (server/http/routes/face_ws.py) takes no credentials at all: a plain GET
     # without the upgrade is 400 for everyone. Kept for latency comparisons; not for production.
     ("GET", "/ws/face-detection/{client_id}"): everyone(400),
-    # screen geometry and calibrations (server/routes_calibration.py): a session writes its own
+    # screen geometry and calibrations (server/http/routes/calibration.py): a session writes its own
     # candidate's screen; reads are for admins, the owning proctor and that candidate's session.
     # Candidate "matrix" has no stored screen info (the GETs run before the POST) nor calibration,
     # so whoever is let through gets 404; the diagnostics of a fresh session are 200 with null.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from server.client.candidate import CandidateClient
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 
 
@@ -82,8 +82,8 @@ async def test_production_mode_refuses_the_demo_exam(valkey_url, loaded_pipeline
     from aiohttp.test_utils import TestClient, TestServer
 
     from server.app import build_app
-    from server.config import Settings
-    from server.store import Store
+    from server.core.config import Settings
+    from server.store.store import Store
 
     settings = Settings(data_dir=tmp_path, env="production", jwt_secret="s" * 32)
     store = Store(valkey_url)
@@ -96,8 +96,8 @@ async def test_production_mode_refuses_the_demo_exam(valkey_url, loaded_pipeline
 
 
 def test_production_mode_requires_a_jwt_secret(tmp_path) -> None:
-    from server.config import Settings
-    from server.secrets import signing_secret
+    from server.accounts.secrets import signing_secret
+    from server.core.config import Settings
 
     with pytest.raises(ValueError, match="VIGIL_JWT_SECRET is required"):
         signing_secret(Settings(data_dir=tmp_path, env="production"))

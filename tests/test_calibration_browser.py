@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_exam_browser import WAIT_MS, chromium, fake_media, start_exam  # noqa: F401 (fixtures)
 from tests.browser import launch_chromium
+from tests.test_exam_browser import WAIT_MS, chromium, fake_media, start_exam  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

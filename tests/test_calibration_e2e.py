@@ -14,9 +14,9 @@ import math
 
 import aiohttp
 
-from server.calibration import DOT_DURATION_S
-from server.client.candidate import CandidateClient
-from server.store import calibration_key
+from server.live.calibration import DOT_DURATION_S
+from server.store.store import calibration_key
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 
 SCREEN = {"screen_w": 1536, "screen_h": 864, "dpr": 1.25}
@@ -196,8 +196,8 @@ def looking_at(x: float, y: float, t: float, *, drift: tuple[float, float] = (0.
 async def test_controller_accepts_a_steady_candidate_then_reports_on_screen_and_recentres() -> None:
     import time
 
-    from server.calibration import CalibrationController
-    from server.messages import CalibrationRecentre, CalibrationStart
+    from server.live.calibration import CalibrationController
+    from server.protocol.messages import CalibrationRecentre, CalibrationStart
 
     host = FakeSession()
     ctl = CalibrationController(session=host, dot_s=0.12, saccade_s=0.03)

@@ -1,5 +1,5 @@
 """Capture times from clock messages, exact or estimated from the newest known frame."""
-from server.clock_sync import CaptureClock
+from server.rtc.clock_sync import CaptureClock
 
 
 def test_exact_then_estimated_capture_times() -> None:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from server.config import SETTINGS_DOC, Settings
+from server.core.config import SETTINGS_DOC, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -186,7 +186,7 @@ def test_services_exist(services: dict[str, Any]) -> None:
 
 def test_vigil_environment_is_known_settings(vigil_env: dict[str, str]) -> None:
     unknown = set(vigil_env) - set(SETTINGS_DOC) - STANDARD_ENV
-    assert not unknown, f"not in server.config.SETTINGS_DOC: {sorted(unknown)}"
+    assert not unknown, f"not in server.core.config.SETTINGS_DOC: {sorted(unknown)}"
 
 
 def test_vigil_environment_is_a_valid_production_configuration(vigil_env: dict[str, str]) -> None:
@@ -210,7 +210,7 @@ def test_vigil_port_matches_settings_command_and_healthcheck(services: dict[str,
     vigil = services["vigil"]
     argv = as_argv(vigil["command"])
     port = int(option(argv, "--port") or Settings().port)
-    assert port == Settings().port, "vigil's --port differs from server/config.py's default port"
+    assert port == Settings().port, "vigil's --port differs from server/core/config.py's default port"
     assert option(argv, "--host") == "0.0.0.0", "inside a container vigil must listen on all interfaces"
 
     health = " ".join(as_argv(vigil["healthcheck"]["test"]))

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from server.client.candidate import CandidateClient
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 from tests.test_accounts import PASSWORD, login, make_user, new_exam
 

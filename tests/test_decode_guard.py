@@ -7,8 +7,8 @@ import time
 import aiortc.rtcrtpreceiver as receiver_module
 import pytest
 
-from server.client.candidate import CandidateClient
-from server.decode_guard import LagMonitor
+from server.rtc.decode_guard import LagMonitor
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from server.cli import main
-from server.loadtest.options import LoadTestOptions
-from server.loadtest.runner import plan
-from server.loadtest.stats import latency_summary, percentile
+from server.tools.loadtest.options import LoadTestOptions
+from server.tools.loadtest.runner import plan
+from server.tools.loadtest.stats import latency_summary, percentile
 from tests.conftest import FACE_CLIP
 
 CLIENT_KEYS = {"name", "transport", "process", "ok", "error", "session_id", "setup_s", "streaming_s",

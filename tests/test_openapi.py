@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import aiohttp
 
-from server.openapi import ROUTES, app_routes
+from server.http.openapi import ROUTES, app_routes
 
 
 async def test_every_route_is_documented(vigil_server) -> None:
     routes = set(app_routes(vigil_server.app))
     missing = sorted(r for r in routes if r not in ROUTES)
-    assert not missing, f"document these routes in server/openapi.py ROUTES: {missing}"
+    assert not missing, f"document these routes in server/http/openapi.py ROUTES: {missing}"
     stale = sorted(r for r in ROUTES if r not in routes)
     assert not stale, f"documented but not served: {stale}"
 

@@ -2,8 +2,9 @@
 and a rate-limited stage runs at its rate with its result carried forward, aged, in between."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from vision_helpers import CLIP, clip_frames
 

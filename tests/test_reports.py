@@ -23,9 +23,15 @@ import cv2
 import numpy as np
 import pytest
 
-from server.client.candidate import CandidateClient
-from server.evidence import (EvidenceLimits, EvidenceWriter, FrameRing, RingFrame, draw_detections,
-                             encode_snapshot)
+from server.live.evidence import (
+    EvidenceLimits,
+    EvidenceWriter,
+    FrameRing,
+    RingFrame,
+    draw_detections,
+    encode_snapshot,
+)
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_THEN_EMPTY, free_port
 
 POPPLER = shutil.which("pdftotext") is not None and shutil.which("pdftoppm") is not None
@@ -36,12 +42,12 @@ needs_poppler = pytest.mark.skipif(not POPPLER,
 # -- helpers -------------------------------------------------------------------------------------
 async def user_headers(app: Any, role: str) -> dict[str, str]:
     """A bearer for a new account with `role` (accounts module), else a stand-in resolver for one."""
-    from server.app import AUTH
+    from server.http.keys import AUTH
 
     try:
-        from server.routes_accounts import ACCOUNTS
+        from server.http.keys import ACCOUNTS
     except ImportError:  # before accounts: resolve "Bearer test-<role>" to a user of that role
-        from server.auth import User
+        from server.accounts.auth import User
 
         async def resolve(request: Any) -> User | None:
             header = request.headers.get("Authorization", "")
@@ -172,7 +178,7 @@ async def test_a_real_session_gives_evidence_and_a_report_that_survive_a_restart
     from aiohttp import web
 
     from server.app import build_app
-    from server.store import Store
+    from server.store.store import Store
 
     settings = vigil_server.settings.with_overrides(port=free_port())
     store = Store(vigil_server.store.url)
@@ -239,7 +245,7 @@ async def test_reports_and_evidence_need_a_proctor_or_admin_and_refuse_path_tric
 
 
 async def test_a_candidate_or_another_exams_proctor_gets_403(vigil_server) -> None:
-    pytest.importorskip("server.accounts")
+    pytest.importorskip("server.accounts.users")
     owner = await user_headers(vigil_server.app, "proctor")
     other = await user_headers(vigil_server.app, "proctor")
     candidate = await user_headers(vigil_server.app, "candidate")

@@ -10,13 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from server.client.candidate import CandidateClient
-from server.store import LIVE_CHANNEL, Store
-from tests.conftest import eventually, FACE_CLIP, REPO, free_port
+from server.store.store import LIVE_CHANNEL, Store
+from server.tools.candidate.candidate import CandidateClient
+from tests.conftest import FACE_CLIP, REPO, eventually, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,7 @@ import asyncio
 import json
 import time
 
-import pytest
-
-from server.client.candidate import CandidateClient
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP, FACE_THEN_EMPTY
 
 

@@ -7,8 +7,8 @@ import hmac
 
 import pytest
 
-from server.config import Settings
-from server.turn import ice_servers, turn_credentials
+from server.core.config import Settings
+from server.rtc.turn import ice_servers, turn_credentials
 
 SECRET = "vigil-test-secret"
 SESSION = "sess-42"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from server.turn import turn_credentials
+from server.rtc.turn import turn_credentials
 
 try:  # tests/ is on sys.path (pytest's rootdir-less layout) ...
     from turn_helpers import start_coturn, turnserver_path

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from server.client.candidate import CandidateClient
-from server.turn import turn_credentials
+from server.rtc.turn import turn_credentials
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 
 try:

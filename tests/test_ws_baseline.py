@@ -10,7 +10,7 @@ import aiohttp
 import cv2
 import pytest
 
-from server.client.media_files import load_video_frames
+from server.tools.candidate.media_files import load_video_frames
 from tests.conftest import FACE_CLIP
 
 

@@ -49,7 +49,7 @@ def read_rgb(rel: str) -> np.ndarray:
 @cache
 def clip_frames(rel: str = CLIP, fps: float = 5.0) -> tuple[tuple[float, np.ndarray], ...]:
     """(t seconds, RGB frame) at about `fps`, decoded with PyAV."""
-    from server.client.media_files import rgb_frames
+    from server.tools.candidate.media_files import rgb_frames
 
     return tuple(rgb_frames(shared(rel), fps))
 

@@ -2,7 +2,7 @@
 
 Video and audio share one clock at the edge (wall-clock seconds: a video frame is stamped when it
 arrives, an audio chunk by its sample position anchored at the first audio frame's arrival; see
-`server.audio_consumer`). Both arrive after similar network and jitter-buffer delays, so a chunk
+`server.rtc.audio_track`). Both arrive after similar network and jitter-buffer delays, so a chunk
 at time t is compared with the mouth openings of the frames received in [t - LOOKBACK_S,
 t + LOOKAHEAD_S].
 

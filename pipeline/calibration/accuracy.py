@@ -19,8 +19,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 #: assumed webcam horizontal field of view when the camera's is unknown: typical laptop webcams
 #: are 55-65 deg (external ones up to 78).

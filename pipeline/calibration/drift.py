@@ -13,8 +13,8 @@ calibration is asked for instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from pipeline.calibration.features import FeatureSample
 from pipeline.calibration.fit import MIN_SAMPLES_PER_POINT, GazeModel, fixation, mean_prediction

@@ -8,8 +8,9 @@ visual angle; the message says in plain words what was measured and what to do.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from pipeline.calibration.accuracy import (
     Accuracy,

@@ -24,8 +24,9 @@ Everything is closed-form linear algebra in a fixed order: the same samples give
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,7 @@ class GazeModel:
         out = z @ np.asarray(self.coef).T + np.asarray(self.intercept) + np.asarray(self.offset)
         return out
 
-    def with_offset(self, offset: tuple[float, float]) -> "GazeModel":
+    def with_offset(self, offset: tuple[float, float]) -> GazeModel:
         return replace(self, offset=(float(offset[0]), float(offset[1])))
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,7 +97,7 @@ class GazeModel:
                 "offset": list(self.offset)}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "GazeModel":
+    def from_dict(cls, d: Mapping[str, Any]) -> GazeModel:
         names = tuple(str(n) for n in d["feature_names"])
         if names != FeatureSample.NAMES:
             raise ValueError(f"model was fitted on features {names}, expected {FeatureSample.NAMES}")

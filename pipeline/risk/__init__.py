@@ -27,7 +27,13 @@ from pipeline.risk.messages import (
     Verdict,
 )
 from pipeline.risk.policy import ConditionPolicy, Policy, PolicyError, VerdictPolicy
-from pipeline.risk.policy_io import load_policy, policy_from_dict, policy_from_toml, policy_to_dict, policy_to_toml
+from pipeline.risk.policy_io import (
+    load_policy,
+    policy_from_dict,
+    policy_from_toml,
+    policy_to_dict,
+    policy_to_toml,
+)
 
 __all__ = [
     "BROWSER_EVENTS",

@@ -11,7 +11,8 @@ window, so memory stays small at any frame rate.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _Segment = tuple[float, float, bool]  # (start, end, attentive)
 

@@ -11,8 +11,9 @@ A calibration may call `set(yaw, pitch)` at any time; that value wins and collec
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from statistics import median
-from typing import Any, Mapping
+from typing import Any
 
 
 class BaselineEstimator:

@@ -28,7 +28,7 @@ False with no face or looking away, None when unassessable or the looking state 
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pipeline.risk.debounce import Reading
 from pipeline.risk.messages import EventType, Observation

@@ -20,8 +20,9 @@ Times are compared with a small tolerance so frames at `i / fps` meet thresholds
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 #: float tolerance for time comparisons: 10 * 0.2 s summed in floats is 1.9999999999999998.
 TIME_EPSILON = 1e-6

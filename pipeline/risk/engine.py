@@ -23,7 +23,8 @@ the inputs received since.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pipeline.risk.attention import AttentionWindow
 from pipeline.risk.baseline import BaselineEstimator

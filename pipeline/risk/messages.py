@@ -10,8 +10,9 @@ All timestamps are seconds on the session clock, supplied by the caller.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, Literal, Mapping, get_args
+from typing import Any, Final, Literal, get_args
 
 EventType = Literal[
     "no_face",

@@ -15,9 +15,9 @@ Construction validates every value and raises `PolicyError` naming the dotted ke
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Mapping
 
 from pipeline.risk.messages import EVENT_TYPES, IMAGE_QUALITIES, SEVERITIES, EventType, Severity
 

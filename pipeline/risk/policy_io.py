@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline.risk.messages import EVENT_TYPES
 from pipeline.risk.policy import DEFAULT_CONDITIONS, ConditionPolicy, Policy, PolicyError, VerdictPolicy

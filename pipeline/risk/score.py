@@ -8,7 +8,8 @@ is `integral / duration` rather than an average of irregular samples. Peak is th
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 MAX_SCORE = 100.0
 

@@ -15,8 +15,9 @@ from several threads at once: a stage whose model is not thread-safe holds `self
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pipeline.frame import VideoFrame
 
@@ -81,7 +82,7 @@ class Stage:
         return None
 
     # -- work ------------------------------------------------------------------------------
-    def process(self, frame: VideoFrame, upstream: Mapping[str, "StageOutput"], state: Any) -> StageResult | None:
+    def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> StageResult | None:
         raise NotImplementedError
 
 

@@ -12,8 +12,9 @@ It makes no claim about emotion, attention or honesty: none of these follow from
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline.frame import VideoFrame
 from pipeline.stages.base import Stage, StageOutput

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pipeline.frame import VideoFrame
 from pipeline.stages.base import Stage, StageOutput, StageUnavailable

@@ -19,8 +19,9 @@ subtracts the candidate's own baseline (calibration / the first minute) before j
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -25,8 +25,9 @@ no body was found at all).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from pipeline.frame import VideoFrame
 from pipeline.stages.base import Stage, StageOutput, StageUnavailable

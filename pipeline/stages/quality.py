@@ -16,8 +16,9 @@ as an empty seat).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import cv2
 import numpy as np

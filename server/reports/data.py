@@ -1,7 +1,7 @@
 """The content of a session report, built only from what outlives the worker: the session hash, its
 event stream in Redis and the evidence files on disk. So a report works after a restart, on any worker.
 
-Stream items read (oldest first; see `server.risk_session`, `server.evidence`, `server.sessions`):
+Stream items read (oldest first; see `server.live.risk`, `server.live.evidence`, `server.live.manager`):
 `event_started` / `event_ended` (joined by event id into one row with its duration), `browser`
 (counted by signal), `score` (the once-a-second risk and attention: the timeline), `evidence`,
 `evidence_skipped`, `evidence_error` (joined to their events, counted), `verdict` (its summary; the
@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from server.evidence import evidence_file
-from server.store import Store
+from server.live.evidence import evidence_file
+from server.store.store import Store
 
 MAX_TIMELINE_POINTS = 720
 #: evidence error messages quoted in the report; the rest are only counted.
@@ -102,7 +103,7 @@ def downsample(points: list[TimelinePoint], max_points: int = MAX_TIMELINE_POINT
     return out
 
 
-#: accuracy fields of the calibration summary (`server.calibration.GazeCalibration.summary`) the report shows
+#: accuracy fields of the calibration summary (`server.live.calibration.GazeCalibration.summary`) the report shows
 CALIBRATION_FIELDS = ("mean_error_px", "max_error_px", "mean_error_deg", "mean_error_mm", "limit_deg",
                       "source", "attempts", "recentres", "message")
 

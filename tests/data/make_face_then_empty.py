@@ -2,9 +2,8 @@
 
 Run from the repo root with shared/ beside it: .venv/bin/python tests/data/make_face_then_empty.py
 """
-from pathlib import Path
-
 from fractions import Fraction
+from pathlib import Path
 
 import av
 

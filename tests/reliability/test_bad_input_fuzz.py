@@ -12,7 +12,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.client.candidate import CandidateClient
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP, REPO, free_port
 
 JSON = st.recursive(

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
-
-import pytest
+from typing import Any
 
 from pipeline.frame import VideoFrame
 from pipeline.runner import Pipeline
 from pipeline.stages.base import Stage, StageOutput
-from server.client.candidate import CandidateClient
-from server.embedded_redis import EmbeddedValkey
-from tests.conftest import eventually, FACE_CLIP, FACE_THEN_EMPTY, free_port
+from server.store.embedded import EmbeddedValkey
+from server.tools.candidate.candidate import CandidateClient
+from tests.conftest import FACE_CLIP, FACE_THEN_EMPTY, eventually, free_port
 
 BROWSER_ORDER = ["paste", "fullscreen_exit", "devtools", "paste", "fullscreen_exit", "paste"]
 
@@ -23,7 +21,7 @@ async def test_redis_restart_mid_session_loses_no_event_and_keeps_order(
         vigil_server_factory, tmp_path: Path, ledger) -> None:
     valkey = EmbeddedValkey(tmp_path / "redis", port=free_port())
     url = valkey.start()
-    from server.store import Store
+    from server.store.store import Store
 
     server = await vigil_server_factory()
     # point this server's store at its own Valkey, which we can stop and start

@@ -5,7 +5,7 @@ import re
 
 import aiohttp
 
-from server.client.candidate import CandidateClient
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 
 

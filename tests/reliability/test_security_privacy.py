@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import logging
 from pathlib import Path
 
 import aiohttp
 
-from server.client.candidate import CandidateClient
-from server.logs import JsonFormatter
-from server.retention import sweep
+from server.core.logs import JsonFormatter
+from server.store.retention import sweep
+from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_THEN_EMPTY
 from tests.test_accounts import PASSWORD, call, logged_in, login, make_user, new_exam
 

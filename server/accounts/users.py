@@ -1,0 +1,171 @@
+"""User accounts: argon2 password hashes in Redis, account JWTs, logout, and a login rate limit.
+
+| key (prefix `vigil:`)              | type   | lifetime |
+|------------------------------------|--------|----------|
+| `user:{id}`                        | hash   | until the account is deleted (user_id, email, role, password_hash, created_at) |
+| `user:email:{email}`               | string | as its user; email (lower-cased) -> user id, claimed with SET NX so an email is unique |
+| `loginfail:{email}:{ip}`           | string | failed logins, expires `LOGIN_WINDOW_S` after the first failure of a window |
+| `jwt:revoked:{jti}`                | string | a logged-out token; expires when the token would have |
+
+Account tokens are HS256 JWTs signed with the app's signing secret, `scope: "user"` so a session
+token can never pass for a user (and the reverse: `SessionTokens.verify` refuses this scope). The
+role is read from the user's hash on every request, so a deleted account or a changed role takes
+effect at once; the token only proves who the caller is.
+
+Hashing runs in a thread: argon2 is deliberately slow (tens of ms) and the event loop must not block.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from redis.asyncio import Redis
+
+from server.accounts.auth import Role, User
+from server.protocol.errors import ApiError
+
+USER_SCOPE = "user"
+ROLES: tuple[Role, ...] = ("admin", "proctor", "candidate")
+#: account tokens last a working day; logout revokes one early.
+USER_TOKEN_TTL_S = 12 * 3600
+#: failed logins allowed per email and client address within LOGIN_WINDOW_S, then 429.
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW_S = 300
+MIN_PASSWORD_LEN = 8
+MAX_PASSWORD_LEN = 256  # argon2 takes any length; a cap keeps a hostile body from costing CPU
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}$")
+
+_hasher = PasswordHasher()
+#: verified against when the email is unknown, so a login takes as long either way.
+_DUMMY_HASH = _hasher.hash("vigil-timing-equaliser")
+
+
+def user_key(user_id: str) -> str:
+    return f"vigil:user:{user_id}"
+
+
+def email_key(email: str) -> str:
+    return f"vigil:user:email:{email}"
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email):
+        raise ApiError(400, "invalid email address")
+    return email
+
+
+def check_password(password: str) -> None:
+    if not MIN_PASSWORD_LEN <= len(password) <= MAX_PASSWORD_LEN:
+        raise ApiError(400, f"password must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: int
+
+
+class Accounts:
+    def __init__(self, redis: Redis, secret: str) -> None:
+        self.redis = redis
+        self.secret = secret
+
+    # -- users ---------------------------------------------------------------------------------
+    async def create_user(self, email: str, password: str, role: Role, now: float | None = None) -> User:
+        email = normalise_email(email)
+        check_password(password)
+        if role not in ROLES:
+            raise ApiError(400, f"role must be one of {', '.join(ROLES)}")
+        password_hash = await asyncio.to_thread(_hasher.hash, password)
+        user_id = uuid.uuid4().hex
+        await self.redis.hset(user_key(user_id), mapping={
+            "user_id": user_id, "email": email, "role": role, "password_hash": password_hash,
+            "created_at": str(now if now is not None else time.time())})
+        if not await self.redis.set(email_key(email), user_id, nx=True):  # the email is claimed last
+            await self.redis.delete(user_key(user_id))
+            raise ApiError(409, "an account with this email exists")
+        return User(user_id, email, role)
+
+    async def get_user(self, user_id: str) -> User | None:
+        data = await self.redis.hmget(user_key(user_id), "email", "role")
+        if data[0] is None or data[1] not in ROLES:
+            return None
+        return User(user_id, data[0], data[1])  # type: ignore[arg-type]
+
+    async def profile(self, user: User) -> dict[str, Any]:
+        created = await self.redis.hget(user_key(user.user_id), "created_at")
+        return {"user_id": user.user_id, "email": user.email, "role": user.role,
+                "created_at": float(created) if created else None}
+
+    # -- login ---------------------------------------------------------------------------------
+    async def login(self, email: str, password: str, client: str, now: float) -> tuple[User, IssuedToken]:
+        """Check the password under the rate limit; 401 on a wrong pair, 429 past the limit."""
+        email = email.strip().lower()
+        fail_key = f"vigil:loginfail:{email}:{client}"
+        failures = int(await self.redis.get(fail_key) or 0)
+        if failures >= LOGIN_MAX_FAILURES:
+            from server.core.metrics import REJECTED
+
+            REJECTED.labels("login").inc()
+            retry = max(1, int(await self.redis.ttl(fail_key)))
+            raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": retry})
+        user_id = await self.redis.get(email_key(email)) if len(password) <= MAX_PASSWORD_LEN else None
+        stored = await self.redis.hget(user_key(user_id), "password_hash") if user_id else None
+        ok = await asyncio.to_thread(_verify, stored or _DUMMY_HASH, password[:MAX_PASSWORD_LEN])
+        user = await self.get_user(user_id) if ok and stored and user_id else None
+        if user is None:
+            async with self.redis.pipeline(transaction=True) as p:
+                p.incr(fail_key)
+                p.expire(fail_key, LOGIN_WINDOW_S, nx=True)
+                await p.execute()
+            raise ApiError(401, "wrong email or password")
+        await self.redis.delete(fail_key)
+        if _hasher.check_needs_rehash(stored or ""):
+            new_hash = await asyncio.to_thread(_hasher.hash, password)
+            await self.redis.hset(user_key(user.user_id), "password_hash", new_hash)
+        return user, self.issue(user, now)
+
+    # -- tokens --------------------------------------------------------------------------------
+    def issue(self, user: User, now: float) -> IssuedToken:
+        exp = int(now + USER_TOKEN_TTL_S)
+        claims = {"sub": user.user_id, "scope": USER_SCOPE, "jti": uuid.uuid4().hex,
+                  "iat": int(now), "exp": exp}
+        return IssuedToken(jwt.encode(claims, self.secret, algorithm="HS256"), exp)
+
+    def claims(self, token: str) -> dict[str, Any] | None:
+        try:
+            claims = jwt.decode(token, self.secret, algorithms=["HS256"],
+                                options={"require": ["exp", "sub", "jti"]})
+        except jwt.PyJWTError:
+            return None
+        return claims if claims.get("scope") == USER_SCOPE else None
+
+    async def user_for_token(self, token: str) -> User | None:
+        claims = self.claims(token)
+        if claims is None or await self.redis.exists(f"vigil:jwt:revoked:{claims['jti']}"):
+            return None
+        return await self.get_user(str(claims["sub"]))
+
+    async def revoke(self, token: str, now: float) -> bool:
+        claims = self.claims(token)
+        if claims is None:
+            return False
+        ttl = int(claims["exp"] - now)
+        if ttl > 0:
+            await self.redis.set(f"vigil:jwt:revoked:{claims['jti']}", "1", ex=ttl)
+        return True
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,32 @@
+"""Every object the HTTP layer reads from `request.app`, one typed key each.
+
+Route modules import these keys, never `server.app`: the app wires objects in, routes read them out,
+and the import arrow points one way (app -> http).
+"""
+from __future__ import annotations
+
+from concurrent.futures import Executor
+
+from aiohttp import web
+
+from pipeline.audio.vad import SileroVad
+from pipeline.runner import Pipeline
+from server.accounts.auth import Authenticator
+from server.accounts.exams import Exams
+from server.accounts.users import Accounts
+from server.core.config import Settings
+from server.live.manager import SessionManager
+from server.live.watchers import Watchers
+from server.store.store import Store
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+STORE: web.AppKey[Store] = web.AppKey("store", Store)
+SESSIONS: web.AppKey[SessionManager] = web.AppKey("sessions", SessionManager)
+AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
+PIPELINE: web.AppKey[Pipeline] = web.AppKey("pipeline", Pipeline)
+VAD: web.AppKey[SileroVad | None] = web.AppKey("vad", object)  # type: ignore[arg-type]
+ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts", Accounts)
+EXAMS: web.AppKey[Exams] = web.AppKey("exams", Exams)
+#: the analysis executor, shared by WebRTC sessions and the seed WebSocket
+ANALYSIS_EXECUTOR: web.AppKey[Executor] = web.AppKey("analysis_executor", Executor)
+WATCHERS: web.AppKey[Watchers] = web.AppKey("watchers", Watchers)

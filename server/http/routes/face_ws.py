@@ -1,0 +1,224 @@
+"""The seed's WebSocket face-detection API, kept as a baseline to measure WebRTC against.
+
+`GET /ws/face-detection/{client_id}` upgrades to a WebSocket. The client sends JPEG frames as
+base64 data URLs; the server answers each analysed frame with a `detection_result`:
+
+    -> {"type": "frame", "image": "data:image/jpeg;base64,...", "timestamp": 1732370000101.0}
+    <- {"type": "detection_result", "timestamp": 1732370000101.0,   # echoed as sent
+        "faces": [{"box": [x, y, w, h], "confidence": 0.97}],       # every face, boxes 0..1
+        "face_count": 1, "frame_id": 7, "received_ms": ..., "analysed_ms": ..., "pipeline_ms": ...,
+        "head_pose": {...}, "gaze": {...}, "objects": [...], "stages": {...}, ...,
+        "counters": {"frames_received": ..., "frames_analysed": ..., "frames_dropped": ..., "errors": ...}}
+    -> {"type": "stats"}
+    <- {"type": "stats", "counters": {...}}
+    <- {"type": "error", "error": "invalid image", "detail": ..., "timestamp": <echo or null>}
+
+It runs the same pipeline as the WebRTC path (`app[PIPELINE]`, one `SessionPipeline` per socket)
+on the app's analysis executor, with the same flow control (`server.rtc.frames`): a frame goes into a
+one-frame `NewestFrame` slot as it arrives, `AnalysisLoop` takes the newest one at most
+`VIGIL_ANALYSIS_FPS` times a second, and base64 decoding, `cv2.imdecode` and the stages run in the
+executor, one frame in flight per socket. A burst therefore gets fewer answers than frames, and
+the last frame of the burst is the one answered. There is no risk engine, audio or session store
+behind this endpoint: it is a transport baseline, not a product surface.
+
+Malformed messages and images that do not decode are answered with an `error` and counted; they
+never close the socket. Frames larger than aiohttp's message limit (MAX_MESSAGE_BYTES) do close it,
+as aiohttp must.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from aiohttp import WSMsgType, web
+from prometheus_client import Counter
+
+from pipeline.frame import VideoFrame
+from pipeline.runner import Pipeline, SessionPipeline
+from pipeline.stages.faces import FacesResult
+from server.core.metrics import REGISTRY, REJECTED
+from server.http.keys import ANALYSIS_EXECUTOR, PIPELINE, SETTINGS
+from server.live.session import MAX_ANALYSIS_WIDTH
+from server.rtc.frames import AnalysisLoop, NewestFrame, Received
+
+log = logging.getLogger(__name__)
+
+#: the app's analysis executor, shared by WebRTC sessions and these sockets.
+#: a 640x480 JPEG at quality 80 is ~60 kB as base64; 4 MB leaves room for 1080p stills.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+#: client ids in the path: what the seed's pages sent (uuid-ish), bounded.
+MAX_CLIENT_ID_CHARS = 128
+
+WS_FRAMES = Counter("vigil_ws_frames_received", "WebSocket baseline: frames received", registry=REGISTRY)
+WS_ANALYSED = Counter("vigil_ws_frames_analysed", "WebSocket baseline: frames analysed", registry=REGISTRY)
+WS_ERRORS = Counter("vigil_ws_errors", "WebSocket baseline: invalid messages or images", registry=REGISTRY)
+
+
+class InvalidImage(ValueError):
+    """The frame's image is not a decodable JPEG/PNG."""
+
+
+@dataclass(frozen=True)
+class PendingFrame:
+    """A frame as received: the still-encoded image and the client's timestamp to echo."""
+
+    image_b64: str
+    timestamp: Any
+
+
+def decode_image(image_b64: str) -> np.ndarray:
+    """base64 (no data-URL prefix) -> RGB array scaled to MAX_ANALYSIS_WIDTH. Runs in the executor."""
+    try:
+        raw = base64.b64decode(image_b64, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidImage(f"not base64: {exc}") from None
+    bgr = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR) if raw else None
+    if bgr is None:
+        raise InvalidImage("image does not decode")
+    h, w = bgr.shape[:2]
+    if w > MAX_ANALYSIS_WIDTH:
+        bgr = cv2.resize(bgr, (MAX_ANALYSIS_WIDTH, int(round(h * MAX_ANALYSIS_WIDTH / w / 2) * 2)),
+                         interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def parse_frame(msg: Any) -> PendingFrame:
+    """A `frame` message's image (data-URL prefix stripped) and timestamp; ValueError otherwise."""
+    if not isinstance(msg, dict) or msg.get("type") != "frame":
+        raise ValueError("expected {\"type\": \"frame\", ...} or {\"type\": \"stats\"}")
+    image = msg.get("image")
+    if not isinstance(image, str) or not image:
+        raise ValueError("frame without an image")
+    if image.startswith("data:"):
+        head, sep, image = image.partition(",")
+        if not sep or not head.endswith(";base64") or not head.startswith("data:image/"):
+            raise ValueError("image must be a base64 data URL (data:image/jpeg;base64,...)")
+    timestamp = msg.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float, str, type(None))):
+        timestamp = None
+    return PendingFrame(image, timestamp)
+
+
+class BaselineConnection:
+    """One socket: its slot, its analysis loop, its counters."""
+
+    def __init__(self, ws: web.WebSocketResponse, pipeline: Pipeline, executor: Executor, fps: float) -> None:
+        self.ws = ws
+        self.session_pipeline: SessionPipeline = pipeline.new_session()
+        self.executor = executor
+        self.slot: NewestFrame[PendingFrame] = NewestFrame()
+        self.loop = AnalysisLoop(self.slot, fps, self._analyse)
+        self.frames_received = 0
+        self.frames_analysed = 0
+        self.errors = 0
+        self._frame_id = 0
+
+    def counters(self) -> dict[str, int]:
+        return {"frames_received": self.frames_received, "frames_analysed": self.frames_analysed,
+                "frames_dropped": self.loop.dropped, "errors": self.errors}
+
+    async def on_text(self, text: str) -> None:
+        try:
+            msg = json.loads(text)
+            if isinstance(msg, dict) and msg.get("type") == "stats":
+                await self._send({"type": "stats", "counters": self.counters()})
+                return
+            frame = parse_frame(msg)
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            await self._error("invalid message", str(exc)[:200], None)
+            return
+        self.frames_received += 1
+        WS_FRAMES.inc()
+        self.slot.put(frame, time.time() * 1000.0)
+
+    async def _analyse(self, item: Received[PendingFrame]) -> None:
+        self._frame_id += 1
+        frame_id, received_ms, sp = self._frame_id, item.received_ms, self.session_pipeline
+        pending = item.frame
+
+        def work() -> Any:
+            rgb = decode_image(pending.image_b64)
+            return sp.analyse(VideoFrame(rgb, t=received_ms / 1000.0, frame_id=frame_id, received_ms=received_ms))
+
+        try:
+            analysis = await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        except InvalidImage as exc:
+            await self._error("invalid image", str(exc), pending.timestamp)
+            return
+        except Exception as exc:  # a stage bug must not close the socket
+            log.warning("baseline analysis failed on frame %s", frame_id, exc_info=True)
+            await self._error("analysis failed", type(exc).__name__, pending.timestamp)
+            return
+        self.frames_analysed += 1
+        WS_ANALYSED.inc()
+        fields = analysis.message_fields()
+        fields.pop("face", None)
+        fields.pop("faces", None)
+        faces = analysis.result("faces", FacesResult)
+        boxes = [] if faces is None else [
+            {"box": [round(v, 4) for v in f.box], "confidence": round(f.confidence, 3)} for f in faces.faces]
+        await self._send({
+            "type": "detection_result", "timestamp": pending.timestamp, "faces": boxes,
+            "face_count": None if faces is None else len(boxes), "frame_id": frame_id,
+            "received_ms": round(received_ms, 1), "analysed_ms": round(time.time() * 1000.0, 1),
+            "pipeline_ms": round(analysis.total_ms, 2), **fields, "counters": self.counters(),
+        })
+
+    async def _error(self, error: str, detail: Any, timestamp: Any) -> None:
+        self.errors += 1
+        WS_ERRORS.inc()
+        await self._send({"type": "error", "error": error, "detail": detail, "timestamp": timestamp})
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self.ws.closed:
+            return
+        try:
+            await self.ws.send_str(json.dumps(message, separators=(",", ":")))
+        except (ConnectionError, RuntimeError):  # the peer went away mid-send
+            pass
+
+
+def register_ws_baseline(app: web.Application) -> None:
+    """Add `GET /ws/face-detection/{client_id}` using the app's pipeline and analysis executor."""
+    open_sockets: set[web.WebSocketResponse] = set()
+
+    async def face_detection(request: web.Request) -> web.StreamResponse:
+        client_id = request.match_info["client_id"]
+        if not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
+            return web.json_response({"error": "bad client id", "detail": None}, status=400)
+        # the seed protocol has no credentials: cap its sockets like sessions, so it cannot eat the CPU
+        if len(open_sockets) >= request.app[SETTINGS].max_sessions:
+            REJECTED.labels("ws_baseline").inc()
+            return web.json_response({"error": "too many WebSocket clients on this worker",
+                                      "detail": {"max": request.app[SETTINGS].max_sessions}}, status=429)
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
+        await ws.prepare(request)
+        app_ = request.app
+        conn = BaselineConnection(ws, app_[PIPELINE], app_[ANALYSIS_EXECUTOR], app_[SETTINGS].analysis_fps)
+        analysis = asyncio.get_running_loop().create_task(conn.loop.run(), name=f"ws-analysis-{client_id}")
+        open_sockets.add(ws)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await conn.on_text(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await conn._error("invalid message", "binary messages are not accepted", None)
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            open_sockets.discard(ws)
+            conn.slot.close()
+            analysis.cancel()
+            await asyncio.gather(analysis, return_exceptions=True)
+        return ws
+
+    app.router.add_get("/ws/face-detection/{client_id}", face_detection)

@@ -1,0 +1,320 @@
+"""Evidence snapshots: the analysed frame at an event's start, with its detections drawn, on disk.
+
+Flow. `LiveSession._analyse` keeps the last `RING_FRAMES` analysed frames in a `FrameRing`
+(downscaled to `SNAPSHOT_WIDTH` px RGB in the executor, with their frame ids and analysis fields).
+When an event starts, `EvidenceWriter.event_started` picks the ring frame whose id is the event's
+`evidence_frame_id` (the frame where its condition began); if that frame has left the ring, the one
+nearest to it; for events without a frame (browser and audio signals), the newest. The choice and
+the budget check happen on the event loop; drawing, JPEG encoding and the file write run in the
+executor, then an item is appended to the session's event stream through its `EventOutbox` (so it
+is ordered and lossless like every other item):
+
+    {"kind": "evidence", "t", "event_id", "type", "file": "<event_id>.jpg", "frame_id", "bytes"}
+    {"kind": "evidence_skipped", "t", "event_id", "type",
+     "reason": "per_type"|"per_session"|"size"|"no_frame"|"bad_id"}
+    {"kind": "evidence_error", "t", "event_id", "type", "error": "<OSError text>"}
+
+Files live at `<VIGIL_DATA_DIR>/evidence/<session_id>/<event_id>.jpg`. Budgets (`EvidenceLimits`)
+bound the disk a session can use: snapshots per event type, per session, bytes per file and per
+session. A full disk or a read-only directory is counted and reported, never raised: the session goes
+on without its snapshot.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import tempfile
+from collections import Counter, deque
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: analysed frames kept per session: ~3 s at 5 fps covers the debounce of most event types, so the
+#: frame where the condition began is usually still there when the event is confirmed.
+RING_FRAMES = 15
+#: snapshot width in px: enough to see a face and a phone, ~15-25 kB as JPEG, ~230 kB per ring frame.
+SNAPSHOT_WIDTH = 320
+JPEG_QUALITY = 80
+#: second try when a snapshot is over the per-file cap (a very busy scene).
+JPEG_QUALITY_FALLBACK = 50
+#: how long stopping a session waits for snapshots still being encoded.
+DRAIN_TIMEOUT_S = 5.0
+
+#: event ids are `<type>-<n>`; files are named after them. Anything else is refused (no path tricks).
+EVIDENCE_NAME = re.compile(r"[A-Za-z0-9_]{1,40}-[0-9]{1,9}\.jpg")
+SESSION_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+
+FACE_COLOUR = (0, 255, 0)  # RGB: the candidate's face
+OBJECT_COLOUR = (255, 64, 0)  # RGB: objects (phone, book, ...)
+BANNER_COLOUR = (20, 20, 20)
+
+SkipReason = Literal["per_type", "per_session", "size", "no_frame", "bad_id"]
+
+
+@dataclass(frozen=True)
+class EvidenceLimits:
+    """What one session may keep. Beyond a limit a snapshot is skipped and the skip is logged."""
+
+    #: snapshots per event type (a recurring `looking_away` must not crowd out a single `phone`)
+    per_type: int = 5
+    #: snapshots per session
+    per_session: int = 50
+    #: bytes per JPEG, after the fallback quality
+    max_file_bytes: int = 120_000
+    #: bytes per session on disk
+    max_session_bytes: int = 4_000_000
+
+
+@dataclass(frozen=True)
+class RingFrame:
+    frame_id: int
+    t: float
+    rgb: np.ndarray  # SNAPSHOT_WIDTH px wide, uint8 HxWx3
+    fields: Mapping[str, Any]  # the frame's analysis message fields (boxes normalised 0..1)
+
+
+def thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """The analysed frame scaled to SNAPSHOT_WIDTH px wide (a copy). Runs in the executor."""
+    h, w = rgb.shape[:2]
+    if w <= SNAPSHOT_WIDTH:
+        return rgb.copy()
+    height = max(1, int(round(h * SNAPSHOT_WIDTH / w)))
+    return cv2.resize(rgb, (SNAPSHOT_WIDTH, height), interpolation=cv2.INTER_AREA)
+
+
+class FrameRing:
+    """The last `size` analysed frames of one session, oldest first."""
+
+    def __init__(self, size: int = RING_FRAMES) -> None:
+        self._frames: deque[RingFrame] = deque(maxlen=size)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def add(self, frame: RingFrame) -> None:
+        self._frames.append(frame)
+
+    def pick(self, frame_id: int | None) -> RingFrame | None:
+        """The frame with this id; else the one nearest to it; with no id, the newest."""
+        if not self._frames:
+            return None
+        if frame_id is None:
+            return self._frames[-1]
+        return min(self._frames, key=lambda f: abs(f.frame_id - frame_id))
+
+
+def _box_px(box: Any, w: int, h: int) -> tuple[int, int, int, int] | None:
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        return None
+    try:
+        x, y, bw, bh = (float(v) for v in box)
+    except (TypeError, ValueError):
+        return None
+    x0, y0 = int(round(max(0.0, x) * w)), int(round(max(0.0, y) * h))
+    x1, y1 = int(round(min(1.0, x + bw) * w)), int(round(min(1.0, y + bh) * h))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, min(x1, w - 1), min(y1, h - 1)
+
+
+def _label(img: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, int]) -> None:
+    """Text on a filled box in `colour`, above (x, y) if there is room, else inside."""
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.38, 1
+    (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+    top = y - th - base - 2 if y - th - base - 2 >= 0 else y
+    cv2.rectangle(img, (x, top), (min(img.shape[1] - 1, x + tw + 4), top + th + base + 2), colour, -1)
+    cv2.putText(img, text, (x + 2, top + th + 1), font, scale, (0, 0, 0), thick, cv2.LINE_AA)
+
+
+def draw_detections(rgb: np.ndarray, fields: Mapping[str, Any], caption: str = "") -> np.ndarray:
+    """A copy of the frame with the face box, object boxes and their labels, and a caption banner."""
+    img = np.ascontiguousarray(rgb).copy()
+    h, w = img.shape[:2]
+    face = fields.get("face")
+    if isinstance(face, Mapping):
+        px = _box_px(face.get("box"), w, h)
+        if px is not None:
+            cv2.rectangle(img, px[:2], px[2:], FACE_COLOUR, 2)
+            conf = face.get("confidence")
+            text = f"face {conf:.2f}" if isinstance(conf, (int, float)) else "face"
+            _label(img, text, px[0], px[1], FACE_COLOUR)
+    objects = fields.get("objects")
+    for obj in objects if isinstance(objects, list) else ():
+        if not isinstance(obj, Mapping):
+            continue
+        px = _box_px(obj.get("box"), w, h)
+        if px is None:
+            continue
+        cv2.rectangle(img, px[:2], px[2:], OBJECT_COLOUR, 2)
+        conf = obj.get("confidence")
+        text = str(obj.get("label", "object"))[:24]
+        if isinstance(conf, (int, float)):
+            text = f"{text} {conf:.2f}"
+        _label(img, text, px[0], px[1], OBJECT_COLOUR)
+    if caption:
+        cv2.rectangle(img, (0, h - 16), (w - 1, h - 1), BANNER_COLOUR, -1)
+        cv2.putText(img, caption[:60], (4, h - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return img
+
+
+def encode_snapshot(frame: RingFrame, caption: str, max_bytes: int) -> bytes | None:
+    """The annotated frame as JPEG, or None if it stays over `max_bytes`. Runs in the executor."""
+    img = draw_detections(frame.rgb, frame.fields, caption)
+    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    for quality in (JPEG_QUALITY, JPEG_QUALITY_FALLBACK):
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok and len(buf) <= max_bytes:
+            return buf.tobytes()
+    return None
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write then rename, so a reader never sees half a JPEG. Raises OSError (disk full, permissions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def session_dir(evidence_root: Path, session_id: str) -> Path | None:
+    if not SESSION_ID.fullmatch(session_id):
+        return None
+    return evidence_root / session_id
+
+
+def evidence_file(evidence_root: Path, session_id: str, name: str) -> Path | None:
+    """The existing snapshot `name` of this session, or None for anything else (no path tricks)."""
+    folder = session_dir(evidence_root, session_id)
+    if folder is None or not EVIDENCE_NAME.fullmatch(name):
+        return None
+    path = folder / name
+    try:
+        if path.is_symlink() or not path.is_file() or path.resolve().parent != folder.resolve():
+            return None
+    except OSError:
+        return None
+    return path
+
+
+class Outbox(Protocol):
+    def put(self, item: Mapping[str, Any]) -> None: ...
+
+
+class EvidenceWriter:
+    """One session's snapshots: budget on the loop, encode and write in the executor, log via the outbox."""
+
+    def __init__(self, *, evidence_root: Path, session_id: str, outbox: Outbox, executor: Executor | None,
+                 limits: EvidenceLimits | None = None) -> None:
+        self.root = evidence_root
+        self.session_id = session_id
+        self.outbox = outbox
+        self.executor = executor
+        self.limits = limits or EvidenceLimits()
+        self.ring = FrameRing()
+        self.written = 0
+        self.skipped = 0
+        self.errors = 0
+        self.bytes = 0
+        self._reserved = 0
+        self._per_type: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def remember(self, frame_id: int, t: float, small_rgb: np.ndarray, fields: Mapping[str, Any]) -> None:
+        self.ring.add(RingFrame(frame_id, t, small_rgb, fields))
+
+    def on_changes(self, changed: list[dict[str, Any]]) -> None:
+        """Snapshot every event that started in this batch of changes."""
+        for change in changed:
+            if change.get("state") == "started":
+                self.event_started(change)
+
+    def event_started(self, event: Mapping[str, Any]) -> None:
+        event_id, kind = str(event.get("id", "")), str(event.get("type", ""))
+        t = float(event.get("at") or event.get("start") or 0.0)
+        reason = self._budget(event_id, kind)
+        frame = None if reason else self.ring.pick(event.get("evidence_frame_id"))
+        if reason is None and frame is None:
+            reason = "no_frame"
+        if reason is not None:
+            self._skip(t, event_id, kind, reason)
+            return
+        assert frame is not None
+        self._reserved += 1
+        self._per_type[kind] += 1
+        task = asyncio.get_running_loop().create_task(self._write(event_id, kind, frame),
+                                                      name=f"evidence-{self.session_id}-{event_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _budget(self, event_id: str, kind: str) -> SkipReason | None:
+        if not EVIDENCE_NAME.fullmatch(f"{event_id}.jpg") or session_dir(self.root, self.session_id) is None:
+            return "bad_id"
+        if self._reserved >= self.limits.per_session:
+            return "per_session"
+        if self._per_type[kind] >= self.limits.per_type:
+            return "per_type"
+        if self.bytes >= self.limits.max_session_bytes:
+            return "size"
+        return None
+
+    def _skip(self, t: float, event_id: str, kind: str, reason: SkipReason) -> None:
+        self.skipped += 1
+        self.outbox.put({"kind": "evidence_skipped", "t": t, "event_id": event_id, "type": kind,
+                         "reason": reason})
+
+    async def _write(self, event_id: str, kind: str, frame: RingFrame) -> None:
+        path = self.root / self.session_id / f"{event_id}.jpg"
+        caption = f"{event_id}  frame {frame.frame_id}"
+        room = min(self.limits.max_file_bytes, self.limits.max_session_bytes - self.bytes)
+
+        def work() -> int | None:
+            data = encode_snapshot(frame, caption, room)
+            if data is None:
+                return None
+            write_atomically(path, data)
+            return len(data)
+
+        try:
+            size = await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        except OSError as exc:
+            self.errors += 1
+            log.warning("evidence write failed: %s", exc, extra={"session_id": self.session_id})
+            self.outbox.put({"kind": "evidence_error", "t": frame.t, "event_id": event_id, "type": kind,
+                             "error": f"{type(exc).__name__}: {exc.strerror or exc}"[:200]})
+            return
+        except Exception as exc:  # an encoder failure must not reach the session either
+            self.errors += 1
+            log.warning("evidence encode failed", exc_info=True, extra={"session_id": self.session_id})
+            self.outbox.put({"kind": "evidence_error", "t": frame.t, "event_id": event_id, "type": kind,
+                             "error": f"{type(exc).__name__}"[:200]})
+            return
+        if size is None:
+            self._skip(frame.t, event_id, kind, "size")
+            return
+        self.written += 1
+        self.bytes += size
+        self.outbox.put({"kind": "evidence", "t": frame.t, "event_id": event_id, "type": kind,
+                         "file": path.name, "frame_id": frame.frame_id, "bytes": size})
+
+    async def drain(self, timeout: float = DRAIN_TIMEOUT_S) -> None:
+        """Wait for snapshots in flight (before the session's outbox closes)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)

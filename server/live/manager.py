@@ -1,0 +1,287 @@
+"""Session lifecycle on this worker: create, offer, resume, end, and the status a client reads.
+
+Statuses: created -> connecting (offer answered) -> live (peer connected) -> disconnected (peer
+gone; resumable) -> ended (final; verdict stored). The session hash in Redis is the shared truth;
+`self.live` holds the sessions whose peer this worker owns.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from concurrent.futures import Executor
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from pipeline.runner import Pipeline
+from server.accounts.exams import joincode_key
+from server.accounts.tokens import SessionTokens
+from server.core.config import Settings
+from server.core.metrics import REJECTED
+from server.live.calibration import CalibrationController
+from server.live.risk import RiskSession, policy_for
+from server.live.session import LiveSession
+from server.protocol.errors import ApiError
+from server.protocol.messages import CreateSession, SessionDescription
+from server.rtc.socket_buffers import bound_receive_buffers
+from server.rtc.turn import ice_servers
+from server.store.retention import SWEEP_PERIOD_S, expire_ended, sweep
+from server.store.store import Store
+
+log = logging.getLogger(__name__)
+
+DEMO_EXAM_ID = "demo"
+#: a disconnected session stays in this worker's memory this long for a quick resume.
+DISCONNECT_GRACE_S = 120.0
+#: how often a live session's counters and score are written to its hash.
+STATE_WRITE_PERIOD_S = 1.0
+
+
+class SessionManager:
+    def __init__(self, *, settings: Settings, store: Store, pipeline: Pipeline, executor: Executor,
+                 tokens: SessionTokens, worker_id: str, vad: Any = None,
+                 background: Executor | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.pipeline = pipeline
+        self.executor = executor
+        self.tokens = tokens
+        self.worker_id = worker_id
+        self.vad = vad
+        self.background = background
+        #: where other workers reach this one (set by the server once it listens)
+        self.internal_url = ""
+        self.live: dict[str, LiveSession] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._ticker: asyncio.Task[None] | None = None
+
+    def connected_count(self) -> int:
+        return sum(1 for s in self.live.values() if s.status in ("connecting", "live"))
+
+    def lock(self, sid: str) -> asyncio.Lock:
+        return self._locks.setdefault(sid, asyncio.Lock())
+
+    # -- create --------------------------------------------------------------------------------
+    async def create(self, body: CreateSession, now: float) -> dict[str, Any]:
+        exam_id = await self._resolve_exam(body)
+        if self.connected_count() >= self.settings.max_sessions:
+            REJECTED.labels("sessions").inc()
+            raise ApiError(429, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions})
+        sid = uuid.uuid4().hex
+        await self.store.create_session(sid, {
+            "session_id": sid, "candidate_id": body.candidate_id, "exam_id": exam_id, "status": "created",
+            "created_at": now, "worker": self.worker_id,
+        }, now)
+        return {"session_id": sid, "token": self.tokens.issue(sid, now),
+                "ice_servers": ice_servers(self.settings, sid, now)}
+
+    async def _resolve_exam(self, body: CreateSession) -> str:
+        if body.join_code is not None:
+            exam_id = await self.store.redis.get(joincode_key(body.join_code))
+            if exam_id is None:
+                raise ApiError(404, "unknown join code")
+            return exam_id
+        if self.settings.env == "production":
+            raise ApiError(403, "a join code is required", {"hint": "ask your proctor for the exam's join code"})
+        if body.exam_id not in (None, DEMO_EXAM_ID):
+            raise ApiError(403, "joining an exam needs its join code")
+        return DEMO_EXAM_ID
+
+    async def require(self, sid: str) -> dict[str, str]:
+        data = await self.store.session(sid)
+        if data is None:
+            raise ApiError(404, "unknown session", {"session_id": sid})
+        return data
+
+    # -- offer / resume ------------------------------------------------------------------------
+    async def offer(self, sid: str, desc: SessionDescription, *, resume: bool) -> dict[str, str]:
+        async with self.lock(sid):
+            data = await self.require(sid)
+            status = data.get("status")
+            if status == "ended":
+                raise ApiError(409, "session has ended")
+            if resume and status not in ("disconnected", "connecting", "live"):
+                raise ApiError(409, f"nothing to resume: session is {status}", {"status": status})
+            if not resume and status != "created":
+                raise ApiError(409, f"session already has a peer (status {status}); use /resume after a drop",
+                               {"status": status})
+            _check_offer(desc.sdp)
+            session = self.live.get(sid)
+            if session is not None:  # a re-offer replaces the old peer; history stays
+                await session.stop_media()
+            else:
+                session = await self._new_live_session(sid, data)
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            session.attach_peer(pc)
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
+                answer = await pc.createAnswer()
+                await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle
+                bound_receive_buffers(pc)
+            except Exception as exc:
+                await session.stop_media()
+                if not resume and self.live.pop(sid, None) is not None:
+                    await session.outbox.close(timeout=1.0)
+                raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
+            session.status = "connecting"
+            fields: dict[str, Any] = {"status": "connecting", "worker": self.worker_id, "connected_at": time.time()}
+            if not data.get("started_at"):
+                fields["started_at"] = fields["connected_at"]
+            await self.store.update_session(sid, fields)
+            await self.store.claim_session(self.worker_id, sid)
+            return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+    async def _new_live_session(self, sid: str, data: dict[str, str]) -> LiveSession:
+        policy = await policy_for(self.store, data.get("exam_id", DEMO_EXAM_ID), self.settings)
+        risk = await RiskSession.restore_or_new(self.store, sid, policy, float(data.get("created_at") or time.time()))
+        session = LiveSession(
+            session_id=sid, candidate_id=data.get("candidate_id", ""), exam_id=data.get("exam_id", ""),
+            store=self.store, pipeline=self.pipeline, executor=self.executor, background=self.background,
+            analysis_fps=self.settings.analysis_fps, risk=risk, on_gone=self._on_gone, vad=self.vad,
+            evidence_root=self.settings.data_dir / "evidence")
+        session.calibration = CalibrationController(session=session)
+        session.start()
+        self.live[sid] = session
+        return session
+
+    async def _on_gone(self, session: LiveSession, reason: str) -> None:
+        sid = session.session_id
+        session.gone_at = time.time()
+        await session.stop_media()
+        await self._write_state(session)
+        try:
+            await self.store.update_session(sid, {"status": "disconnected", "disconnected_at": time.time(),
+                                                  "disconnect_reason": reason})
+            await self.store.set_live(sid, False)
+        except Exception as exc:
+            log.warning("could not mark %s disconnected: %s", sid, exc)
+
+    # -- end -----------------------------------------------------------------------------------
+    async def end(self, sid: str, now: float) -> dict[str, Any]:
+        async with self.lock(sid):
+            data = await self.require(sid)
+            if data.get("status") == "ended":
+                return RiskSession.stored_summary(data)
+            session = self.live.pop(sid, None)
+            if session is not None:
+                session.status = "ended"
+                session.send({"type": "ended", "session_id": sid})
+                await session.stop_media()
+                risk = session.risk
+            else:  # ended while disconnected, or on another worker after a crash: rebuild from the log
+                policy = await policy_for(self.store, data.get("exam_id", DEMO_EXAM_ID), self.settings)
+                risk = await RiskSession.restore_or_new(self.store, sid, policy, float(data.get("created_at") or now))
+                risk.attach_store_only(self.store, sid)
+            started = float(data.get("started_at") or data.get("created_at") or now)
+            summary = risk.finish(now, session_id=sid, started_at=started)
+            await risk.close()
+            if session is not None:
+                await session.outbox.close()
+            await self.store.update_session(sid, {**RiskSession.summary_fields(summary), "status": "ended",
+                                                  "ended_at": now})
+            await expire_ended(self.store, sid, risk.engine.policy.retention_days)
+            await self.store.set_live(sid, False)
+            await self.store.release_session(self.worker_id, sid)
+            self._locks.pop(sid, None)
+            return summary
+
+    async def status(self, sid: str) -> dict[str, Any]:
+        data = await self.require(sid)
+        session = self.live.get(sid)
+        out: dict[str, Any] = {k: v for k, v in data.items() if k not in ("risk_state",)}
+        if session is not None:
+            out.update(session.counter_fields())
+            out["risk_score"] = session.risk.risk_score
+            out["attention"] = session.risk.attention
+        return out
+
+    # -- periodic state ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="session-ticker")
+
+    async def _tick_forever(self) -> None:
+        next_sweep = time.monotonic()
+        while True:
+            await asyncio.sleep(STATE_WRITE_PERIOD_S)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + SWEEP_PERIOD_S
+                try:
+                    await sweep(self.store, self.settings.data_dir / "evidence")
+                except Exception as exc:  # retention is retried next period
+                    log.warning("retention sweep failed: %s", exc)
+            await self._evict_abandoned(time.time())
+            for session in list(self.live.values()):
+                if session.status == "live":
+                    session.note_changes(session.risk.tick(time.time()).changed)
+                    session.audio.check_missing(time.time(), session.connected_at)
+                    # the report's risk timeline: one compact point a second, through the lossless outbox
+                    attention = session.risk.attention
+                    session.outbox.put({"kind": "score", "t": round(time.time(), 3),
+                                        "risk": round(session.risk.risk_score, 1),
+                                        "attention": None if attention is None else round(attention, 1)})
+                await self._write_state(session)
+                await self._publish_status(session)
+            await self._heartbeat()
+
+    async def _evict_abandoned(self, now: float) -> None:
+        """Free disconnected sessions not resumed within the grace period; their state is in Redis,
+        so a later resume (here or on any worker) restores them."""
+        for sid, session in list(self.live.items()):
+            if session.status == "disconnected" and session.gone_at and now - session.gone_at > DISCONNECT_GRACE_S:
+                async with self.lock(sid):
+                    if self.live.get(sid) is session and session.status == "disconnected":
+                        del self.live[sid]
+                        await self._write_state(session)
+                        await session.risk.close()
+                        await session.outbox.close(timeout=5.0)
+                        await self.store.release_session(self.worker_id, sid)
+
+    async def _publish_status(self, session: LiveSession) -> None:
+        """Once a second per live session: the dashboard's grid row, on every worker via pub/sub."""
+        last = session.last_message or {}
+        await session._safe_store(self.store.publish({
+            "type": "status", "session_id": session.session_id, "exam_id": session.exam_id,
+            "candidate_id": session.candidate_id, "status": session.status, "worker": self.worker_id,
+            "risk_score": round(session.risk.risk_score, 1), "attention": session.risk.attention,
+            "faces": last.get("faces"), "flags": session.risk.active_types(),
+        }))
+
+    async def _heartbeat(self) -> None:
+        try:
+            await self.store.heartbeat(self.worker_id, sessions=self.connected_count(), capacity=self.settings.max_sessions,
+                                       url=self.internal_url, now=time.time())
+            for dead in await self.store.dead_workers():
+                if dead != self.worker_id:
+                    sids = await self.store.reap_worker(dead, time.time())
+                    log.warning("worker %s stopped beating; %d of its sessions marked disconnected", dead, len(sids))
+        except Exception as exc:
+            log.warning("heartbeat failed: %s", exc)
+
+    async def _write_state(self, session: LiveSession) -> None:
+        fields: dict[str, Any] = {**session.counter_fields(), **session.risk.state_fields()}
+        await session._safe_store(self.store.update_session(session.session_id, fields))
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for sid, session in list(self.live.items()):
+            await session.stop_media()
+            await self._write_state(session)
+            try:
+                await self.store.update_session(sid, {"status": "disconnected", "disconnect_reason": "server stopped"})
+                await self.store.set_live(sid, False)
+            except Exception:
+                pass
+            await session.risk.close()
+            await session.outbox.close(timeout=3.0)
+        self.live.clear()
+
+
+def _check_offer(sdp: str) -> None:
+    """Refuse offers that cannot be a candidate's: no video, or not SDP at all."""
+    if not sdp.startswith("v=0"):
+        raise ApiError(400, "offer is not SDP (must start with v=0)")
+    if "\nm=video " not in sdp.replace("\r\n", "\n"):
+        raise ApiError(400, "offer has no video track", {"hint": "send the camera track (and audio, and a 'vigil' data channel)"})

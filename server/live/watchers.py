@@ -1,0 +1,123 @@
+"""Proctors watching a candidate live (the route is `server.http.routes.watch`).
+
+Each watcher gets its own aiortc `RTCPeerConnection` on the worker that hosts the candidate's peer:
+- video: a new `MediaRelay` subscription to the candidate's decoded track (`LiveSession.watch_track`).
+  aiortc cannot forward the candidate's encoded RTP to another peer (SRTP keys, SSRCs and congestion
+  control are per peer), so every watcher's sender ENCODES the frames again: about one VP8 encode
+  of 640x480 per watcher. The relay is unbuffered (newest frame wins), so a slow encoder drops frames
+  for its own watcher only. `MAX_WATCHERS_PER_SESSION` bounds the cost.
+- data: the proctor's offer creates a `vigil` data channel; it gets every message the candidate gets,
+  through a callable in `LiveSession.listeners`. A slow watcher's messages are dropped past
+  `MAX_WATCHER_BUFFER_BYTES`; a failing listener is removed by `LiveSession.send`.
+A watcher leaving (page closed, peer failed) only stops its own relay proxy and listener: the
+candidate's peer, analysis and data channel never notice. A watcher is closed when the candidate's
+session stops being live here (dropped, ended, resumed on a new peer): the page then offers to watch
+again. Sessions hosted on another worker answer 409 with that worker's id.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from server.live.session import LiveSession
+from server.protocol.errors import ApiError
+from server.protocol.messages import SessionDescription
+
+log = logging.getLogger(__name__)
+
+#: watchers per candidate; each costs one video encode on the hosting worker.
+MAX_WATCHERS_PER_SESSION = 8
+#: a watcher whose peer has not connected by then is closed.
+CONNECT_TIMEOUT_S = 30.0
+#: how often a watcher checks that its candidate is still live on the same peer.
+CHECK_PERIOD_S = 1.0
+#: a watcher's data channel backlog past which analysis messages are dropped for it.
+MAX_WATCHER_BUFFER_BYTES = 256 * 1024
+
+
+class Watchers:
+    def __init__(self) -> None:
+        self.by_session: dict[str, set[RTCPeerConnection]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def count(self, sid: str) -> int:
+        return len(self.by_session.get(sid, ()))
+
+    async def start(self, session: LiveSession, desc: SessionDescription) -> dict[str, str]:
+        track = session.watch_track()
+        if track is None or session.status != "live":
+            raise ApiError(409, "the candidate's video is not live yet; retry shortly", {"status": session.status})
+        sid = session.session_id
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        listeners: list[Any] = []
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: Any) -> None:
+            if channel.label != "vigil":
+                return
+
+            def forward(text: str) -> None:
+                if channel.readyState in ("closing", "closed"):
+                    raise ConnectionError("watcher channel closed")  # LiveSession.send drops us
+                if channel.readyState == "open" and channel.bufferedAmount <= MAX_WATCHER_BUFFER_BYTES:
+                    channel.send(text)
+
+            listeners.append(forward)
+            session.listeners.add(forward)
+            channel.on("close", lambda: session.listeners.discard(forward))
+
+        closed = False
+
+        async def close() -> None:
+            nonlocal closed
+            if closed:
+                return
+            closed = True
+            for forward in listeners:
+                session.listeners.discard(forward)
+            track.stop()  # only this watcher's relay proxy
+            self.by_session.get(sid, set()).discard(pc)
+            if not self.by_session.get(sid):
+                self.by_session.pop(sid, None)
+            await pc.close()
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await close()
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
+            pc.addTrack(track)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            await close()
+            raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
+        self.by_session.setdefault(sid, set()).add(pc)
+        task = asyncio.get_running_loop().create_task(self._supervise(session, pc, close), name=f"watch-{sid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+    async def _supervise(self, session: LiveSession, pc: RTCPeerConnection, close: Any) -> None:
+        """Close the watcher when it never connects or its candidate stops being live on this peer."""
+        candidate_pc = session.pc
+        waited = 0.0
+        try:
+            while pc.connectionState not in ("failed", "closed"):
+                await asyncio.sleep(CHECK_PERIOD_S)
+                waited += CHECK_PERIOD_S
+                if pc.connectionState != "connected" and waited >= CONNECT_TIMEOUT_S:
+                    break
+                if session.status != "live" or session.pc is not candidate_pc:
+                    break
+        finally:
+            await close()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,59 @@
+"""Privacy: data of ended sessions expires, and deleting a session deletes all of it.
+
+An ended session's hash and event stream get a Redis TTL of the exam policy's `retention_days`
+(`expire_ended`). Evidence files are not in Redis, so `sweep` removes the evidence folder of any
+session whose hash is gone (expired or deleted) and drops such ids from the `sessions:all` index.
+Every worker sweeps every `SWEEP_PERIOD_S`; the sweep is idempotent, so several at once is fine.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+from pathlib import Path
+
+from server.store.store import ALL_SESSIONS, Store, session_key
+
+log = logging.getLogger(__name__)
+
+SWEEP_PERIOD_S = 600.0
+_SESSION_DIR = re.compile(r"^[0-9a-f]{32}$")
+
+
+async def expire_ended(store: Store, sid: str, retention_days: float) -> None:
+    await store.expire_session(sid, max(1, int(retention_days * 86400)))
+
+
+def _remove_dir(path: Path) -> bool:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+        return True
+    return False
+
+
+async def delete_evidence(evidence_root: Path, sid: str) -> bool:
+    if not _SESSION_DIR.match(sid):
+        return False
+    return await asyncio.get_running_loop().run_in_executor(None, _remove_dir, evidence_root / sid)
+
+
+async def sweep(store: Store, evidence_root: Path) -> tuple[int, int]:
+    """Remove evidence and index entries of sessions whose data is gone. Returns (dirs, ids)."""
+    dirs = 0
+    if evidence_root.is_dir():
+        for child in list(evidence_root.iterdir()):
+            if _SESSION_DIR.match(child.name) and not await store.redis.exists(session_key(child.name)):
+                dirs += await delete_evidence(evidence_root, child.name)
+    ids = 0
+    cursor = 0
+    while True:
+        cursor, rows = await store.redis.zscan(ALL_SESSIONS, cursor, count=500)
+        for sid, _score in rows:
+            if not await store.redis.exists(session_key(sid)):
+                ids += await store.redis.zrem(ALL_SESSIONS, sid)
+        if cursor == 0:
+            break
+    if dirs or ids:
+        log.info("retention sweep removed %d evidence folders and %d expired ids", dirs, ids)
+    return dirs, ids

@@ -1,0 +1,134 @@
+"""What one load-test client measured (`ClientResult`) and the arithmetic that summarises many.
+
+Definitions (the README's "Load test and benchmarks" section repeats them):
+
+* latency: capture to receipt of that frame's analysis, per analysed frame, on the client's clock
+  (WebRTC: `CandidateClient.latencies_ms()`; WebSocket: receipt minus the echoed send time).
+* analysed fps: analyses received from the first one to the end of streaming, per second of that
+  span (connection set-up and the first analysis's latency do not count against it).
+* dropped share: 1 - frames analysed by the server / frames the client sent. At 15 fps sent and
+  5 analysed (the default VIGIL_ANALYSIS_FPS) the floor is 2/3 by design; `target_fps` says
+  what the server was asked for, so `fps_shortfall` shows the part that is not by design.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Transport = Literal["webrtc", "ws"]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0..100) with linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def latency_summary(values: list[float]) -> dict[str, float | int | None]:
+    def r(v: float | None) -> float | None:
+        return None if v is None else round(v, 1)
+
+    return {"count": len(values), "p50": r(percentile(values, 50)), "p95": r(percentile(values, 95)),
+            "p99": r(percentile(values, 99)), "mean": r(sum(values) / len(values)) if values else None,
+            "max": r(max(values)) if values else None}
+
+
+@dataclass
+class ClientResult:
+    """One scripted candidate's run. Plain data: it crosses process boundaries and goes to JSON."""
+
+    name: str
+    transport: Transport
+    process: int
+    ok: bool = False
+    error: str | None = None
+    session_id: str | None = None
+    setup_s: float | None = None
+    streaming_s: float = 0.0
+    frames_sent: int = 0
+    analyses: int = 0
+    analysed_fps: float = 0.0
+    #: the server's own counters for this session/socket, read just before the end
+    server_counters: dict[str, int] = field(default_factory=dict)
+    #: bytes the client sent: {"video": ..., "audio": ..., "total": ...} (see report's docs)
+    bytes_sent: dict[str, int] = field(default_factory=dict)
+    errors_received: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def frames_analysed(self) -> int:
+        return int(self.server_counters.get("frames_analysed", self.analyses))
+
+    @property
+    def dropped_share(self) -> float | None:
+        if self.frames_sent <= 0:
+            return None
+        return max(0.0, 1.0 - self.frames_analysed / self.frames_sent)
+
+    def video_bytes_per_s(self) -> float | None:
+        if self.streaming_s <= 0 or "video" not in self.bytes_sent:
+            return None
+        return self.bytes_sent["video"] / self.streaming_s
+
+    def as_json(self, *, with_latencies: bool = False) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("latencies_ms")
+        if with_latencies:
+            out["latencies_ms"] = [round(v, 1) for v in self.latencies_ms]
+        out["latency_ms"] = latency_summary(self.latencies_ms)
+        out["dropped_share"] = None if self.dropped_share is None else round(self.dropped_share, 4)
+        bps = self.video_bytes_per_s()
+        out["video_bytes_per_s"] = None if bps is None else round(bps)
+        out["analysed_fps"] = round(self.analysed_fps, 2)
+        out["setup_s"] = None if self.setup_s is None else round(self.setup_s, 3)
+        out["streaming_s"] = round(self.streaming_s, 2)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClientResult:
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def summarise(results: Iterable[ClientResult], *, target_fps: float) -> dict[str, Any]:
+    """Overall figures for a group of clients (one transport, or all)."""
+    results = list(results)
+    ok = [r for r in results if r.ok]
+    latencies = [v for r in ok for v in r.latencies_ms]
+    fps = [r.analysed_fps for r in ok]
+    setups = [r.setup_s for r in results if r.setup_s is not None]
+    sent = sum(r.frames_sent for r in ok)
+    analysed = sum(r.frames_analysed for r in ok)
+    bps = [b for r in ok if (b := r.video_bytes_per_s()) is not None]
+    return {
+        "clients": len(results),
+        "ok": len(ok),
+        "failures": len(results) - len(ok),
+        "latency_ms": latency_summary(latencies),
+        "analysed_fps_per_client": {"mean": _mean(fps), "min": round(min(fps), 2) if fps else None,
+                                    "max": round(max(fps), 2) if fps else None},
+        "analysed_fps_total": round(sum(fps), 2),
+        "target_fps": target_fps,
+        "fps_shortfall": None if not fps else round(max(0.0, 1.0 - (sum(fps) / len(fps)) / target_fps), 4),
+        "frames_sent": sent,
+        "frames_analysed": analysed,
+        "dropped_share": round(1.0 - analysed / sent, 4) if sent else None,
+        "setup_s": {"p50": _r3(percentile(setups, 50)), "p95": _r3(percentile(setups, 95)),
+                    "max": _r3(max(setups) if setups else None)},
+        "video_bytes_per_s_per_client": _mean(bps),
+        "errors_received": sum(r.errors_received for r in results),
+    }
+
+
+def _r3(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)

@@ -1,0 +1,124 @@
+"""Drives one scripted WebRTC candidate (`CandidateClient`) through a load-test run.
+
+Sign-up and offer go through the real signaling API; the looped clip is sent at the run's size and
+rate with audio and a `vigil` data channel. Latencies are taken as analyses arrive, with the same
+rule as `CandidateClient.latencies_ms()` (receipt minus the capture time of the frame whose RTP
+timestamp the analysis names), so runs longer than the client's capture-time memory (~2 minutes at
+15 fps) still measure every frame. Before ending, the client reads the server's counters for its
+session (GET /api/sessions/{id}) and its own `getStats()` bytes.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from server.tools.candidate.candidate import CandidateClient
+from server.tools.loadtest.progress import ClientProgress
+from server.tools.loadtest.stats import ClientResult
+
+#: seconds a client may take from POST /api/sessions to an open data channel before it is a failure
+SETUP_TIMEOUT_S = 30.0
+#: counters the server reports per session that the result keeps
+SERVER_COUNTERS = ("frames_received", "frames_analysed", "frames_dropped", "analysis_errors",
+                   "dc_sent", "dc_dropped")
+
+
+async def sleep_until(unix_t: float) -> None:
+    delay = unix_t - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def outbound_bytes(pc: Any) -> dict[str, int]:
+    """RTP payload bytes per kind (outbound-rtp `bytesSent`) and the transport's bytes on the wire."""
+    out: dict[str, int] = {}
+    report = await pc.getStats()
+    for stats in report.values():
+        kind = getattr(stats, "type", None)
+        if kind == "outbound-rtp":
+            out[stats.kind] = out.get(stats.kind, 0) + int(stats.bytesSent)
+        elif kind == "transport":
+            out["transport"] = out.get("transport", 0) + int(stats.bytesSent)
+    out["total"] = out.get("video", 0) + out.get("audio", 0)
+    return out
+
+
+async def run_webrtc_client(*, name: str, process: int, url: str, video: str, audio: str | None,
+                            fps: float, width: int, height: int, start_at: float, end_at: float,
+                            end_session: bool, progress: ClientProgress) -> ClientResult:
+    result = ClientResult(name=name, transport="webrtc", process=process)
+    client = CandidateClient(url, video, audio, candidate_id=name, fps=fps, width=width, height=height)
+    latencies: list[float] = []
+    seen = 0
+    first_at: float | None = None
+    last_at: float | None = None
+
+    def collect() -> None:
+        nonlocal seen, first_at, last_at
+        for received in client.messages[seen:]:
+            msg = received.message
+            if msg.get("type") != "analysis":
+                continue
+            result.analyses += 1
+            first_at = first_at or received.received_ms / 1000.0
+            last_at = received.received_ms / 1000.0
+            pts = msg.get("frame_pts")  # 0 is the first frame's pts: test for None, not falsiness
+            captured = None if pts is None else client.capture_ms.get(int(pts))
+            if captured is not None:
+                latencies.append(received.received_ms - captured)
+                progress.add_latency(received.received_ms - captured)
+        seen = len(client.messages)
+        progress.analyses = result.analyses
+        progress.first_analysis_at = first_at
+
+    try:
+        await sleep_until(start_at)
+        progress.state = "connecting"
+        result.setup_s = await asyncio.wait_for(client.connect(), SETUP_TIMEOUT_S)
+        result.session_id = client.session_id
+        progress.state = "streaming"
+        streaming_from = time.time()
+        while time.time() < end_at:
+            await asyncio.sleep(min(0.25, max(0.0, end_at - time.time())))
+            collect()
+            if client.pc is None or client.pc.connectionState in ("failed", "closed"):
+                raise ConnectionError(f"peer {getattr(client.pc, 'connectionState', 'gone')}")
+        collect()
+        progress.state = "finishing"
+        stopped_at = time.time()
+        result.streaming_s = stopped_at - streaming_from
+        result.frames_sent = client.video_track.sent if client.video_track is not None else 0
+        if client.pc is not None:
+            result.bytes_sent = await outbound_bytes(client.pc)
+        status = await _get_json(client, f"/api/sessions/{client.session_id}")
+        result.server_counters = {k: int(status[k]) for k in SERVER_COUNTERS if k in status}
+        if first_at is not None and stopped_at - first_at > 0:
+            result.analysed_fps = result.analyses / (stopped_at - first_at)
+        result.latencies_ms = latencies
+        if end_session:
+            await client.end()
+        result.ok = bool(latencies)
+        if not result.ok:
+            result.error = "no analysis with a known capture time arrived"
+    except Exception as exc:  # a failed client is a result, not a crash of the run
+        result.error = f"{type(exc).__name__}: {exc}"[:300]
+        result.latencies_ms = latencies
+    finally:
+        progress.state = "done" if result.ok else "failed"
+        progress.detail = result.error or ""
+        try:
+            await client.close()
+        except Exception:  # closing a broken peer must not hide the result
+            pass
+    return result
+
+
+async def _get_json(client: CandidateClient, path: str) -> dict[str, Any]:
+    assert client.http is not None
+    headers = {"Authorization": f"Bearer {client.token}"}
+    async with client.http.get(client.base_url + path, headers=headers) as resp:
+        data = await resp.json(content_type=None)
+        if resp.status >= 400:
+            raise RuntimeError(f"GET {path}: HTTP {resp.status} {data}")
+        return data
