@@ -71,8 +71,8 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     for table in (health.routes, sessions.routes, reports.routes, watch.routes):
         app.router.add_routes(table)
     register_ws_baseline(app)  # the seed's WebSocket API, a benchmark baseline
-    register_account_routes(app, settings=settings, redis=store.redis, secret=tokens.secret, auth=app[AUTH])
-    register_exam_routes(app, settings=settings, redis=store.redis, auth=app[AUTH])
+    register_account_routes(app, settings=settings, store=store, secret=tokens.secret, auth=app[AUTH])
+    register_exam_routes(app, settings=settings, store=store, auth=app[AUTH])
     register_live_routes(app, store=store, sessions=manager, auth=app[AUTH])
     register_calibration_routes(app, store=store, auth=app[AUTH])
     register_openapi_routes(app)

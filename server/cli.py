@@ -104,7 +104,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     async def add(redis_url: str) -> str:
         store = Store(redis_url)
         try:
-            user = await Accounts(store.redis, secret="").create_user(args.email, password, args.role)
+            user = await Accounts(store.accounts, secret="").create_user(args.email, password, args.role)
             return f"created {user.role} {user.email} (user id {user.user_id})"
         finally:
             await store.close()

@@ -14,7 +14,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from server.accounts.users import Accounts
 from server.core.metrics import REJECTED
-from server.store.store import ALL_SESSIONS, LIVE_SET, events_key, session_key
+from server.store.keys import ALL_SESSIONS, LIVE_SET, events_key, session_key
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP, REPO
 
@@ -28,7 +28,7 @@ def unique_email(tag: str) -> str:
 
 async def make_user(store, role: str, tag: str | None = None) -> str:  # type: ignore[no-untyped-def]
     email = unique_email(tag or role)
-    await Accounts(store.redis, secret="").create_user(email, PASSWORD, role)  # type: ignore[arg-type]
+    await Accounts(store.accounts, secret="").create_user(email, PASSWORD, role)  # type: ignore[arg-type]
     return email
 
 

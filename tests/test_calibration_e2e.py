@@ -15,7 +15,7 @@ import math
 import aiohttp
 
 from server.live.calibration import DOT_DURATION_S
-from server.store.store import calibration_key
+from server.store.keys import calibration_key
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from server.store.store import LIVE_CHANNEL, Store
+from server.store.keys import LIVE_CHANNEL
+from server.store.store import Store
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP, REPO, eventually, free_port
 

@@ -1,11 +1,6 @@
 """Exams: a title, an owning proctor, an optional risk policy, and a join code candidates type in.
 
-| key (prefix `vigil:`)        | type   | lifetime |
-|------------------------------|--------|----------|
-| `exam:{id}`                  | hash   | until deleted: exam_id, title, owner (user id), policy (JSON, only when set), join_code, created_at |
-| `joincode:{CODE}`            | string | as its exam; upper-case code -> exam id (read by `SessionManager` to create sessions) |
-| `exams:owner:{user_id}`      | zset   | as the exams; the owner's exam ids by creation time |
-| `exams:all`                  | zset   | as the exams; every exam id by creation time (admins list these) |
+Records live in Redis through `server.store.records.ExamRecords` (keys and lifetimes: `server.store.keys`).
 
 The policy is validated by `pipeline.risk.policy_from_dict` before it is stored; `policy_for` reads
 it back when a session of the exam starts. Join codes are 8 characters from an alphabet without
@@ -18,11 +13,10 @@ import secrets
 import uuid
 from typing import Any
 
-from redis.asyncio import Redis
-
 from pipeline.risk.policy_io import policy_from_dict
 from server.accounts.auth import User
 from server.protocol.errors import ApiError
+from server.store.records import ExamRecords
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LEN = 8
@@ -30,21 +24,6 @@ JOIN_CODE_LEN = 8
 JOIN_CODE_TRIES = 5
 #: the most exams one listing returns, newest first
 MAX_LIST = 500
-
-
-def exam_key(exam_id: str) -> str:
-    return f"vigil:exam:{exam_id}"
-
-
-def joincode_key(code: str) -> str:
-    return f"vigil:joincode:{code.upper()}"
-
-
-def owner_index(user_id: str) -> str:
-    return f"vigil:exams:owner:{user_id}"
-
-
-ALL_EXAMS = "vigil:exams:all"
 
 
 def new_join_code() -> str:
@@ -65,15 +44,15 @@ def validated_policy(policy: Any) -> str | None:
 
 
 class Exams:
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
+    def __init__(self, records: ExamRecords) -> None:
+        self.records = records
 
     async def create(self, owner: User, title: str, policy: Any, now: float) -> dict[str, str]:
         stored_policy = validated_policy(policy)
         exam_id = uuid.uuid4().hex
         for _ in range(JOIN_CODE_TRIES):
             code = new_join_code()
-            if await self.redis.set(joincode_key(code), exam_id, nx=True):
+            if await self.records.claim_join_code(code, exam_id):
                 break
         else:
             raise ApiError(409, "could not allocate a join code; try again")
@@ -81,27 +60,16 @@ class Exams:
                   "created_at": str(now)}
         if stored_policy is not None:
             fields["policy"] = stored_policy
-        async with self.redis.pipeline(transaction=True) as p:
-            p.hset(exam_key(exam_id), mapping=fields)
-            p.zadd(owner_index(owner.user_id), {exam_id: now})
-            p.zadd(ALL_EXAMS, {exam_id: now})
-            await p.execute()
+        await self.records.create(exam_id, owner.user_id, fields, now)
         return {"exam_id": exam_id, "join_code": code}
 
     async def owner(self, exam_id: str) -> str | None:
-        return await self.redis.hget(exam_key(exam_id), "owner")
+        return await self.records.field(exam_id, "owner")
 
     async def list_for(self, user: User) -> list[dict[str, Any]]:
-        index = ALL_EXAMS if user.role == "admin" else owner_index(user.user_id)
-        ids = await self.redis.zrevrange(index, 0, MAX_LIST - 1)
-        async with self.redis.pipeline(transaction=False) as p:
-            for exam_id in ids:
-                p.hgetall(exam_key(exam_id))
-            rows = await p.execute()
+        rows = await self.records.newest(None if user.role == "admin" else user.user_id, MAX_LIST)
         out = []
         for row in rows:
-            if not row:
-                continue
             item: dict[str, Any] = {k: v for k, v in row.items() if k != "policy"}
             item["created_at"] = float(row.get("created_at") or 0)
             item["policy"] = json.loads(row["policy"]) if row.get("policy") else None

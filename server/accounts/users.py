@@ -1,11 +1,6 @@
 """User accounts: argon2 password hashes in Redis, account JWTs, logout, and a login rate limit.
 
-| key (prefix `vigil:`)              | type   | lifetime |
-|------------------------------------|--------|----------|
-| `user:{id}`                        | hash   | until the account is deleted (user_id, email, role, password_hash, created_at) |
-| `user:email:{email}`               | string | as its user; email (lower-cased) -> user id, claimed with SET NX so an email is unique |
-| `loginfail:{email}:{ip}`           | string | failed logins, expires `LOGIN_WINDOW_S` after the first failure of a window |
-| `jwt:revoked:{jti}`                | string | a logged-out token; expires when the token would have |
+Records live in Redis through `server.store.records.AccountRecords` (keys and lifetimes: `server.store.keys`).
 
 Account tokens are HS256 JWTs signed with the app's signing secret, `scope: "user"` so a session
 token can never pass for a user (and the reverse: `SessionTokens.verify` refuses this scope). The
@@ -26,10 +21,10 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from redis.asyncio import Redis
 
 from server.accounts.auth import Role, User
 from server.protocol.errors import ApiError
+from server.store.records import AccountRecords
 
 USER_SCOPE = "user"
 ROLES: tuple[Role, ...] = ("admin", "proctor", "candidate")
@@ -45,14 +40,6 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}$")
 _hasher = PasswordHasher()
 #: verified against when the email is unknown, so a login takes as long either way.
 _DUMMY_HASH = _hasher.hash("vigil-timing-equaliser")
-
-
-def user_key(user_id: str) -> str:
-    return f"vigil:user:{user_id}"
-
-
-def email_key(email: str) -> str:
-    return f"vigil:user:email:{email}"
 
 
 def normalise_email(email: str) -> str:
@@ -74,8 +61,8 @@ class IssuedToken:
 
 
 class Accounts:
-    def __init__(self, redis: Redis, secret: str) -> None:
-        self.redis = redis
+    def __init__(self, records: AccountRecords, secret: str) -> None:
+        self.records = records
         self.secret = secret
 
     # -- users ---------------------------------------------------------------------------------
@@ -86,22 +73,21 @@ class Accounts:
             raise ApiError(400, f"role must be one of {', '.join(ROLES)}")
         password_hash = await asyncio.to_thread(_hasher.hash, password)
         user_id = uuid.uuid4().hex
-        await self.redis.hset(user_key(user_id), mapping={
+        created = await self.records.create_user(user_id, email, {
             "user_id": user_id, "email": email, "role": role, "password_hash": password_hash,
             "created_at": str(now if now is not None else time.time())})
-        if not await self.redis.set(email_key(email), user_id, nx=True):  # the email is claimed last
-            await self.redis.delete(user_key(user_id))
+        if not created:
             raise ApiError(409, "an account with this email exists")
         return User(user_id, email, role)
 
     async def get_user(self, user_id: str) -> User | None:
-        data = await self.redis.hmget(user_key(user_id), "email", "role")
+        data = await self.records.user_fields(user_id, "email", "role")
         if data[0] is None or data[1] not in ROLES:
             return None
         return User(user_id, data[0], data[1])  # type: ignore[arg-type]
 
     async def profile(self, user: User) -> dict[str, Any]:
-        created = await self.redis.hget(user_key(user.user_id), "created_at")
+        created = await self.records.user_field(user.user_id, "created_at")
         return {"user_id": user.user_id, "email": user.email, "role": user.role,
                 "created_at": float(created) if created else None}
 
@@ -109,28 +95,24 @@ class Accounts:
     async def login(self, email: str, password: str, client: str, now: float) -> tuple[User, IssuedToken]:
         """Check the password under the rate limit; 401 on a wrong pair, 429 past the limit."""
         email = email.strip().lower()
-        fail_key = f"vigil:loginfail:{email}:{client}"
-        failures = int(await self.redis.get(fail_key) or 0)
+        failures = await self.records.login_failures(email, client)
         if failures >= LOGIN_MAX_FAILURES:
             from server.core.metrics import REJECTED
 
             REJECTED.labels("login").inc()
-            retry = max(1, int(await self.redis.ttl(fail_key)))
+            retry = max(1, await self.records.login_failures_ttl(email, client))
             raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": retry})
-        user_id = await self.redis.get(email_key(email)) if len(password) <= MAX_PASSWORD_LEN else None
-        stored = await self.redis.hget(user_key(user_id), "password_hash") if user_id else None
+        user_id = await self.records.user_id_for_email(email) if len(password) <= MAX_PASSWORD_LEN else None
+        stored = await self.records.user_field(user_id, "password_hash") if user_id else None
         ok = await asyncio.to_thread(_verify, stored or _DUMMY_HASH, password[:MAX_PASSWORD_LEN])
         user = await self.get_user(user_id) if ok and stored and user_id else None
         if user is None:
-            async with self.redis.pipeline(transaction=True) as p:
-                p.incr(fail_key)
-                p.expire(fail_key, LOGIN_WINDOW_S, nx=True)
-                await p.execute()
+            await self.records.add_login_failure(email, client, LOGIN_WINDOW_S)
             raise ApiError(401, "wrong email or password")
-        await self.redis.delete(fail_key)
+        await self.records.clear_login_failures(email, client)
         if _hasher.check_needs_rehash(stored or ""):
             new_hash = await asyncio.to_thread(_hasher.hash, password)
-            await self.redis.hset(user_key(user.user_id), "password_hash", new_hash)
+            await self.records.set_user_field(user.user_id, "password_hash", new_hash)
         return user, self.issue(user, now)
 
     # -- tokens --------------------------------------------------------------------------------
@@ -150,7 +132,7 @@ class Accounts:
 
     async def user_for_token(self, token: str) -> User | None:
         claims = self.claims(token)
-        if claims is None or await self.redis.exists(f"vigil:jwt:revoked:{claims['jti']}"):
+        if claims is None or await self.records.is_revoked(str(claims["jti"])):
             return None
         return await self.get_user(str(claims["sub"]))
 
@@ -160,7 +142,7 @@ class Accounts:
             return False
         ttl = int(claims["exp"] - now)
         if ttl > 0:
-            await self.redis.set(f"vigil:jwt:revoked:{claims['jti']}", "1", ex=ttl)
+            await self.records.revoke(str(claims["jti"]), ttl)
         return True
 
 

@@ -50,7 +50,8 @@ from pipeline.stages.faces import FacesResult
 from pipeline.stages.gaze import GazeResult
 from server.live.screen_geometry import screen_problems
 from server.protocol.messages import CalibrationRecentre, CalibrationStart
-from server.store.store import Store, calibration_key, screen_key
+from server.store.keys import calibration_key, screen_key
+from server.store.store import Store
 
 log = logging.getLogger(__name__)
 

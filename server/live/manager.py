@@ -16,7 +16,6 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from pipeline.runner import Pipeline
-from server.accounts.exams import joincode_key
 from server.accounts.tokens import SessionTokens
 from server.core.config import Settings
 from server.core.metrics import REJECTED
@@ -79,7 +78,7 @@ class SessionManager:
 
     async def _resolve_exam(self, body: CreateSession) -> str:
         if body.join_code is not None:
-            exam_id = await self.store.redis.get(joincode_key(body.join_code))
+            exam_id = await self.store.exam_for_join_code(body.join_code)
             if exam_id is None:
                 raise ApiError(404, "unknown join code")
             return exam_id

@@ -19,9 +19,9 @@ from pipeline.risk import RiskEngine
 from pipeline.risk.messages import BrowserSignal, Event, Observation, RiskUpdate
 from pipeline.risk.policy import Policy
 from pipeline.risk.policy_io import load_policy, policy_from_dict
-from server.accounts.exams import exam_key
 from server.core.config import Settings
-from server.store.store import EventOutbox, Store, session_key
+from server.store.outbox import EventOutbox
+from server.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _event_change(event: Event, state: str) -> dict[str, Any]:
 
 async def policy_for(store: Store, exam_id: str, settings: Settings) -> Policy:
     """The exam's stored policy, else the file in VIGIL_POLICY, else the built-in defaults."""
-    raw = await store.redis.hget(exam_key(exam_id), "policy")
+    raw = await store.exam_field(exam_id, "policy")
     if raw:
         return policy_from_dict(json.loads(raw))
     if settings.policy_path is not None:
@@ -63,7 +63,7 @@ class RiskSession:
 
     @classmethod
     async def restore_or_new(cls, store: Store, sid: str, policy: Policy, t0: float) -> RiskSession:
-        raw = await store.redis.hget(session_key(sid), "risk_state")
+        raw = await store.session_field(sid, "risk_state")
         engine = RiskEngine(policy)
         if raw:
             try:

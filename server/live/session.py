@@ -31,7 +31,8 @@ from server.protocol.messages import MAX_CLIENT_MESSAGE_BYTES, BrowserMessage, C
 from server.rtc.clock_sync import CaptureClock
 from server.rtc.decode_guard import DecodeGuard, drop_decoder_backlog
 from server.rtc.frames import AnalysisLoop, NewestFrame, Received, drain_track
-from server.store.store import EventOutbox, Store
+from server.store.outbox import EventOutbox
+from server.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -242,5 +242,5 @@ async def load_report(store: Store, sid: str, *, evidence_root: Path, now: float
     items = await store.events(sid)
     title = None
     if session.get("exam_id"):
-        title = await store.redis.hget(f"vigil:exam:{session['exam_id']}", "title")
+        title = await store.exam_field(session["exam_id"], "title")
     return build_report(session, items, exam_title=title, evidence_root=evidence_root, now=now)

@@ -13,7 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
-from server.store.store import ALL_SESSIONS, Store, session_key
+from server.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +43,9 @@ async def sweep(store: Store, evidence_root: Path) -> tuple[int, int]:
     dirs = 0
     if evidence_root.is_dir():
         for child in list(evidence_root.iterdir()):
-            if _SESSION_DIR.match(child.name) and not await store.redis.exists(session_key(child.name)):
+            if _SESSION_DIR.match(child.name) and not await store.session_exists(child.name):
                 dirs += await delete_evidence(evidence_root, child.name)
-    ids = 0
-    cursor = 0
-    while True:
-        cursor, rows = await store.redis.zscan(ALL_SESSIONS, cursor, count=500)
-        for sid, _score in rows:
-            if not await store.redis.exists(session_key(sid)):
-                ids += await store.redis.zrem(ALL_SESSIONS, sid)
-        if cursor == 0:
-            break
+    ids = await store.sweep_session_index()
     if dirs or ids:
         log.info("retention sweep removed %d evidence folders and %d expired ids", dirs, ids)
     return dirs, ids

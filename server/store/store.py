@@ -1,68 +1,37 @@
-"""The store: the one module that owns every Redis key Vigil writes, and its lifetime.
+"""The store: the only code that talks to Redis. Key builders and their lifetimes are in `keys.py`.
 
-| key (prefix `vigil:`)               | type   | owner            | lifetime |
-|-------------------------------------|--------|------------------|----------|
-| `session:{<sid>}`                   | hash   | the session's worker | kept `RETENTION_S` after the session ends |
-| `session:{<sid>}:events`            | stream | the session's worker | same; the source of truth for reports |
-| `sessions:live`                     | set    | every worker     | a member while a session is connected |
-| `sessions:all`                      | zset   | every worker     | session ids by creation time, until deleted |
-| `channel:live` (pub/sub)            | channel| every worker     | live fan-out of analyses and events to dashboards |
-| `worker:{id}`                       | hash   | that worker      | heartbeat with load and internal URL; expires `WORKER_TTL_S` after the last beat |
-| `workers`                           | set    | every worker     | worker ids ever seen; dead ones are reaped by the living |
-| `worker:{id}:sessions`              | set    | that worker      | sessions whose peer it holds; emptied when it is reaped |
-| `exam:{id}`, `joincode:{code}`      | hash, string | exam owners | until deleted |
-| `calibration:{candidate_id}`        | string (JSON) | server.live.calibration | the candidate's latest gaze calibration; `RETENTION_S` from its last write |
-| `screen:{candidate_id}`             | string (JSON) | routes_calibration | the candidate's screen geometry; `RETENTION_S` from its last write |
-
-Hash tags (`{<sid>}`) keep one session's keys in one Redis Cluster slot.
-Event writes go through `EventOutbox`: they are queued in order and retried while Redis is away,
-so an outage delays events but never loses or reorders them.
+`Store` holds one connection pool and the session, event, worker and fan-out operations; accounts and
+exams have their records in `records.py`. Event writes go through `EventOutbox` (`outbox.py`): queued
+in order and retried while Redis is away, so an outage delays events but never loses or reorders them.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from server.store.keys import (
+    ALL_SESSIONS,
+    LIVE_CHANNEL,
+    LIVE_SET,
+    RETENTION_S,
+    WORKER_TTL_S,
+    WORKERS,
+    events_key,
+    exam_key,
+    joincode_key,
+    session_key,
+    worker_key,
+    worker_sessions_key,
+)
+from server.store.records import AccountRecords, ExamRecords
 
 log = logging.getLogger(__name__)
-
-PREFIX = "vigil:"
-LIVE_SET = PREFIX + "sessions:live"
-ALL_SESSIONS = PREFIX + "sessions:all"
-LIVE_CHANNEL = PREFIX + "channel:live"
-#: how long an ended session's data stays (overridden per exam by the policy's retention).
-RETENTION_S = 30 * 24 * 3600
-#: a worker that misses heartbeats (one a second) this long is considered dead.
-WORKER_TTL_S = 4
-WORKERS = PREFIX + "workers"
-
-
-def session_key(sid: str) -> str:
-    return f"{PREFIX}session:{{{sid}}}"
-
-
-def events_key(sid: str) -> str:
-    return f"{PREFIX}session:{{{sid}}}:events"
-
-
-def worker_key(worker_id: str) -> str:
-    return f"{PREFIX}worker:{worker_id}"
-
-
-def calibration_key(candidate_id: str) -> str:
-    return f"{PREFIX}calibration:{candidate_id}"
-
-
-def screen_key(candidate_id: str) -> str:
-    return f"{PREFIX}screen:{candidate_id}"
 
 
 def _flat(mapping: Mapping[str, Any]) -> dict[str, str]:
@@ -85,6 +54,8 @@ class Store:
             url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
             health_check_interval=5, retry_on_timeout=False)
         self.errors = 0
+        self.accounts = AccountRecords(self.redis)
+        self.exams = ExamRecords(self.redis)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -108,6 +79,54 @@ class Store:
 
     async def update_session(self, sid: str, fields: Mapping[str, Any]) -> None:
         await self.redis.hset(session_key(sid), mapping=_flat(fields))
+
+    async def session_field(self, sid: str, name: str) -> str | None:
+        return await self.redis.hget(session_key(sid), name)
+
+    async def session_exists(self, sid: str) -> bool:
+        return bool(await self.redis.exists(session_key(sid)))
+
+    async def sessions(self, sids: Iterable[str]) -> list[dict[str, str]]:
+        """The hashes of `sids`, in order; an unknown session is an empty dict."""
+        async with self.redis.pipeline(transaction=False) as p:
+            for sid in sids:
+                p.hgetall(session_key(sid))
+            return list(await p.execute())
+
+    async def session_ids_since(self, since: float, limit: int) -> list[str]:
+        """Ids of sessions created at or after `since` (oldest first), at most `limit`."""
+        return list(await self.redis.zrangebyscore(ALL_SESSIONS, since, "+inf", start=0, num=limit))
+
+    async def session_ids_newest(self, start: int, stop: int) -> list[str]:
+        """Ids of sessions by creation time, newest first, ranks `start`..`stop` inclusive."""
+        return list(await self.redis.zrevrange(ALL_SESSIONS, start, stop))
+
+    async def delete_session(self, sid: str) -> None:
+        """Every Redis key of one session, and its index entries."""
+        async with self.redis.pipeline(transaction=True) as p:
+            p.delete(session_key(sid), events_key(sid))
+            p.zrem(ALL_SESSIONS, sid)
+            p.srem(LIVE_SET, sid)
+            await p.execute()
+
+    async def sweep_session_index(self) -> int:
+        """Drop the ids of sessions whose hash is gone (expired or deleted) from `sessions:all`."""
+        removed = 0
+        cursor = 0
+        while True:
+            cursor, rows = await self.redis.zscan(ALL_SESSIONS, cursor, count=500)
+            for sid, _score in rows:
+                if not await self.redis.exists(session_key(sid)):
+                    removed += await self.redis.zrem(ALL_SESSIONS, sid)
+            if cursor == 0:
+                return removed
+
+    # -- exam lookups a session needs ----------------------------------------------------------
+    async def exam_for_join_code(self, code: str) -> str | None:
+        return await self.redis.get(joincode_key(code))
+
+    async def exam_field(self, exam_id: str, name: str) -> str | None:
+        return await self.redis.hget(exam_key(exam_id), name)
 
     # -- per-candidate documents (calibration, screen geometry) --------------------------------
     async def put_json(self, key: str, doc: Mapping[str, Any]) -> None:
@@ -159,6 +178,14 @@ class Store:
             out.append(item)
         return out
 
+    async def last_events(self, sids: Iterable[str], count: int) -> list[list[dict[str, Any]]]:
+        """The last `count` stream items of each session (oldest first), without their ids."""
+        async with self.redis.pipeline(transaction=False) as p:
+            for sid in sids:
+                p.xrevrange(events_key(sid), count=count)
+            rows = await p.execute()
+        return [[json.loads(fields["json"]) for _, fields in reversed(entries)] for entries in rows]
+
     # -- workers -------------------------------------------------------------------------------
     async def heartbeat(self, worker_id: str, *, sessions: int, capacity: int, url: str, now: float) -> None:
         async with self.redis.pipeline(transaction=False) as p:
@@ -184,14 +211,14 @@ class Store:
         return sorted(set(ids) - set(alive))
 
     async def claim_session(self, worker_id: str, sid: str) -> None:
-        await self.redis.sadd(f"{worker_key(worker_id)}:sessions", sid)
+        await self.redis.sadd(worker_sessions_key(worker_id), sid)
 
     async def release_session(self, worker_id: str, sid: str) -> None:
-        await self.redis.srem(f"{worker_key(worker_id)}:sessions", sid)
+        await self.redis.srem(worker_sessions_key(worker_id), sid)
 
     async def reap_worker(self, worker_id: str, now: float) -> list[str]:
         """Mark a dead worker's sessions disconnected; returns them. Safe to run on several workers."""
-        key = f"{worker_key(worker_id)}:sessions"
+        key = worker_sessions_key(worker_id)
         sids = sorted(await self.redis.smembers(key))
         for sid in sids:
             data = await self.session(sid)
@@ -208,83 +235,12 @@ class Store:
     async def publish(self, message: Mapping[str, Any]) -> None:
         await self.redis.publish(LIVE_CHANNEL, json.dumps(message, separators=(",", ":")))
 
-
-class EventOutbox:
-    """Ordered, lossless writes of one session's events to its stream.
-
-    `put` never blocks and never fails; a background task drains the queue in order. While Redis
-    is unreachable the task retries with backoff, keeping every item; when Redis returns the
-    backlog is written in the original order. `flush()` waits until everything queued is written.
-    """
-
-    RETRY_MIN_S = 0.2
-    RETRY_MAX_S = 2.0
-
-    def __init__(self, store: Store, sid: str,
-                 state: Callable[[], Mapping[str, Any]] | None = None) -> None:
-        self.store = store
-        self.sid = sid
-        #: session fields written with every batch (the risk engine's snapshot), so the state a
-        #: resumed session restores is never older than the events already in the stream
-        self.state = state
-        self._queue: deque[Mapping[str, Any]] = deque()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
-        self.written = 0
-        self.retries = 0
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"outbox-{self.sid}")
-
-    def put(self, item: Mapping[str, Any]) -> None:
-        self._queue.append(item)
-        self._idle.clear()
-        self._wake.set()
-
-    @property
-    def pending(self) -> int:
-        return len(self._queue)
-
-    async def flush(self, timeout: float | None = None) -> bool:
+    async def subscribe_live(self) -> PubSub:
+        """A new subscription to the live fan-out channel; the caller closes it (`aclose()`)."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-
-    async def close(self, timeout: float = 5.0) -> None:
-        await self.flush(timeout)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        delay = self.RETRY_MIN_S
-        while True:
-            if not self._queue:
-                self._idle.set()
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch = list(self._queue)[:100]
-            try:
-                await self.store.append_events(self.sid, batch, self.state() if self.state else None)
-            except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
-                self.retries += 1
-                self.store.errors += 1
-                log.warning("event write failed, will retry", extra={"session_id": self.sid, "error": str(exc),
-                                                                     "pending": len(self._queue)})
-                await asyncio.sleep(delay)
-                delay = min(self.RETRY_MAX_S, delay * 2)
-                continue
-            delay = self.RETRY_MIN_S
-            for _ in batch:
-                self._queue.popleft()
-            self.written += len(batch)
+            await pubsub.subscribe(LIVE_CHANNEL)
+        except BaseException:
+            await pubsub.aclose()
+            raise
+        return pubsub

@@ -18,6 +18,7 @@ from server.http.errors import read_json
 from server.http.keys import ACCOUNTS
 from server.protocol.errors import ApiError
 from server.protocol.messages import LoginBody, RegisterBody
+from server.store.store import Store
 
 #: the account cookie's name; HttpOnly so page scripts (and injected ones) cannot read it.
 COOKIE = "vigil_auth"
@@ -43,9 +44,9 @@ def make_user_resolver(accounts: Accounts):  # type: ignore[no-untyped-def]
     return resolve
 
 
-def register_account_routes(app: web.Application, *, settings: Settings, redis, secret: str,  # type: ignore[no-untyped-def]
+def register_account_routes(app: web.Application, *, settings: Settings, store: Store, secret: str,
                             auth: Authenticator) -> Accounts:
-    accounts = Accounts(redis, secret)
+    accounts = Accounts(store.accounts, secret)
     app[ACCOUNTS] = accounts
     auth.user_resolver = make_user_resolver(accounts)
     secure = settings.env == "production"

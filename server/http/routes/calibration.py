@@ -28,7 +28,8 @@ from server.http.errors import read_json
 from server.live.screen_geometry import screen_problems
 from server.protocol.errors import ApiError
 from server.protocol.messages import ID_PATTERN, ScreenInfo
-from server.store.store import Store, calibration_key, screen_key
+from server.store.keys import calibration_key, screen_key
+from server.store.store import Store
 
 #: bodies are small; anything larger is not a screen description.
 MAX_BODY_BYTES = 4096

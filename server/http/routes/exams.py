@@ -11,11 +11,12 @@ from server.core.config import Settings
 from server.http.errors import read_json
 from server.http.keys import EXAMS
 from server.protocol.messages import CreateExam
+from server.store.store import Store
 
 
-def register_exam_routes(app: web.Application, *, settings: Settings, redis,  # type: ignore[no-untyped-def]
+def register_exam_routes(app: web.Application, *, settings: Settings, store: Store,
                          auth: Authenticator) -> Exams:
-    exams = Exams(redis)
+    exams = Exams(store.exams)
     app[EXAMS] = exams
     auth.exam_owner = exams.owner
 

@@ -25,7 +25,7 @@ from server.http.access import session_id
 from server.live.manager import SessionManager
 from server.protocol.errors import ApiError
 from server.store.retention import delete_evidence
-from server.store.store import ALL_SESSIONS, LIVE_CHANNEL, LIVE_SET, Store, events_key, session_key
+from server.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Visibility:
             return True
         if not sid:
             return False
-        exam_id = exam_id or self._exam_of.get(sid) or await self.store.redis.hget(session_key(sid), "exam_id")
+        exam_id = exam_id or self._exam_of.get(sid) or await self.store.session_field(sid, "exam_id")
         if not exam_id:
             return False
         if len(self._exam_of) > 10_000:  # a dashboard open for days: keep memory flat
@@ -96,9 +96,9 @@ class LiveFanout:
 
     async def _run(self) -> None:
         while self.queues:
-            pubsub = self.store.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = None
             try:
-                await pubsub.subscribe(LIVE_CHANNEL)
+                pubsub = await self.store.subscribe_live()
                 while self.queues:
                     msg = await pubsub.get_message(timeout=1.0)
                     if msg is not None and msg.get("type") == "message":
@@ -109,10 +109,11 @@ class LiveFanout:
                 log.warning("live subscription lost: %s", exc)
                 await asyncio.sleep(1.0)
             finally:
-                try:
-                    await pubsub.aclose()
-                except Exception:
-                    pass
+                if pubsub is not None:
+                    try:
+                        await pubsub.aclose()
+                    except Exception:  # a broken connection cannot be closed cleanly; it is dropped
+                        pass
 
     async def close(self) -> None:
         self._deliver(None)  # every open stream ends
@@ -154,25 +155,18 @@ def live_row(sid: str, data: dict[str, str], sessions: SessionManager) -> dict[s
 def register_live_routes(app: web.Application, *, store: Store, sessions: SessionManager,
                          auth: Authenticator) -> LiveFanout:
     fanout = LiveFanout(store)
-    redis = store.redis
 
     async def live(request: web.Request) -> web.Response:
         user = await auth.require_role(request, "proctor", "admin")
         visible = Visibility(auth, user, store)
-        recent = await redis.zrangebyscore(ALL_SESSIONS, time.time() - RECENT_S, "+inf", start=0, num=MAX_LIVE_SCAN)
+        recent = await store.session_ids_since(time.time() - RECENT_S, MAX_LIVE_SCAN)
         ids = sorted(set(recent) | await store.live_sessions() | set(sessions.live))
-        async with redis.pipeline(transaction=False) as p:
-            for sid in ids:
-                p.hgetall(session_key(sid))
-            hashes = await p.execute()
+        hashes = await store.sessions(ids)
         rows = [live_row(sid, data, sessions) for sid, data in zip(ids, hashes)
                 if data and data.get("status") in LIVE_STATUSES and await visible.allows(sid, data.get("exam_id"))]
-        async with redis.pipeline(transaction=False) as p:
-            for row in rows:
-                p.xrevrange(events_key(row["session_id"]), count=LAST_EVENTS)
-            recent_events = await p.execute()
-        for row, entries in zip(rows, recent_events):
-            row["last_events"] = [json.loads(fields["json"]) for _, fields in reversed(entries)]
+        recent_events = await store.last_events([row["session_id"] for row in rows], LAST_EVENTS)
+        for row, events in zip(rows, recent_events, strict=True):
+            row["last_events"] = events
         rows.sort(key=lambda r: r["created_at"] or 0)
         return web.json_response({"sessions": rows, "live": sum(1 for r in rows if r["status"] == "live"),
                                   "worker": sessions.worker_id})
@@ -212,11 +206,8 @@ def register_live_routes(app: web.Application, *, store: Store, sessions: Sessio
         visible = Visibility(auth, user, store)
         out: list[dict[str, Any]] = []
         for start in range(0, MAX_HISTORY_SCAN, 200):  # newest first; a proctor's page may need a scan
-            ids = await redis.zrevrange(ALL_SESSIONS, start, start + 199)
-            async with redis.pipeline(transaction=False) as p:
-                for sid in ids:
-                    p.hgetall(session_key(sid))
-                hashes = await p.execute()
+            ids = await store.session_ids_newest(start, start + 199)
+            hashes = await store.sessions(ids)
             for sid, data in zip(ids, hashes):
                 if data and len(out) < limit and await visible.allows(sid, data.get("exam_id")):
                     out.append({k: v for k, v in data.items() if k not in ("risk_state", "summary")})
@@ -232,11 +223,7 @@ def register_live_routes(app: web.Application, *, store: Store, sessions: Sessio
             raise ApiError(404, "unknown session", {"session_id": sid})
         if sid in sessions.live or data.get("status") in LIVE_STATUSES:
             raise ApiError(409, "end the session before deleting it", {"status": data.get("status")})
-        async with redis.pipeline(transaction=True) as p:
-            p.delete(session_key(sid), events_key(sid))
-            p.zrem(ALL_SESSIONS, sid)
-            p.srem(LIVE_SET, sid)
-            await p.execute()
+        await store.delete_session(sid)
         await delete_evidence(sessions.settings.data_dir / "evidence", sid)  # all of its data
         return web.json_response({"deleted": sid})
 

@@ -1,0 +1,90 @@
+"""Every Redis key Vigil uses, built in one place, with its owner and lifetime.
+
+| key (prefix `vigil:`)               | type   | owner (writer)        | lifetime |
+|-------------------------------------|--------|-----------------------|----------|
+| `session:{<sid>}`                   | hash   | the session's worker  | until ended, then the exam policy's retention (`RETENTION_S` by default) |
+| `session:{<sid>}:events`            | stream | the session's worker  | same; the source of truth for reports |
+| `sessions:live`                     | set    | every worker          | a member while a session is connected |
+| `sessions:all`                      | zset   | every worker          | session ids by creation time; ids of expired sessions are swept |
+| `channel:live` (pub/sub)            | channel| every worker          | live fan-out of status and event changes to dashboards |
+| `worker:{id}`                       | hash   | that worker           | heartbeat with load and internal URL; expires `WORKER_TTL_S` after the last beat |
+| `workers`                           | set    | every worker          | worker ids ever seen; dead ones are reaped by the living |
+| `worker:{id}:sessions`              | set    | that worker           | sessions whose peer it holds; emptied when it is reaped |
+| `exam:{id}`                         | hash   | the exam's owner      | until deleted: exam_id, title, owner, policy (JSON), join_code, created_at |
+| `joincode:{CODE}`                   | string | the exam's owner      | as its exam; upper-case code -> exam id |
+| `exams:owner:{user_id}`             | zset   | the exam's owner      | as the exams; the owner's exam ids by creation time |
+| `exams:all`                         | zset   | the exam's owner      | as the exams; every exam id by creation time |
+| `user:{id}`                         | hash   | accounts              | until deleted: user_id, email, role, password_hash, created_at |
+| `user:email:{email}`                | string | accounts              | as its user; lower-cased email -> user id, claimed with SET NX |
+| `loginfail:{email}:{ip}`            | string | accounts              | failed logins; expires `LOGIN_WINDOW_S` after the first failure of a window |
+| `jwt:revoked:{jti}`                 | string | accounts              | a logged-out token; expires when the token would have |
+| `calibration:{candidate_id}`        | string (JSON) | live calibration | the candidate's latest gaze calibration; `RETENTION_S` from its last write |
+| `screen:{candidate_id}`             | string (JSON) | screen route   | the candidate's screen geometry; `RETENTION_S` from its last write |
+
+Hash tags (`{<sid>}`) keep one session's keys in one Redis Cluster slot, so its transactions stay
+valid on a cluster; the global keys are single keys used without multi-key transactions.
+"""
+from __future__ import annotations
+
+PREFIX = "vigil:"
+LIVE_SET = PREFIX + "sessions:live"
+ALL_SESSIONS = PREFIX + "sessions:all"
+LIVE_CHANNEL = PREFIX + "channel:live"
+WORKERS = PREFIX + "workers"
+ALL_EXAMS = PREFIX + "exams:all"
+#: how long an ended session's data stays (overridden per exam by the policy's retention).
+RETENTION_S = 30 * 24 * 3600
+#: a worker that misses heartbeats (one a second) this long is considered dead.
+WORKER_TTL_S = 4
+
+
+def session_key(sid: str) -> str:
+    return f"{PREFIX}session:{{{sid}}}"
+
+
+def events_key(sid: str) -> str:
+    return f"{PREFIX}session:{{{sid}}}:events"
+
+
+def worker_key(worker_id: str) -> str:
+    return f"{PREFIX}worker:{worker_id}"
+
+
+def worker_sessions_key(worker_id: str) -> str:
+    return f"{worker_key(worker_id)}:sessions"
+
+
+def calibration_key(candidate_id: str) -> str:
+    return f"{PREFIX}calibration:{candidate_id}"
+
+
+def screen_key(candidate_id: str) -> str:
+    return f"{PREFIX}screen:{candidate_id}"
+
+
+def exam_key(exam_id: str) -> str:
+    return f"{PREFIX}exam:{exam_id}"
+
+
+def joincode_key(code: str) -> str:
+    return f"{PREFIX}joincode:{code.upper()}"
+
+
+def exam_owner_index(user_id: str) -> str:
+    return f"{PREFIX}exams:owner:{user_id}"
+
+
+def user_key(user_id: str) -> str:
+    return f"{PREFIX}user:{user_id}"
+
+
+def email_key(email: str) -> str:
+    return f"{PREFIX}user:email:{email}"
+
+
+def login_failures_key(email: str, client: str) -> str:
+    return f"{PREFIX}loginfail:{email}:{client}"
+
+
+def revoked_token_key(jti: str) -> str:
+    return f"{PREFIX}jwt:revoked:{jti}"

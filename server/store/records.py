@@ -1,0 +1,98 @@
+"""Accounts' and exams' records in Redis: the operations `server.accounts` needs, nothing more.
+
+The rules (who may register, password checks, join-code alphabet) stay in `server.accounts`; this
+module only knows where the records live (`keys.py`) and how to write them atomically.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from server.store.keys import (
+    ALL_EXAMS,
+    email_key,
+    exam_key,
+    exam_owner_index,
+    joincode_key,
+    login_failures_key,
+    revoked_token_key,
+    user_key,
+)
+
+
+class AccountRecords:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def create_user(self, user_id: str, email: str, fields: Mapping[str, str]) -> bool:
+        """Write the user, then claim the email (SET NX); False, with the user removed, if it is taken."""
+        await self._redis.hset(user_key(user_id), mapping=dict(fields))
+        if not await self._redis.set(email_key(email), user_id, nx=True):  # the email is claimed last
+            await self._redis.delete(user_key(user_id))
+            return False
+        return True
+
+    async def user_fields(self, user_id: str, *names: str) -> list[str | None]:
+        return list(await self._redis.hmget(user_key(user_id), list(names)))
+
+    async def user_field(self, user_id: str, name: str) -> str | None:
+        return await self._redis.hget(user_key(user_id), name)
+
+    async def set_user_field(self, user_id: str, name: str, value: str) -> None:
+        await self._redis.hset(user_key(user_id), name, value)
+
+    async def user_id_for_email(self, email: str) -> str | None:
+        return await self._redis.get(email_key(email))
+
+    # -- login rate limit ----------------------------------------------------------------------
+    async def login_failures(self, email: str, client: str) -> int:
+        return int(await self._redis.get(login_failures_key(email, client)) or 0)
+
+    async def login_failures_ttl(self, email: str, client: str) -> int:
+        return int(await self._redis.ttl(login_failures_key(email, client)))
+
+    async def add_login_failure(self, email: str, client: str, window_s: int) -> None:
+        key = login_failures_key(email, client)
+        async with self._redis.pipeline(transaction=True) as p:
+            p.incr(key)
+            p.expire(key, window_s, nx=True)
+            await p.execute()
+
+    async def clear_login_failures(self, email: str, client: str) -> None:
+        await self._redis.delete(login_failures_key(email, client))
+
+    # -- revoked tokens ------------------------------------------------------------------------
+    async def is_revoked(self, jti: str) -> bool:
+        return bool(await self._redis.exists(revoked_token_key(jti)))
+
+    async def revoke(self, jti: str, ttl_s: int) -> None:
+        await self._redis.set(revoked_token_key(jti), "1", ex=ttl_s)
+
+
+class ExamRecords:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def claim_join_code(self, code: str, exam_id: str) -> bool:
+        return bool(await self._redis.set(joincode_key(code), exam_id, nx=True))
+
+    async def create(self, exam_id: str, owner_id: str, fields: Mapping[str, str], now: float) -> None:
+        async with self._redis.pipeline(transaction=True) as p:
+            p.hset(exam_key(exam_id), mapping=dict(fields))
+            p.zadd(exam_owner_index(owner_id), {exam_id: now})
+            p.zadd(ALL_EXAMS, {exam_id: now})
+            await p.execute()
+
+    async def field(self, exam_id: str, name: str) -> str | None:
+        return await self._redis.hget(exam_key(exam_id), name)
+
+    async def newest(self, owner_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """Exam hashes newest first: every exam (owner None) or one owner's, at most `limit`."""
+        index = ALL_EXAMS if owner_id is None else exam_owner_index(owner_id)
+        ids = await self._redis.zrevrange(index, 0, limit - 1)
+        async with self._redis.pipeline(transaction=False) as p:
+            for exam_id in ids:
+                p.hgetall(exam_key(exam_id))
+            return [row for row in await p.execute() if row]
