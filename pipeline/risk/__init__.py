@@ -4,7 +4,10 @@ Pure: no I/O (except `load_policy`), no clock reads; every input carries its ses
 Modules, one job each:
 
 - `messages`: the frozen input/output types (`Observation`, `BrowserSignal`, `Event`, ...).
-- `policy`, `policy_io`: the one `Policy` object, its validation, and TOML/JSON/dict loading.
+- `events`: the registry, one `EventSpec` per event type (source, reader, default policy,
+  phrase, instant), checked complete at import.
+- `policy`, `condition_policy`, `policy_io`: the one `Policy` object, one event type's
+  `ConditionPolicy`, their validation, and TOML/JSON/dict loading.
 - `conditions`: what each observation says about each condition (holds / absent / unknown).
 - `debounce`: debounce and release, turning per-frame readings into one event per episode.
 - `baseline`: the candidate's neutral head pose.
@@ -14,10 +17,10 @@ Modules, one job each:
 - `engine`: `RiskEngine`, which wires them together, with `snapshot()` / `restore()`.
 """
 from pipeline.risk.engine import RiskEngine
+from pipeline.risk.events import EVENT_SPECS, INSTANT_EVENTS, EventSpec
 from pipeline.risk.messages import (
     BROWSER_EVENTS,
     EVENT_TYPES,
-    INSTANT_EVENTS,
     BrowserSignal,
     Event,
     EventType,
@@ -37,11 +40,13 @@ from pipeline.risk.policy_io import (
 
 __all__ = [
     "BROWSER_EVENTS",
+    "EVENT_SPECS",
     "EVENT_TYPES",
     "INSTANT_EVENTS",
     "BrowserSignal",
     "ConditionPolicy",
     "Event",
+    "EventSpec",
     "EventType",
     "Observation",
     "Policy",

@@ -51,9 +51,10 @@ class AttentionWindow:
         """Attention 0..100 over the window ending at `now`, or None when unknown."""
         horizon = now - self._window
         segments = list(self._segments)
-        if self._last is not None and self._last[1] is not None:
-            start, state = self._last
-            segments.append((start, min(now, start + self._max_gap), state))
+        if self._last is not None:
+            start, last_state = self._last
+            if last_state is not None:
+                segments.append((start, min(now, start + self._max_gap), last_state))
         attentive = inattentive = 0.0
         for start, end, state in segments:
             span = min(end, now) - max(start, horizon)

@@ -1,9 +1,9 @@
 """Per-frame readings: does each condition hold in this observation, is it absent, or unknown?
 
-`read_conditions(obs, policy, baseline)` returns a `Reading` (holding + confidence) or None per
-sampled condition. None means "unable to assess" and leaves that condition's filter untouched, so
-an audio-only update never disturbs a vision filter and a frame never disturbs an audio filter.
-The choice per condition:
+Each sampled event type has a reader (its `EventSpec.reader` in `events.py`) that returns a
+`Reading` (holding + confidence) or None. None means "unable to assess" and leaves that
+condition's filter untouched, so an audio-only update never disturbs a vision filter and a frame
+never disturbs an audio filter. The choice per condition:
 
 - camera_blocked: holds when image quality is in `blocked_image_qualities` (dark, covered,
   frozen); absent for any other reported quality; unknown when quality is not reported.
@@ -29,13 +29,19 @@ False with no face or looking away, None when unassessable or the looking state 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pipeline.risk.debounce import Reading
-from pipeline.risk.messages import EventType, Observation
-from pipeline.risk.policy import Policy
+from pipeline.risk.messages import Observation
+
+if TYPE_CHECKING:
+    # Only a type here: `Policy` takes its defaults from the event registry, which holds these
+    # readers, so importing it at run time would close the cycle policy -> events -> conditions.
+    from pipeline.risk.policy import Policy
 
 Baseline = tuple[float, float] | None
-_Reader = Callable[[Observation, Policy, Baseline], "Reading | None"]
+#: What one observation says about one condition: holds, absent, or None (unable to assess).
+ConditionReader = Callable[[Observation, "Policy", Baseline], "Reading | None"]
 
 
 def assessable(obs: Observation, policy: Policy) -> bool:
@@ -47,19 +53,19 @@ def _flag(value: bool | None) -> Reading | None:
     return None if value is None else Reading(value)
 
 
-def _camera_blocked(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
+def read_camera_blocked(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
     if obs.image_quality is None:
         return None
     return Reading(obs.image_quality in policy.blocked_image_qualities)
 
 
-def _no_face(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
+def read_no_face(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
     if obs.faces is None or not assessable(obs, policy):
         return None
     return Reading(obs.faces == 0)
 
 
-def _multiple_faces(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
+def read_multiple_faces(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
     if obs.faces is None or not assessable(obs, policy):
         return None
     return Reading(obs.faces >= 2, obs.face_confidence if obs.face_confidence is not None else 1.0)
@@ -81,7 +87,7 @@ def _head_turned(obs: Observation, policy: Policy, baseline: Baseline) -> bool |
     return yaw > policy.max_head_yaw_degrees or pitch > policy.max_head_pitch_degrees
 
 
-def _looking_away(obs: Observation, policy: Policy, baseline: Baseline) -> Reading | None:
+def read_looking_away(obs: Observation, policy: Policy, baseline: Baseline) -> Reading | None:
     if not obs.faces or not assessable(obs, policy):
         return None
     parts = [p for p in (_gaze_off(obs), _head_turned(obs, policy, baseline)) if p is not None]
@@ -94,7 +100,7 @@ def _detector_ran(obs: Observation) -> bool:
     return obs.persons is not None or bool(obs.objects)
 
 
-def _object(labels_key: str) -> _Reader:
+def read_objects(labels_key: str) -> ConditionReader:
     def read(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
         if not _detector_ran(obs) or not assessable(obs, policy):
             return None
@@ -105,7 +111,7 @@ def _object(labels_key: str) -> _Reader:
     return read
 
 
-def _other_person(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
+def read_other_person(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
     if obs.persons is None or not assessable(obs, policy):
         return None
     confs = sorted((c for label, c in obs.objects if label == policy.person_label), reverse=True)
@@ -113,40 +119,18 @@ def _other_person(obs: Observation, policy: Policy, _: Baseline) -> Reading | No
     return Reading(obs.persons >= 2, confs[1] if len(confs) >= 2 else 1.0)
 
 
-def _vision_flag(name: str) -> _Reader:
+def read_vision_flag(name: str) -> ConditionReader:
     def read(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
         return _flag(getattr(obs, name)) if assessable(obs, policy) else None
 
     return read
 
 
-def _audio_flag(name: str) -> _Reader:
+def read_audio_flag(name: str) -> ConditionReader:
     def read(obs: Observation, _policy: Policy, _baseline: Baseline) -> Reading | None:
         return _flag(getattr(obs, name))
 
     return read
-
-
-#: Sampled conditions in a fixed order, so events that start together are reported in this order.
-READERS: dict[EventType, _Reader] = {
-    "camera_blocked": _camera_blocked,
-    "no_face": _no_face,
-    "multiple_faces": _multiple_faces,
-    "looking_away": _looking_away,
-    "phone": _object("phone_labels"),
-    "book": _object("book_labels"),
-    "other_person": _other_person,
-    "left_seat": _vision_flag("left_seat"),
-    "identity_changed": _vision_flag("identity_changed"),
-    "speaking": _audio_flag("speaking"),
-    "other_voice": _audio_flag("other_voice"),
-    "audio_muted": _audio_flag("audio_muted"),
-}
-
-
-def read_conditions(obs: Observation, policy: Policy, baseline: Baseline) -> dict[EventType, Reading | None]:
-    """Readings for every enabled sampled condition (see the module docstring)."""
-    return {kind: read(obs, policy, baseline) for kind, read in READERS.items() if policy.is_enabled(kind)}
 
 
 def attentive(obs: Observation, policy: Policy, baseline: Baseline) -> bool | None:
@@ -155,5 +139,5 @@ def attentive(obs: Observation, policy: Policy, baseline: Baseline) -> bool | No
         return None
     if obs.faces == 0:
         return False
-    away = _looking_away(obs, policy, baseline)
+    away = read_looking_away(obs, policy, baseline)
     return None if away is None else not away.holding

@@ -28,11 +28,11 @@ from typing import Any
 
 from pipeline.risk.attention import AttentionWindow
 from pipeline.risk.baseline import BaselineEstimator
-from pipeline.risk.conditions import assessable, attentive, read_conditions
+from pipeline.risk.conditions import assessable, attentive
 from pipeline.risk.debounce import DebounceFilter, Reading
+from pipeline.risk.events import EVENT_SPECS, INSTANT_EVENTS, SAMPLED
 from pipeline.risk.messages import (
     EVENT_TYPES,
-    INSTANT_EVENTS,
     BrowserSignal,
     Event,
     EventType,
@@ -46,7 +46,6 @@ from pipeline.risk.score import RiskScore
 from pipeline.risk.verdict import decide
 
 SNAPSHOT_VERSION = 1
-_AUDIO: frozenset[EventType] = frozenset({"speaking", "other_voice", "audio_muted"})
 #: browser signals that are instant events of the same name.
 _INSTANT_SIGNALS: dict[str, EventType] = {kind: kind for kind in INSTANT_EVENTS}
 
@@ -65,10 +64,11 @@ class RiskEngine:
                 p.condition(kind).debounce_seconds,
                 p.condition(kind).release_seconds,
                 p.max_sample_gap_seconds,
-                continuous=kind == "tab_hidden",
+                # browser state is known between signals, so it has no sample gap to bridge
+                continuous=EVENT_SPECS[kind].source == "browser",
             )
             for kind in EVENT_TYPES
-            if kind not in INSTANT_EVENTS
+            if not EVENT_SPECS[kind].instant
         }
         self._clock: float | None = None
         self._hidden: bool | None = None
@@ -93,10 +93,11 @@ class RiskEngine:
             self._offer_baseline(t, obs)
             self._attention.add(t, attentive(obs, self.policy, self._baseline.value))
         has_audio = obs.speaking is not None or obs.other_voice is not None or obs.audio_muted is not None
-        for kind, reading in read_conditions(obs, self.policy, self._baseline.value).items():
-            carried = has_audio if kind in _AUDIO else obs.has_vision
-            if carried:
-                self._feed(kind, t, reading, frame)
+        baseline = self._baseline.value
+        for spec in SAMPLED:
+            carried = has_audio if spec.source == "audio" else obs.has_vision
+            if carried and spec.reader is not None and self.policy.is_enabled(spec.type):
+                self._feed(spec.type, t, spec.reader(obs, self.policy, baseline), frame)
         self._feed_browser_state(t)
         return self._update(t)
 
@@ -173,7 +174,7 @@ class RiskEngine:
             t = self._clock
         dt = 0.0 if self._clock is None else t - self._clock
         gain = 0.0
-        for kind, event in self._open.items():
+        for kind in self._open:
             cond = self.policy.condition(kind)
             if dt > 0 and cond.weight_per_second > 0 and self._filters[kind].holding:
                 add = min(cond.weight_per_second * dt, cond.max_weight - self._added[kind])

@@ -32,10 +32,8 @@ EventType = Literal[
     "audio_muted",
     "devtools",
 ]
+#: Every event type, in reporting order. What each one is lives in its spec in `events.py`.
 EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
-
-#: Events that fire once per browser signal instead of going through a debounce filter.
-INSTANT_EVENTS: Final[frozenset[EventType]] = frozenset({"fullscreen_exit", "paste", "devtools"})
 
 Severity = Literal["low", "medium", "high"]
 SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)

@@ -1,8 +1,9 @@
 """The risk policy: every number and switch the engine uses, in one frozen object.
 
 `Policy` holds the global knobs (decay, windows, thresholds, switches), a `VerdictPolicy`, and
-one `ConditionPolicy` per event type. Defaults are the values below; `policy_io` loads partial
-overrides from TOML/JSON/dicts and `policy.example.toml` documents each key.
+one `ConditionPolicy` per event type. Defaults are the values below, and each event type's
+default `ConditionPolicy` is in its spec in `events.py`; `policy_io` loads partial overrides from
+TOML/JSON/dicts and `policy.example.toml` documents each key.
 
 A condition's lifecycle (see `debounce.py`): it must hold for `debounce_seconds` before it is an
 event, and the event ends once the condition has been observed absent for `release_seconds`.
@@ -19,29 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
-from pipeline.risk.messages import EVENT_TYPES, IMAGE_QUALITIES, SEVERITIES, EventType, Severity
+from pipeline.risk.condition_policy import ConditionPolicy, PolicyError, check_number, validate_condition
+from pipeline.risk.events import EVENT_SPECS
+from pipeline.risk.messages import EVENT_TYPES, IMAGE_QUALITIES, EventType
 
-
-class PolicyError(ValueError):
-    """A policy value or key is invalid; the message names the dotted key and the reason."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"policy key '{key}': {reason}")
-        self.key = key
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class ConditionPolicy:
-    """How one event type is debounced and weighted."""
-
-    enabled: bool = True
-    severity: Severity = "medium"
-    debounce_seconds: float = 1.0
-    release_seconds: float = 1.0
-    weight: float = 10.0
-    weight_per_second: float = 0.0
-    max_weight: float = 10.0
+__all__ = ["DEFAULT_CONDITIONS", "ConditionPolicy", "Policy", "PolicyError", "VerdictPolicy", "validate"]
 
 
 @dataclass(frozen=True)
@@ -63,32 +46,10 @@ class VerdictPolicy:
     cheating_distinct_high_types: int = 2
 
 
-def _c(
-    sev: Severity, debounce: float, release: float, weight: float, per_s: float, cap: float
-) -> ConditionPolicy:
-    return ConditionPolicy(True, sev, debounce, release, weight, per_s, cap)
-
-
-# Sustained absences (no face, left seat, tab hidden, camera blocked) carry a per-second weight
-# at least equal to the decay, so a long absence keeps the score up instead of decaying away.
-DEFAULT_CONDITIONS: Mapping[EventType, ConditionPolicy] = MappingProxyType({
-    "no_face": _c("medium", 3.0, 1.0, 15.0, 2.0, 45.0),
-    "multiple_faces": _c("high", 1.0, 1.0, 30.0, 1.0, 50.0),
-    "looking_away": _c("low", 2.0, 1.0, 8.0, 1.0, 25.0),
-    "phone": _c("high", 1.0, 2.0, 35.0, 1.0, 60.0),
-    "book": _c("medium", 1.0, 2.0, 20.0, 1.0, 40.0),
-    "other_person": _c("high", 1.0, 2.0, 35.0, 1.0, 60.0),
-    "speaking": _c("low", 2.0, 2.0, 5.0, 0.5, 15.0),
-    "other_voice": _c("medium", 1.0, 2.0, 15.0, 0.5, 30.0),
-    "tab_hidden": _c("medium", 1.0, 0.0, 15.0, 2.0, 50.0),
-    "fullscreen_exit": _c("low", 0.0, 0.0, 5.0, 0.0, 5.0),
-    "paste": _c("medium", 0.0, 0.0, 10.0, 0.0, 10.0),
-    "camera_blocked": _c("medium", 2.0, 1.0, 20.0, 2.0, 50.0),
-    "identity_changed": _c("high", 1.0, 2.0, 40.0, 0.0, 40.0),
-    "left_seat": _c("medium", 3.0, 1.0, 20.0, 2.0, 50.0),
-    "audio_muted": _c("low", 3.0, 1.0, 8.0, 1.0, 30.0),
-    "devtools": _c("medium", 0.0, 0.0, 15.0, 0.0, 15.0),
-})
+#: each event type's default, from its record in the event registry (`events.py`).
+DEFAULT_CONDITIONS: Mapping[EventType, ConditionPolicy] = MappingProxyType(
+    {kind: EVENT_SPECS[kind].default for kind in EVENT_TYPES}
+)
 
 
 @dataclass(frozen=True)
@@ -146,29 +107,18 @@ class Policy:
         return self.conditions[kind].enabled
 
 
-def _number(
-    key: str, value: float, *, low: float = 0.0, high: float = math.inf, open_low: bool = False
-) -> None:
-    if not math.isfinite(value):
-        raise PolicyError(key, f"must be a finite number, got {value!r}")
-    if value < low or (open_low and value == low):
-        raise PolicyError(key, f"must be {'>' if open_low else '>='} {low:g}, got {value!r}")
-    if value > high:
-        raise PolicyError(key, f"must be <= {high:g}, got {value!r}")
-
-
 def validate(policy: Policy) -> None:
     """Check every value's range; raise `PolicyError` naming the first bad key."""
-    _number("decay_per_second", policy.decay_per_second)
-    _number("attention_window_seconds", policy.attention_window_seconds, open_low=True)
-    _number("attention_max_gap_seconds", policy.attention_max_gap_seconds, open_low=True)
-    _number("baseline_seconds", policy.baseline_seconds)
-    _number("baseline_min_face_confidence", policy.baseline_min_face_confidence, high=1.0)
-    _number("max_head_yaw_degrees", policy.max_head_yaw_degrees, high=180.0, open_low=True)
-    _number("max_head_pitch_degrees", policy.max_head_pitch_degrees, high=180.0, open_low=True)
-    _number("max_sample_gap_seconds", policy.max_sample_gap_seconds)
-    _number("object_min_confidence", policy.object_min_confidence, high=1.0)
-    _number("retention_days", policy.retention_days, high=3650.0, open_low=True)
+    check_number("decay_per_second", policy.decay_per_second)
+    check_number("attention_window_seconds", policy.attention_window_seconds, open_low=True)
+    check_number("attention_max_gap_seconds", policy.attention_max_gap_seconds, open_low=True)
+    check_number("baseline_seconds", policy.baseline_seconds)
+    check_number("baseline_min_face_confidence", policy.baseline_min_face_confidence, high=1.0)
+    check_number("max_head_yaw_degrees", policy.max_head_yaw_degrees, high=180.0, open_low=True)
+    check_number("max_head_pitch_degrees", policy.max_head_pitch_degrees, high=180.0, open_low=True)
+    check_number("max_sample_gap_seconds", policy.max_sample_gap_seconds)
+    check_number("object_min_confidence", policy.object_min_confidence, high=1.0)
+    check_number("retention_days", policy.retention_days, high=3650.0, open_low=True)
     for key in ("blocked_image_qualities", "unassessable_image_qualities"):
         for quality in getattr(policy, key):
             if quality not in IMAGE_QUALITIES or quality == "ok":
@@ -176,18 +126,11 @@ def validate(policy: Policy) -> None:
     v = policy.verdict
     for f in fields(v):
         value = getattr(v, f.name)
-        _number(f"verdict.{f.name}", value, high=100.0 if f.name.endswith("_risk") else math.inf)
+        check_number(f"verdict.{f.name}", value, high=100.0 if f.name.endswith("_risk") else math.inf)
     for kind in ("peak", "mean"):
         if getattr(v, f"review_{kind}_risk") > getattr(v, f"cheating_{kind}_risk"):
             raise PolicyError(f"verdict.review_{kind}_risk", f"must not exceed verdict.cheating_{kind}_risk")
     for name, cond in policy.conditions.items():
         if name not in EVENT_TYPES:
             raise PolicyError(f"conditions.{name}", f"unknown event type (known: {', '.join(EVENT_TYPES)})")
-        prefix = f"conditions.{name}"
-        if cond.severity not in SEVERITIES:
-            raise PolicyError(f"{prefix}.severity", f"must be one of {SEVERITIES}, got {cond.severity!r}")
-        for key in ("debounce_seconds", "release_seconds", "weight", "weight_per_second", "max_weight"):
-            _number(f"{prefix}.{key}", getattr(cond, key))
-        if cond.max_weight < cond.weight:
-            reason = f"must be >= weight ({cond.weight:g}), got {cond.max_weight:g}"
-            raise PolicyError(f"{prefix}.max_weight", reason)
+        validate_condition(f"conditions.{name}", cond)

@@ -10,42 +10,17 @@ Rules (thresholds in `VerdictPolicy`; a count rule set to 0 is off):
 - otherwise CLEAR.
 
 `reasons` lists every rule that fired for the chosen verdict, then one line per event type seen,
-e.g. "phone seen 2 times (total 14 s)"; a CLEAR verdict explains why it is clear.
+e.g. "phone seen 2 times (total 14 s)" (the phrase is the type's `EventSpec.phrase`); a CLEAR
+verdict explains why it is clear.
 """
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
-from pipeline.risk.messages import (
-    EVENT_TYPES,
-    INSTANT_EVENTS,
-    SEVERITIES,
-    Decision,
-    Event,
-    EventType,
-    Verdict,
-)
+from pipeline.risk.events import EVENT_SPECS
+from pipeline.risk.messages import EVENT_TYPES, SEVERITIES, Decision, Event, Verdict
 from pipeline.risk.policy import VerdictPolicy
-
-#: How each event type reads in a reason line ("<phrase> 2 times (total 14 s)").
-PHRASES: dict[EventType, str] = {
-    "no_face": "no face in view",
-    "multiple_faces": "multiple faces seen",
-    "looking_away": "looking away",
-    "phone": "phone seen",
-    "book": "book seen",
-    "other_person": "other person seen",
-    "speaking": "speaking",
-    "other_voice": "other voice heard",
-    "tab_hidden": "exam tab hidden",
-    "fullscreen_exit": "fullscreen exited",
-    "paste": "paste",
-    "camera_blocked": "camera blocked",
-    "identity_changed": "identity changed",
-    "left_seat": "left seat",
-    "audio_muted": "microphone muted",
-    "devtools": "developer tools opened",
-}
 
 
 def _fmt(x: float) -> str:
@@ -62,8 +37,9 @@ def _type_lines(events: tuple[Event, ...]) -> list[str]:
         mine = [e for e in events if e.type == kind]
         if not mine:
             continue
-        line = f"{PHRASES[kind]} {_times(len(mine))}"
-        if kind not in INSTANT_EVENTS:
+        spec = EVENT_SPECS[kind]
+        line = f"{spec.phrase} {_times(len(mine))}"
+        if not spec.instant:
             total = sum(e.duration or 0.0 for e in mine)
             line += f" (total {_fmt(total)} s)"
         lines.append(line)
@@ -71,7 +47,7 @@ def _type_lines(events: tuple[Event, ...]) -> list[str]:
 
 
 def _fired(
-    rules: VerdictPolicy, stage: str, peak: float, mean: float, sev: Counter[str], high_types: list[str]
+    rules: VerdictPolicy, stage: str, peak: float, mean: float, sev: Counter[str], high_types: Sequence[str]
 ) -> list[str]:
     """Messages for each `stage` ("review" / "cheating") rule that holds."""
     out = []
@@ -117,7 +93,7 @@ def decide(
             f"peak risk {_fmt(peak_risk)} < {_fmt(rules.review_peak_risk)}, "
             f"mean risk {_fmt(mean_risk)} < {_fmt(rules.review_mean_risk)}",
         ]
-    counts = {kind: sum(1 for e in events if e.type == kind) for kind in EVENT_TYPES}
+    counts: dict[str, int] = {kind: sum(1 for e in events if e.type == kind) for kind in EVENT_TYPES}
     return Verdict(
         verdict=decision,
         reasons=tuple(reasons + _type_lines(events)),

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.stages.objects import COCO_LABELS, Detection
+from pipeline.stages.detection import COCO_LABELS, Detection
 
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
@@ -54,7 +54,7 @@ def _centres(stride: int) -> np.ndarray:
 
 
 class NanoDetDetector:
-    """`ObjectDetector` backed by the NanoDet ONNX model. Thread-safe: onnxruntime's `run` is."""
+    """`Detector` backed by the NanoDet ONNX model. Thread-safe: onnxruntime's `run` is."""
 
     def __init__(self, model_path: Path, *, intra_op_num_threads: int = 1,
                  score_floor: float = SCORE_FLOOR) -> None:

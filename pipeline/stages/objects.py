@@ -1,8 +1,8 @@
 """Objects: COCO detections a proctoring policy cares about (phones, books, laptops, other people).
 
-The stage is backend-agnostic: anything with `detect(bgr) -> list[Detection]` (`ObjectDetector`)
-will do; the default backend is NanoDet on onnxruntime (`pipeline/stages/nanodet.py`, model
-committed at `pipeline/models/nanodet.onnx`). The detector costs about 30-50 ms, so the stage runs
+The stage is backend-agnostic: anything with `detect(bgr) -> list[Detection]` (`Detector`, in
+`pipeline/stages/detection.py`) will do; the default backend is NanoDet on onnxruntime
+(`pipeline/stages/nanodet.py`, model committed at `pipeline/models/nanodet.onnx`). The detector costs about 30-50 ms, so the stage runs
 at `rate_hz` = 1 (in the server's background lane) and its last result is carried forward between runs: a phone held up for
 a second is still seen, and the frame budget stays for the per-frame face stages.
 
@@ -16,29 +16,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any
 
 from pipeline.frame import VideoFrame
 from pipeline.stages.base import Stage, StageOutput, StageUnavailable
+from pipeline.stages.detection import COCO_LABELS, Detection, Detector
+from pipeline.stages.nanodet import NanoDetDetector
+
+__all__ = [
+    "CLASS_THRESHOLDS",
+    "COCO_LABELS",
+    "DEFAULT_LABELS",
+    "DEFAULT_MODEL_PATH",
+    "DEFAULT_THRESHOLD",
+    "Detection",
+    "Detector",
+    "ObjectsResult",
+    "ObjectsStage",
+]
 
 #: the committed model, next to the package (see pipeline/models/README.md).
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "nanodet.onnx"
-
-#: COCO's 80 classes in the detector's output order.
-COCO_LABELS: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
-    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
-    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
-    "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
-)
 
 #: what the stage reports unless a policy names others: people, the usual aids (phone, book, a
 #: second computer) and things easily mistaken for a phone in hand (remote) or a second screen.
@@ -60,28 +58,6 @@ CLASS_THRESHOLDS: Mapping[str, float] = {
 }
 #: for any other class a policy names.
 DEFAULT_THRESHOLD = 0.4
-
-
-@dataclass(frozen=True)
-class Detection:
-    label: str
-    class_id: int
-    confidence: float
-    box: tuple[float, float, float, float]  # x, y, w, h normalised to 0..1 of the frame
-
-    def message_fields(self) -> dict[str, Any]:
-        return {"label": self.label, "confidence": round(self.confidence, 3),
-                "box": [round(v, 4) for v in self.box]}
-
-
-class ObjectDetector(Protocol):
-    """A detector backend: every candidate it finds in a BGR uint8 HxWx3 image, best first.
-
-    Candidates may go below the stage's thresholds (the stage filters); boxes are normalised to
-    the image. Must be safe to call from several threads at once, or lock internally.
-    """
-
-    def detect(self, bgr: np.ndarray) -> list[Detection]: ...
 
 
 @dataclass(frozen=True)
@@ -110,7 +86,7 @@ class ObjectsStage(Stage):
         intra_op_num_threads: int = 1,
         labels: Sequence[str] | frozenset[str] = DEFAULT_LABELS,
         thresholds: Mapping[str, float] | None = None,
-        detector: ObjectDetector | None = None,
+        detector: Detector | None = None,
     ) -> None:
         """`intra_op_num_threads` defaults to 1: the server runs many sessions' stages in parallel,
         and one thread per inference uses the cores better than several fighting for them.
@@ -136,9 +112,7 @@ class ObjectsStage(Stage):
                 f"NanoDet model not found at {self.model_path} "
                 "(it is committed; regenerate with pipeline/models/convert_nanodet.py)")
         try:
-            # imported here: nanodet.py imports Detection and COCO_LABELS from this module
-            from pipeline.stages.nanodet import NanoDetDetector
-
+            # NanoDetDetector imports onnxruntime when constructed
             self._detector = NanoDetDetector(self.model_path, intra_op_num_threads=self.intra_op_num_threads)
         except ImportError as exc:
             raise StageUnavailable(f"onnxruntime could not be imported: {exc}") from exc
