@@ -94,7 +94,13 @@
 
   async function begin(points) {
     show();
-    try { if (document.documentElement.requestFullscreen && !document.fullscreenElement) await document.documentElement.requestFullscreen(); }
+    try {
+      if (document.documentElement.requestFullscreen && !document.fullscreenElement) {
+        // this full screen is the page's own, for the dots: leaving it is not a violation (exam.js)
+        window.VigilFullscreenOwner = "calibration";
+        await document.documentElement.requestFullscreen();
+      }
+    }
     catch (_) { /* calibration works in a window too; targets use the viewport */ }
     await new Promise((r) => setTimeout(r, 300)); // let the viewport settle after going full screen
     if (!send({ type: "calibration.start", points: points || 9, ...screenInfo() })) return;

@@ -120,7 +120,13 @@
     ended(text);
   }
   document.addEventListener("visibilitychange", () => sendSignal(document.hidden ? "visibility_hidden" : "visibility_visible"));
-  document.addEventListener("fullscreenchange", () => { if (!document.fullscreenElement) sendSignal("fullscreen_exit"); });
+  document.addEventListener("fullscreenchange", () => {
+    if (document.fullscreenElement) return;
+    // leaving a full screen the page opened for itself (calibration) is not the candidate's doing
+    const own = window.VigilFullscreenOwner;
+    window.VigilFullscreenOwner = undefined;
+    if (!own) sendSignal("fullscreen_exit");
+  });
   document.addEventListener("paste", () => sendSignal("paste"));
   window.addEventListener("pagehide", () => { if (state.pc) state.pc.close(); stopMedia(); });
   $("agree").addEventListener("click", start);

@@ -19,7 +19,7 @@ async def test_calibration_overlay_runs_the_dots_and_shows_the_result(vigil_serv
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await start_exam(page, vigil_server, "browser-cal")
+        sid, _ = await start_exam(page, vigil_server, "browser-cal")
         await page.click("#calibrate")
         await page.wait_for_selector('body[data-vigil-state="calibrating"]', state="attached", timeout=WAIT_MS)
         await page.click("#cal-start")
@@ -32,3 +32,7 @@ async def test_calibration_overlay_runs_the_dots_and_shows_the_result(vigil_serv
         await page.click("#cal-close")
         assert await page.get_attribute("body", "data-vigil-state") == "live"
         assert not errors, errors
+        # the page left its own full screen: an honest candidate is not flagged for it
+        await page.wait_for_timeout(1500)
+        kinds = [(e.get("kind"), e.get("event")) for e in await vigil_server.store.events(sid)]
+        assert ("browser", "fullscreen_exit") not in kinds, kinds

@@ -13,6 +13,11 @@ Pure and deterministic: no clock reads, no I/O; every input carries its session 
    signals and is fed at every call; `fullscreen_exit`, `paste`, `devtools` are instant events.
 4. Add each started event's weight, and return a `RiskUpdate`.
 
+Coverage (`coverage.py`): every input also accounts the time since the previous one as observed
+or unobserved with its reason; `connection(t, connected)` and `advance(t, video_at=...)` tell the
+engine about the peer and the newest decoded video frame, and a connected peer without video
+raises `video_lost`. The verdict carries the coverage and is never CLEAR for an unwatched session.
+
 `finish(t)` closes open events at t (or where their condition was last seen) and returns the
 `Verdict`; the engine accepts nothing after that.
 
@@ -29,6 +34,7 @@ from typing import Any
 from pipeline.risk.attention import AttentionWindow
 from pipeline.risk.baseline import BaselineEstimator
 from pipeline.risk.conditions import assessable, attentive
+from pipeline.risk.coverage import CoverageLedger
 from pipeline.risk.debounce import DebounceFilter, Reading
 from pipeline.risk.events import EVENT_SPECS, INSTANT_EVENTS, SAMPLED
 from pipeline.risk.messages import (
@@ -53,9 +59,11 @@ _INSTANT_SIGNALS: dict[str, EventType] = {kind: kind for kind in INSTANT_EVENTS}
 class RiskEngine:
     """The risk engine for one session; see the module docstring."""
 
-    def __init__(self, policy: Policy | None = None) -> None:
+    def __init__(self, policy: Policy | None = None, *, start: float | None = None) -> None:
+        """`start`: when the session began (its creation), so time before a first connection counts."""
         self.policy = policy if policy is not None else Policy()
         p = self.policy
+        self._coverage = CoverageLedger(p.observation_gap_seconds, start)
         self._score = RiskScore(p.decay_per_second)
         self._baseline = BaselineEstimator(p.baseline_seconds, p.baseline_min_face_confidence)
         self._attention = AttentionWindow(p.attention_window_seconds, p.attention_max_gap_seconds)
@@ -65,7 +73,7 @@ class RiskEngine:
                 p.condition(kind).release_seconds,
                 p.max_sample_gap_seconds,
                 # browser state is known between signals, so it has no sample gap to bridge
-                continuous=EVENT_SPECS[kind].source == "browser",
+                continuous=EVENT_SPECS[kind].source in ("browser", "media"),
             )
             for kind in EVENT_TYPES
             if not EVENT_SPECS[kind].instant
@@ -90,6 +98,7 @@ class RiskEngine:
             self._last_frame_id = obs.frame_id
         frame = obs.frame_id if obs.frame_id is not None else self._last_frame_id
         if obs.has_vision:
+            self._coverage.frame(t, obs.image_quality)
             self._offer_baseline(t, obs)
             self._attention.add(t, attentive(obs, self.policy, self._baseline.value))
         has_audio = obs.speaking is not None or obs.other_voice is not None or obs.audio_muted is not None
@@ -98,7 +107,7 @@ class RiskEngine:
             carried = has_audio if spec.source == "audio" else obs.has_vision
             if carried and spec.reader is not None and self.policy.is_enabled(spec.type):
                 self._feed(spec.type, t, spec.reader(obs, self.policy, baseline), frame)
-        self._feed_browser_state(t)
+        self._feed_states(t)
         return self._update(t)
 
     def browser(self, signal: BrowserSignal) -> RiskUpdate:
@@ -106,7 +115,7 @@ class RiskEngine:
         t = self._tick(signal.t)
         if signal.event in ("visibility_hidden", "visibility_visible"):
             self._hidden = signal.event == "visibility_hidden"
-        self._feed_browser_state(t)
+        self._feed_states(t)
         kind = _INSTANT_SIGNALS.get(signal.event)
         if kind is not None and self.policy.is_enabled(kind):
             self._start(kind, t, self._last_frame_id, 1.0)
@@ -115,10 +124,19 @@ class RiskEngine:
             self._ended.append(event)
         return self._update(t)
 
-    def advance(self, t: float) -> RiskUpdate:
-        """Let time pass without an observation (a tick): decay, and browser-state debounce."""
+    def advance(self, t: float, *, video_at: float | None = None) -> RiskUpdate:
+        """Let time pass without an observation (a tick): decay, and browser/media-state debounce.
+        `video_at`: when the newest decoded video frame arrived (None: none yet, or unknown)."""
         t = self._tick(t)
-        self._feed_browser_state(t)
+        self._coverage.video(t, video_at)
+        self._feed_states(t)
+        return self._update(t)
+
+    def connection(self, t: float, connected: bool) -> RiskUpdate:
+        """The candidate's peer connected, or went away (coverage and `video_lost`)."""
+        t = self._tick(t)
+        self._coverage.connection(t, "connected" if connected else "disconnected")
+        self._feed_states(t)
         return self._update(t)
 
     def set_baseline(self, yaw: float, pitch: float) -> None:
@@ -129,7 +147,7 @@ class RiskEngine:
     def finish(self, t: float) -> Verdict:
         """Close every open event at `t` and return the session's verdict."""
         t = self._tick(t)
-        self._feed_browser_state(t)
+        self._feed_states(t)
         for kind, filt in self._filters.items():
             end = filt.close(t)
             if end is not None and kind in self._open:
@@ -144,6 +162,7 @@ class RiskEngine:
             peak_risk=score.peak,
             mean_risk=score.mean(),
             duration=t - start,
+            coverage=self._coverage,
         )
 
     # -- read-only state -----------------------------------------------------------------------
@@ -155,6 +174,11 @@ class RiskEngine:
     @property
     def baseline(self) -> tuple[float, float] | None:
         return self._baseline.value
+
+    @property
+    def coverage(self) -> CoverageLedger:
+        """Observed and unobserved seconds so far (read-only use)."""
+        return self._coverage
 
     @property
     def events(self) -> tuple[Event, ...]:
@@ -181,6 +205,7 @@ class RiskEngine:
                 self._added[kind] += add
                 gain += add
         self._score.evolve(t, gain)
+        self._coverage.advance(t)
         self._clock = t
         return t
 
@@ -190,9 +215,12 @@ class RiskEngine:
         if assessable(obs, self.policy):
             self._baseline.add(t, obs.head_yaw, obs.head_pitch, obs.faces, obs.face_confidence)
 
-    def _feed_browser_state(self, t: float) -> None:
+    def _feed_states(self, t: float) -> None:
+        """The conditions known between inputs: the page's visibility and the video's arrival."""
         if self._hidden is not None and self.policy.is_enabled("tab_hidden"):
             self._feed("tab_hidden", t, Reading(self._hidden), self._last_frame_id)
+        if self.policy.is_enabled("video_lost"):
+            self._feed("video_lost", t, Reading(self._coverage.video_lost(t)), self._last_frame_id)
 
     def _feed(self, kind: EventType, t: float, reading: Reading | None, frame: int | None) -> None:
         opened, closed_end = self._filters[kind].update(t, reading, frame)
@@ -246,6 +274,7 @@ class RiskEngine:
             "added": dict(self._added),
             "done": [e.to_dict() for e in self._done],
             "counters": dict(self._counters),
+            "coverage": self._coverage.snapshot(),
         }
 
     @classmethod
@@ -261,11 +290,14 @@ class RiskEngine:
         engine._score.restore(state["score"])
         engine._baseline.restore(state["baseline"])
         engine._attention.restore(state["attention"])
-        for kind, filt in engine._filters.items():
-            filt.restore(state["filters"][kind])
         engine._open = {kind: Event.from_dict(e) for kind, e in state["open"].items()}
         engine._added = dict(state["added"])
         engine._done = [Event.from_dict(e) for e in state["done"]]
         engine._counters = dict(state["counters"])
+        if "coverage" in state:  # snapshots written before coverage existed start it afresh
+            engine._coverage.restore(state["coverage"])
+        for kind, filt in engine._filters.items():
+            if kind in state["filters"]:
+                filt.restore(state["filters"][kind])
         return engine
 

@@ -35,7 +35,8 @@ from pipeline.risk.conditions import (
 )
 from pipeline.risk.messages import BROWSER_EVENTS, EVENT_TYPES, EventType, Severity
 
-Source = Literal["vision", "audio", "browser"]
+#: "media": the connection and the arrival of decoded video (`coverage.py`), fed at every input
+Source = Literal["vision", "audio", "browser", "media"]
 SOURCES: Final[tuple[Source, ...]] = get_args(Source)
 
 
@@ -96,6 +97,10 @@ _SPECS: tuple[EventSpec, ...] = (
               _default("medium", 0.0, 0.0, 10.0, 0.0, 10.0), instant=True),
     EventSpec("devtools", "browser", "developer tools opened",
               _default("medium", 0.0, 0.0, 15.0, 0.0, 15.0), instant=True),
+    # no decoded video while the peer is connected (a stopped track, a stalled virtual camera):
+    # holds past `observation_gap_seconds`, confirmed 2 s later; ends as soon as frames return
+    EventSpec("video_lost", "media", "video lost",
+              _default("medium", 2.0, 0.0, 15.0, 2.0, 50.0)),
 )
 
 
@@ -109,7 +114,7 @@ def _check_spec(spec: EventSpec) -> None:
         raise RegistryError(f"event {name!r}: source must be one of {SOURCES}, got {spec.source!r}")
     if not spec.phrase.strip():
         raise RegistryError(f"event {name!r}: no verdict phrase")
-    if (spec.reader is None) != (spec.source == "browser"):
+    if (spec.reader is None) != (spec.source in ("browser", "media")):
         raise RegistryError(f"event {name!r}: a reader is required for vision/audio events and only for them")
     if spec.instant and (spec.source != "browser" or spec.type not in BROWSER_EVENTS):
         raise RegistryError(f"event {name!r}: an instant event must be a browser signal of the same name")

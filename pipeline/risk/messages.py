@@ -31,6 +31,7 @@ EventType = Literal[
     "left_seat",
     "audio_muted",
     "devtools",
+    "video_lost",
 ]
 #: Every event type, in reporting order. What each one is lives in its spec in `events.py`.
 EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
@@ -214,6 +215,12 @@ class Verdict:
     counts: dict[str, int] = field(hash=False)
     severity_counts: dict[str, int] = field(hash=False)
     events: tuple[Event, ...] = ()
+    #: seconds with usable analysed video, and its share of the session (None: no time passed)
+    observed_seconds: float = 0.0
+    coverage: float | None = None
+    #: unobserved seconds by reason (`coverage.ObservationState`), and the spans [start, end, reason]
+    unobserved: dict[str, float] = field(default_factory=dict, hash=False)
+    unobserved_spans: tuple[tuple[float, float, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,4 +234,8 @@ class Verdict:
             "counts": dict(self.counts),
             "severity_counts": dict(self.severity_counts),
             "events": [e.to_dict() for e in self.events],
+            "observed_seconds": self.observed_seconds,
+            "coverage": self.coverage,
+            "unobserved": dict(self.unobserved),
+            "unobserved_spans": [list(s) for s in self.unobserved_spans],
         }

@@ -44,6 +44,11 @@ class VerdictPolicy:
     cheating_high_events: int = 3
     #: e.g. a phone and another person in one session.
     cheating_distinct_high_types: int = 2
+    #: a session observed for less than this share of its time is never CLEAR (REVIEW, with the
+    #: unobserved seconds and why as the reason) once it has at least `min_unobserved_seconds`
+    #: unobserved; a session never observed at all is REVIEW whatever its length.
+    min_coverage: float = 0.8
+    min_unobserved_seconds: float = 30.0
 
 
 #: each event type's default, from its record in the event registry (`events.py`).
@@ -70,6 +75,9 @@ class Policy:
     max_head_pitch_degrees: float = 20.0
     #: a pending condition unseen for longer than max(this, release) restarts its debounce.
     max_sample_gap_seconds: float = 2.0
+    #: an analysed frame stands for this long; past it without one the time is unobserved, and a
+    #: connected peer with no decoded video for this long raises `video_lost` (after its debounce).
+    observation_gap_seconds: float = 1.0
     object_min_confidence: float = 0.5
     phone_labels: tuple[str, ...] = ("cell phone",)
     book_labels: tuple[str, ...] = ("book",)
@@ -117,6 +125,7 @@ def validate(policy: Policy) -> None:
     check_number("max_head_yaw_degrees", policy.max_head_yaw_degrees, high=180.0, open_low=True)
     check_number("max_head_pitch_degrees", policy.max_head_pitch_degrees, high=180.0, open_low=True)
     check_number("max_sample_gap_seconds", policy.max_sample_gap_seconds)
+    check_number("observation_gap_seconds", policy.observation_gap_seconds, open_low=True)
     check_number("object_min_confidence", policy.object_min_confidence, high=1.0)
     check_number("retention_days", policy.retention_days, high=3650.0, open_low=True)
     for key in ("blocked_image_qualities", "unassessable_image_qualities"):
@@ -126,7 +135,8 @@ def validate(policy: Policy) -> None:
     v = policy.verdict
     for f in fields(v):
         value = getattr(v, f.name)
-        check_number(f"verdict.{f.name}", value, high=100.0 if f.name.endswith("_risk") else math.inf)
+        high = 100.0 if f.name.endswith("_risk") else 1.0 if f.name == "min_coverage" else math.inf
+        check_number(f"verdict.{f.name}", value, high=high)
     for kind in ("peak", "mean"):
         if getattr(v, f"review_{kind}_risk") > getattr(v, f"cheating_{kind}_risk"):
             raise PolicyError(f"verdict.review_{kind}_risk", f"must not exceed verdict.cheating_{kind}_risk")

@@ -9,6 +9,12 @@ Rules (thresholds in `VerdictPolicy`; a count rule set to 0 is off):
   severity reach `review_{high,medium,low}_events`.
 - otherwise CLEAR.
 
+Coverage: a session never observed at all (no usable analysed video), or observed for less than
+`min_coverage` of its time with at least `min_unobserved_seconds` unobserved, is never CLEAR: it
+becomes REVIEW, and the reason says how long it was unobserved and why ("unobserved 100 s of
+161 s (coverage 38 % < 80 %): no video frames 60 s, disconnected 40 s"). CHEATING stays CHEATING,
+with the coverage line among its reasons.
+
 `reasons` lists every rule that fired for the chosen verdict, then one line per event type seen,
 e.g. "phone seen 2 times (total 14 s)" (the phrase is the type's `EventSpec.phrase`); a CLEAR
 verdict explains why it is clear.
@@ -18,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from pipeline.risk.coverage import REASON_PHRASES, CoverageLedger
 from pipeline.risk.events import EVENT_SPECS
 from pipeline.risk.messages import EVENT_TYPES, SEVERITIES, Decision, Event, Verdict
 from pipeline.risk.policy import VerdictPolicy
@@ -68,6 +75,23 @@ def _fired(
     return out
 
 
+def coverage_reason(rules: VerdictPolicy, coverage: CoverageLedger | None) -> str | None:
+    """The reason a session was not watched enough to be CLEAR, or None when it was."""
+    if coverage is None:
+        return None
+    total, observed = coverage.total_seconds, coverage.observed_seconds
+    unobserved = coverage.unobserved()
+    why = ", ".join(f"{REASON_PHRASES[s]} {_fmt(v)} s" for s, v in sorted(unobserved.items(), key=lambda kv: -kv[1]))
+    if observed <= 0:
+        return f"never observed: no usable video in {_fmt(total)} s" + (f" ({why})" if why else "")
+    share = observed / total if total > 0 else 1.0
+    missing = total - observed
+    if share >= rules.min_coverage or missing < rules.min_unobserved_seconds:
+        return None
+    return (f"unobserved {_fmt(missing)} s of {_fmt(total)} s "
+            f"(coverage {round(100 * share)} % < {round(100 * rules.min_coverage)} %): {why}")
+
+
 def decide(
     rules: VerdictPolicy,
     events: tuple[Event, ...],
@@ -76,6 +100,7 @@ def decide(
     peak_risk: float,
     mean_risk: float,
     duration: float,
+    coverage: CoverageLedger | None = None,
 ) -> Verdict:
     """Apply the rules in the module docstring to a finished session."""
     sev: Counter[str] = Counter(e.severity for e in events)
@@ -87,6 +112,11 @@ def decide(
     else:
         reasons = _fired(rules, "review", peak_risk, mean_risk, sev, high_types)
         decision = "REVIEW" if reasons else "CLEAR"
+    unwatched = coverage_reason(rules, coverage)
+    if unwatched is not None:
+        if decision == "CLEAR":
+            decision, reasons = "REVIEW", []
+        reasons = [unwatched, *reasons]
     if decision == "CLEAR":
         reasons = [
             "no violations" if not events else f"{len(events)} minor violation(s) below review thresholds",
@@ -105,4 +135,8 @@ def decide(
         counts=counts,
         severity_counts={level: sev[level] for level in SEVERITIES},
         events=events,
+        observed_seconds=0.0 if coverage is None else coverage.observed_seconds,
+        coverage=None if coverage is None else coverage.coverage(),
+        unobserved={} if coverage is None else {str(k): v for k, v in coverage.unobserved().items()},
+        unobserved_spans=() if coverage is None else tuple((s[0], s[1], s[2]) for s in coverage.spans),
     )
