@@ -49,7 +49,7 @@ from pipeline.calibration.targets import Target, centre_target, sequence
 from pipeline.stages.faces import FacesResult
 from pipeline.stages.gaze import GazeResult
 from server.live.screen_geometry import screen_problems
-from server.protocol.messages import CalibrationRecentre, CalibrationStart
+from server.protocol.datachannel import CalibrationRecentre, CalibrationStart
 from server.store.store import Store, calibration_key, screen_key
 
 log = logging.getLogger(__name__)
