@@ -97,8 +97,8 @@ class StageReport(Outbound):
 
 
 class AnalysisMessage(Outbound):
-    type: Literal["analysis"] = "analysis"
-    v: Annotated[int, Field(json_schema_extra={"const": ANALYSIS_VERSION})] = ANALYSIS_VERSION
+    type: Literal["analysis"]
+    v: Annotated[int, Field(json_schema_extra={"const": ANALYSIS_VERSION})]
     frame_id: int
     #: the frame's RTP timestamp (90 kHz)
     frame_pts: int

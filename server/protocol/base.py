@@ -11,9 +11,9 @@ without allowing null, e.g. `head_pose` when the stage produced no result for th
 """
 from __future__ import annotations
 
-from typing import TypeVar, Union
+from typing import Annotated, Any, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 T = TypeVar("T")
@@ -27,9 +27,25 @@ class Lenient(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+class _AbsentMarker:
+    """Field metadata of `Absent` keys."""
+
+
+_ABSENT = _AbsentMarker()
+
+
 class Outbound(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_is_not_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                if _ABSENT in info.metadata and name in data and data[name] is None:
+                    raise ValueError(f"{name} is absent or set, never null")
+        return data
+
 
 #: a key that is either present with a `T` or absent (never null); give it the default None
-Absent = Union[T, SkipJsonSchema[None]]  # noqa: UP007 (`T | ...` is not a generic alias for mypy)
+Absent = Annotated[Union[T, SkipJsonSchema[None]], _ABSENT]  # noqa: UP007 (`T | ...` is not a generic alias for mypy)

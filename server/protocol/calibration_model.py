@@ -9,7 +9,7 @@ from server.protocol.base import Absent, Outbound
 class CalibrationTarget(Outbound):
     """Draw the dot now at (x, y), CSS px of the calibrated area; it stays `duration_ms`."""
 
-    type: Literal["calibration.target"] = "calibration.target"
+    type: Literal["calibration.target"]
     index: int
     x: float
     y: float
@@ -45,7 +45,7 @@ class CalibrationResult(Outbound):
     recentre (`shift_px`, `samples`).
     """
 
-    type: Literal["calibration.result"] = "calibration.result"
+    type: Literal["calibration.result"]
     mode: Literal["calibration", "recentre"]
     ok: bool
     status: Literal["accepted", "refused", "failed", "recentred"]

@@ -74,14 +74,14 @@ client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 class WarningMessage(Outbound):
     """Plain words for the candidate, e.g. no microphone audio reaching the server."""
 
-    type: Literal["warning"] = "warning"
+    type: Literal["warning"]
     message: str
 
 
 class EndedMessage(Outbound):
     """The session ended (by the candidate, a proctor or an admin); the peer closes next."""
 
-    type: Literal["ended"] = "ended"
+    type: Literal["ended"]
     session_id: str
 
 

@@ -15,7 +15,7 @@ from server.protocol.status import SessionStatus
 class StatusMessage(Outbound):
     """Once a second per session held by a worker: the dashboard's grid row."""
 
-    type: Literal["status"] = "status"
+    type: Literal["status"]
     session_id: str
     exam_id: str
     candidate_id: str
@@ -32,7 +32,7 @@ class StatusMessage(Outbound):
 class EventsMessage(Outbound):
     """Whenever events start or end."""
 
-    type: Literal["events"] = "events"
+    type: Literal["events"]
     session_id: str
     events: list[EventChange]
     risk_score: float

@@ -26,26 +26,26 @@ class _Item(Outbound):
 
 
 class EventStarted(_Item):
-    kind: Literal["event_started"] = "event_started"
+    kind: Literal["event_started"]
     event: EventChange
 
 
 class EventEnded(_Item):
-    kind: Literal["event_ended"] = "event_ended"
+    kind: Literal["event_ended"]
     event: EventChange
 
 
 class BrowserItem(_Item):
     """A browser signal as the page reported it (the event it may raise is logged separately)."""
 
-    kind: Literal["browser"] = "browser"
+    kind: Literal["browser"]
     event: BrowserEvent
 
 
 class ScoreItem(_Item):
     """The report's risk timeline: one point a second while the session is live."""
 
-    kind: Literal["score"] = "score"
+    kind: Literal["score"]
     risk: float
     attention: float | None
 
@@ -53,7 +53,7 @@ class ScoreItem(_Item):
 class VerdictItem(_Item):
     """The last item of an ended session."""
 
-    kind: Literal["verdict"] = "verdict"
+    kind: Literal["verdict"]
     summary: VerdictSummary
 
 
@@ -65,31 +65,31 @@ class _EvidenceItem(_Item):
 class EvidenceItem(_EvidenceItem):
     """A snapshot written for an event: `GET /api/sessions/{id}/evidence/{file}`."""
 
-    kind: Literal["evidence"] = "evidence"
+    kind: Literal["evidence"]
     file: str
     frame_id: int
     bytes: int
 
 
 class EvidenceSkipped(_EvidenceItem):
-    kind: Literal["evidence_skipped"] = "evidence_skipped"
+    kind: Literal["evidence_skipped"]
     reason: EvidenceSkipReason
 
 
 class EvidenceError(_EvidenceItem):
-    kind: Literal["evidence_error"] = "evidence_error"
+    kind: Literal["evidence_error"]
     error: str
 
 
 class SpeechStarted(_Item):
     """A speech segment's true start; `track_s` is seconds into the audio track."""
 
-    kind: Literal["speech_started"] = "speech_started"
+    kind: Literal["speech_started"]
     track_s: float
 
 
 class SpeechEnded(_Item):
-    kind: Literal["speech_ended"] = "speech_ended"
+    kind: Literal["speech_ended"]
     track_s: float
     duration: float
 
