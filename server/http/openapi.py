@@ -122,7 +122,7 @@ def build_spec(app: web.Application) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Vigil", "version": "1", "description": "Real-time WebRTC proctoring media server. "
-                 "Errors are always {\"error\", \"detail\"}; see SPEC.md for the data channel."},
+                 "Errors are always {\"error\", \"detail\"}; see docs/data-channel.md for the data channel."},
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},

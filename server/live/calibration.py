@@ -1,6 +1,6 @@
 """Per-session gaze calibration: the dot sequence over the data channel, the fit, and calibrated gaze.
 
-Protocol (SPEC.md, data channel `vigil`):
+Protocol (docs/data-channel.md, data channel `vigil`):
 
 * page -> server `{"type":"calibration.start","points":9,"screen_w":1536,"screen_h":864,"dpr":1.25}`
   (optional `screen_mm_w`, `screen_mm_h`, `viewing_distance_mm`; a screen size missing here is taken
