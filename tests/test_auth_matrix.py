@@ -35,7 +35,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/static"): everyone(200),  # /static/vigil.css
     ("GET", "/api/openapi.json"): everyone(200),  # the API's description is public
     ("GET", "/api/docs"): everyone(200),
-    # anyone with a join code may start a session (SPEC: candidate with a join code)
+    # anyone with a join code may start a session (docs/http-api.md: candidate with a join code)
     ("POST", "/api/sessions"): everyone(201),
     ("GET", "/api/sessions"): row(401, 403, 200, 200, 200, 401),
     # signaling takes the session token only; with it a body without video is refused as a bad offer

@@ -1,4 +1,4 @@
-"""Bad input gets the SPEC error shape with the right status, and the server keeps serving."""
+"""Bad input gets the documented error shape (docs/http-api.md) with the right status, and the server keeps serving."""
 from __future__ import annotations
 
 import aiohttp

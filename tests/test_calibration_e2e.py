@@ -197,7 +197,7 @@ async def test_controller_accepts_a_steady_candidate_then_reports_on_screen_and_
     import time
 
     from server.live.calibration import CalibrationController
-    from server.protocol.messages import CalibrationRecentre, CalibrationStart
+    from server.protocol.datachannel import CalibrationRecentre, CalibrationStart
 
     host = FakeSession()
     ctl = CalibrationController(session=host, dot_s=0.12, saccade_s=0.03)

@@ -23,12 +23,12 @@ class RouteDoc:
     content: str = "application/json"
 
 
-SDP = "server.protocol.messages:SessionDescription"
+SDP = "server.protocol.http:SessionDescription"
 ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/health"): RouteDoc("Health: Redis, models (loaded or missing: why), worker, sessions", "anyone"),
     ("GET", "/metrics"): RouteDoc("Prometheus metrics", "admin network", content="text/plain"),
     ("POST", "/api/sessions"): RouteDoc("Create a session (join code, or the demo exam in dev)", "candidate",
-                                        "server.protocol.messages:CreateSession", 201),
+                                        "server.protocol.http:CreateSession", 201),
     ("GET", "/api/sessions"): RouteDoc("Past and live sessions visible to the caller", "proctor, admin"),
     ("POST", "/api/sessions/{session_id}/offer"): RouteDoc("SDP offer -> answer (non-trickle ICE)", "session token", SDP),
     ("POST", "/api/sessions/{session_id}/resume"): RouteDoc("Re-offer after a dropped connection", "session token", SDP),
@@ -44,19 +44,19 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("POST", "/api/sessions/{session_id}/watch"): RouteDoc("Proctor's SDP offer -> answer: live video + analyses",
                                                            "proctor, admin", SDP),
     ("POST", "/api/auth/register"): RouteDoc("Register (candidates; other roles by an admin)", "anyone, admin",
-                                             "server.protocol.messages:RegisterBody", 201),
+                                             "server.protocol.http:RegisterBody", 201),
     ("POST", "/api/auth/login"): RouteDoc("Log in: JWT as HttpOnly cookie and bearer token", "anyone",
-                                          "server.protocol.messages:LoginBody"),
+                                          "server.protocol.http:LoginBody"),
     ("POST", "/api/auth/logout"): RouteDoc("Log out (revokes the token)", "logged in"),
     ("GET", "/api/auth/profile"): RouteDoc("The caller's account", "logged in"),
     ("POST", "/api/exams"): RouteDoc("Create an exam; returns its join code", "proctor, admin",
-                                     "server.protocol.messages:CreateExam", 201),
+                                     "server.protocol.http:CreateExam", 201),
     ("GET", "/api/exams"): RouteDoc("The caller's exams", "proctor, admin"),
     ("GET", "/api/live"): RouteDoc("Live sessions with risk, attention, flags", "proctor, admin"),
     ("GET", "/api/live/stream"): RouteDoc("Server-sent events: live status and events", "proctor, admin",
                                           content="text/event-stream"),
     ("POST", "/api/screen/info"): RouteDoc("Store the candidate's screen geometry", "session token",
-                                           "server.protocol.messages:ScreenInfo"),
+                                           "server.protocol.http:ScreenInfo"),
     ("GET", "/api/screen/info/{candidate_id}"): RouteDoc("A candidate's screen geometry", "proctor, admin"),
     ("GET", "/api/calibration/{candidate_id}"): RouteDoc("A candidate's stored calibration and accuracy", "proctor, admin"),
     ("GET", "/api/calibration/{candidate_id}/download"): RouteDoc("The calibration as a JSON download", "proctor, admin"),
@@ -122,7 +122,7 @@ def build_spec(app: web.Application) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Vigil", "version": "1", "description": "Real-time WebRTC proctoring media server. "
-                 "Errors are always {\"error\", \"detail\"}; see SPEC.md for the data channel."},
+                 "Errors are always {\"error\", \"detail\"}; see docs/data-channel.md for the data channel."},
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},

@@ -1,6 +1,6 @@
 """Per-session gaze calibration: the dot sequence over the data channel, the fit, and calibrated gaze.
 
-Protocol (SPEC.md, data channel `vigil`):
+Protocol (docs/data-channel.md, data channel `vigil`):
 
 * page -> server `{"type":"calibration.start","points":9,"screen_w":1536,"screen_h":864,"dpr":1.25}`
   (optional `screen_mm_w`, `screen_mm_h`, `viewing_distance_mm`; a screen size missing here is taken
@@ -49,7 +49,7 @@ from pipeline.calibration.targets import Target, centre_target, sequence
 from pipeline.stages.faces import FacesResult
 from pipeline.stages.gaze import GazeResult
 from server.live.screen_geometry import screen_problems
-from server.protocol.messages import CalibrationRecentre, CalibrationStart
+from server.protocol.datachannel import CalibrationRecentre, CalibrationStart
 from server.store.keys import calibration_key, screen_key
 from server.store.store import Store
 

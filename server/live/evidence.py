@@ -31,10 +31,12 @@ from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
+
+from server.protocol.stream import EvidenceSkipReason as SkipReason
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,6 @@ SESSION_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 FACE_COLOUR = (0, 255, 0)  # RGB: the candidate's face
 OBJECT_COLOUR = (255, 64, 0)  # RGB: objects (phone, book, ...)
 BANNER_COLOUR = (20, 20, 20)
-
-SkipReason = Literal["per_type", "per_session", "size", "no_frame", "bad_id"]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from server.live.calibration import CalibrationController
 from server.live.risk import RiskSession, policy_for
 from server.live.session import LiveSession
 from server.protocol.errors import ApiError
-from server.protocol.messages import CreateSession, SessionDescription
+from server.protocol.http import CreateSession, SessionDescription
 from server.rtc.socket_buffers import bound_receive_buffers
 from server.rtc.turn import ice_servers
 from server.store.retention import SWEEP_PERIOD_S, expire_ended, sweep

@@ -27,7 +27,7 @@ from server.live.audio import SessionAudio
 from server.live.evidence import EvidenceWriter, thumbnail
 from server.live.risk import RiskSession
 from server.protocol.analysis import analysis_message
-from server.protocol.messages import MAX_CLIENT_MESSAGE_BYTES, BrowserMessage, ClockMessage, client_message
+from server.protocol.datachannel import MAX_CLIENT_MESSAGE_BYTES, BrowserMessage, ClockMessage, client_message
 from server.rtc.clock_sync import CaptureClock
 from server.rtc.decode_guard import DecodeGuard, drop_decoder_backlog
 from server.rtc.frames import AnalysisLoop, NewestFrame, Received, drain_track

@@ -24,7 +24,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from server.live.session import LiveSession
 from server.protocol.errors import ApiError
-from server.protocol.messages import SessionDescription
+from server.protocol.http import SessionDescription
 
 log = logging.getLogger(__name__)
 

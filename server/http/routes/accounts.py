@@ -17,7 +17,7 @@ from server.core.config import Settings
 from server.http.errors import read_json
 from server.http.keys import ACCOUNTS
 from server.protocol.errors import ApiError
-from server.protocol.messages import LoginBody, RegisterBody
+from server.protocol.http import LoginBody, RegisterBody
 from server.store.store import Store
 
 #: the account cookie's name; HttpOnly so page scripts (and injected ones) cannot read it.

@@ -27,7 +27,7 @@ from server.http.access import session_access
 from server.http.errors import read_json
 from server.live.screen_geometry import screen_problems
 from server.protocol.errors import ApiError
-from server.protocol.messages import ID_PATTERN, ScreenInfo
+from server.protocol.http import ID_PATTERN, ScreenInfo
 from server.store.keys import calibration_key, screen_key
 from server.store.store import Store
 

@@ -10,7 +10,7 @@ from server.accounts.exams import Exams
 from server.core.config import Settings
 from server.http.errors import read_json
 from server.http.keys import EXAMS
-from server.protocol.messages import CreateExam
+from server.protocol.http import CreateExam
 from server.store.store import Store
 
 

@@ -9,7 +9,7 @@ from server.core.metrics import SESSIONS_CREATED
 from server.http.access import session_access, session_id
 from server.http.errors import read_json
 from server.http.keys import AUTH, SESSIONS, SETTINGS, STORE
-from server.protocol.messages import CreateSession, SessionDescription
+from server.protocol.http import CreateSession, SessionDescription
 from server.rtc.turn import ice_servers
 
 routes = web.RouteTableDef()

@@ -9,7 +9,7 @@ from server.http.errors import read_json
 from server.http.keys import SESSIONS, SETTINGS, WATCHERS
 from server.live.watchers import MAX_WATCHERS_PER_SESSION
 from server.protocol.errors import ApiError
-from server.protocol.messages import SessionDescription
+from server.protocol.http import SessionDescription
 
 routes = web.RouteTableDef()
 

@@ -1,0 +1,68 @@
+"""The gaze calibration's messages from server to page (`server.live.calibration` sends them)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from server.protocol.base import Absent, Outbound
+
+
+class CalibrationTarget(Outbound):
+    """Draw the dot now at (x, y), CSS px of the calibrated area; it stays `duration_ms`."""
+
+    type: Literal["calibration.target"]
+    index: int
+    x: float
+    y: float
+    total: int
+    validation: bool
+    duration_ms: int
+    #: only on the single centre dot of a recentre
+    recentre: Absent[Literal[True]] = None
+
+
+class Point(Outbound):
+    x: float
+    y: float
+
+
+class PointError(Outbound):
+    index: int
+    x: float
+    y: float
+    validation: bool
+    samples: int
+    error_px: float
+    error_deg: float
+    error_mm: float | None
+    predicted: Point
+
+
+class CalibrationResult(Outbound):
+    """The end of a calibration (`mode: calibration`) or of a recentre (`mode: recentre`).
+
+    The error fields are null when nothing was measured (a refused screen, too few frames). The
+    keys marked absent appear only after a fit (`limit_deg` ... `assumed_pixel_size`) or only on a
+    recentre (`shift_px`, `samples`).
+    """
+
+    type: Literal["calibration.result"]
+    mode: Literal["calibration", "recentre"]
+    ok: bool
+    status: Literal["accepted", "refused", "failed", "recentred"]
+    message: str
+    mean_error_px: float | None
+    max_error_px: float | None
+    mean_error_deg: float | None
+    max_error_deg: float | None
+    mean_error_mm: float | None
+    max_error_mm: float | None
+    points: list[PointError]
+    limit_deg: Absent[float] = None
+    basis: Absent[Literal["validation", "leave-one-point-out", "none"]] = None
+    #: frames skipped while collecting, by reason (blink, faces, stale, ...)
+    rejected_frames: Absent[dict[str, int]] = None
+    viewing_distance_mm: Absent[int] = None
+    distance_estimated: Absent[bool] = None
+    assumed_pixel_size: Absent[bool] = None
+    shift_px: Absent[Point] = None
+    samples: Absent[int] = None

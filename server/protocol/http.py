@@ -1,0 +1,84 @@
+"""HTTP bodies Vigil reads (pydantic, frozen, unknown keys refused) and the answers of the session
+calls a candidate's client depends on. Every route is in docs/http-api.md."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from server.protocol.base import Absent, Frozen, Outbound
+
+ID_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
+
+
+# -- sessions ----------------------------------------------------------------------------------
+class CreateSession(Frozen):
+    candidate_id: Annotated[str, Field(pattern=ID_PATTERN)]
+    exam_id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+    join_code: Annotated[str, Field(min_length=4, max_length=32)] | None = None
+
+
+class SessionDescription(Frozen):
+    """The body of `offer`, `resume` and `watch`: the peer's SDP offer (non-trickle ICE)."""
+
+    sdp: Annotated[str, Field(min_length=10, max_length=64 * 1024)]
+    type: Literal["offer"]
+
+
+class IceServer(Outbound):
+    """An RTCIceServer: TURN with ephemeral credentials (`server.rtc.turn`), or STUN without."""
+
+    urls: list[str]
+    username: Absent[str] = None
+    credential: Absent[str] = None
+
+
+class SessionCreated(Outbound):
+    """201 answer of `POST /api/sessions`; `token` is the session-scoped bearer for its calls."""
+
+    session_id: str
+    token: str
+    ice_servers: list[IceServer]
+
+
+class SessionAnswer(Outbound):
+    """Answer of `offer`, `resume` and `watch`."""
+
+    sdp: str
+    type: Literal["answer"]
+
+
+# -- accounts, exams ---------------------------------------------------------------------------
+class LoginBody(Frozen):
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class RegisterBody(LoginBody):
+    role: Literal["admin", "proctor", "candidate"] | None = None
+
+
+class CreateExam(Frozen):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    #: partial risk policy overrides (pipeline/risk/policy.example.toml); errors name the bad key
+    policy: dict[str, Any] | None = None
+
+
+# -- screen geometry ---------------------------------------------------------------------------
+class WindowPlacement(Frozen):
+    x: float = 0.0  # window.screenX
+    y: float = 0.0  # window.screenY
+    width: Annotated[float, Field(gt=0)]  # window.outerWidth (or innerWidth)
+    height: Annotated[float, Field(gt=0)]
+
+
+class ScreenInfo(Frozen):
+    candidate_id: Annotated[str, Field(pattern=ID_PATTERN)]
+    screen_w: float  # screen.width, CSS px
+    screen_h: float
+    dpr: float = 1.0  # devicePixelRatio
+    window: WindowPlacement | None = None
+    #: physical size of the screen's visible area, e.g. measured against a card-sized ruler (85.6 mm)
+    width_mm: float | None = None
+    height_mm: float | None = None
+    viewing_distance_mm: float | None = None

@@ -1,0 +1,101 @@
+"""The items of a session's event stream (`vigil:session:{<sid>}:events`), discriminated by `kind`.
+
+Written in order through the session's `EventOutbox` (server.store.store), read back by
+`GET /api/sessions/{id}/events` and the reports, oldest first. `t` is UNIX seconds. Reading adds
+`id`, the Redis stream entry id (`<ms>-<seq>`).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+
+from pipeline.risk.messages import BrowserEvent, EventType
+from server.protocol.base import Absent, Outbound
+from server.protocol.events import EventChange, VerdictSummary
+
+#: why an event got no snapshot: its type's or the session's snapshot budget was spent, the JPEG
+#: did not fit the session's bytes, no analysed frame was kept from its start, or its id is unsafe
+EvidenceSkipReason = Literal["per_type", "per_session", "size", "no_frame", "bad_id"]
+
+
+class _Item(Outbound):
+    t: float
+    #: the stream entry id, present when read back
+    id: Absent[str] = None
+
+
+class EventStarted(_Item):
+    kind: Literal["event_started"]
+    event: EventChange
+
+
+class EventEnded(_Item):
+    kind: Literal["event_ended"]
+    event: EventChange
+
+
+class BrowserItem(_Item):
+    """A browser signal as the page reported it (the event it may raise is logged separately)."""
+
+    kind: Literal["browser"]
+    event: BrowserEvent
+
+
+class ScoreItem(_Item):
+    """The report's risk timeline: one point a second while the session is live."""
+
+    kind: Literal["score"]
+    risk: float
+    attention: float | None
+
+
+class VerdictItem(_Item):
+    """The last item of an ended session."""
+
+    kind: Literal["verdict"]
+    summary: VerdictSummary
+
+
+class _EvidenceItem(_Item):
+    event_id: str
+    type: EventType
+
+
+class EvidenceItem(_EvidenceItem):
+    """A snapshot written for an event: `GET /api/sessions/{id}/evidence/{file}`."""
+
+    kind: Literal["evidence"]
+    file: str
+    frame_id: int
+    bytes: int
+
+
+class EvidenceSkipped(_EvidenceItem):
+    kind: Literal["evidence_skipped"]
+    reason: EvidenceSkipReason
+
+
+class EvidenceError(_EvidenceItem):
+    kind: Literal["evidence_error"]
+    error: str
+
+
+class SpeechStarted(_Item):
+    """A speech segment's true start; `track_s` is seconds into the audio track."""
+
+    kind: Literal["speech_started"]
+    track_s: float
+
+
+class SpeechEnded(_Item):
+    kind: Literal["speech_ended"]
+    track_s: float
+    duration: float
+
+
+StreamItem = Annotated[
+    EventStarted | EventEnded | BrowserItem | ScoreItem | VerdictItem | EvidenceItem | EvidenceSkipped
+    | EvidenceError | SpeechStarted | SpeechEnded,
+    Field(discriminator="kind")]
+stream_item: TypeAdapter[StreamItem] = TypeAdapter(StreamItem)
