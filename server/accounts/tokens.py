@@ -37,4 +37,6 @@ def bearer(header: str | None) -> str | None:
     if not header:
         return None
     scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    value = value.strip()
+    # a token is base64url and dots: anything else (a non-ASCII byte) is no credential, a 401
+    return value if scheme.lower() == "bearer" and value and value.isascii() else None

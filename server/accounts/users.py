@@ -7,11 +7,12 @@ token can never pass for a user (and the reverse: `SessionTokens.verify` refuses
 role is read from the user's hash on every request, so a deleted account or a changed role takes
 effect at once; the token only proves who the caller is.
 
-Hashing runs in a thread: argon2 is deliberately slow (tens of ms) and the event loop must not block.
+Hashing runs in its own bounded pool (`hashing.py`), never on the event loop or the analysis threads.
+Logins are limited per email and address (failures), per address and overall (attempts), and
+registrations per address, so a flood with random e-mails is refused before it costs a hash.
 """
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from server.accounts.auth import Role, User
+from server.accounts.hashing import DUMMY_HASH, PasswordHashing
+from server.core.metrics import REJECTED
 from server.protocol.errors import ApiError
 from server.store.records import AccountRecords
 
@@ -37,9 +38,12 @@ MIN_PASSWORD_LEN = 8
 MAX_PASSWORD_LEN = 256  # argon2 takes any length; a cap keeps a hostile body from costing CPU
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}$")
 
-_hasher = PasswordHasher()
-#: verified against when the email is unknown, so a login takes as long either way.
-_DUMMY_HASH = _hasher.hash("vigil-timing-equaliser")
+#: login attempts (right or wrong) per client address, and by everyone, per minute; a login
+#: flood is refused here before it costs an argon2 hash.
+LOGINS_PER_ADDRESS_PER_MIN = 60
+LOGINS_PER_MIN = 600
+#: self-registrations per client address per hour.
+REGISTRATIONS_PER_ADDRESS_PER_HOUR = 30
 
 
 def normalise_email(email: str) -> str:
@@ -61,17 +65,23 @@ class IssuedToken:
 
 
 class Accounts:
-    def __init__(self, records: AccountRecords, secret: str) -> None:
+    def __init__(self, records: AccountRecords, secret: str, hashing: PasswordHashing | None = None) -> None:
         self.records = records
         self.secret = secret
+        #: the owner of the hashing pool is whoever made it (the app); a CLI run makes its own
+        self.hashing = hashing if hashing is not None else PasswordHashing()
 
     # -- users ---------------------------------------------------------------------------------
-    async def create_user(self, email: str, password: str, role: Role, now: float | None = None) -> User:
+    async def create_user(self, email: str, password: str, role: Role, now: float | None = None,
+                          *, client: str | None = None) -> User:
+        """A new account; `client` (a request's address) puts it under the registration limit."""
         email = normalise_email(email)
         check_password(password)
         if role not in ROLES:
             raise ApiError(400, f"role must be one of {', '.join(ROLES)}")
-        password_hash = await asyncio.to_thread(_hasher.hash, password)
+        if client is not None:
+            await self._limit("register", client, REGISTRATIONS_PER_ADDRESS_PER_HOUR, 3600)
+        password_hash = await self.hashing.hash(password)
         user_id = uuid.uuid4().hex
         created = await self.records.create_user(user_id, email, {
             "user_id": user_id, "email": email, "role": role, "password_hash": password_hash,
@@ -97,23 +107,28 @@ class Accounts:
         email = email.strip().lower()
         failures = await self.records.login_failures(email, client)
         if failures >= LOGIN_MAX_FAILURES:
-            from server.core.metrics import REJECTED
-
             REJECTED.labels("login").inc()
             retry = max(1, await self.records.login_failures_ttl(email, client))
             raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": retry})
+        await self._limit("login", client, LOGINS_PER_ADDRESS_PER_MIN, 60)
+        await self._limit("login", "all", LOGINS_PER_MIN, 60)
         user_id = await self.records.user_id_for_email(email) if len(password) <= MAX_PASSWORD_LEN else None
         stored = await self.records.user_field(user_id, "password_hash") if user_id else None
-        ok = await asyncio.to_thread(_verify, stored or _DUMMY_HASH, password[:MAX_PASSWORD_LEN])
+        ok = await self.hashing.verify(stored or DUMMY_HASH, password[:MAX_PASSWORD_LEN])
         user = await self.get_user(user_id) if ok and stored and user_id else None
         if user is None:
             await self.records.add_login_failure(email, client, LOGIN_WINDOW_S)
             raise ApiError(401, "wrong email or password")
         await self.records.clear_login_failures(email, client)
-        if _hasher.check_needs_rehash(stored or ""):
-            new_hash = await asyncio.to_thread(_hasher.hash, password)
+        if self.hashing.needs_rehash(stored or ""):
+            new_hash = await self.hashing.hash(password)
             await self.records.set_user_field(user.user_id, "password_hash", new_hash)
         return user, self.issue(user, now)
+
+    async def _limit(self, name: str, subject: str, limit: int, window_s: int) -> None:
+        if await self.records.count(name, subject, window_s) > limit:
+            REJECTED.labels(name).inc()
+            raise ApiError(429, f"too many {name} attempts; try again later", {"retry_after_s": window_s})
 
     # -- tokens --------------------------------------------------------------------------------
     def issue(self, user: User, now: float) -> IssuedToken:
@@ -123,6 +138,8 @@ class Accounts:
         return IssuedToken(jwt.encode(claims, self.secret, algorithm="HS256"), exp)
 
     def claims(self, token: str) -> dict[str, Any] | None:
+        if not token.isascii():  # PyJWT cannot encode it: not a token of ours
+            return None
         try:
             claims = jwt.decode(token, self.secret, algorithms=["HS256"],
                                 options={"require": ["exp", "sub", "jti"]})
@@ -144,10 +161,3 @@ class Accounts:
         if ttl > 0:
             await self.records.revoke(str(claims["jti"]), ttl)
         return True
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False

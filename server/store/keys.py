@@ -18,6 +18,7 @@
 | `user:email:{email}`                | string | accounts              | as its user; lower-cased email -> user id, claimed with SET NX |
 | `loginfail:{email}:{ip}`            | string | accounts              | failed logins; expires `LOGIN_WINDOW_S` after the first failure of a window |
 | `jwt:revoked:{jti}`                 | string | accounts              | a logged-out token; expires when the token would have |
+| `rate:{name}:{subject}`             | string | accounts              | a fixed-window counter (logins per address, all logins, registrations per address); expires with its window |
 | `calibration:{candidate_id}`        | string (JSON) | live calibration | the candidate's latest gaze calibration; `RETENTION_S` from its last write |
 | `screen:{candidate_id}`             | string (JSON) | screen route   | the candidate's screen geometry; `RETENTION_S` from its last write |
 
@@ -84,6 +85,11 @@ def email_key(email: str) -> str:
 
 def login_failures_key(email: str, client: str) -> str:
     return f"{PREFIX}loginfail:{email}:{client}"
+
+
+def rate_key(name: str, subject: str) -> str:
+    """A fixed-window counter, e.g. logins per client address; expires with its window."""
+    return f"{PREFIX}rate:{name}:{subject}"
 
 
 def revoked_token_key(jti: str) -> str:

@@ -17,14 +17,20 @@ from server.store.keys import (
     exam_owner_index,
     joincode_key,
     login_failures_key,
+    rate_key,
     revoked_token_key,
     user_key,
 )
 
 
+#: the client decodes responses to str, which redis-py's annotations cannot express (they say
+#: bytes | str for every reply), so the records hold it untyped and annotate what they return.
+RedisClient = Any
+
+
 class AccountRecords:
     def __init__(self, redis: aioredis.Redis) -> None:
-        self._redis = redis
+        self._redis: RedisClient = redis
 
     async def create_user(self, user_id: str, email: str, fields: Mapping[str, str]) -> bool:
         """Write the user, then claim the email (SET NX); False, with the user removed, if it is taken."""
@@ -63,6 +69,15 @@ class AccountRecords:
     async def clear_login_failures(self, email: str, client: str) -> None:
         await self._redis.delete(login_failures_key(email, client))
 
+    async def count(self, name: str, subject: str, window_s: int) -> int:
+        """Count one more in the current window of `name:subject`; the count including this one."""
+        key = rate_key(name, subject)
+        async with self._redis.pipeline(transaction=True) as p:
+            p.incr(key)
+            p.expire(key, window_s, nx=True)
+            count, _ = await p.execute()
+        return int(count)
+
     # -- revoked tokens ------------------------------------------------------------------------
     async def is_revoked(self, jti: str) -> bool:
         return bool(await self._redis.exists(revoked_token_key(jti)))
@@ -73,7 +88,7 @@ class AccountRecords:
 
 class ExamRecords:
     def __init__(self, redis: aioredis.Redis) -> None:
-        self._redis = redis
+        self._redis: RedisClient = redis
 
     async def claim_join_code(self, code: str, exam_id: str) -> bool:
         return bool(await self._redis.set(joincode_key(code), exam_id, nx=True))

@@ -45,8 +45,8 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-async def _wait_healthy(url: str, timeout: float = 120.0) -> dict:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
+async def _wait_healthy(url: str, within_s: float = 120.0) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + within_s
     async with aiohttp.ClientSession() as http:
         while True:
             try:
@@ -61,6 +61,11 @@ async def _wait_healthy(url: str, timeout: float = 120.0) -> dict:  # type: igno
             await asyncio.sleep(0.5)
 
 
+def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port)], cwd=REPO,
+                            env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def _login(url: str, email: str) -> int:
     async with aiohttp.ClientSession() as http, http.post(
             url + "/api/auth/login", json={"email": email, "password": PASSWORD}) as resp:
@@ -70,8 +75,7 @@ async def _login(url: str, email: str) -> int:
 async def test_cli_attaches_to_the_running_valkey_and_a_dead_one_is_restarted(tmp_path: Path, ledger) -> None:
     data_dir, port = tmp_path / "var", free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port)], cwd=REPO,
-                              env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = _serve(data_dir, port)
     try:
         await _wait_healthy(url)
         assert len(_valkeys_serving(data_dir)) == 1
@@ -92,7 +96,7 @@ async def test_cli_attaches_to_the_running_valkey_and_a_dead_one_is_restarted(tm
         while (read_status(data_dir) or {}).get("restarts", 0) < 1:
             assert time.monotonic() < deadline, "the embedded Valkey was not restarted"
             await asyncio.sleep(0.2)
-        await _wait_healthy(url, timeout=30)
+        await _wait_healthy(url, within_s=30)
         assert await _login(url, "first@example.org") == 200, "the account survived in the append-only file"
         assert len(_valkeys_serving(data_dir)) == 1
     finally:
