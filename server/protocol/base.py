@@ -2,6 +2,9 @@
 
 * `Frozen`: bodies Vigil reads from HTTP; unknown keys are refused (a typo is a 400, not ignored).
 * `Lenient`: data-channel messages from clients; unknown keys are ignored (clients may add their own).
+
+Both inbound kinds refuse non-finite numbers (`Infinity`, `NaN`: Python's JSON parser accepts
+them): one such value echoed back would make every later message invalid JSON for its readers.
 * `Outbound`: what Vigil sends (data channel, fan-out, event stream, HTTP answers). The server builds
   these as plain dicts; the models describe that JSON exactly (unknown keys refused), so the schema
   test catches a field the code adds without documenting it.
@@ -20,11 +23,11 @@ T = TypeVar("T")
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Lenient(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
 
 class _AbsentMarker:
