@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.live.evidence import evidence_file
+from server.store.evidence_files import evidence_file
 from server.store.store import Store
 
 MAX_TIMELINE_POINTS = 720
