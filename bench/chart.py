@@ -57,7 +57,7 @@ def draw(results: dict[str, Any], path: Path) -> None:
     ax = axes[1][0]
     over = results.get("overload") or {}
     if over.get("rss_mb_over_time"):
-        t, rss = zip(*over["rss_mb_over_time"])
+        t, rss = zip(*over["rss_mb_over_time"], strict=True)
         ax.plot(t, rss, color="#9467bd")
         ax.set(title=f"overload: {over['clients']} candidates, RSS (slope {over['rss_slope_mb_per_min']} MB/min)",
                xlabel="s after start", ylabel="server RSS MB")

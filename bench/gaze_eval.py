@@ -30,6 +30,7 @@ server's analysis rate (5 fps) unless `--fps` says otherwise.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -83,7 +84,7 @@ def _per_span(gs: list[dict[str, Any]], name: str, f: Any) -> list[list[float]]:
 
 
 def _per_span_values(gs: list[dict[str, Any]], name: str, values: list[float]) -> list[list[float]]:
-    return [[v for r, v in zip(gs, values) if a <= r["t"] <= b] for a, b in SEGMENTS[name]]
+    return [[v for r, v in zip(gs, values, strict=True) if a <= r["t"] <= b] for a, b in SEGMENTS[name]]
 
 
 def _pooled(groups: list[list[float]]) -> float | None:
@@ -99,7 +100,7 @@ def _pooled_sd(gs: list[dict[str, Any]], name: str, f: Any) -> float | None:
 
 def jitter(ts_vals: list[tuple[float, float]], max_gap: float) -> float | None:
     """Median absolute change between consecutive frames (within one fixation: gaps <= max_gap)."""
-    diffs = [abs(b[1] - a[1]) for a, b in zip(ts_vals, ts_vals[1:]) if b[0] - a[0] <= max_gap]
+    diffs = [abs(b[1] - a[1]) for a, b in itertools.pairwise(ts_vals) if b[0] - a[0] <= max_gap]
     return statistics.median(diffs) if diffs else None
 
 
@@ -188,14 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     res = evaluate(args.fps)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(res, indent=2) + "\n")
-    c, l = res["segments"]["center"], res["segments"]["left"]
+    c, left = res["segments"]["center"], res["segments"]["left"]
     print(f"gaze on {res['clip']} at {res['fps']:g} fps: {res['scored_frames_with_gaze']} scored frames with gaze")
     print(f"  direction labels right:        {res['direction_accuracy']:.1%} "
-          f"(centre {c['direction_correct_share']:.1%}, left {l['direction_correct_share']:.1%})")
+          f"(centre {c['direction_correct_share']:.1%}, left {left['direction_correct_share']:.1%})")
     print(f"  on/off-screen proxy right:     {res['on_screen_proxy_accuracy']:.1%} (uncalibrated: centre = on)")
     print(f"  looking at the camera: mean |horizontal deviation| {c['mean_abs_h_deviation_from_camera_deg']} deg, "
           f"vertical reads {c['v_deg_median']} deg (camera offset, not scored)")
-    print(f"  'left' glance: horizontal {l['h_deg_median']} deg (median)")
+    print(f"  'left' glance: horizontal {left['h_deg_median']} deg (median)")
     print(f"  centre spans' horizontal medians {c['h_deg_median_per_span']} deg (the two centre spans differ: a shift, not noise)")
     print(f"  stability in fixation: h sd {c['h_deg_sd_within_span']} deg within a span, frame-to-frame jitter "
           f"{c['h_deg_jitter_median']} deg (median), eye-in-head sd {c['eye_in_head_h_deg_sd_within_span']} deg")

@@ -27,10 +27,10 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
     from server.app import build_app
     from server.http.keys import SESSIONS
     from server.models import load_models
-    from server.rtc.jitter import install_marker_jitter_buffer
+    from server.rtc import aiortc_private
     from server.store.store import Store
 
-    install_marker_jitter_buffer()  # frames reach the decoder one frame interval sooner
+    aiortc_private.install()  # fails at start if aiortc moved a private name; marker-bit jitter buffer
     loop = asyncio.get_running_loop()
     pipeline, vad = await loop.run_in_executor(None, load_models, settings)
     store = Store(redis_url)

@@ -91,11 +91,11 @@ async def vigil_server_factory(valkey_url: str, loaded_models, tmp_path: Path): 
 
     from server.app import build_app
     from server.core.config import Settings
-    from server.rtc.jitter import install_marker_jitter_buffer
+    from server.rtc import aiortc_private
     from server.store.store import Store
 
     stack = AsyncExitStack()
-    install_marker_jitter_buffer()  # what `vigil serve` does at worker start
+    aiortc_private.install()  # what `vigil serve` does at worker start
 
     async def start(**overrides: object) -> RunningServer:
         fields: dict[str, object] = {"data_dir": tmp_path / "var", "port": free_port(), "analysis_fps": 5.0}

@@ -249,6 +249,7 @@ async def test_a_proctor_watches_over_webrtc_and_leaving_never_disturbs_the_cand
         channel.on("message", lambda raw: got.append(json.loads(raw)))
         frames: list = []
         video_done = asyncio.Event()
+        readers: list[asyncio.Future[None]] = []  # held, so a reader is not garbage-collected mid-read
 
         @watcher.on("track")
         def on_track(track) -> None:  # type: ignore[no-untyped-def]
@@ -256,7 +257,7 @@ async def test_a_proctor_watches_over_webrtc_and_leaving_never_disturbs_the_cand
                 while len(frames) < 10:
                     frames.append(await track.recv())
                 video_done.set()
-            asyncio.ensure_future(read())
+            readers.append(asyncio.ensure_future(read()))
 
         await watcher.setLocalDescription(await watcher.createOffer())
         async with aiohttp.ClientSession() as http:

@@ -37,7 +37,7 @@ async def test_speech_segments_match_the_labelled_clip_and_speaking_is_an_event(
         events = await eventually(two_segments_ended, 40, "two speech segments")
         starts = [e["track_s"] for e in events if e["kind"] == "speech_started"]
         ends = [e["track_s"] for e in events if e["kind"] == "speech_ended"]
-        for (label_start, label_end), start, end in zip(speech_labels(shared_data)[:2], starts, ends):
+        for (label_start, label_end), start, end in zip(speech_labels(shared_data)[:2], starts, ends, strict=False):
             # the track's first sample leaves the client a few ms after the file's start: same origin
             assert abs(start - label_start) <= TOLERANCE_S, (start, label_start)
             assert abs(end - label_end) <= TOLERANCE_S, (end, label_end)

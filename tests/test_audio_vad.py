@@ -62,9 +62,9 @@ def segments(updates: list[AudioUpdate]) -> list[tuple[float, float]]:
     starts = [e.t for e in events if isinstance(e, SpeechStarted)]
     ends = [e for e in events if isinstance(e, SpeechEnded)]
     assert len(starts) == len(ends)
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=True):
         assert end.duration == pytest.approx(end.t - start)
-    return [(s, e.t) for s, e in zip(starts, ends)]
+    return [(s, e.t) for s, e in zip(starts, ends, strict=True)]
 
 
 def test_speech_segments_match_the_labelled_spans(vad: SileroVad) -> None:
@@ -74,7 +74,7 @@ def test_speech_segments_match_the_labelled_spans(vad: SileroVad) -> None:
     found = [(s - T0, e - T0) for s, e in segments(run(AudioAnalyzer(vad), read_wav(VAD_MIX)))]
 
     assert len(found) == len(labelled) == 3
-    for (start, end), (label_start, label_end) in zip(found, labelled):
+    for (start, end), (label_start, label_end) in zip(found, labelled, strict=True):
         assert abs(start - label_start) <= BOUNDARY_TOLERANCE_S, (start, label_start)
         assert abs(end - label_end) <= BOUNDARY_TOLERANCE_S, (end, label_end)
 

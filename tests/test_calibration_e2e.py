@@ -9,6 +9,7 @@ consistent with each other, stored as sent), not that the calibration passes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 
@@ -41,7 +42,7 @@ async def test_calibration_sends_the_dot_sequence_and_an_honest_result(vigil_ser
         for t in targets:
             assert 0.1 * 1536 - 1e-6 <= t.message["x"] <= 0.9 * 1536 + 1e-6
             assert 0.1 * 864 - 1e-6 <= t.message["y"] <= 0.9 * 864 + 1e-6
-        gaps = [(b.received_ms - a.received_ms) / 1000 for a, b in zip(targets, targets[1:])]
+        gaps = [(b.received_ms - a.received_ms) / 1000 for a, b in itertools.pairwise(targets)]
         assert all(abs(g - DOT_DURATION_S) < 0.5 for g in gaps), gaps
         assert result.received_ms >= targets[-1].received_ms + DOT_DURATION_S * 1000 - 200
 

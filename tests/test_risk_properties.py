@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Union
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +19,7 @@ from pipeline.risk import (
     policy_from_dict,
 )
 
-Item = Union[Observation, BrowserSignal, float]  # a float is an advance(t) tick
+Item = Observation | BrowserSignal | float  # a float is an advance(t) tick
 
 _maybe_bool = st.one_of(st.none(), st.booleans())
 _conf = st.floats(min_value=0.0, max_value=1.0)

@@ -25,8 +25,10 @@ pytestmark = pytest.mark.slow
 async def two_workers(valkey_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     env = dict(os.environ, REDIS_URL=valkey_url, VIGIL_DATA_DIR=str(tmp_path / "var"), VIGIL_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--workers", "2", "--port", str(port)],
-                            cwd=REPO, env=env, start_new_session=True)
+    # Popen returns once the child is forked: the workers run in their own process group
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", "server.cli", "serve", "--workers", "2", "--port", str(port)],
+        cwd=REPO, env=env, start_new_session=True)
     store = Store(valkey_url)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.live.evidence import evidence_file
+from server.store.evidence_files import evidence_file
 from server.store.store import Store
 
 MAX_TIMELINE_POINTS = 720
@@ -204,7 +204,8 @@ def build_report(session: Mapping[str, str], items: Iterable[Mapping[str, Any]],
         start = float(ev.get("start") or ev.get("at") or 0.0)
         end = ev.get("end")
         end = float(end) if isinstance(end, (int, float)) else None
-        name = folded["files"].get(ev_id)
+        name: str | None = folded["files"].get(ev_id)
+        note: str | None  # why there is no snapshot
         if name is not None and evidence_file(evidence_root, sid, name) is None:
             name, note = None, "snapshot file missing"
         else:

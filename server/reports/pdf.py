@@ -140,8 +140,8 @@ def _facts(report: Report) -> Table:
     return t
 
 
-def _thumb(folder: Path, name: str | None) -> Image | None:
-    if name is None:
+def _thumb(folder: Path | None, name: str | None) -> Image | None:
+    if folder is None or name is None:
         return None
     path = folder / name
     try:
@@ -151,7 +151,7 @@ def _thumb(folder: Path, name: str | None) -> Image | None:
     return Image(str(path), width=THUMB_W, height=THUMB_W * h / w)
 
 
-def _events_table(report: Report, evidence_dir: Path) -> LongTable:
+def _events_table(report: Report, evidence_dir: Path | None) -> LongTable:
     """One row per event. Plain-string cells (not Paragraphs): a two-hour session has hundreds of rows,
     and strings lay out ~10x faster."""
     t0 = report.started_at
@@ -204,8 +204,9 @@ def _evidence_line(report: Report) -> str:
     return text + "."
 
 
-def render_pdf(report: Report, evidence_dir: Path) -> bytes:
-    """The report as PDF bytes. CPU-bound: run it in an executor."""
+def render_pdf(report: Report, evidence_dir: Path | None) -> bytes:
+    """The report as PDF bytes (without thumbnails when there is no evidence folder). CPU-bound: run
+    it in an executor."""
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
                             bottomMargin=MARGIN + 4 * mm, title=f"Vigil session report {report.session_id}",

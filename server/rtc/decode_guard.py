@@ -9,7 +9,8 @@ empties the track's queue of encoded frames waiting for the decoder and asks the
 keyframe (RTCP PLI), since inter frames cannot be decoded without the ones dropped. Sheds are
 counted (`vigil_decode_sheds`) and the frames lost show as drops.
 
-This reaches into aiortc 1.16's receiver (its private decoder queue); aiortc is pinned for that.
+This reaches into aiortc 1.16's receiver (its private decoder queue) through
+`server/rtc/aiortc_private.py`, which checks those names at worker start.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import logging
 from typing import Any
 
 from server.core import metrics
+from server.rtc.aiortc_private import decoded_frames, decoder_queue, request_keyframe
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def drop_decoder_backlog(receiver: Any) -> int:
 
     Also used before a peer closes: aiortc joins the decoder thread on the event loop, which would
     otherwise decode the whole backlog first while every session waits."""
-    pending = getattr(receiver, "_RTCRtpReceiver__decoder_queue", None)
+    pending = decoder_queue(receiver)
     if pending is None:
         return 0
     with pending.mutex:
@@ -74,8 +76,7 @@ def drop_decoder_backlog(receiver: Any) -> int:
 
 def drop_decoded_backlog(track: Any) -> int:
     """Drop decoded frames waiting in the track's queue for the event loop, keeping the newest."""
-    queue = getattr(track, "_queue", None)
-    items = getattr(queue, "_queue", None)  # asyncio.Queue's deque
+    items = decoded_frames(track)
     if items is None or len(items) <= 1:
         return 0
     keep = [items[-1]] if items[-1] is not None else [None]
@@ -117,6 +118,6 @@ class DecodeGuard:
     async def _request_keyframe(self) -> None:
         try:
             for source in self.receiver.getSynchronizationSources():
-                await self.receiver._send_rtcp_pli(source.source)
+                await request_keyframe(self.receiver, source.source)
         except Exception as exc:  # the peer may be closing
             log.debug("PLI failed: %s", exc)

@@ -7,14 +7,16 @@ buffer makes the kernel drop the excess instead: the decoder recovers with NACK 
 requests, and latency stays bounded. `RECEIVE_BUFFER_BYTES` still holds a whole 640x480 keyframe
 burst (20-40 kB) with room to spare.
 
-aiortc does not expose its sockets; this walks its ICE transports to aioice's protocols (aiortc
-1.16 and aioice are pinned).
+aiortc does not expose its sockets; this walks its ICE transports to aioice's protocols through
+`server/rtc/aiortc_private.py` (checked at worker start).
 """
 from __future__ import annotations
 
 import logging
 import socket
 from typing import Any
+
+from server.rtc.aiortc_private import ice_connection, ice_transports, stun_protocols
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +25,9 @@ RECEIVE_BUFFER_BYTES = 48 * 1024
 
 
 def ice_sockets(pc: Any) -> list[socket.socket]:
-    transports = getattr(pc, "_RTCPeerConnection__iceTransports", set())
     out = []
-    for ice in transports:
-        connection = getattr(ice, "_connection", None)
-        for protocol in getattr(connection, "_protocols", []):
+    for ice in ice_transports(pc):
+        for protocol in stun_protocols(ice_connection(ice)):
             transport = getattr(protocol, "transport", None)
             sock = transport.get_extra_info("socket") if transport is not None else None
             if sock is not None:

@@ -38,13 +38,19 @@ async def delete_evidence(evidence_root: Path, sid: str) -> bool:
     return await asyncio.get_running_loop().run_in_executor(None, _remove_dir, evidence_root / sid)
 
 
+def _session_dirs(evidence_root: Path) -> list[str]:
+    """Names of the session folders under the evidence root (blocking: run in an executor)."""
+    if not evidence_root.is_dir():
+        return []
+    return [child.name for child in evidence_root.iterdir() if _SESSION_DIR.match(child.name)]
+
+
 async def sweep(store: Store, evidence_root: Path) -> tuple[int, int]:
     """Remove evidence and index entries of sessions whose data is gone. Returns (dirs, ids)."""
     dirs = 0
-    if evidence_root.is_dir():
-        for child in list(evidence_root.iterdir()):
-            if _SESSION_DIR.match(child.name) and not await store.session_exists(child.name):
-                dirs += await delete_evidence(evidence_root, child.name)
+    for name in await asyncio.get_running_loop().run_in_executor(None, _session_dirs, evidence_root):
+        if not await store.session_exists(name):
+            dirs += await delete_evidence(evidence_root, name)
     ids = await store.sweep_session_index()
     if dirs or ids:
         log.info("retention sweep removed %d evidence folders and %d expired ids", dirs, ids)

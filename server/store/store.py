@@ -203,7 +203,7 @@ class Store:
             for wid in ids:
                 p.hgetall(worker_key(wid))
             rows = await p.execute()
-        return {wid: row for wid, row in zip(ids, rows) if row}
+        return {wid: row for wid, row in zip(ids, rows, strict=True) if row}
 
     async def dead_workers(self) -> list[str]:
         ids = await self.redis.smembers(WORKERS)

@@ -139,7 +139,7 @@ async def test_a_full_disk_for_evidence_is_reported_and_the_session_goes_on(
     finally:
         await client.close()
         if mounted:
-            subprocess.run(["umount", str(evidence)], capture_output=True)
+            await asyncio.to_thread(subprocess.run, ["umount", str(evidence)], capture_output=True)
 
 
 async def test_network_drop_and_resume_keeps_history(vigil_server, ledger) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,33 +25,13 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from server.rtc.aiortc_private import zero_rtp_origin
 from server.tools.candidate.media_files import (
     LoopingAudioTrack,
     LoopingVideoTrack,
     load_audio,
     load_video_frames,
 )
-
-
-def zero_rtp_origin() -> None:
-    """Make this process's aiortc senders start RTP timestamps at 0 instead of a random value.
-
-    aiortc draws the origin with `random32()` inside `RTCRtpSender._run_rtp`; we answer 0 to that
-    one caller (SSRCs and everything else stay random). A test-client device, not for servers.
-    """
-    import aiortc.rtcrtpsender as sender_mod
-
-    if getattr(sender_mod.random32, "_vigil_zero_origin", False):
-        return
-    original = sender_mod.random32
-
-    def random32() -> int:
-        if sys._getframe(1).f_code.co_name == "_run_rtp":
-            return 0
-        return original()
-
-    random32._vigil_zero_origin = True  # type: ignore[attr-defined]
-    sender_mod.random32 = random32
 
 
 class ClientError(RuntimeError):

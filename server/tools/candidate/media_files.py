@@ -26,6 +26,13 @@ _cache: dict[tuple[str, int, int, float], list[np.ndarray]] = {}
 _cache_lock = threading.Lock()
 
 
+def pts_seconds(frame: av.VideoFrame, time_base: fractions.Fraction | None) -> float | None:
+    """A decoded frame's presentation time in seconds; None when the file does not give one."""
+    if frame.pts is None or time_base is None:
+        return None
+    return float(frame.pts * time_base)
+
+
 def load_video_frames(path: Path | str, width: int = 640, height: int = 480, fps: float = 15.0,
                       max_seconds: float | None = None) -> list[np.ndarray]:
     """The clip resampled to `fps` (nearest frame), scaled to width x height, as yuv420p arrays."""
@@ -38,7 +45,8 @@ def load_video_frames(path: Path | str, width: int = 640, height: int = 480, fps
             stream = container.streams.video[0]
             next_t = 0.0
             for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else next_t
+                pts_s = pts_seconds(frame, stream.time_base)
+                t = next_t if pts_s is None else pts_s
                 if max_seconds is not None and t > max_seconds:
                     break
                 while t + 1e-6 >= next_t:  # repeat or skip to reach the target rate
@@ -151,7 +159,9 @@ def rgb_frames(path: Path | str, fps: float = 5.0) -> list[tuple[float, np.ndarr
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base)
+            t = pts_seconds(frame, stream.time_base)
+            if t is None:
+                raise ValueError(f"{path}: a video frame without a timestamp")
             if t + 1e-6 < next_t:
                 continue
             next_t = t + 1.0 / fps

@@ -118,7 +118,7 @@ async def run_loadtest(options: LoadTestOptions, *, on_progress: ProgressSink | 
             msg = await loop.run_in_executor(None, _get, q, 0.5)
             if msg is not None:
                 handle(msg)
-            for job, p in zip(jobs, procs):
+            for job, p in zip(jobs, procs, strict=True):
                 if not p.is_alive() and job.worker not in results and job.worker not in crashed:
                     msg = await loop.run_in_executor(None, _get, q, 1.0)  # its last words may be queued
                     if msg is not None:

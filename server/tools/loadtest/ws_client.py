@@ -109,8 +109,8 @@ async def run_ws_client(*, name: str, process: int, url: str, video: str, fps: f
                     await asyncio.sleep(delay)
                 if receiver.done():
                     raise ConnectionError("the server closed the socket")
-                text = '{"type":"frame","timestamp":%.1f,"image":"%s"}' % (
-                    time.time() * 1000.0, images[index % len(images)])
+                image = images[index % len(images)]
+                text = f'{{"type":"frame","timestamp":{time.time() * 1000.0:.1f},"image":"{image}"}}'
                 await ws.send_str(text)
                 sent_bytes += len(text)
                 index += 1

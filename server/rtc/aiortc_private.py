@@ -1,0 +1,254 @@
+"""Every reach into aiortc's (and aioice's) private names, in one module that checks itself at start.
+
+aiortc 1.16 (pinned in pyproject.toml) does not expose what bounded latency needs: its decode queue
+(to shed a backlog), its ICE sockets (to bound their receive buffers), its video jitter buffer (to
+complete frames on the marker bit), and, for scripted test clients, the RTP timestamp origin. Each
+private name has one accessor below, with why we need it and when it can go; nothing else in Vigil
+touches them.
+
+`check()` verifies that every name still exists with the shape we use, without a live peer: an
+attribute set in `__init__` appears (name-mangled for `__x`) in that code object's `co_names`, a
+method or a module global is looked up and its parameters compared. `install()` runs it at worker
+start (`server/cli.py`, and `tests/conftest.py` the same way), so an aiortc upgrade that moves one
+fails loudly at start, naming it, instead of silently at run time (a `getattr(..., None)` that
+quietly stops shedding).
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import queue
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import aioice.ice
+import aiortc
+import aiortc.jitterbuffer
+import aiortc.rtcicetransport
+import aiortc.rtcpeerconnection
+import aiortc.rtcrtpreceiver
+import aiortc.rtcrtpsender
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+
+from server.rtc.jitter import complete_frame
+
+
+class AiortcChanged(RuntimeError):
+    """aiortc (or aioice) no longer has a private name Vigil relies on."""
+
+
+@dataclass(frozen=True)
+class Modules:
+    """The modules whose private names we use (a unit test passes fakes)."""
+
+    receiver: ModuleType = aiortc.rtcrtpreceiver
+    sender: ModuleType = aiortc.rtcrtpsender
+    jitterbuffer: ModuleType = aiortc.jitterbuffer
+    peerconnection: ModuleType = aiortc.rtcpeerconnection
+    icetransport: ModuleType = aiortc.rtcicetransport
+    ice: ModuleType = aioice.ice
+
+
+# -- decode backlog (server/rtc/decode_guard.py) ---------------------------------------------------
+# Why: aiortc decodes every received frame in a thread fed by an unbounded queue; under overload it
+# grows without bound and so does latency. We empty it on a shed and before a peer closes.
+# Until: aiortc bounds the decoder queue or lets a receiver drop frames (not in 1.16).
+
+def decoder_queue(receiver: Any) -> queue.Queue[Any] | None:
+    """`RTCRtpReceiver.__decoder_queue`: encoded frames for the decoder thread; None stops it."""
+    pending: queue.Queue[Any] | None = getattr(receiver, "_RTCRtpReceiver__decoder_queue", None)
+    return pending
+
+
+def decoded_frames(track: Any) -> deque[Any] | None:
+    """`RemoteStreamTrack._queue._queue`: decoded frames waiting for `recv()` (None ends the track).
+
+    The inner name is asyncio.Queue's deque (CPython 3.11, pinned by requires-python)."""
+    return getattr(getattr(track, "_queue", None), "_queue", None)
+
+
+async def request_keyframe(receiver: Any, ssrc: int) -> None:
+    """`RTCRtpReceiver._send_rtcp_pli`: ask the sender for a keyframe (RTCP PLI) after a shed.
+
+    Until: aiortc exposes a public keyframe request on the receiver."""
+    await receiver._send_rtcp_pli(ssrc)
+
+
+# -- ICE sockets (server/rtc/socket_buffers.py) -----------------------------------------------------
+# Why: RTP waiting in a socket's receive buffer is latency; we set SO_RCVBUF small so the kernel
+# drops instead. aiortc does not expose its sockets.
+# Until: aiortc/aioice accept socket options (or a receive-buffer size) in RTCConfiguration.
+
+def ice_transports(pc: Any) -> Iterable[Any]:
+    """`RTCPeerConnection.__iceTransports`: the peer's ICE transports."""
+    transports: Iterable[Any] = getattr(pc, "_RTCPeerConnection__iceTransports", set())
+    return transports
+
+
+def ice_connection(ice_transport: Any) -> Any:
+    """`RTCIceTransport._connection`: the aioice `Connection` under an ICE transport."""
+    return getattr(ice_transport, "_connection", None)
+
+
+def stun_protocols(connection: Any) -> list[Any]:
+    """`aioice.Connection._protocols`: one `StunProtocol` per local candidate socket; each has a
+    public `transport` (an asyncio DatagramTransport) once its socket is open."""
+    protocols: list[Any] = getattr(connection, "_protocols", [])
+    return protocols
+
+
+# -- marker-bit jitter buffer (server/rtc/jitter.py) -------------------------------------------------
+# Why: aiortc completes a video frame only when the next frame's first packet arrives: one frame
+# interval of latency. We subclass its JitterBuffer, override `_remove_frame` (reading its ring of
+# packets and the depayloaded `_data` the receiver stores on each packet), and make the receiver
+# module build ours for video.
+# Until: aiortc completes frames on the RTP marker bit itself.
+
+def _packet_payload(packet: Any) -> bytes:
+    """`RtpPacket._data`: the depayloaded bytes `RTCRtpReceiver._handle_rtp_packet` stores."""
+    data: bytes = packet._data
+    return data
+
+
+class MarkerJitterBuffer(JitterBuffer):
+    """aiortc's buffer, emitting a video frame at its marked last packet (`jitter.complete_frame`)."""
+
+    def _slot(self, count: int) -> Any:
+        assert self._origin is not None  # set by the first `add`, which calls `_remove_frame`
+        return self._packets[(self._origin + count) % self.capacity]
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        found = complete_frame(self._slot, self.capacity)
+        if found is None:
+            return None
+        count, packets = found
+        self.remove(count)
+        return JitterFrame(data=b"".join(_packet_payload(p) for p in packets), timestamp=packets[0].timestamp)
+
+
+def _jitter_buffer(capacity: int, prefetch: int = 0, is_video: bool = False) -> JitterBuffer:
+    cls = MarkerJitterBuffer if is_video and prefetch == 0 else JitterBuffer
+    return cls(capacity=capacity, prefetch=prefetch, is_video=is_video)
+
+
+def _install_marker_jitter_buffer() -> None:
+    """`aiortc.rtcrtpreceiver.JitterBuffer`: the name receivers build their buffer from. Idempotent."""
+    aiortc.rtcrtpreceiver.JitterBuffer = _jitter_buffer  # type: ignore[assignment, misc]
+
+
+# -- RTP timestamp origin (server/tools/candidate/, scripted clients only) ---------------------------
+# Why: end-to-end latency needs the server's `frame_pts` to equal the pts the client gave the frame;
+# aiortc's sender starts RTP timestamps at a random origin. Test clients only, never a server.
+# Until: aiortc lets a sender choose its timestamp origin.
+
+def zero_rtp_origin() -> None:
+    """Make this process's aiortc senders start RTP timestamps at 0 instead of a random value.
+
+    aiortc draws the origin with `random32()` inside `RTCRtpSender._run_rtp`; we answer 0 to that
+    one caller (SSRCs and everything else stay random). A test-client device, not for servers.
+    """
+    sender = aiortc.rtcrtpsender
+    if getattr(sender.random32, "_vigil_zero_origin", False):
+        return
+    original = sender.random32
+
+    def random32() -> int:
+        if sys._getframe(1).f_code.co_name == "_run_rtp":
+            return 0
+        return original()
+
+    random32._vigil_zero_origin = True  # type: ignore[attr-defined]
+    sender.random32 = random32
+
+
+# -- the check ------------------------------------------------------------------------------------
+
+def _sets(cls: Any, method: str, attribute: str) -> bool:
+    """`cls.method` exists and its code names `attribute` (as `self.attribute = ...` would)."""
+    code = getattr(getattr(cls, method, None), "__code__", None)
+    return code is not None and attribute in code.co_names
+
+
+def _takes(function: Any, *parameters: str) -> bool:
+    """`function` exists and its parameters start with `parameters` (after `self`)."""
+    if not callable(function):
+        return False
+    names = list(inspect.signature(function).parameters)
+    return names[1:1 + len(parameters)] == list(parameters)
+
+
+@dataclass(frozen=True)
+class PrivateName:
+    name: str
+    used_for: str
+    present: Callable[[Modules], bool]
+
+
+PRIVATE_NAMES: tuple[PrivateName, ...] = (
+    PrivateName("aiortc.rtcrtpreceiver.RTCRtpReceiver.__decoder_queue", "shed the decode backlog",
+                lambda m: _sets(m.receiver.RTCRtpReceiver, "__init__", "_RTCRtpReceiver__decoder_queue")),
+    PrivateName("aiortc.rtcrtpreceiver.RemoteStreamTrack._queue", "drop decoded frames on a shed",
+                lambda m: _sets(m.receiver.RemoteStreamTrack, "__init__", "_queue")),
+    PrivateName("asyncio.Queue._queue", "drop decoded frames on a shed",
+                lambda m: _sets(asyncio.Queue, "_init", "_queue")),
+    PrivateName("aiortc.rtcrtpreceiver.RTCRtpReceiver._send_rtcp_pli(media_ssrc)", "request a keyframe",
+                lambda m: _takes(getattr(m.receiver.RTCRtpReceiver, "_send_rtcp_pli", None), "media_ssrc")),
+    PrivateName("aiortc.rtcpeerconnection.RTCPeerConnection.__iceTransports", "bound ICE socket buffers",
+                lambda m: _sets(m.peerconnection.RTCPeerConnection, "__init__",
+                                "_RTCPeerConnection__iceTransports")),
+    PrivateName("aiortc.rtcicetransport.RTCIceTransport._connection", "bound ICE socket buffers",
+                lambda m: _sets(m.icetransport.RTCIceTransport, "__init__", "_connection")),
+    PrivateName("aioice.ice.Connection._protocols", "bound ICE socket buffers",
+                lambda m: _sets(m.ice.Connection, "__init__", "_protocols")),
+    PrivateName("aioice.ice.StunProtocol.transport", "bound ICE socket buffers",
+                lambda m: _sets(m.ice.StunProtocol, "connection_made", "transport")),
+    PrivateName("aiortc.rtcrtpreceiver.JitterBuffer (built by RTCRtpReceiver.__init__)",
+                "install the marker-bit jitter buffer",
+                lambda m: m.receiver.JitterBuffer is not None
+                and _sets(m.receiver.RTCRtpReceiver, "__init__", "JitterBuffer")),
+    PrivateName("aiortc.jitterbuffer.JitterBuffer(capacity, prefetch, is_video)",
+                "install the marker-bit jitter buffer",
+                lambda m: _takes(m.jitterbuffer.JitterBuffer.__init__, "capacity", "prefetch", "is_video")),
+    PrivateName("aiortc.jitterbuffer.JitterBuffer._remove_frame(sequence_number)",
+                "complete video frames on the marker bit",
+                lambda m: _takes(getattr(m.jitterbuffer.JitterBuffer, "_remove_frame", None), "sequence_number")
+                and _takes(getattr(m.jitterbuffer.JitterBuffer, "remove", None), "count")),
+    PrivateName("aiortc.jitterbuffer.JitterBuffer._packets and ._origin",
+                "complete video frames on the marker bit",
+                lambda m: _sets(m.jitterbuffer.JitterBuffer, "__init__", "_packets")
+                and _sets(m.jitterbuffer.JitterBuffer, "__init__", "_origin")),
+    PrivateName("aiortc.rtp.RtpPacket._data (set by RTCRtpReceiver._handle_rtp_packet)",
+                "complete video frames on the marker bit",
+                lambda m: _sets(m.receiver.RTCRtpReceiver, "_handle_rtp_packet", "_data")),
+    PrivateName("aiortc.rtcrtpsender.random32 (called by RTCRtpSender._run_rtp)",
+                "start scripted clients' RTP timestamps at 0",
+                lambda m: callable(getattr(m.sender, "random32", None))
+                and _sets(m.sender.RTCRtpSender, "_run_rtp", "random32")),
+)
+
+
+def check(modules: Modules | None = None) -> None:
+    """Raise `AiortcChanged` naming every private name that is gone or changed shape."""
+    modules = modules or Modules()
+    missing = []
+    for private in PRIVATE_NAMES:
+        try:
+            ok = private.present(modules)
+        except (AttributeError, TypeError, ValueError):  # a module or class itself is gone
+            ok = False
+        if not ok:
+            missing.append(f"  {private.name}: used to {private.used_for}")
+    if missing:
+        raise AiortcChanged(
+            f"aiortc {getattr(aiortc, '__version__', '?')} changed private names Vigil relies on "
+            f"(tested with 1.16.0; see server/rtc/aiortc_private.py):\n" + "\n".join(missing))
+
+
+def install() -> None:
+    """At worker start: check every private name, then use the marker-bit jitter buffer. Idempotent."""
+    check()
+    _install_marker_jitter_buffer()
