@@ -89,6 +89,11 @@ def require_session_token(request: web.Request, sid: str) -> None:
     request.app[AUTH].verify_session(token, sid)
 
 
+def presented_tokens(request: web.Request) -> list[str]:
+    """Every account credential the request carries (bearer token, cookie), e.g. to revoke them."""
+    return [t for t in (bearer(request.headers.get("Authorization")), request.cookies.get(COOKIE)) if t]
+
+
 def token_session(request: web.Request) -> str | None:
     """The session id of a valid session token in the Authorization header, else None."""
     token = bearer(request.headers.get("Authorization"))

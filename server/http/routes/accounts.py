@@ -10,9 +10,8 @@ import time
 
 from aiohttp import web
 
-from server.accounts.tokens import bearer
 from server.accounts.users import USER_TOKEN_TTL_S
-from server.http.access import COOKIE, caller
+from server.http.access import COOKIE, caller, presented_tokens
 from server.http.errors import read_json
 from server.http.keys import ACCOUNTS, SETTINGS
 from server.protocol.errors import ApiError
@@ -57,9 +56,8 @@ async def logout(request: web.Request) -> web.Response:
     """Revokes the presented account token(s) and clears the cookie; idempotent."""
     now = time.time()
     revoked = False
-    for token in (bearer(request.headers.get("Authorization")), request.cookies.get(COOKIE)):
-        if token:
-            revoked = await request.app[ACCOUNTS].revoke(token, now) or revoked
+    for token in presented_tokens(request):
+        revoked = await request.app[ACCOUNTS].revoke(token, now) or revoked
     resp = web.json_response({"logged_out": revoked})
     resp.del_cookie(COOKIE, path="/", secure=_secure_cookie(request), samesite="Strict")
     return resp
