@@ -18,7 +18,7 @@ WATCH_SDP = NO_VIDEO_SDP + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
 
 
 def row(anonymous: int, candidate: int, owner: int, other: int, admin: int, session: int) -> dict[str, int]:
-    return dict(zip(ACTORS, (anonymous, candidate, owner, other, admin, session)))
+    return dict(zip(ACTORS, (anonymous, candidate, owner, other, admin, session), strict=True))
 
 
 def everyone(status: int) -> dict[str, int]:
