@@ -1,7 +1,8 @@
 """The aiohttp application: wires the worker's objects into the HTTP layer and owns their lifetimes.
 
-Every long-lived object is created in one `cleanup_ctx` step and closed by it, in reverse order:
-executors, the session manager, watchers, the live fan-out, the placement proxy.
+Every long-lived object is created here, stored under its key (`server.http.keys`), started by the
+one `cleanup_ctx` step and closed by it, in reverse order: the live fan-out, watchers, the session
+manager, the placement proxy, executors. Route modules only read the keys.
 """
 from __future__ import annotations
 
@@ -14,26 +15,54 @@ from aiohttp import web
 from pipeline.audio.vad import SileroVad
 from pipeline.runner import Pipeline
 from server.accounts.auth import Authenticator
+from server.accounts.exams import Exams
+from server.accounts.hashing import PasswordHashing
 from server.accounts.secrets import signing_secret
 from server.accounts.tokens import SessionTokens
-from server.cluster.placement import routing_middleware
+from server.accounts.users import Accounts
+from server.cluster.fanout import LiveFanout
+from server.cluster.placement import WorkerRouter
 from server.core.config import Settings
+from server.http import openapi, pages
+from server.http.access import COOKIE
+from server.http.affinity import placement_of
 from server.http.errors import error_middleware
-from server.http.keys import ANALYSIS_EXECUTOR, AUTH, PIPELINE, SESSIONS, SETTINGS, STORE, VAD, WATCHERS
-from server.http.openapi import register_openapi_routes
+from server.http.keys import (
+    ACCOUNTS,
+    ANALYSIS_EXECUTOR,
+    AUTH,
+    BASELINE_SOCKETS,
+    EXAMS,
+    FANOUT,
+    PIPELINE,
+    SESSIONS,
+    SETTINGS,
+    STORE,
+    VAD,
+    WATCHERS,
+)
 from server.http.origin import origin_middleware
-from server.http.pages import add_pages
-from server.http.routes import health, reports, sessions, watch
-from server.http.routes.accounts import COOKIE, register_account_routes
-from server.http.routes.calibration import register_calibration_routes
-from server.http.routes.exams import register_exam_routes
-from server.http.routes.face_ws import register_ws_baseline
-from server.http.routes.live import register_live_routes
+from server.http.routes import (
+    accounts,
+    calibration,
+    exams,
+    face_ws,
+    health,
+    live,
+    reports,
+    screen,
+    sessions,
+    watch,
+)
 from server.live.manager import SessionManager
 from server.live.watchers import Watchers
 from server.store.store import Store
 
 log = logging.getLogger(__name__)
+
+#: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline
+ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, watch.routes, accounts.routes, exams.routes,
+                live.routes, screen.routes, calibration.routes, face_ws.routes, openapi.routes, pages.routes)
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
@@ -46,35 +75,43 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     tokens = SessionTokens(signing_secret(settings), settings.session_token_ttl)
     manager = SessionManager(settings=settings, store=store, pipeline=pipeline, executor=executor,
                              tokens=tokens, worker_id=worker_id, vad=vad, background=background)
-    router_mw = routing_middleware(manager, store)
-    app = web.Application(middlewares=[error_middleware, origin_middleware(COOKIE), router_mw],
+    hashing = PasswordHashing()  # its own thread: a login flood never takes the analysis threads
+    user_accounts, exam_records = Accounts(store.accounts, tokens.secret, hashing), Exams(store.exams)
+    router = WorkerRouter(manager, store, placement_of)
+    fanout, watchers = LiveFanout(store), Watchers()
+    app = web.Application(middlewares=[error_middleware, origin_middleware(COOKIE), router.middleware],
                           client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[STORE] = store
     app[PIPELINE] = pipeline
-    app[AUTH] = Authenticator(tokens)
-    app[SESSIONS] = manager
     app[VAD] = vad
+    app[ACCOUNTS] = user_accounts
+    app[EXAMS] = exam_records
+    app[AUTH] = Authenticator(tokens, user_for_token=user_accounts.user_for_token, exam_owner=exam_records.owner)
+    app[SESSIONS] = manager
     app[ANALYSIS_EXECUTOR] = executor
-    app[WATCHERS] = Watchers()
+    app[WATCHERS] = watchers
+    app[FANOUT] = fanout
+    app[BASELINE_SOCKETS] = set()
 
     async def lifetimes(app: web.Application) -> AsyncIterator[None]:
         manager.start()
+        fanout.start()
         yield
-        await app[WATCHERS].close()
+        await fanout.close()
+        await watchers.close()
         await manager.close()
-        await router_mw.close(app)  # type: ignore[attr-defined]
+        await router.close()
         executor.shutdown(wait=False, cancel_futures=True)
         background.shutdown(wait=False, cancel_futures=True)
+        hashing.close()
+
+    async def end_live_streams(_app: web.Application) -> None:
+        """Dashboards' streams never end by themselves: end them before aiohttp waits for open handlers."""
+        await fanout.close()
 
     app.cleanup_ctx.append(lifetimes)
-    for table in (health.routes, sessions.routes, reports.routes, watch.routes):
+    app.on_shutdown.append(end_live_streams)
+    for table in ROUTE_TABLES:
         app.router.add_routes(table)
-    register_ws_baseline(app)  # the seed's WebSocket API, a benchmark baseline
-    register_account_routes(app, settings=settings, store=store, secret=tokens.secret, auth=app[AUTH])
-    register_exam_routes(app, settings=settings, store=store, auth=app[AUTH])
-    register_live_routes(app, store=store, sessions=manager, auth=app[AUTH])
-    register_calibration_routes(app, store=store, auth=app[AUTH])
-    register_openapi_routes(app)
-    add_pages(app)
     return app

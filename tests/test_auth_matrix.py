@@ -61,7 +61,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # the seed's WebSocket baseline (server/http/routes/face_ws.py) takes no credentials at all: a plain GET
     # without the upgrade is 400 for everyone. Kept for latency comparisons; not for production.
     ("GET", "/ws/face-detection/{client_id}"): everyone(400),
-    # screen geometry and calibrations (server/http/routes/calibration.py): a session writes its own
+    # screen geometry and calibrations (server/http/routes/screen.py, calibration.py): a session writes its own
     # candidate's screen; reads are for admins, the owning proctor and that candidate's session.
     # Candidate "matrix" has no stored screen info (the GETs run before the POST) nor calibration,
     # so whoever is let through gets 404; the diagnostics of a fresh session are 200 with null.

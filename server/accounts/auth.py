@@ -1,7 +1,8 @@
-"""Who is calling: a session (its scoped token) or a user account (JWT, bearer or cookie).
+"""Who a credential names and what a user may see: the rules, with no HTTP in them.
 
-Route handlers ask for what they need (`require_session`, `require_session_or_role`, `require_role`);
-the answer is 401 without credentials and 403 with the wrong ones.
+A credential is a session token (a JWT bound to one session) or an account token (a user). A user
+sees a session, or a document written from it, when they are an admin or the proctor owning its
+exam. `server/http/access.py` reads the credentials off a request and applies these rules.
 """
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from aiohttp import web
+import jwt
 
-from server.accounts.tokens import SessionTokens, bearer
-from server.protocol.errors import ApiError
+from server.accounts.tokens import SESSION_SCOPE, SessionTokens
 
 Role = Literal["admin", "proctor", "candidate"]
 
@@ -25,56 +25,38 @@ class User:
 
 
 class Authenticator:
-    """Resolves requests to a session id or a user. Accounts plug in with `user_resolver`."""
+    """Resolves credentials to a session id or a user, and decides what a user may see.
 
-    def __init__(self, tokens: SessionTokens) -> None:
+    Accounts and exams plug in as functions (`user_for_token`, `exam_owner`): they import this
+    module for `User`, so it cannot import them.
+    """
+
+    def __init__(self, tokens: SessionTokens, *, user_for_token: Callable[[str], Awaitable[User | None]],
+                 exam_owner: Callable[[str], Awaitable[str | None]]) -> None:
         self.tokens = tokens
-        self.user_resolver = None  # async (request) -> User | None, set by the accounts module
-        #: async (exam_id) -> owner user id | None, set by the exams module
-        self.exam_owner: Callable[[str], Awaitable[str | None]] | None = None
+        self.user_for_token = user_for_token
+        self.exam_owner = exam_owner
 
-    async def user(self, request: web.Request) -> User | None:
-        if self.user_resolver is None:
-            return None
-        return await self.user_resolver(request)
-
-    def require_session(self, request: web.Request, session_id: str) -> None:
-        token = bearer(request.headers.get("Authorization"))
-        if token is None:
-            raise ApiError(401, "session token required (Authorization: Bearer <token>)")
+    def verify_session(self, token: str, session_id: str) -> None:
+        """Raise 401 for a bad or expired session token, 403 for another session's."""
         self.tokens.verify(token, session_id)
 
-    async def require_role(self, request: web.Request, *roles: Role) -> User:
-        user = await self.user(request)
-        if user is None:
-            raise ApiError(401, "login required")
-        if user.role not in roles:
-            raise ApiError(403, f"requires role {' or '.join(roles)}")
-        return user
+    def session_of(self, token: str) -> str | None:
+        """The session id a valid session token names; None for anything else (no error detail)."""
+        try:
+            claims = jwt.decode(token, self.tokens.secret, algorithms=["HS256"], options={"require": ["exp", "sid"]})
+        except jwt.PyJWTError:
+            return None
+        sid = claims.get("sid")
+        return sid if claims.get("scope") == SESSION_SCOPE and isinstance(sid, str) else None
 
-    async def session_or_role(self, request: web.Request, session_id: str, *roles: Role) -> User | None:
-        """A valid token for this session, or a user with one of `roles`. Returns the user, if any."""
-        token = bearer(request.headers.get("Authorization"))
-        if token is not None:
-            try:
-                self.tokens.verify(token, session_id)
-                return None
-            except ApiError as exc:
-                session_error = exc
-        else:
-            session_error = ApiError(401, "session token or login required")
-        user = await self.user(request)
-        if user is None:
-            raise session_error
-        if user.role not in roles:
-            raise ApiError(403, f"requires this session's token or role {' or '.join(roles)}")
-        return user
-
-    async def can_see_session(self, user: User, session_hash: Mapping[str, str]) -> bool:
-        """Admins see every session; a proctor sees the sessions of exams they own; nobody else."""
+    async def can_see_exam(self, user: User, exam_id: str) -> bool:
+        """Admins see every exam's sessions; a proctor those of exams they own; nobody else any."""
         if user.role == "admin":
             return True
-        if user.role != "proctor" or self.exam_owner is None:
+        if user.role != "proctor":
             return False
-        exam_id = session_hash.get("exam_id") or ""
         return bool(exam_id) and await self.exam_owner(exam_id) == user.user_id
+
+    async def can_see_session(self, user: User, session_hash: Mapping[str, str]) -> bool:
+        return await self.can_see_exam(user, session_hash.get("exam_id") or "")

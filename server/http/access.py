@@ -1,30 +1,125 @@
-"""Who may touch one session: resolved and authorised once, for every session-scoped route.
+"""Who is calling, and may they: every access rule of the HTTP API, in this one module.
 
-A session-scoped route names the callers it accepts (the session's own token, proctors, admins);
-`session_access` checks the id's shape, the credentials, that the session exists, and that a proctor
-owns its exam. The rule lives here and nowhere else.
+A caller is a session (its scoped token, `Authorization: Bearer`) or a user account (its JWT as a
+bearer token or the `vigil_auth` cookie). Handlers ask for what they accept: `require_role`,
+`require_session_token`, or, for a route on `{session_id}`, `session_access`, which checks the id's
+shape, the credentials, that the session exists, and that a proctor owns its exam, in that order
+(401 before 404 before 403). Listings filter through a `Visibility`, documents written from a session
+(screen info, calibrations) through `candidate_document`. The rule itself (admin,
+or the proctor owning the exam) is `Authenticator.can_see_exam`.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from server.accounts.auth import Role, User
+from server.accounts.tokens import bearer
 from server.http.keys import AUTH, STORE
 from server.protocol.errors import ApiError
+from server.protocol.http import ID_PATTERN
 
+#: the account cookie's name; HttpOnly so page scripts (and injected ones) cannot read it.
+COOKIE = "vigil_auth"
 NOT_YOURS = "this session belongs to another proctor's exam"
+#: the caller's account, resolved once per request
+_USER_ON_REQUEST: web.RequestKey[User | None] = web.RequestKey("vigil_user", object)  # type: ignore[arg-type]
 
 
+def made_elsewhere(what: str) -> str:
+    """The refusal for a document (screen info, calibration) written in another proctor's exam."""
+    return f"this {what} was made in another proctor's exam"
+
+
+# -- ids in the path ------------------------------------------------------------------------------
 def session_id(request: web.Request) -> str:
     """The `{session_id}` of the path; anything that cannot be a session id is an unknown session."""
     sid = request.match_info["session_id"]
-    if not (0 < len(sid) <= 64 and sid.isalnum()):
+    if not is_session_id(sid):
         raise ApiError(404, "unknown session", {"session_id": sid[:64]})
     return sid
 
 
+def is_session_id(sid: str) -> bool:
+    return 0 < len(sid) <= 64 and sid.isalnum()
+
+
+def candidate_id(request: web.Request) -> str:
+    """The `{candidate_id}` of the path; anything that cannot be one is an unknown candidate."""
+    cid = request.match_info["candidate_id"]
+    if not re.match(ID_PATTERN, cid):
+        raise ApiError(404, "unknown candidate", {"candidate_id": cid[:128]})
+    return cid
+
+
+# -- credentials ----------------------------------------------------------------------------------
+async def caller(request: web.Request) -> User | None:
+    """The user behind the request: a user bearer token first, else the cookie. Cached per request."""
+    if _USER_ON_REQUEST in request:
+        return request[_USER_ON_REQUEST]
+    auth = request.app[AUTH]
+    user = None
+    token = bearer(request.headers.get("Authorization"))
+    if token is not None:
+        user = await auth.user_for_token(token)  # a session token resolves to no user
+    if user is None and request.cookies.get(COOKIE):
+        user = await auth.user_for_token(request.cookies[COOKIE])
+    request[_USER_ON_REQUEST] = user
+    return user
+
+
+async def require_role(request: web.Request, *roles: Role) -> User:
+    user = await caller(request)
+    if user is None:
+        raise ApiError(401, "login required")
+    if user.role not in roles:
+        raise ApiError(403, f"requires role {' or '.join(roles)}")
+    return user
+
+
+def require_session_token(request: web.Request, sid: str) -> None:
+    """This session's own token, and nothing else."""
+    token = bearer(request.headers.get("Authorization"))
+    if token is None:
+        raise ApiError(401, "session token required (Authorization: Bearer <token>)")
+    request.app[AUTH].verify_session(token, sid)
+
+
+def presented_tokens(request: web.Request) -> list[str]:
+    """Every account credential the request carries (bearer token, cookie), e.g. to revoke them."""
+    return [t for t in (bearer(request.headers.get("Authorization")), request.cookies.get(COOKIE)) if t]
+
+
+def token_session(request: web.Request) -> str | None:
+    """The session id of a valid session token in the Authorization header, else None."""
+    token = bearer(request.headers.get("Authorization"))
+    return None if token is None else request.app[AUTH].session_of(token)
+
+
+async def session_or_role(request: web.Request, sid: str, *roles: Role) -> User | None:
+    """A valid token for this session, or a user with one of `roles`. Returns the user, if any."""
+    token = bearer(request.headers.get("Authorization"))
+    if token is not None:
+        try:
+            request.app[AUTH].verify_session(token, sid)
+            return None
+        except ApiError as exc:
+            session_error = exc
+    else:
+        session_error = ApiError(401, "session token or login required")
+    user = await caller(request)
+    if user is None:
+        raise session_error
+    if user.role not in roles:
+        raise ApiError(403, f"requires this session's token or role {' or '.join(roles)}")
+    return user
+
+
+# -- one session ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SessionAccess:
     session_id: str
@@ -38,11 +133,7 @@ async def session_access(request: web.Request, *roles: Role, token: bool = True)
     """Authorise a call on `{session_id}`: its token (when `token`), or a user with one of `roles`
     who may see the session (an admin, or the proctor owning its exam)."""
     sid = session_id(request)
-    auth = request.app[AUTH]
-    if token:
-        user = await auth.session_or_role(request, sid, *roles)
-    else:
-        user = await auth.require_role(request, *roles)
+    user = await session_or_role(request, sid, *roles) if token else await require_role(request, *roles)
     data = await request.app[STORE].session(sid)
     if data is None:
         raise ApiError(404, "unknown session", {"session_id": sid})
@@ -50,8 +141,66 @@ async def session_access(request: web.Request, *roles: Role, token: bool = True)
     return SessionAccess(sid, data, user)
 
 
-async def require_visible(request: web.Request, user: User | None, session: dict[str, str],
+async def require_visible(request: web.Request, user: User | None, session: Mapping[str, str],
                           message: str = NOT_YOURS) -> None:
     """A user must be an admin or the proctor owning the session's (or document's) exam."""
     if user is not None and not await request.app[AUTH].can_see_session(user, session):
         raise ApiError(403, message)
+
+
+async def candidate_reader(request: web.Request, cid: str) -> User | None:
+    """Who may read documents about candidate `cid`: None for that candidate's own session token;
+    the user for an admin or proctor (who must then pass `require_visible` on the document)."""
+    sid = token_session(request)
+    if sid is not None:
+        session = await request.app[STORE].session(sid)
+        if session is not None and session.get("candidate_id") == cid:
+            return None
+        raise ApiError(403, "this session token belongs to another candidate")
+    return await require_role(request, "proctor", "admin")
+
+
+async def candidate_document(request: web.Request, key_of: Callable[[str], str], what: str) -> dict[str, Any]:
+    """The stored document `key_of(candidate_id)` about `{candidate_id}` (screen info, calibration), for
+    that candidate's session or a user who may see the exam it was written from."""
+    cid = candidate_id(request)
+    user = await candidate_reader(request, cid)
+    doc = await request.app[STORE].get_json(key_of(cid))
+    if doc is None:
+        raise ApiError(404, f"no {what} stored for this candidate", {"candidate_id": cid})
+    await require_visible(request, user, {"exam_id": str(doc.get("exam_id") or "")}, made_elsewhere(what))
+    return doc
+
+
+# -- listings -------------------------------------------------------------------------------------
+class Visibility:
+    """`can_see_exam` for one caller over many sessions (a listing, a dashboard's stream), memoised
+    per exam: exam owners do not change, and a stream asks about the same few sessions every second."""
+
+    #: a dashboard open for days forgets its session -> exam map past this size, to keep memory flat
+    MAX_REMEMBERED = 10_000
+
+    def __init__(self, request: web.Request, user: User) -> None:
+        self.auth, self.store, self.user = request.app[AUTH], request.app[STORE], user
+        self._exam_of: dict[str, str] = {}
+        self._allowed: dict[str, bool] = {}
+
+    @classmethod
+    async def of_caller(cls, request: web.Request, *roles: Role) -> Visibility:
+        """The caller's visibility; 401/403 unless they have one of `roles`."""
+        return cls(request, await require_role(request, *roles))
+
+    async def allows(self, sid: str | None, exam_id: str | None = None) -> bool:
+        if self.user.role == "admin":
+            return True
+        if not sid:
+            return False
+        exam_id = exam_id or self._exam_of.get(sid) or await self.store.session_field(sid, "exam_id")
+        if not exam_id:
+            return False
+        if len(self._exam_of) > self.MAX_REMEMBERED:
+            self._exam_of.clear()
+        self._exam_of[sid] = exam_id
+        if exam_id not in self._allowed:
+            self._allowed[exam_id] = await self.auth.can_see_exam(self.user, exam_id)
+        return self._allowed[exam_id]

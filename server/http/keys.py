@@ -14,6 +14,7 @@ from pipeline.runner import Pipeline
 from server.accounts.auth import Authenticator
 from server.accounts.exams import Exams
 from server.accounts.users import Accounts
+from server.cluster.fanout import LiveFanout
 from server.core.config import Settings
 from server.live.manager import SessionManager
 from server.live.watchers import Watchers
@@ -30,3 +31,7 @@ EXAMS: web.AppKey[Exams] = web.AppKey("exams", Exams)
 #: the analysis executor, shared by WebRTC sessions and the seed WebSocket
 ANALYSIS_EXECUTOR: web.AppKey[Executor] = web.AppKey("analysis_executor", Executor)
 WATCHERS: web.AppKey[Watchers] = web.AppKey("watchers", Watchers)
+#: one live pub/sub subscription per worker, copied to every open dashboard stream
+FANOUT: web.AppKey[LiveFanout] = web.AppKey("fanout", LiveFanout)
+#: the seed WebSocket baseline's open sockets on this worker (capped like sessions)
+BASELINE_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("baseline_sockets", set)

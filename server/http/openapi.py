@@ -130,10 +130,15 @@ def build_spec(app: web.Application) -> dict[str, Any]:
     }
 
 
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/openapi.json")
 async def openapi_json(request: web.Request) -> web.Response:
     return web.json_response(build_spec(request.app))
 
 
+@routes.get("/api/docs")
 async def docs_page(request: web.Request) -> web.Response:
     spec = build_spec(request.app)
     rows = []
@@ -150,7 +155,3 @@ async def docs_page(request: web.Request) -> web.Response:
             "<th>what</th><th>who</th><th>body</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></main></body></html>")
     return web.Response(text=page, content_type="text/html")
 
-
-def register_openapi_routes(app: web.Application) -> None:
-    app.router.add_get("/api/openapi.json", openapi_json)
-    app.router.add_get("/api/docs", docs_page)

@@ -18,7 +18,8 @@ async def page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
-def add_pages(app: web.Application) -> None:
-    for route in PAGES:
-        app.router.add_get(route, page)
-    app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
+#: each page, and the static assets; registered like the other route modules' tables
+routes: list[web.AbstractRouteDef] = [
+    *(web.get(path, page) for path in PAGES),
+    web.static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False),
+]

@@ -46,13 +46,12 @@ from pipeline.frame import VideoFrame
 from pipeline.runner import Pipeline, SessionPipeline
 from pipeline.stages.faces import FacesResult
 from server.core.metrics import REGISTRY, REJECTED
-from server.http.keys import ANALYSIS_EXECUTOR, PIPELINE, SETTINGS
+from server.http.keys import ANALYSIS_EXECUTOR, BASELINE_SOCKETS, PIPELINE, SETTINGS
 from server.live.session import MAX_ANALYSIS_WIDTH
 from server.rtc.frames import AnalysisLoop, NewestFrame, Received
 
 log = logging.getLogger(__name__)
 
-#: the app's analysis executor, shared by WebRTC sessions and these sockets.
 #: a 640x480 JPEG at quality 80 is ~60 kB as base64; 4 MB leaves room for 1080p stills.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 #: client ids in the path: what the seed's pages sent (uuid-ish), bounded.
@@ -61,6 +60,8 @@ MAX_CLIENT_ID_CHARS = 128
 WS_FRAMES = Counter("vigil_ws_frames_received", "WebSocket baseline: frames received", registry=REGISTRY)
 WS_ANALYSED = Counter("vigil_ws_frames_analysed", "WebSocket baseline: frames analysed", registry=REGISTRY)
 WS_ERRORS = Counter("vigil_ws_errors", "WebSocket baseline: invalid messages or images", registry=REGISTRY)
+
+routes = web.RouteTableDef()
 
 
 class InvalidImage(ValueError):
@@ -187,38 +188,34 @@ class BaselineConnection:
             pass
 
 
-def register_ws_baseline(app: web.Application) -> None:
-    """Add `GET /ws/face-detection/{client_id}` using the app's pipeline and analysis executor."""
-    open_sockets: set[web.WebSocketResponse] = set()
-
-    async def face_detection(request: web.Request) -> web.StreamResponse:
-        client_id = request.match_info["client_id"]
-        if not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
-            return web.json_response({"error": "bad client id", "detail": None}, status=400)
-        # the seed protocol has no credentials: cap its sockets like sessions, so it cannot eat the CPU
-        if len(open_sockets) >= request.app[SETTINGS].max_sessions:
-            REJECTED.labels("ws_baseline").inc()
-            return web.json_response({"error": "too many WebSocket clients on this worker",
-                                      "detail": {"max": request.app[SETTINGS].max_sessions}}, status=429)
-        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
-        await ws.prepare(request)
-        app_ = request.app
-        conn = BaselineConnection(ws, app_[PIPELINE], app_[ANALYSIS_EXECUTOR], app_[SETTINGS].analysis_fps)
-        analysis = asyncio.get_running_loop().create_task(conn.loop.run(), name=f"ws-analysis-{client_id}")
-        open_sockets.add(ws)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await conn.on_text(msg.data)
-                elif msg.type == WSMsgType.BINARY:
-                    await conn._error("invalid message", "binary messages are not accepted", None)
-                elif msg.type == WSMsgType.ERROR:
-                    break
-        finally:
-            open_sockets.discard(ws)
-            conn.slot.close()
-            analysis.cancel()
-            await asyncio.gather(analysis, return_exceptions=True)
-        return ws
-
-    app.router.add_get("/ws/face-detection/{client_id}", face_detection)
+@routes.get("/ws/face-detection/{client_id}")
+async def face_detection(request: web.Request) -> web.StreamResponse:
+    """One baseline socket, on the app's pipeline and analysis executor."""
+    client_id = request.match_info["client_id"]
+    if not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
+        return web.json_response({"error": "bad client id", "detail": None}, status=400)
+    app, open_sockets = request.app, request.app[BASELINE_SOCKETS]
+    # the seed protocol has no credentials: cap its sockets like sessions, so it cannot eat the CPU
+    if len(open_sockets) >= app[SETTINGS].max_sessions:
+        REJECTED.labels("ws_baseline").inc()
+        return web.json_response({"error": "too many WebSocket clients on this worker",
+                                  "detail": {"max": app[SETTINGS].max_sessions}}, status=429)
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    conn = BaselineConnection(ws, app[PIPELINE], app[ANALYSIS_EXECUTOR], app[SETTINGS].analysis_fps)
+    analysis = asyncio.get_running_loop().create_task(conn.loop.run(), name=f"ws-analysis-{client_id}")
+    open_sockets.add(ws)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await conn.on_text(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await conn._error("invalid message", "binary messages are not accepted", None)
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        open_sockets.discard(ws)
+        conn.slot.close()
+        analysis.cancel()
+        await asyncio.gather(analysis, return_exceptions=True)
+    return ws

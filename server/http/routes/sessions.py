@@ -1,21 +1,38 @@
-"""A candidate's session over HTTP: create, offer, resume, status, end, and its event log."""
+"""The `/api/sessions` resource: create, offer, resume, status, end, the event log; and, for proctors
+and admins, the listing of past sessions and deleting one.
+
+Calls that act on a session's peer declare it (`on_session_worker`): with several workers they run
+on the worker holding the peer.
+"""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from aiohttp import web
 
 from server.core.metrics import SESSIONS_CREATED
-from server.http.access import session_access, session_id
+from server.http.access import Visibility, require_session_token, session_access, session_id
+from server.http.affinity import new_session, on_session_worker
 from server.http.errors import read_json
-from server.http.keys import AUTH, SESSIONS, SETTINGS, STORE
+from server.http.keys import SESSIONS, SETTINGS, STORE
+from server.protocol.errors import ApiError
 from server.protocol.http import CreateSession, SessionDescription
 from server.rtc.turn import ice_servers
+from server.store.retention import delete_evidence
+
+#: statuses of a session that is not over: shown in the live grid, refused by delete
+LIVE_STATUSES = ("connecting", "live", "disconnected")
+#: past sessions: page size bounds, and how many ids one listing may scan to fill a proctor's page
+DEFAULT_PAGE, MAX_PAGE, MAX_HISTORY_SCAN = 100, 500, 5000
+#: ids read from the newest-first index per step of a listing's scan
+SCAN_STEP = 200
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/api/sessions")
+@new_session
 async def create_session(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     body = CreateSession.model_validate(await read_json(request, settings.max_body_bytes))
@@ -26,23 +43,26 @@ async def create_session(request: web.Request) -> web.Response:
 
 async def _offer(request: web.Request, *, resume: bool) -> web.Response:
     sid = session_id(request)
-    request.app[AUTH].require_session(request, sid)
+    require_session_token(request, sid)
     desc = SessionDescription.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     answer = await request.app[SESSIONS].offer(sid, desc, resume=resume)
     return web.json_response(answer)
 
 
 @routes.post("/api/sessions/{session_id}/offer")
+@on_session_worker
 async def offer(request: web.Request) -> web.Response:
     return await _offer(request, resume=False)
 
 
 @routes.post("/api/sessions/{session_id}/resume")
+@on_session_worker
 async def resume(request: web.Request) -> web.Response:
     return await _offer(request, resume=True)
 
 
 @routes.get("/api/sessions/{session_id}")
+@on_session_worker
 async def get_session(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin")
     status = await request.app[SESSIONS].status(access.session_id)
@@ -52,6 +72,7 @@ async def get_session(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/sessions/{session_id}/end")
+@on_session_worker
 async def end_session(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin")
     return web.json_response(await request.app[SESSIONS].end(access.session_id, time.time()))
@@ -62,3 +83,36 @@ async def session_events(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin", token=False)
     return web.json_response({"session_id": access.session_id,
                               "events": await request.app[STORE].events(access.session_id)})
+
+
+@routes.get("/api/sessions")
+async def past_sessions(request: web.Request) -> web.Response:
+    """Newest first, the sessions the caller may see, without their bulky fields."""
+    visible = await Visibility.of_caller(request, "proctor", "admin")
+    try:
+        limit = min(MAX_PAGE, max(1, int(request.query.get("limit", DEFAULT_PAGE))))
+    except ValueError:
+        raise ApiError(400, "limit must be an integer") from None
+    store = request.app[STORE]
+    out: list[dict[str, Any]] = []
+    for start in range(0, MAX_HISTORY_SCAN, SCAN_STEP):  # a proctor's page may need a scan
+        ids = await store.session_ids_newest(start, start + SCAN_STEP - 1)
+        hashes = await store.sessions(ids)
+        for sid, data in zip(ids, hashes, strict=False):
+            if data and len(out) < limit and await visible.allows(sid, data.get("exam_id")):
+                out.append({k: v for k, v in data.items() if k not in ("risk_state", "summary")})
+        if len(out) >= limit or len(ids) < SCAN_STEP:
+            break
+    return web.json_response({"sessions": out})
+
+
+@routes.delete("/api/sessions/{session_id}")
+@on_session_worker  # only the worker holding the peer knows for sure that it is still live
+async def delete_session(request: web.Request) -> web.Response:
+    access = await session_access(request, "admin", token=False)
+    sid, data = access.session_id, access.session
+    if sid in request.app[SESSIONS].live or data.get("status") in LIVE_STATUSES:
+        raise ApiError(409, "end the session before deleting it", {"status": data.get("status")})
+    await request.app[STORE].delete_session(sid)
+    await delete_evidence(request.app[SETTINGS].data_dir / "evidence", sid)  # all of its data
+    return web.json_response({"deleted": sid})

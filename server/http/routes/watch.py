@@ -5,6 +5,7 @@ from aiohttp import web
 
 from server.core.metrics import REJECTED
 from server.http.access import session_access
+from server.http.affinity import on_session_worker
 from server.http.errors import read_json
 from server.http.keys import SESSIONS, SETTINGS, WATCHERS
 from server.live.watchers import MAX_WATCHERS_PER_SESSION
@@ -15,6 +16,7 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/sessions/{session_id}/watch")
+@on_session_worker
 async def watch(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin", token=False)
     sid, data = access.session_id, access.session

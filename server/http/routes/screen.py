@@ -1,0 +1,75 @@
+"""The candidate's screen geometry: written by the candidate's session, read by whoever may see it.
+
+| route | who | what |
+|---|---|---|
+| POST /api/screen/info | the session token of that candidate's session | screen size (CSS px), dpr, window placement, optional physical size (mm) and viewing distance; implausible values are a 400 naming each problem |
+| GET /api/screen/info/{candidate_id} | admin, the proctor owning the exam it was sent from, or that candidate's session token | the stored screen info |
+
+The document carries the exam it was written from; `server.http.access.candidate_document` applies
+the session rule to it. The key is owned by server/store/keys.py.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from server.http.access import candidate_document, token_session
+from server.http.errors import read_json
+from server.http.keys import STORE
+from server.live.screen_geometry import screen_problems
+from server.protocol.errors import ApiError
+from server.protocol.http import ScreenInfo
+from server.store.keys import screen_key
+
+#: bodies are small; anything larger is not a screen description.
+MAX_BODY_BYTES = 4096
+#: a window may hang this far (CSS px) past the screen's edges (multi-monitor desktops, shadows).
+WINDOW_SLACK_PX = 64.0
+
+routes = web.RouteTableDef()
+
+
+def _problems(body: ScreenInfo) -> list[str]:
+    out = screen_problems(screen_w=body.screen_w, screen_h=body.screen_h, dpr=body.dpr, width_mm=body.width_mm,
+                          height_mm=body.height_mm, viewing_distance_mm=body.viewing_distance_mm)
+    win = body.window
+    if win is not None and not out:
+        if win.width > body.screen_w + WINDOW_SLACK_PX or win.height > body.screen_h + WINDOW_SLACK_PX:
+            out.append(f"window {win.width:g} x {win.height:g} is larger than the screen "
+                       f"{body.screen_w:g} x {body.screen_h:g}")
+        # screenX/Y may be negative or past the width on multi-monitor desktops: only absurd values fail
+        if not (-4 * body.screen_w <= win.x <= 4 * body.screen_w and -4 * body.screen_h <= win.y <= 4 * body.screen_h):
+            out.append(f"window position ({win.x:g}, {win.y:g}) is far outside any plausible desktop")
+    return out
+
+
+@routes.post("/api/screen/info")
+async def post_screen_info(request: web.Request) -> web.Response:
+    sid = token_session(request)
+    if sid is None:
+        raise ApiError(401, "session token required (Authorization: Bearer <token>)")
+    body = ScreenInfo.model_validate(await read_json(request, MAX_BODY_BYTES))
+    store = request.app[STORE]
+    session = await store.session(sid)
+    if session is None:
+        raise ApiError(404, "unknown session", {"session_id": sid})
+    if session.get("candidate_id") != body.candidate_id:
+        raise ApiError(403, "a session may only describe its own candidate's screen")
+    problems = _problems(body)
+    if problems:
+        raise ApiError(400, "implausible screen description", problems)
+    doc: dict[str, Any] = {**body.model_dump(), "session_id": sid, "exam_id": session.get("exam_id", ""),
+                           "updated_at": time.time()}
+    if body.width_mm:
+        doc["mm_per_px"] = round(body.width_mm / body.screen_w, 5)
+        if body.height_mm:
+            doc["diagonal_in"] = round((body.width_mm ** 2 + body.height_mm ** 2) ** 0.5 / 25.4, 1)
+    await store.put_json(screen_key(body.candidate_id), doc)
+    return web.json_response(doc)
+
+
+@routes.get("/api/screen/info/{candidate_id}")
+async def get_screen_info(request: web.Request) -> web.Response:
+    return web.json_response(await candidate_document(request, screen_key, "screen info"))
