@@ -22,7 +22,6 @@ from server.store.keys import (
     user_key,
 )
 
-
 #: the client decodes responses to str, which redis-py's annotations cannot express (they say
 #: bytes | str for every reply), so the records hold it untyped and annotate what they return.
 RedisClient = Any
