@@ -29,19 +29,38 @@ False with no face or looking away, None when unassessable or the looking state 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pipeline.risk.debounce import Reading
 from pipeline.risk.messages import Observation
 
-if TYPE_CHECKING:
-    # Only a type here: `Policy` takes its defaults from the event registry, which holds these
-    # readers, so importing it at run time would close the cycle policy -> events -> conditions.
-    from pipeline.risk.policy import Policy
+
+class Policy(Protocol):
+    """The policy values the readers use. `policy.Policy` satisfies it; the readers name only what
+    they read, so this module does not import `policy` (whose defaults come from the event registry,
+    which holds these readers: policy -> events -> conditions must not loop back)."""
+
+    @property
+    def unassessable_image_qualities(self) -> tuple[str, ...]: ...
+    @property
+    def blocked_image_qualities(self) -> tuple[str, ...]: ...
+    @property
+    def max_head_yaw_degrees(self) -> float: ...
+    @property
+    def max_head_pitch_degrees(self) -> float: ...
+    @property
+    def object_min_confidence(self) -> float: ...
+    @property
+    def phone_labels(self) -> tuple[str, ...]: ...
+    @property
+    def book_labels(self) -> tuple[str, ...]: ...
+    @property
+    def person_label(self) -> str: ...
+
 
 Baseline = tuple[float, float] | None
 #: What one observation says about one condition: holds, absent, or None (unable to assess).
-ConditionReader = Callable[[Observation, "Policy", Baseline], "Reading | None"]
+ConditionReader = Callable[[Observation, Policy, Baseline], "Reading | None"]
 
 
 def assessable(obs: Observation, policy: Policy) -> bool:

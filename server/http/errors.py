@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 
 from server.core.metrics import REJECTED
 from server.protocol.errors import ApiError
+from server.store.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
         if exc.status < 400:
             raise
         return error_response(exc.status, exc.reason or "error", None)
-    except RedisError as exc:  # the store is away: a retryable answer, not a crash
+    except StoreUnavailable as exc:  # the store is away: a retryable answer, not a crash
         log.warning("store unavailable on %s %s: %s", request.method, request.path, exc)
         return error_response(503, "store unavailable, retry shortly", None)
     except Exception:  # the client gets the shape, the log gets the trace
