@@ -47,8 +47,25 @@ async def test_no_cors_and_cross_site_cookie_requests_are_refused(vigil_server, 
         async with http.post(vigil_server.url + "/api/exams", json={"title": "x"},
                              headers={"Origin": vigil_server.url}) as resp:
             assert resp.status == 201
+        # no Origin at all, or only another site's Referer: refused (was accepted)
+        async with http.post(vigil_server.url + "/api/exams", json={"title": "x"}) as resp:
+            assert resp.status == 403 and "Origin or Referer" in (await resp.json())["error"]
+        async with http.post(vigil_server.url + "/api/exams", json={"title": "x"},
+                             headers={"Referer": "https://evil.example/page"}) as resp:
+            assert resp.status == 403
+        async with http.post(vigil_server.url + "/api/exams", json={"title": "x"},
+                             headers={"Referer": vigil_server.url + "/dashboard.html"}) as resp:
+            assert resp.status == 201
+        # a form-like body (text/plain: what a cross-site form can send) is refused even same-origin
+        async with http.post(vigil_server.url + "/api/exams", data='{"title": "x"}',
+                             headers={"Origin": vigil_server.url, "Content-Type": "text/plain"}) as resp:
+            assert resp.status == 415
+        # a bearer token (which another site cannot set) is not a cookie write
+        async with http.post(vigil_server.url + "/api/exams", json={"title": "x"},
+                             headers={"Authorization": f"Bearer {token}"}) as resp:
+            assert resp.status == 201
         assert token
-    ledger.tried("cross_site", 2)
+    ledger.tried("cross_site", 7)
 
 
 async def test_no_secrets_in_logs(vigil_server, ledger) -> None:
