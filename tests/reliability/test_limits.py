@@ -55,3 +55,30 @@ async def test_the_credential_free_websocket_baseline_is_capped(vigil_server_fac
             await third.send_json({"type": "stats"})
             assert (await third.receive_json(timeout=10))["type"] == "stats"  # a freed place is reusable
     ledger.tried("limits", 1)
+
+
+async def test_the_seed_websocket_is_off_in_production_and_then_needs_a_proctor(vigil_server_factory, ledger) -> None:
+    from tests.test_accounts import login, make_user
+
+    ws_path = "/ws/face-detection/seed"
+    off = await vigil_server_factory(env="production", jwt_secret="x" * 32)
+    async with aiohttp.ClientSession() as http, http.get(off.url + ws_path) as resp:
+        assert resp.status == 404 and "off" in (await resp.json())["error"]
+    on = await vigil_server_factory(env="production", jwt_secret="x" * 32, ws_baseline=True)
+    proctor = await make_user(on.store, "proctor")
+    candidate = await make_user(on.store, "candidate")
+    ws_url = on.url.replace("http", "ws") + ws_path
+    async with aiohttp.ClientSession() as http:
+        async with http.get(on.url + ws_path) as resp:
+            assert resp.status == 401  # anonymous analysis is gone
+        candidate_token = await login(http, on.url, candidate)
+        async with http.get(on.url + ws_path + f"?token={candidate_token}") as resp:
+            assert resp.status == 403
+        token = await login(http, on.url, proctor)
+        async with http.ws_connect(ws_url + f"?token={token}") as ws:  # a browser: the token in the query
+            await ws.send_json({"type": "stats"})
+            assert (await ws.receive_json(timeout=10))["type"] == "stats"
+        async with http.ws_connect(ws_url, headers={"Authorization": f"Bearer {token}"}) as ws:
+            await ws.send_json({"type": "stats"})
+            assert (await ws.receive_json(timeout=10))["type"] == "stats"
+    ledger.tried("seed_websocket_gate", 5)

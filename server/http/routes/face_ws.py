@@ -46,8 +46,10 @@ from pipeline.frame import VideoFrame
 from pipeline.runner import Pipeline, SessionPipeline
 from pipeline.stages.faces import FacesResult
 from server.core.metrics import REGISTRY, REJECTED
-from server.http.keys import ANALYSIS_EXECUTOR, BASELINE_SOCKETS, PIPELINE, SETTINGS
+from server.http.access import require_role
+from server.http.keys import ANALYSIS_EXECUTOR, AUTH, BASELINE_SOCKETS, PIPELINE, SETTINGS
 from server.live.session import MAX_ANALYSIS_WIDTH
+from server.protocol.errors import ApiError
 from server.rtc.frames import AnalysisLoop, NewestFrame, Received
 
 log = logging.getLogger(__name__)
@@ -188,9 +190,26 @@ class BaselineConnection:
             pass
 
 
+async def _admit(request: web.Request) -> None:
+    """Off in production unless VIGIL_WS_BASELINE=on, and then only for a proctor or admin: the seed
+    protocol has no credentials of its own, so anyone could otherwise run the models for free."""
+    settings = request.app[SETTINGS]
+    if not settings.ws_baseline_enabled:
+        raise ApiError(404, "the seed WebSocket is off", {"hint": "VIGIL_WS_BASELINE=on enables it"})
+    if settings.env == "production":
+        query_token = request.query.get("token")
+        if query_token and "Authorization" not in request.headers:  # browsers cannot set headers on a WebSocket
+            user = await request.app[AUTH].user_for_token(query_token)
+            if user is None or user.role not in ("proctor", "admin"):
+                raise ApiError(403, "the seed WebSocket needs a proctor or admin token")
+            return
+        await require_role(request, "proctor", "admin")
+
+
 @routes.get("/ws/face-detection/{client_id}")
 async def face_detection(request: web.Request) -> web.StreamResponse:
     """One baseline socket, on the app's pipeline and analysis executor."""
+    await _admit(request)
     client_id = request.match_info["client_id"]
     if not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
         return web.json_response({"error": "bad client id", "detail": None}, status=400)
