@@ -1,15 +1,15 @@
 """The one error shape of the HTTP API: `{"error": "...", "detail": ...}`, never a stack trace."""
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from server.core.metrics import REJECTED
+from server.core.strict_json import dumps, loads
 from server.protocol.errors import ApiError
 from server.store.errors import StoreUnavailable
 
@@ -19,8 +19,13 @@ log = logging.getLogger(__name__)
 LIMIT_NAMES = {413: "body_size"}
 
 
+def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    """A JSON answer, strict (`core.strict_json.dumps`: never `Infinity` or `NaN`)."""
+    return web.json_response(data, status=status, headers=headers, dumps=dumps)
+
+
 def error_response(status: int, error: str, detail: Any = None) -> web.Response:
-    return web.json_response({"error": error, "detail": detail}, status=status)
+    return json_response({"error": error, "detail": detail}, status=status)
 
 
 def _validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
@@ -66,8 +71,8 @@ async def read_json(request: web.Request, max_bytes: int) -> Any:
     if not raw:
         raise ApiError(400, "request body is empty; JSON expected")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError, as are Infinity/NaN
         raise ApiError(400, "malformed JSON", str(exc)) from None
     except RecursionError:  # "[[[[..." thousands deep: not a body any client of ours sends
         raise ApiError(400, "malformed JSON", "nested too deeply") from None

@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from server.http.errors import json_response
+
 
 @dataclass(frozen=True)
 class RouteDoc:
@@ -135,7 +137,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/openapi.json")
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(build_spec(request.app))
+    return json_response(build_spec(request.app))
 
 
 @routes.get("/api/docs")

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from server.core.strict_json import dumps
 from server.store.keys import (
     ALL_SESSIONS,
     LIVE_CHANNEL,
@@ -32,6 +33,17 @@ from server.store.keys import (
 from server.store.records import AccountRecords, ExamRecords
 
 log = logging.getLogger(__name__)
+
+
+def _stream_item(item: Mapping[str, Any]) -> str:
+    """An event-stream item as strict JSON. An item that cannot be (a non-finite number: a bug
+    upstream) is kept in its place as an `invalid_item` saying why: never a broken stream, never
+    a lost slot, never an outbox that dies on it."""
+    try:
+        return dumps(item)
+    except (TypeError, ValueError) as exc:
+        log.error("event item is not strict JSON: %s", exc, extra={"kind": str(item.get("kind"))})
+        return dumps({"kind": "invalid_item", "t": None, "error": str(exc)[:200], "of_kind": str(item.get("kind"))})
 
 
 def _flat(mapping: Mapping[str, Any]) -> dict[str, str]:
@@ -130,7 +142,7 @@ class Store:
 
     # -- per-candidate documents (calibration, screen geometry) --------------------------------
     async def put_json(self, key: str, doc: Mapping[str, Any]) -> None:
-        await self.redis.set(key, json.dumps(doc, separators=(",", ":")), ex=RETENTION_S)
+        await self.redis.set(key, dumps(doc), ex=RETENTION_S)
 
     async def get_json(self, key: str) -> dict[str, Any] | None:
         raw = await self.redis.get(key)
@@ -164,7 +176,7 @@ class Store:
         """Append to the stream and (atomically, same transaction) update the session hash."""
         async with self.redis.pipeline(transaction=True) as p:
             for item in items:
-                p.xadd(events_key(sid), {"json": json.dumps(item, separators=(",", ":"))})
+                p.xadd(events_key(sid), {"json": _stream_item(item)})
             if fields:
                 p.hset(session_key(sid), mapping=_flat(fields))
             return list(await p.execute())
@@ -233,7 +245,7 @@ class Store:
         return sids
 
     async def publish(self, message: Mapping[str, Any]) -> None:
-        await self.redis.publish(LIVE_CHANNEL, json.dumps(message, separators=(",", ":")))
+        await self.redis.publish(LIVE_CHANNEL, dumps(message))
 
     async def subscribe_live(self) -> PubSub:
         """A new subscription to the live fan-out channel; the caller closes it (`aclose()`)."""

@@ -16,6 +16,7 @@ import json
 from aiohttp import web
 
 from server.http.access import candidate_document, session_access
+from server.http.errors import json_response
 from server.store.keys import calibration_key
 
 routes = web.RouteTableDef()
@@ -25,18 +26,18 @@ routes = web.RouteTableDef()
 async def diagnostics(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin")
     raw = access.session.get("calibration")
-    return web.json_response({"session_id": access.session_id, "candidate_id": access.session.get("candidate_id"),
+    return json_response({"session_id": access.session_id, "candidate_id": access.session.get("candidate_id"),
                               "calibration": json.loads(raw) if raw else None})
 
 
 @routes.get("/api/calibration/{candidate_id}")
 async def get_calibration(request: web.Request) -> web.Response:
-    return web.json_response(await candidate_document(request, calibration_key, "calibration"))
+    return json_response(await candidate_document(request, calibration_key, "calibration"))
 
 
 @routes.get("/api/calibration/{candidate_id}/download")
 async def download_calibration(request: web.Request) -> web.Response:
     doc = await candidate_document(request, calibration_key, "calibration")
     cid = request.match_info["candidate_id"]  # checked by candidate_document
-    return web.Response(text=json.dumps(doc, indent=2), content_type="application/json", headers={
+    return web.Response(text=json.dumps(doc, indent=2, allow_nan=False), content_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="vigil-calibration-{cid}.json"'})

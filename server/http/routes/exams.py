@@ -6,7 +6,7 @@ import time
 from aiohttp import web
 
 from server.http.access import require_role
-from server.http.errors import read_json
+from server.http.errors import json_response, read_json
 from server.http.keys import EXAMS, SETTINGS
 from server.protocol.http import CreateExam
 
@@ -18,10 +18,10 @@ async def create_exam(request: web.Request) -> web.Response:
     user = await require_role(request, "proctor", "admin")
     body = CreateExam.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     exam = await request.app[EXAMS].create(user, body.title.strip() or body.title, body.policy, time.time())
-    return web.json_response(exam, status=201)
+    return json_response(exam, status=201)
 
 
 @routes.get("/api/exams")
 async def list_exams(request: web.Request) -> web.Response:
     user = await require_role(request, "proctor", "admin")
-    return web.json_response({"exams": await request.app[EXAMS].list_for(user)})
+    return json_response({"exams": await request.app[EXAMS].list_for(user)})

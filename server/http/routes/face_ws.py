@@ -46,7 +46,9 @@ from pipeline.frame import VideoFrame
 from pipeline.runner import Pipeline, SessionPipeline
 from pipeline.stages.faces import FacesResult
 from server.core.metrics import REGISTRY, REJECTED
+from server.core.strict_json import dumps
 from server.http.access import require_role
+from server.http.errors import json_response
 from server.http.keys import ANALYSIS_EXECUTOR, AUTH, BASELINE_SOCKETS, PIPELINE, SETTINGS
 from server.live.session import MAX_ANALYSIS_WIDTH
 from server.protocol.errors import ApiError
@@ -185,7 +187,7 @@ class BaselineConnection:
         if self.ws.closed:
             return
         try:
-            await self.ws.send_str(json.dumps(message, separators=(",", ":")))
+            await self.ws.send_str(dumps(message))
         except (ConnectionError, RuntimeError):  # the peer went away mid-send
             pass
 
@@ -212,12 +214,12 @@ async def face_detection(request: web.Request) -> web.StreamResponse:
     await _admit(request)
     client_id = request.match_info["client_id"]
     if not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
-        return web.json_response({"error": "bad client id", "detail": None}, status=400)
+        return json_response({"error": "bad client id", "detail": None}, status=400)
     app, open_sockets = request.app, request.app[BASELINE_SOCKETS]
     # the seed protocol has no credentials: cap its sockets like sessions, so it cannot eat the CPU
     if len(open_sockets) >= app[SETTINGS].max_sessions:
         REJECTED.labels("ws_baseline").inc()
-        return web.json_response({"error": "too many WebSocket clients on this worker",
+        return json_response({"error": "too many WebSocket clients on this worker",
                                   "detail": {"max": app[SETTINGS].max_sessions}}, status=429)
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)

@@ -7,6 +7,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from pipeline.audio.vad import SileroVad
 from server.core.metrics import REGISTRY, SESSIONS_LIVE
+from server.http.errors import json_response
 from server.http.keys import PIPELINE, SESSIONS, SETTINGS, STORE, VAD
 
 routes = web.RouteTableDef()
@@ -26,7 +27,7 @@ async def health(request: web.Request) -> web.Response:
         "sessions": app[SESSIONS].connected_count(),
         "env": app[SETTINGS].env,
     }
-    return web.json_response(body, status=200 if redis_ok else 503)
+    return json_response(body, status=200 if redis_ok else 503)
 
 
 def _vad_health(vad: SileroVad | None) -> str:

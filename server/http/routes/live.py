@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from server.http.access import Visibility
+from server.http.errors import json_response
 from server.http.keys import FANOUT, SESSIONS, STORE
 from server.http.routes.sessions import LIVE_STATUSES
 from server.live.manager import SessionManager
@@ -77,7 +78,7 @@ async def live(request: web.Request) -> web.Response:
     for row, events in zip(rows, recent_events, strict=True):
         row["last_events"] = events
     rows.sort(key=lambda r: r["created_at"] or 0)
-    return web.json_response({"sessions": rows, "live": sum(1 for r in rows if r["status"] == "live"),
+    return json_response({"sessions": rows, "live": sum(1 for r in rows if r["status"] == "live"),
                               "worker": sessions.worker_id})
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.http.access import session_access
+from server.http.errors import json_response
 from server.http.keys import SETTINGS, STORE
 from server.live.evidence import evidence_file, session_dir
 from server.protocol.errors import ApiError
@@ -46,7 +47,7 @@ async def report(request: web.Request) -> Report:
 
 @routes.get("/api/sessions/{session_id}/report.json")
 async def report_json(request: web.Request) -> web.Response:
-    return web.json_response((await report(request)).to_dict(), headers={"Cache-Control": "no-store"})
+    return json_response((await report(request)).to_dict(), headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/api/sessions/{session_id}/report.pdf")

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from server.http.access import candidate_document, token_session
-from server.http.errors import read_json
+from server.http.errors import json_response, read_json
 from server.http.keys import STORE
 from server.live.screen_geometry import screen_problems
 from server.protocol.errors import ApiError
@@ -67,9 +67,9 @@ async def post_screen_info(request: web.Request) -> web.Response:
         if body.height_mm:
             doc["diagonal_in"] = round((body.width_mm ** 2 + body.height_mm ** 2) ** 0.5 / 25.4, 1)
     await store.put_json(screen_key(body.candidate_id), doc)
-    return web.json_response(doc)
+    return json_response(doc)
 
 
 @routes.get("/api/screen/info/{candidate_id}")
 async def get_screen_info(request: web.Request) -> web.Response:
-    return web.json_response(await candidate_document(request, screen_key, "screen info"))
+    return json_response(await candidate_document(request, screen_key, "screen info"))

@@ -14,7 +14,7 @@ from aiohttp import web
 from server.core.metrics import SESSIONS_CREATED
 from server.http.access import Visibility, require_session_token, session_access, session_id
 from server.http.affinity import new_session, on_session_worker
-from server.http.errors import read_json
+from server.http.errors import json_response, read_json
 from server.http.keys import SESSIONS, SETTINGS, STORE
 from server.protocol.errors import ApiError
 from server.protocol.http import CreateSession, SessionDescription
@@ -38,7 +38,7 @@ async def create_session(request: web.Request) -> web.Response:
     body = CreateSession.model_validate(await read_json(request, settings.max_body_bytes))
     result = await request.app[SESSIONS].create(body, time.time())
     SESSIONS_CREATED.inc()
-    return web.json_response(result, status=201)
+    return json_response(result, status=201)
 
 
 async def _offer(request: web.Request, *, resume: bool) -> web.Response:
@@ -46,7 +46,7 @@ async def _offer(request: web.Request, *, resume: bool) -> web.Response:
     require_session_token(request, sid)
     desc = SessionDescription.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     answer = await request.app[SESSIONS].offer(sid, desc, resume=resume)
-    return web.json_response(answer)
+    return json_response(answer)
 
 
 @routes.post("/api/sessions/{session_id}/offer")
@@ -68,20 +68,20 @@ async def get_session(request: web.Request) -> web.Response:
     status = await request.app[SESSIONS].status(access.session_id)
     if access.user is None:  # the candidate: fresh ICE servers (TURN credentials expire) for a resume
         status["ice_servers"] = ice_servers(request.app[SETTINGS], access.session_id, time.time())
-    return web.json_response(status)
+    return json_response(status)
 
 
 @routes.post("/api/sessions/{session_id}/end")
 @on_session_worker
 async def end_session(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin")
-    return web.json_response(await request.app[SESSIONS].end(access.session_id, time.time()))
+    return json_response(await request.app[SESSIONS].end(access.session_id, time.time()))
 
 
 @routes.get("/api/sessions/{session_id}/events")
 async def session_events(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin", token=False)
-    return web.json_response({"session_id": access.session_id,
+    return json_response({"session_id": access.session_id,
                               "events": await request.app[STORE].events(access.session_id)})
 
 
@@ -103,7 +103,7 @@ async def past_sessions(request: web.Request) -> web.Response:
                 out.append({k: v for k, v in data.items() if k not in ("risk_state", "summary")})
         if len(out) >= limit or len(ids) < SCAN_STEP:
             break
-    return web.json_response({"sessions": out})
+    return json_response({"sessions": out})
 
 
 @routes.delete("/api/sessions/{session_id}")
@@ -115,4 +115,4 @@ async def delete_session(request: web.Request) -> web.Response:
         raise ApiError(409, "end the session before deleting it", {"status": data.get("status")})
     await request.app[STORE].delete_session(sid)
     await delete_evidence(request.app[SETTINGS].data_dir / "evidence", sid)  # all of its data
-    return web.json_response({"deleted": sid})
+    return json_response({"deleted": sid})

@@ -6,7 +6,7 @@ from aiohttp import web
 from server.core.metrics import REJECTED
 from server.http.access import session_access
 from server.http.affinity import on_session_worker
-from server.http.errors import read_json
+from server.http.errors import json_response, read_json
 from server.http.keys import SESSIONS, SETTINGS, WATCHERS
 from server.live.watchers import MAX_WATCHERS_PER_SESSION
 from server.protocol.errors import ApiError
@@ -37,4 +37,4 @@ async def watch(request: web.Request) -> web.Response:
     if watchers.count(sid) >= MAX_WATCHERS_PER_SESSION:
         REJECTED.labels("watchers").inc()
         raise ApiError(429, "too many watchers on this session", {"max": MAX_WATCHERS_PER_SESSION})
-    return web.json_response(await watchers.start(session, desc))
+    return json_response(await watchers.start(session, desc))
