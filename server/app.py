@@ -16,6 +16,7 @@ from pipeline.runner import Pipeline
 from server.accounts.auth import Authenticator
 from server.accounts.secrets import signing_secret
 from server.accounts.tokens import SessionTokens
+from server.cluster.jobs import worker_jobs
 from server.cluster.placement import routing_middleware
 from server.core.config import Settings
 from server.http.errors import error_middleware
@@ -59,9 +60,11 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     app[WATCHERS] = Watchers()
 
     async def lifetimes(app: web.Application) -> AsyncIterator[None]:
-        manager.start()
+        jobs = worker_jobs(manager)
+        jobs.start()
         yield
         await app[WATCHERS].close()
+        await jobs.close()
         await manager.close()
         await router_mw.close(app)  # type: ignore[attr-defined]
         executor.shutdown(wait=False, cancel_futures=True)

@@ -36,6 +36,8 @@ from typing import Any, Literal, Protocol
 import cv2
 import numpy as np
 
+from server.live.tasks import TaskSet
+
 log = logging.getLogger(__name__)
 
 #: analysed frames kept per session: ~3 s at 5 fps covers the debounce of most event types, so the
@@ -235,7 +237,7 @@ class EvidenceWriter:
         self.bytes = 0
         self._reserved = 0
         self._per_type: Counter[str] = Counter()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._writes = TaskSet(log, session_id)
 
     def remember(self, frame_id: int, t: float, small_rgb: np.ndarray, fields: Mapping[str, Any]) -> None:
         self.ring.add(RingFrame(frame_id, t, small_rgb, fields))
@@ -259,10 +261,7 @@ class EvidenceWriter:
         assert frame is not None
         self._reserved += 1
         self._per_type[kind] += 1
-        task = asyncio.get_running_loop().create_task(self._write(event_id, kind, frame),
-                                                      name=f"evidence-{self.session_id}-{event_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._writes.spawn(self._write(event_id, kind, frame), f"evidence-{event_id}")
 
     def _budget(self, event_id: str, kind: str) -> SkipReason | None:
         if not EVIDENCE_NAME.fullmatch(f"{event_id}.jpg") or session_dir(self.root, self.session_id) is None:
@@ -314,7 +313,6 @@ class EvidenceWriter:
         self.outbox.put({"kind": "evidence", "t": frame.t, "event_id": event_id, "type": kind,
                          "file": path.name, "frame_id": frame.frame_id, "bytes": size})
 
-    async def drain(self, timeout: float = DRAIN_TIMEOUT_S) -> None:
+    async def drain(self, limit_s: float = DRAIN_TIMEOUT_S) -> None:
         """Wait for snapshots in flight (before the session's outbox closes)."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
+        await self._writes.wait(limit_s)

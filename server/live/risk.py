@@ -7,7 +7,6 @@ another worker continues with its score, open events and baseline.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from pipeline.risk.messages import BrowserSignal, Event, Observation, RiskUpdate
 from pipeline.risk.policy import Policy
 from pipeline.risk.policy_io import load_policy, policy_from_dict
 from server.core.config import Settings
+from server.live.tasks import TaskSet
 from server.store.outbox import EventOutbox
 from server.store.store import Store
 
@@ -58,7 +58,8 @@ class RiskSession:
         self.risk_score = 0.0
         self.attention: float | None = None
         self._own_outbox = False
-        self._publish_tasks: set[asyncio.Task[Any]] = set()
+        #: live fan-out publishes in flight (best effort; awaited on close)
+        self._publishes = TaskSet(log, sid)
         self._open: dict[str, Event] = {}
 
     @classmethod
@@ -133,9 +134,7 @@ class RiskSession:
     def _publish(self, message: dict[str, Any]) -> None:
         if self.outbox is None:
             return
-        task = asyncio.get_running_loop().create_task(self._publish_quietly(message))
-        self._publish_tasks.add(task)
-        task.add_done_callback(self._publish_tasks.discard)
+        self._publishes.spawn(self._publish_quietly(message), "publish")
 
     async def _publish_quietly(self, message: dict[str, Any]) -> None:
         try:
@@ -181,7 +180,6 @@ class RiskSession:
         return json.loads(data["summary"])
 
     async def close(self) -> None:
-        if self._publish_tasks:
-            await asyncio.gather(*self._publish_tasks, return_exceptions=True)
+        await self._publishes.wait()
         if self._own_outbox and self.outbox is not None:
             await self.outbox.close()

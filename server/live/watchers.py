@@ -7,8 +7,8 @@ Each watcher gets its own aiortc `RTCPeerConnection` on the worker that hosts th
   of 640x480 per watcher. The relay is unbuffered (newest frame wins), so a slow encoder drops frames
   for its own watcher only. `MAX_WATCHERS_PER_SESSION` bounds the cost.
 - data: the proctor's offer creates a `vigil` data channel; it gets every message the candidate gets,
-  through a callable in `LiveSession.listeners`. A slow watcher's messages are dropped past
-  `MAX_WATCHER_BUFFER_BYTES`; a failing listener is removed by `LiveSession.send`.
+  through a callable in `LiveSession.listeners` (`server/live/channel.py`). A slow watcher's messages are dropped past
+  `MAX_WATCHER_BUFFER_BYTES`; a failing listener is removed by `SessionChannel.send`.
 A watcher leaving (page closed, peer failed) only stops its own relay proxy and listener: the
 candidate's peer, analysis and data channel never notice. A watcher is closed when the candidate's
 session stops being live here (dropped, ended, resumed on a new peer): the page then offers to watch
@@ -23,6 +23,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from server.live.session import LiveSession
+from server.live.tasks import TaskSet
 from server.protocol.errors import ApiError
 from server.protocol.messages import SessionDescription
 
@@ -41,7 +42,7 @@ MAX_WATCHER_BUFFER_BYTES = 256 * 1024
 class Watchers:
     def __init__(self) -> None:
         self.by_session: dict[str, set[RTCPeerConnection]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(log)
 
     def count(self, sid: str) -> int:
         return len(self.by_session.get(sid, ()))
@@ -61,7 +62,7 @@ class Watchers:
 
             def forward(text: str) -> None:
                 if channel.readyState in ("closing", "closed"):
-                    raise ConnectionError("watcher channel closed")  # LiveSession.send drops us
+                    raise ConnectionError("watcher channel closed")  # SessionChannel.send drops us
                 if channel.readyState == "open" and channel.bufferedAmount <= MAX_WATCHER_BUFFER_BYTES:
                     channel.send(text)
 
@@ -97,9 +98,7 @@ class Watchers:
             await close()
             raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
         self.by_session.setdefault(sid, set()).add(pc)
-        task = asyncio.get_running_loop().create_task(self._supervise(session, pc, close), name=f"watch-{sid}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._supervise(session, pc, close), f"watch-{sid}")
         return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
 
     async def _supervise(self, session: LiveSession, pc: RTCPeerConnection, close: Any) -> None:
@@ -118,6 +117,4 @@ class Watchers:
             await close()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel()
