@@ -29,9 +29,9 @@ from server.core import metrics
 from server.live.audio import SessionAudio
 from server.live.calibration import CalibrationController
 from server.live.counters import Counters
-from server.live.evidence import EvidenceWriter, thumbnail
+from server.live.evidence import Detections, EvidenceWriter, thumbnail
 from server.live.risk import RiskSession
-from server.protocol.analysis import analysis_message
+from server.protocol.analysis import AnalysedFrame, FrameRisk, FrameTiming, analysis_message
 from server.rtc.clock_sync import CaptureClock
 from server.rtc.frames import NewestFrame, Received
 
@@ -161,22 +161,20 @@ class AnalysisLane:
         record_stage_metrics(analysis.outputs)
 
     def _publish(self, done: Analysed) -> None:
+        """The frame through audio, calibration, risk and evidence, typed; then one message out."""
         analysis = done.analysis
-        fields = analysis.message_fields()
-        self.audio.on_frame(analysis.t, fields)
-        if self.calibration is not None:
-            fields = self.calibration.on_analysis(analysis, fields, analysis.t)
-        update = self.risk.observe_frame(analysis.t, analysis.frame_id, fields)
+        self.audio.on_frame(analysis)
+        gaze = self.calibration.on_analysis(analysis, analysis.t) if self.calibration is not None else None
+        update = self.risk.observe_frame(analysis, gaze)
         changed, self.pending = self.pending + update.changed, []
         if self.evidence is not None and done.small is not None:
-            self.evidence.remember(analysis.frame_id, analysis.t, done.small, fields)
+            self.evidence.remember(analysis.frame_id, analysis.t, done.small, Detections.of(analysis))
             self.evidence.on_changes(changed)
-        received_ms = done.chosen.received_ms
-        msg = analysis_message(
-            analysis, fields, received_ms=received_ms, captured_ms=self.clock.captured_ms(analysis.pts),
-            analysed_ms=time.time() * 1000.0, risk_score=update.risk_score, attention=update.attention,
-            speaking=self.audio.speaking, events=changed)
-        self.send(msg)
-        metrics.SERVER_LATENCY_SECONDS.observe(max(0.0, msg["analysed_ms"] - received_ms) / 1000.0)
-        if msg["captured_ms"] is not None:
-            metrics.E2E_LATENCY_SECONDS.observe(max(0.0, msg["analysed_ms"] - msg["captured_ms"]) / 1000.0)
+        timing = FrameTiming(received_ms=done.chosen.received_ms, captured_ms=self.clock.captured_ms(analysis.pts),
+                             analysed_ms=time.time() * 1000.0)
+        self.send(analysis_message(AnalysedFrame(
+            analysis, gaze, FrameRisk(update.risk_score, update.attention, tuple(changed)),
+            speaking=self.audio.speaking, timing=timing)))
+        metrics.SERVER_LATENCY_SECONDS.observe(max(0.0, timing.analysed_ms - timing.received_ms) / 1000.0)
+        if timing.captured_ms is not None:
+            metrics.E2E_LATENCY_SECONDS.observe(max(0.0, timing.analysed_ms - timing.captured_ms) / 1000.0)

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.observe import observation_from_fields
+from pipeline.analysis import CalibratedGaze, FrameAnalysis
+from pipeline.observe import observation_from_analysis
 from pipeline.risk import RiskEngine
 from pipeline.risk.messages import BrowserSignal, Event, Observation, RiskUpdate
 from pipeline.risk.policy import Policy
@@ -113,8 +114,8 @@ class RiskSession:
             change = _event_change(e, "ended")
             self._log({"kind": "event_ended", "t": change["at"], "event": change})
 
-    def observe_frame(self, t: float, frame_id: int, fields: Mapping[str, Any]) -> LiveUpdate:
-        return self._apply(self.engine.observe(observation_from_fields(fields, t=t, frame_id=frame_id)))
+    def observe_frame(self, analysis: FrameAnalysis, gaze: CalibratedGaze | None) -> LiveUpdate:
+        return self._apply(self.engine.observe(observation_from_analysis(analysis, gaze)))
 
     def observe(self, observation: Observation) -> LiveUpdate:
         return self._apply(self.engine.observe(observation))
