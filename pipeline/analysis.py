@@ -1,4 +1,8 @@
-"""FrameAnalysis: every stage's output for one frame, and its data-channel form."""
+"""FrameAnalysis: every stage's output for one frame, and its data-channel form.
+
+A `FrameAnalysis` travels typed through the server's consumers (gaze calibration, risk, audio,
+evidence); its `message_fields()` are built once, for the `analysis` message, at the network edge.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -8,6 +12,17 @@ from typing import Any, TypeVar
 from pipeline.stages.base import StageOutput, StageResult
 
 R = TypeVar("R", bound=StageResult)
+
+
+@dataclass(frozen=True)
+class CalibratedGaze:
+    """Where on the candidate's screen a frame's gaze falls, by the session's accepted calibration."""
+
+    #: CSS px from the calibrated area's top-left corner
+    x: float
+    y: float
+    #: inside the screen grown by a margin that covers the calibration's own error
+    on_screen: bool
 
 
 @dataclass(frozen=True)

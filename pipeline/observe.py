@@ -1,54 +1,46 @@
-"""From one frame's analysis fields to the risk engine's `Observation`.
+"""From one frame's analysis to the risk engine's `Observation`.
 
-The mapping reads the same fields the data channel carries (`FrameAnalysis.message_fields()`), so
-what the candidate and proctor see is exactly what the risk engine judged. A stage that did not
-produce a result leaves its field absent, which becomes None: "unable to assess".
+The engine reads the stages' typed results, the same results the `analysis` message shows the
+candidate and proctor (`FrameAnalysis.message_fields()`, built at the network edge), so what they
+see is what the engine judged (at the message's rounding). A stage that did not produce a result
+leaves its field None: "unable to assess". Gaze on screen comes from the session's calibration;
+without an accepted one it is None and the engine falls back to the gaze direction.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from pipeline.analysis import CalibratedGaze, FrameAnalysis
 from pipeline.risk.messages import GAZE_DIRECTIONS, IMAGE_QUALITIES, Observation
+from pipeline.stages.faces import FacesResult
+from pipeline.stages.gaze import GazeResult
+from pipeline.stages.head_pose import HeadPoseResult
+from pipeline.stages.identity import IdentityResult
+from pipeline.stages.objects import ObjectsResult
+from pipeline.stages.posture import PostureResult
+from pipeline.stages.quality import QualityResult
 
 
-def _get(mapping: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(key)
-    return mapping
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _flag(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def observation_from_fields(fields: Mapping[str, Any], *, t: float, frame_id: int | None) -> Observation:
-    faces = fields.get("faces")
-    direction = _get(fields, "gaze", "direction")
-    quality = _get(fields, "quality", "status")
-    objects = fields.get("objects")
-    identity = fields.get("identity")
-    identity_changed = _flag(_get(identity, "changed")) if isinstance(identity, Mapping) else None
+def observation_from_analysis(analysis: FrameAnalysis, gaze: CalibratedGaze | None = None) -> Observation:
+    faces = analysis.result("faces", FacesResult)
+    primary = faces.primary if faces is not None else None
+    pose = analysis.result("head_pose", HeadPoseResult)
+    direction = analysis.result("gaze", GazeResult)
+    objects = analysis.result("objects", ObjectsResult)
+    posture = analysis.result("posture", PostureResult)
+    quality = analysis.result("quality", QualityResult)
+    identity = analysis.result("identity", IdentityResult)
     return Observation(
-        t=t,
-        frame_id=frame_id,
-        faces=faces if isinstance(faces, int) and not isinstance(faces, bool) else None,
-        face_confidence=_num(_get(fields, "face", "confidence")),
-        head_yaw=_num(_get(fields, "head_pose", "yaw")),
-        head_pitch=_num(_get(fields, "head_pose", "pitch")),
-        gaze_direction=direction if direction in GAZE_DIRECTIONS else None,
-        gaze_on_screen=_flag(_get(fields, "gaze", "on_screen")),
-        objects=tuple((str(o["label"]), float(o["confidence"])) for o in objects
-                      if isinstance(o, Mapping) and "label" in o and "confidence" in o)
-        if isinstance(objects, list) else (),
-        persons=fields["persons"] if isinstance(fields.get("persons"), int) else None,
-        left_seat=_flag(_get(fields, "posture", "left_seat")),
-        image_quality=quality if quality in IMAGE_QUALITIES else None,
-        identity_changed=identity_changed,
+        t=analysis.t,
+        frame_id=analysis.frame_id,
+        faces=None if faces is None else faces.count,
+        face_confidence=None if primary is None else primary.confidence,
+        head_yaw=None if pose is None else pose.yaw,
+        head_pitch=None if pose is None else pose.pitch,
+        gaze_direction=direction.direction if direction is not None and direction.direction in GAZE_DIRECTIONS
+        else None,
+        gaze_on_screen=None if gaze is None else gaze.on_screen,
+        objects=() if objects is None else tuple((d.label, d.confidence) for d in objects.objects),
+        persons=None if objects is None else objects.persons,
+        left_seat=None if posture is None else posture.left_seat,
+        image_quality=quality.status if quality is not None and quality.status in IMAGE_QUALITIES else None,
+        identity_changed=None if identity is None else identity.identity_changed,
     )

@@ -21,6 +21,7 @@ from server.accounts.secrets import signing_secret
 from server.accounts.tokens import SessionTokens
 from server.accounts.users import Accounts
 from server.cluster.fanout import LiveFanout
+from server.cluster.jobs import worker_jobs
 from server.cluster.placement import WorkerRouter
 from server.core.config import Settings
 from server.http import openapi, pages
@@ -95,11 +96,13 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     app[BASELINE_SOCKETS] = set()
 
     async def lifetimes(app: web.Application) -> AsyncIterator[None]:
-        manager.start()
+        jobs = worker_jobs(manager)
+        jobs.start()
         fanout.start()
         yield
         await fanout.close()
         await watchers.close()
+        await jobs.close()
         await manager.close()
         await router.close()
         executor.shutdown(wait=False, cancel_futures=True)

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import math
+from dataclasses import replace
 
 import aiohttp
 
@@ -208,7 +209,7 @@ async def test_controller_accepts_a_steady_candidate_then_reports_on_screen_and_
         while True:
             targets = [m for m in host.sent if m["type"] == "calibration.target"]
             x, y = (targets[-1]["x"], targets[-1]["y"]) if targets else (768, 432)
-            ctl.on_analysis(looking_at(x, y, time.time(), drift=drift), {"gaze": {"direction": "center"}}, time.time())
+            ctl.on_analysis(looking_at(x, y, time.time(), drift=drift), time.time())
             await asyncio.sleep(0.01)
 
     cam = asyncio.get_running_loop().create_task(camera())
@@ -223,11 +224,15 @@ async def test_controller_accepts_a_steady_candidate_then_reports_on_screen_and_
         assert host.store.docs["vigil:calibration:cand-1"]["ok"]
         assert json.loads(json.dumps(host.store.sessions["s1"]["calibration"]))["state"] == "calibrated"
         # during the exam: calibrated gaze and on_screen, with a margin
-        on = ctl.on_analysis(looking_at(300, 200, 1.0), {"gaze": {"direction": "center"}}, 1.0)["gaze"]
-        assert abs(on["screen"]["x"] - 300) <= 2 and abs(on["screen"]["y"] - 200) <= 2 and on["on_screen"]
-        assert ctl.on_analysis(looking_at(1536 + 30, 432, 1.0), {"gaze": {}}, 1.0)["gaze"]["on_screen"]  # margin
-        assert not ctl.on_analysis(looking_at(2400, 432, 1.0), {"gaze": {}}, 1.0)["gaze"]["on_screen"]
-        assert "gaze" not in ctl.on_analysis(looking_at(0, 0, 1.0), {}, 1.0)  # no gaze reading, nothing added
+        on = ctl.on_analysis(looking_at(300, 200, 1.0), 1.0)
+        assert on is not None and abs(on.x - 300) <= 2 and abs(on.y - 200) <= 2 and on.on_screen
+        margin = ctl.on_analysis(looking_at(1536 + 30, 432, 1.0), 1.0)
+        assert margin is not None and margin.on_screen
+        off = ctl.on_analysis(looking_at(2400, 432, 1.0), 1.0)
+        assert off is not None and not off.on_screen
+        no_gaze = looking_at(0, 0, 1.0)
+        no_gaze = replace(no_gaze, outputs={k: v for k, v in no_gaze.outputs.items() if k != "gaze"})
+        assert ctl.on_analysis(no_gaze, 1.0) is None  # no gaze reading, no calibrated gaze
         # the candidate slumps: the same fixation now reads 40 px right; one centre dot corrects it
         drift = (40.0, 0.0)
         ctl.on_message(CalibrationRecentre(type="calibration.recentre"), 0.0)
@@ -237,8 +242,8 @@ async def test_controller_accepts_a_steady_candidate_then_reports_on_screen_and_
                 break
         rec = [m for m in host.sent if m.get("mode") == "recentre"][-1]
         assert rec["ok"] and abs(rec["shift_px"]["x"] + 40) < 2 and abs(rec["shift_px"]["y"]) < 2, rec
-        fixed = ctl.on_analysis(looking_at(300, 200, 2.0, drift=drift), {"gaze": {}}, 2.0)["gaze"]["screen"]
-        assert abs(fixed["x"] - 300) <= 2
+        fixed = ctl.on_analysis(looking_at(300, 200, 2.0, drift=drift), 2.0)
+        assert fixed is not None and abs(fixed.x - 300) <= 2
         assert host.store.docs["vigil:calibration:cand-1"]["recentres"][0]["applied"]
     finally:
         cam.cancel()

@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 
 from server.live.evidence import (
+    Detections,
+    Drawn,
     EvidenceLimits,
     EvidenceWriter,
     FrameRing,
@@ -209,7 +211,7 @@ async def _session_with_a_snapshot(server: Any, candidate: str) -> str:
             sid = (await r.json())["session_id"]
     folder = server.settings.data_dir / "evidence" / sid
     folder.mkdir(parents=True)
-    frame = RingFrame(1, time.time(), np.full((240, 320, 3), 90, np.uint8), {})
+    frame = RingFrame(1, time.time(), np.full((240, 320, 3), 90, np.uint8))
     (folder / "paste-1.jpg").write_bytes(encode_snapshot(frame, "paste-1", 100_000) or b"")
     return sid
 
@@ -286,7 +288,7 @@ async def test_evidence_is_bounded_per_type_and_per_session_and_skips_are_logged
     writer = EvidenceWriter(evidence_root=tmp_path, session_id="abc123", outbox=outbox, executor=None,
                             limits=EvidenceLimits(per_type=2, per_session=3))
     writer.event_started(_started("phone", 1))  # before any frame
-    writer.remember(7, 1.0, np.zeros((240, 320, 3), np.uint8), {"faces": 0})
+    writer.remember(7, 1.0, np.zeros((240, 320, 3), np.uint8), Detections())
     for n in range(2, 6):
         writer.event_started(_started("phone", n))
     writer.event_started(_started("paste", 1))
@@ -308,7 +310,7 @@ async def test_a_disk_error_is_reported_not_raised(tmp_path: Path) -> None:
     blocker.write_text("a file where the evidence folder should be")
     outbox = ListOutbox()
     writer = EvidenceWriter(evidence_root=blocker, session_id="abc123", outbox=outbox, executor=None)
-    writer.remember(1, 1.0, np.zeros((240, 320, 3), np.uint8), {})
+    writer.remember(1, 1.0, np.zeros((240, 320, 3), np.uint8), Detections())
     writer.event_started(_started("no_face", 1))
     await writer.drain()
     assert writer.errors == 1
@@ -320,7 +322,7 @@ def test_the_ring_picks_the_events_frame_else_the_nearest_else_the_newest() -> N
     ring = FrameRing(size=3)
     assert ring.pick(5) is None
     for fid in (10, 11, 12, 13):
-        ring.add(RingFrame(fid, float(fid), np.zeros((2, 2, 3), np.uint8), {}))
+        ring.add(RingFrame(fid, float(fid), np.zeros((2, 2, 3), np.uint8)))
     assert ring.pick(12).frame_id == 12  # type: ignore[union-attr]
     assert ring.pick(3).frame_id == 11  # type: ignore[union-attr]  # left the ring: the nearest kept
     assert ring.pick(None).frame_id == 13  # type: ignore[union-attr]
@@ -328,9 +330,9 @@ def test_the_ring_picks_the_events_frame_else_the_nearest_else_the_newest() -> N
 
 def test_boxes_and_labels_are_drawn_where_the_analysis_put_them() -> None:
     rgb = np.full((240, 320, 3), 128, np.uint8)
-    fields = {"face": {"box": [0.25, 0.25, 0.25, 0.5], "confidence": 0.97},
-              "objects": [{"label": "cell phone", "confidence": 0.8, "box": [0.7, 0.5, 0.1, 0.2]}]}
-    img = draw_detections(rgb, fields, caption="phone-1")
+    drawn = Detections(face=Drawn((0.25, 0.25, 0.25, 0.5), "face", 0.97),
+                       objects=(Drawn((0.7, 0.5, 0.1, 0.2), "cell phone", 0.8),))
+    img = draw_detections(rgb, drawn, caption="phone-1")
     assert tuple(img[120, 80]) == (0, 255, 0)  # the face box's left edge (x = 0.25 * 320)
     assert tuple(img[150, 224]) == (255, 64, 0)  # the phone box's left edge (x = 0.7 * 320)
     assert (img[64:176, 84:156] == 128).all()  # inside the face box (60..180, 80..160): untouched
@@ -353,7 +355,7 @@ def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: f
     evidence_dir.mkdir(parents=True, exist_ok=True)
     frame = np.zeros((240, 320, 3), np.uint8)
     cv2.circle(frame, (160, 110), 60, (200, 170, 150), -1)
-    fields = {"face": {"box": [0.31, 0.2, 0.38, 0.5], "confidence": 0.95}}
+    drawn = Detections(face=Drawn((0.31, 0.2, 0.38, 0.5), "face", 0.95))
     per_type: dict[str, int] = {}
     kept = 0
     for i in range(events):
@@ -372,7 +374,7 @@ def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: f
                           "reason": reason})
             continue
         kept += 1
-        data = encode_snapshot(RingFrame(ev["evidence_frame_id"], start, frame, fields), ev["id"], 100_000)
+        data = encode_snapshot(RingFrame(ev["evidence_frame_id"], start, frame, drawn), ev["id"], 100_000)
         (evidence_dir / f"{ev['id']}.jpg").write_bytes(data or b"")
         items.append({"kind": "evidence", "t": start, "event_id": ev["id"], "type": kind,
                       "file": f"{ev['id']}.jpg", "frame_id": ev["evidence_frame_id"],

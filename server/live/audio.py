@@ -12,9 +12,11 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
+from pipeline.analysis import FrameAnalysis
 from pipeline.audio.analyzer import AudioAnalyzer, AudioUpdate
 from pipeline.audio.other_voice import MouthActivity, other_voice
 from pipeline.risk.messages import Observation
+from pipeline.stages.landmarks import LandmarksResult
 from server.rtc.audio_track import consume_audio
 
 #: audio state goes to the risk engine when it changes, else at most this often (its debounce
@@ -72,11 +74,10 @@ class SessionAudio:
         voice = other_voice(update.speaking, self.mouth.moving(update.t))
         self._feed(update.t, update.speaking, voice, update.muted)
 
-    def on_frame(self, t: float, fields: dict[str, Any]) -> None:
-        """The mouth opening of an analysed frame, for the other-voice check."""
-        landmarks = fields.get("landmarks")
-        mouth = landmarks.get("mouth_open") if isinstance(landmarks, dict) else None
-        self.mouth.add(t, mouth if isinstance(mouth, (int, float)) else None)
+    def on_frame(self, analysis: FrameAnalysis) -> None:
+        """The mouth opening of an analysed frame (None without a face mesh), for the other-voice check."""
+        landmarks = analysis.result("landmarks", LandmarksResult)
+        self.mouth.add(analysis.t, None if landmarks is None else landmarks.mouth_open)
 
     def check_missing(self, now: float, connected_at: float | None) -> None:
         """Called about once a second: report a session whose microphone never delivered."""

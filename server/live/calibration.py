@@ -20,9 +20,10 @@ their own time, so a frame analysed after the dot moved on still lands on the ri
 waits `LATE_FRAME_GRACE_S` after the last dot for those. Blinks, frames without exactly one
 confident face and carried-forward (not freshly computed) gaze are skipped and counted.
 
-During the exam, once a calibration is accepted, `on_analysis` adds `gaze.screen` {x, y} (CSS px)
-and `gaze.on_screen` (inside the screen grown by a margin that covers the calibration's own error)
-to every frame with a gaze reading, so the risk engine's `gaze_on_screen` drives `looking_away`
+During the exam, once a calibration is accepted, `on_analysis` gives every frame with a gaze reading
+a `CalibratedGaze`: x, y (CSS px) and on_screen (inside the screen grown by a margin that covers the
+calibration's own error); the message shows it as `gaze.screen` and `gaze.on_screen`, and the risk
+engine's `gaze_on_screen` drives `looking_away`
 instead of the uncalibrated direction. A refused or failed calibration removes any earlier map:
 the engine falls back to the direction.
 
@@ -39,7 +40,9 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
-from pipeline.analysis import FrameAnalysis
+import numpy as np
+
+from pipeline.analysis import CalibratedGaze, FrameAnalysis
 from pipeline.calibration.accuracy import ScreenGeometry
 from pipeline.calibration.drift import recentre
 from pipeline.calibration.evaluate import DEFAULT_LIMIT_DEG, Calibration, evaluate
@@ -134,16 +137,16 @@ class CalibrationController:
             self._begin(self._recentre())
         # calibration.sample: the page's own notes (e.g. when it drew a dot); timing is server-side
 
-    def on_analysis(self, analysis: FrameAnalysis, fields: dict[str, Any], t: float) -> dict[str, Any]:
+    def on_analysis(self, analysis: FrameAnalysis, t: float) -> CalibratedGaze | None:
+        """Collects the frame for a dot being shown; returns where its gaze falls on the screen by
+        the accepted calibration (None without one, or without a gaze reading)."""
         gaze = analysis.result("gaze", GazeResult)
         if self._windows is not None:
             self._collect(analysis, gaze, t)
-        if self.model is not None and self.screen is not None and gaze is not None \
-                and isinstance(fields.get("gaze"), dict):
-            x, y = (float(v) for v in self.model.predict(normalise(gaze.features)))
-            fields["gaze"] = {**fields["gaze"], "screen": {"x": round(x), "y": round(y)},
-                              "on_screen": self.on_screen(x, y)}
-        return fields
+        if self.model is None or self.screen is None or gaze is None:
+            return None
+        x, y = (float(v) for v in self.model.predict(np.asarray(normalise(gaze.features))))
+        return CalibratedGaze(x, y, self.on_screen(x, y))
 
     def on_screen(self, x: float, y: float) -> bool:
         assert self.screen is not None

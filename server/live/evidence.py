@@ -1,7 +1,8 @@
 """Evidence snapshots: the analysed frame at an event's start, with its detections drawn, on disk.
 
-Flow. `LiveSession._analyse` keeps the last `RING_FRAMES` analysed frames in a `FrameRing`
-(downscaled to `SNAPSHOT_WIDTH` px RGB in the executor, with their frame ids and analysis fields).
+Flow. The analysis lane (`server/live/analysis_lane.py`) keeps the last `RING_FRAMES` analysed frames in a `FrameRing`
+(downscaled to `SNAPSHOT_WIDTH` px RGB in the executor, with their frame ids and `Detections`:
+the face and object boxes of the frame's `FrameAnalysis`).
 When an event starts, `EvidenceWriter.event_started` picks the ring frame whose id is the event's
 `evidence_frame_id` (the frame where its condition began); if that frame has left the ring, the one
 nearest to it; for events without a frame (browser and audio signals), the newest. The choice and
@@ -36,6 +37,10 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from pipeline.analysis import FrameAnalysis
+from pipeline.stages.faces import FacesResult
+from pipeline.stages.objects import ObjectsResult
+from server.live.tasks import TaskSet
 from server.protocol.stream import EvidenceSkipReason as SkipReason
 
 log = logging.getLogger(__name__)
@@ -74,12 +79,41 @@ class EvidenceLimits:
     max_session_bytes: int = 4_000_000
 
 
+Box = tuple[float, float, float, float]  # x, y, w, h normalised to 0..1 of the frame
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One box to draw on a snapshot, with its label and confidence."""
+
+    box: Box
+    label: str
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Detections:
+    """What a snapshot shows of a frame's analysis: the candidate's face and the objects seen."""
+
+    face: Drawn | None = None
+    objects: tuple[Drawn, ...] = ()
+
+    @classmethod
+    def of(cls, analysis: FrameAnalysis) -> Detections:
+        faces = analysis.result("faces", FacesResult)
+        primary = faces.primary if faces is not None else None
+        objects = analysis.result("objects", ObjectsResult)
+        return cls(
+            face=None if primary is None else Drawn(primary.box, "face", primary.confidence),
+            objects=() if objects is None else tuple(Drawn(d.box, d.label, d.confidence) for d in objects.objects))
+
+
 @dataclass(frozen=True)
 class RingFrame:
     frame_id: int
     t: float
     rgb: np.ndarray  # SNAPSHOT_WIDTH px wide, uint8 HxWx3
-    fields: Mapping[str, Any]  # the frame's analysis message fields (boxes normalised 0..1)
+    detections: Detections = Detections()
 
 
 def thumbnail(rgb: np.ndarray) -> np.ndarray:
@@ -112,13 +146,8 @@ class FrameRing:
         return min(self._frames, key=lambda f: abs(f.frame_id - frame_id))
 
 
-def _box_px(box: Any, w: int, h: int) -> tuple[int, int, int, int] | None:
-    if not isinstance(box, (list, tuple)) or len(box) != 4:
-        return None
-    try:
-        x, y, bw, bh = (float(v) for v in box)
-    except (TypeError, ValueError):
-        return None
+def _box_px(box: Box, w: int, h: int) -> tuple[int, int, int, int] | None:
+    x, y, bw, bh = box
     x0, y0 = int(round(max(0.0, x) * w)), int(round(max(0.0, y) * h))
     x1, y1 = int(round(min(1.0, x + bw) * w)), int(round(min(1.0, y + bh) * h))
     if x1 <= x0 or y1 <= y0:
@@ -135,31 +164,24 @@ def _label(img: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, i
     cv2.putText(img, text, (x + 2, top + th + 1), font, scale, (0, 0, 0), thick, cv2.LINE_AA)
 
 
-def draw_detections(rgb: np.ndarray, fields: Mapping[str, Any], caption: str = "") -> np.ndarray:
+def _draw(img: np.ndarray, drawn: Drawn, colour: tuple[int, int, int]) -> None:
+    h, w = img.shape[:2]
+    px = _box_px(drawn.box, w, h)
+    if px is None:
+        return
+    cv2.rectangle(img, px[:2], px[2:], colour, 2)
+    text = drawn.label[:24] if drawn.confidence is None else f"{drawn.label[:24]} {drawn.confidence:.2f}"
+    _label(img, text, px[0], px[1], colour)
+
+
+def draw_detections(rgb: np.ndarray, detections: Detections, caption: str = "") -> np.ndarray:
     """A copy of the frame with the face box, object boxes and their labels, and a caption banner."""
     img = np.ascontiguousarray(rgb).copy()
     h, w = img.shape[:2]
-    face = fields.get("face")
-    if isinstance(face, Mapping):
-        px = _box_px(face.get("box"), w, h)
-        if px is not None:
-            cv2.rectangle(img, px[:2], px[2:], FACE_COLOUR, 2)
-            conf = face.get("confidence")
-            text = f"face {conf:.2f}" if isinstance(conf, (int, float)) else "face"
-            _label(img, text, px[0], px[1], FACE_COLOUR)
-    objects = fields.get("objects")
-    for obj in objects if isinstance(objects, list) else ():
-        if not isinstance(obj, Mapping):
-            continue
-        px = _box_px(obj.get("box"), w, h)
-        if px is None:
-            continue
-        cv2.rectangle(img, px[:2], px[2:], OBJECT_COLOUR, 2)
-        conf = obj.get("confidence")
-        text = str(obj.get("label", "object"))[:24]
-        if isinstance(conf, (int, float)):
-            text = f"{text} {conf:.2f}"
-        _label(img, text, px[0], px[1], OBJECT_COLOUR)
+    if detections.face is not None:
+        _draw(img, detections.face, FACE_COLOUR)
+    for obj in detections.objects:
+        _draw(img, obj, OBJECT_COLOUR)
     if caption:
         cv2.rectangle(img, (0, h - 16), (w - 1, h - 1), BANNER_COLOUR, -1)
         cv2.putText(img, caption[:60], (4, h - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1,
@@ -169,7 +191,7 @@ def draw_detections(rgb: np.ndarray, fields: Mapping[str, Any], caption: str = "
 
 def encode_snapshot(frame: RingFrame, caption: str, max_bytes: int) -> bytes | None:
     """The annotated frame as JPEG, or None if it stays over `max_bytes`. Runs in the executor."""
-    img = draw_detections(frame.rgb, frame.fields, caption)
+    img = draw_detections(frame.rgb, frame.detections, caption)
     bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
     for quality in (JPEG_QUALITY, JPEG_QUALITY_FALLBACK):
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -235,10 +257,10 @@ class EvidenceWriter:
         self.bytes = 0
         self._reserved = 0
         self._per_type: Counter[str] = Counter()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._writes = TaskSet(log, session_id)
 
-    def remember(self, frame_id: int, t: float, small_rgb: np.ndarray, fields: Mapping[str, Any]) -> None:
-        self.ring.add(RingFrame(frame_id, t, small_rgb, fields))
+    def remember(self, frame_id: int, t: float, small_rgb: np.ndarray, detections: Detections) -> None:
+        self.ring.add(RingFrame(frame_id, t, small_rgb, detections))
 
     def on_changes(self, changed: list[dict[str, Any]]) -> None:
         """Snapshot every event that started in this batch of changes."""
@@ -259,10 +281,7 @@ class EvidenceWriter:
         assert frame is not None
         self._reserved += 1
         self._per_type[kind] += 1
-        task = asyncio.get_running_loop().create_task(self._write(event_id, kind, frame),
-                                                      name=f"evidence-{self.session_id}-{event_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._writes.spawn(self._write(event_id, kind, frame), f"evidence-{event_id}")
 
     def _budget(self, event_id: str, kind: str) -> SkipReason | None:
         if not EVIDENCE_NAME.fullmatch(f"{event_id}.jpg") or session_dir(self.root, self.session_id) is None:
@@ -314,7 +333,6 @@ class EvidenceWriter:
         self.outbox.put({"kind": "evidence", "t": frame.t, "event_id": event_id, "type": kind,
                          "file": path.name, "frame_id": frame.frame_id, "bytes": size})
 
-    async def drain(self, timeout: float = DRAIN_TIMEOUT_S) -> None:
+    async def drain(self, limit_s: float = DRAIN_TIMEOUT_S) -> None:
         """Wait for snapshots in flight (before the session's outbox closes)."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
+        await self._writes.wait(limit_s)

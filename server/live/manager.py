@@ -19,14 +19,13 @@ from pipeline.runner import Pipeline
 from server.accounts.tokens import SessionTokens
 from server.core.config import Settings
 from server.core.metrics import REJECTED
-from server.live.calibration import CalibrationController
 from server.live.risk import RiskSession, policy_for
 from server.live.session import LiveSession
 from server.protocol.errors import ApiError
 from server.protocol.http import CreateSession, SessionDescription
 from server.rtc.socket_buffers import bound_receive_buffers
 from server.rtc.turn import ice_servers
-from server.store.retention import SWEEP_PERIOD_S, expire_ended, sweep
+from server.store.retention import expire_ended
 from server.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,6 @@ class SessionManager:
         self.internal_url = ""
         self.live: dict[str, LiveSession] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._ticker: asyncio.Task[None] | None = None
 
     def connected_count(self) -> int:
         return sum(1 for s in self.live.values() if s.status in ("connecting", "live"))
@@ -122,7 +120,7 @@ class SessionManager:
             except Exception as exc:
                 await session.stop_media()
                 if not resume and self.live.pop(sid, None) is not None:
-                    await session.outbox.close(timeout=1.0)
+                    await session.aclose(flush_s=1.0)
                 raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
             session.status = "connecting"
             fields: dict[str, Any] = {"status": "connecting", "worker": self.worker_id, "connected_at": time.time()}
@@ -140,7 +138,6 @@ class SessionManager:
             store=self.store, pipeline=self.pipeline, executor=self.executor, background=self.background,
             analysis_fps=self.settings.analysis_fps, risk=risk, on_gone=self._on_gone, vad=self.vad,
             evidence_root=self.settings.data_dir / "evidence")
-        session.calibration = CalibrationController(session=session)
         session.start()
         self.live[sid] = session
         return session
@@ -175,9 +172,7 @@ class SessionManager:
                 risk.attach_store_only(self.store, sid)
             started = float(data.get("started_at") or data.get("created_at") or now)
             summary = risk.finish(now, session_id=sid, started_at=started)
-            await risk.close()
-            if session is not None:
-                await session.outbox.close()
+            await (risk.close() if session is None else session.aclose())
             await self.store.update_session(sid, {**RiskSession.summary_fields(summary), "status": "ended",
                                                   "ended_at": now})
             await expire_ended(self.store, sid, risk.engine.policy.retention_days)
@@ -196,35 +191,39 @@ class SessionManager:
             out["attention"] = session.risk.attention
         return out
 
-    # -- periodic state ------------------------------------------------------------------------
-    def start(self) -> None:
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="session-ticker")
+    # -- periodic work (each a named job in server/cluster/jobs.py) -----------------------------
+    def _live_now(self) -> list[LiveSession]:
+        return [s for s in self.live.values() if s.status == "live"]
 
-    async def _tick_forever(self) -> None:
-        next_sweep = time.monotonic()
-        while True:
-            await asyncio.sleep(STATE_WRITE_PERIOD_S)
-            if time.monotonic() >= next_sweep:
-                next_sweep = time.monotonic() + SWEEP_PERIOD_S
-                try:
-                    await sweep(self.store, self.settings.data_dir / "evidence")
-                except Exception as exc:  # retention is retried next period
-                    log.warning("retention sweep failed: %s", exc)
-            await self._evict_abandoned(time.time())
-            for session in list(self.live.values()):
-                if session.status == "live":
-                    session.note_changes(session.risk.tick(time.time()).changed)
-                    session.audio.check_missing(time.time(), session.connected_at)
-                    # the report's risk timeline: one compact point a second, through the lossless outbox
-                    attention = session.risk.attention
-                    session.outbox.put({"kind": "score", "t": round(time.time(), 3),
-                                        "risk": round(session.risk.risk_score, 1),
-                                        "attention": None if attention is None else round(attention, 1)})
-                await self._write_state(session)
-                await self._publish_status(session)
-            await self._heartbeat()
+    def tick_risk(self, now: float) -> None:
+        """Advance every live session's risk engine; one score point a second for the report's
+        timeline, through the lossless outbox."""
+        for session in self._live_now():
+            risk = session.risk
+            session.note_changes(risk.tick(now).changed)
+            session.outbox.put({"kind": "score", "t": round(now, 3), "risk": round(risk.risk_score, 1),
+                                "attention": None if risk.attention is None else round(risk.attention, 1)})
 
-    async def _evict_abandoned(self, now: float) -> None:
+    def check_missing_audio(self, now: float) -> None:
+        for session in self._live_now():
+            session.audio.check_missing(now, session.connected_at)
+
+    async def write_states(self) -> None:
+        for session in list(self.live.values()):
+            await self._write_state(session)
+
+    async def publish_statuses(self) -> None:
+        """Once a second per session here: the dashboard's grid row, on every worker via pub/sub."""
+        for session in list(self.live.values()):
+            last = session.last_message or {}
+            await session.safe_store(self.store.publish({
+                "type": "status", "session_id": session.session_id, "exam_id": session.exam_id,
+                "candidate_id": session.candidate_id, "status": session.status, "worker": self.worker_id,
+                "risk_score": round(session.risk.risk_score, 1), "attention": session.risk.attention,
+                "faces": last.get("faces"), "flags": session.risk.active_types(),
+            }))
+
+    async def evict_abandoned(self, now: float) -> None:
         """Free disconnected sessions not resumed within the grace period; their state is in Redis,
         so a later resume (here or on any worker) restores them."""
         for sid, session in list(self.live.items()):
@@ -233,49 +232,36 @@ class SessionManager:
                     if self.live.get(sid) is session and session.status == "disconnected":
                         del self.live[sid]
                         await self._write_state(session)
-                        await session.risk.close()
-                        await session.outbox.close(timeout=5.0)
+                        await session.aclose(flush_s=5.0)
                         await self.store.release_session(self.worker_id, sid)
 
-    async def _publish_status(self, session: LiveSession) -> None:
-        """Once a second per live session: the dashboard's grid row, on every worker via pub/sub."""
-        last = session.last_message or {}
-        await session._safe_store(self.store.publish({
-            "type": "status", "session_id": session.session_id, "exam_id": session.exam_id,
-            "candidate_id": session.candidate_id, "status": session.status, "worker": self.worker_id,
-            "risk_score": round(session.risk.risk_score, 1), "attention": session.risk.attention,
-            "faces": last.get("faces"), "flags": session.risk.active_types(),
-        }))
-
-    async def _heartbeat(self) -> None:
-        try:
-            await self.store.heartbeat(self.worker_id, sessions=self.connected_count(), capacity=self.settings.max_sessions,
-                                       url=self.internal_url, now=time.time())
-            for dead in await self.store.dead_workers():
-                if dead != self.worker_id:
-                    sids = await self.store.reap_worker(dead, time.time())
-                    log.warning("worker %s stopped beating; %d of its sessions marked disconnected", dead, len(sids))
-        except Exception as exc:
-            log.warning("heartbeat failed: %s", exc)
+    async def heartbeat(self) -> None:
+        """This worker's beat; the sessions of workers that stopped beating are marked disconnected."""
+        await self.store.heartbeat(self.worker_id, sessions=self.connected_count(), capacity=self.settings.max_sessions,
+                                   url=self.internal_url, now=time.time())
+        for dead in await self.store.dead_workers():
+            if dead != self.worker_id:
+                sids = await self.store.reap_worker(dead, time.time())
+                log.warning("worker %s stopped beating; %d of its sessions marked disconnected", dead, len(sids))
 
     async def _write_state(self, session: LiveSession) -> None:
         fields: dict[str, Any] = {**session.counter_fields(), **session.risk.state_fields()}
-        await session._safe_store(self.store.update_session(session.session_id, fields))
+        await session.safe_store(self.store.update_session(session.session_id, fields))
 
+    # -- shutdown ------------------------------------------------------------------------------
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
+        """Every session here is marked disconnected (resumable on another worker) and closed.
+        A second call finds none left."""
         for sid, session in list(self.live.items()):
+            del self.live[sid]
             await session.stop_media()
             await self._write_state(session)
-            try:
-                await self.store.update_session(sid, {"status": "disconnected", "disconnect_reason": "server stopped"})
-                await self.store.set_live(sid, False)
-            except Exception:
-                pass
-            await session.risk.close()
-            await session.outbox.close(timeout=3.0)
-        self.live.clear()
+            await session.safe_store(self._mark_stopped(sid))
+            await session.aclose(flush_s=3.0)
+
+    async def _mark_stopped(self, sid: str) -> None:
+        await self.store.update_session(sid, {"status": "disconnected", "disconnect_reason": "server stopped"})
+        await self.store.set_live(sid, False)
 
 
 def _check_offer(sdp: str) -> None:

@@ -7,19 +7,21 @@ another worker continues with its score, open events and baseline.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.observe import observation_from_fields
+from pipeline.analysis import CalibratedGaze, FrameAnalysis
+from pipeline.observe import observation_from_analysis
 from pipeline.risk import RiskEngine
 from pipeline.risk.messages import BrowserSignal, Event, Observation, RiskUpdate
 from pipeline.risk.policy import Policy
 from pipeline.risk.policy_io import load_policy, policy_from_dict
 from server.core.config import Settings
+from server.core.strict_json import dumps
+from server.live.tasks import TaskSet
 from server.store.outbox import EventOutbox
 from server.store.store import Store
 
@@ -58,7 +60,8 @@ class RiskSession:
         self.risk_score = 0.0
         self.attention: float | None = None
         self._own_outbox = False
-        self._publish_tasks: set[asyncio.Task[Any]] = set()
+        #: live fan-out publishes in flight (best effort; awaited on close)
+        self._publishes = TaskSet(log, sid)
         self._open: dict[str, Event] = {}
 
     @classmethod
@@ -112,8 +115,8 @@ class RiskSession:
             change = _event_change(e, "ended")
             self._log({"kind": "event_ended", "t": change["at"], "event": change})
 
-    def observe_frame(self, t: float, frame_id: int, fields: Mapping[str, Any]) -> LiveUpdate:
-        return self._apply(self.engine.observe(observation_from_fields(fields, t=t, frame_id=frame_id)))
+    def observe_frame(self, analysis: FrameAnalysis, gaze: CalibratedGaze | None) -> LiveUpdate:
+        return self._apply(self.engine.observe(observation_from_analysis(analysis, gaze)))
 
     def observe(self, observation: Observation) -> LiveUpdate:
         return self._apply(self.engine.observe(observation))
@@ -133,9 +136,7 @@ class RiskSession:
     def _publish(self, message: dict[str, Any]) -> None:
         if self.outbox is None:
             return
-        task = asyncio.get_running_loop().create_task(self._publish_quietly(message))
-        self._publish_tasks.add(task)
-        task.add_done_callback(self._publish_tasks.discard)
+        self._publishes.spawn(self._publish_quietly(message), "publish")
 
     async def _publish_quietly(self, message: dict[str, Any]) -> None:
         try:
@@ -150,7 +151,7 @@ class RiskSession:
     def state_fields(self) -> dict[str, Any]:
         return {"risk_score": round(self.risk_score, 2),
                 "attention": None if self.attention is None else round(self.attention, 1),
-                "risk_state": json.dumps(self.engine.snapshot(), separators=(",", ":"))}
+                "risk_state": dumps(self.engine.snapshot())}
 
     def finish(self, now: float, *, session_id: str, started_at: float) -> dict[str, Any]:
         verdict = self.engine.finish(now)
@@ -174,14 +175,13 @@ class RiskSession:
     @staticmethod
     def summary_fields(summary: Mapping[str, Any]) -> dict[str, Any]:
         return {"verdict": summary["verdict"], "final_risk_score": summary["final_risk_score"],
-                "total_violations": summary["total_violations"], "summary": json.dumps(summary)}
+                "total_violations": summary["total_violations"], "summary": dumps(summary)}
 
     @staticmethod
     def stored_summary(data: Mapping[str, str]) -> dict[str, Any]:
         return json.loads(data["summary"])
 
     async def close(self) -> None:
-        if self._publish_tasks:
-            await asyncio.gather(*self._publish_tasks, return_exceptions=True)
+        await self._publishes.wait()
         if self._own_outbox and self.outbox is not None:
             await self.outbox.close()

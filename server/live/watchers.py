@@ -7,8 +7,8 @@ Each watcher gets its own aiortc `RTCPeerConnection` on the worker that hosts th
   of 640x480 per watcher. The relay is unbuffered (newest frame wins), so a slow encoder drops frames
   for its own watcher only. `MAX_WATCHERS_PER_SESSION` bounds the cost.
 - data: the proctor's offer creates a `vigil` data channel; it gets every message the candidate gets,
-  through a callable in `LiveSession.listeners`. A slow watcher's messages are dropped past
-  `MAX_WATCHER_BUFFER_BYTES`; a failing listener is removed by `LiveSession.send`.
+  through a callable in `LiveSession.listeners` (`server/live/channel.py`). A slow watcher's messages are dropped past
+  `MAX_WATCHER_BUFFER_BYTES`; a failing listener is removed by `SessionChannel.send`.
 A watcher leaving (page closed, peer failed) only stops its own relay proxy and listener: the
 candidate's peer, analysis and data channel never notice. A watcher is closed when the candidate's
 session stops being live here (dropped, ended, resumed on a new peer): the page then offers to watch
@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from server.live.session import LiveSession
+from server.live.tasks import TaskSet
 from server.protocol.errors import ApiError
 from server.protocol.http import SessionDescription
 
@@ -38,10 +40,54 @@ CHECK_PERIOD_S = 1.0
 MAX_WATCHER_BUFFER_BYTES = 256 * 1024
 
 
+class Watcher:
+    """One proctor's peer on one candidate: forwards the candidate's messages to the proctor's
+    `vigil` channel and closes (once) when its peer fails or closes, or when told to."""
+
+    def __init__(self, session: LiveSession, pc: RTCPeerConnection, track: Any,
+                 on_closed: Callable[[], None]) -> None:
+        self.session = session
+        self.pc = pc
+        self.track = track
+        self.on_closed = on_closed
+        self.listeners: list[Callable[[str], None]] = []
+        self.closed = False
+        pc.on("datachannel", self._on_datachannel)
+        pc.on("connectionstatechange", self._on_state)
+
+    def _on_datachannel(self, channel: Any) -> None:
+        if channel.label != "vigil":
+            return
+
+        def forward(text: str) -> None:
+            if channel.readyState in ("closing", "closed"):
+                raise ConnectionError("watcher channel closed")  # SessionChannel.send drops us
+            if channel.readyState == "open" and channel.bufferedAmount <= MAX_WATCHER_BUFFER_BYTES:
+                channel.send(text)
+
+        self.listeners.append(forward)
+        self.session.listeners.add(forward)
+        channel.on("close", lambda: self.session.listeners.discard(forward))
+
+    async def _on_state(self) -> None:
+        if self.pc.connectionState in ("failed", "closed"):
+            await self.close()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for forward in self.listeners:
+            self.session.listeners.discard(forward)
+        self.track.stop()  # only this watcher's relay proxy
+        self.on_closed()
+        await self.pc.close()
+
+
 class Watchers:
     def __init__(self) -> None:
         self.by_session: dict[str, set[RTCPeerConnection]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(log)
 
     def count(self, sid: str) -> int:
         return len(self.by_session.get(sid, ()))
@@ -52,55 +98,22 @@ class Watchers:
             raise ApiError(409, "the candidate's video is not live yet; retry shortly", {"status": session.status})
         sid = session.session_id
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        listeners: list[Any] = []
-
-        @pc.on("datachannel")
-        def on_datachannel(channel: Any) -> None:
-            if channel.label != "vigil":
-                return
-
-            def forward(text: str) -> None:
-                if channel.readyState in ("closing", "closed"):
-                    raise ConnectionError("watcher channel closed")  # LiveSession.send drops us
-                if channel.readyState == "open" and channel.bufferedAmount <= MAX_WATCHER_BUFFER_BYTES:
-                    channel.send(text)
-
-            listeners.append(forward)
-            session.listeners.add(forward)
-            channel.on("close", lambda: session.listeners.discard(forward))
-
-        closed = False
-
-        async def close() -> None:
-            nonlocal closed
-            if closed:
-                return
-            closed = True
-            for forward in listeners:
-                session.listeners.discard(forward)
-            track.stop()  # only this watcher's relay proxy
-            self.by_session.get(sid, set()).discard(pc)
-            if not self.by_session.get(sid):
-                self.by_session.pop(sid, None)
-            await pc.close()
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed"):
-                await close()
-
+        watcher = Watcher(session, pc, track, on_closed=lambda: self._forget(sid, pc))
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
             pc.addTrack(track)
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
-            await close()
+            await watcher.close()
             raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
         self.by_session.setdefault(sid, set()).add(pc)
-        task = asyncio.get_running_loop().create_task(self._supervise(session, pc, close), name=f"watch-{sid}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._supervise(session, pc, watcher.close), f"watch-{sid}")
         return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+    def _forget(self, sid: str, pc: RTCPeerConnection) -> None:
+        self.by_session.get(sid, set()).discard(pc)
+        if not self.by_session.get(sid):
+            self.by_session.pop(sid, None)
 
     async def _supervise(self, session: LiveSession, pc: RTCPeerConnection, close: Any) -> None:
         """Close the watcher when it never connects or its candidate stops being live on this peer."""
@@ -118,6 +131,4 @@ class Watchers:
             await close()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel()

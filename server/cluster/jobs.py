@@ -1,0 +1,106 @@
+"""The worker's periodic jobs, each named, each with its own period, start and idempotent close.
+
+One worker runs seven: the risk tick of its live sessions with their score point, the check for
+sessions whose microphone never delivered, the write of every session's counters and risk state,
+the status publish for dashboards, the eviction of disconnected sessions not resumed in time, the
+retention sweep, and the heartbeat that also marks the sessions of dead workers disconnected. A run
+that raises is logged and the job goes on at its next period: one failing job never stops another.
+The app (the manager's owner) starts `worker_jobs(manager)` after the manager and closes it before.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from server.live.manager import STATE_WRITE_PERIOD_S, SessionManager
+from server.store.retention import SWEEP_PERIOD_S, sweep
+
+log = logging.getLogger(__name__)
+
+
+class PeriodicJob:
+    """Runs `run()` every `period` seconds (first after `first_after`, default one period), one run
+    at a time: a slow run delays the next instead of overlapping it."""
+
+    def __init__(self, name: str, period: float, run: Callable[[], Awaitable[None]],
+                 first_after: float | None = None) -> None:
+        if period <= 0:
+            raise ValueError("period must be positive")
+        self.name = name
+        self.period = period
+        self.run = run
+        self.first_after = period if first_after is None else first_after
+        self.runs = 0
+        self.failures = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._forever(), name=f"job-{self.name}")
+
+    async def _forever(self) -> None:
+        await asyncio.sleep(self.first_after)
+        while True:
+            try:
+                await self.run()
+            except Exception:  # retried next period
+                self.failures += 1
+                log.warning("periodic job %s failed", self.name, exc_info=True)
+            self.runs += 1
+            await asyncio.sleep(self.period)
+
+    async def close(self) -> None:
+        """Stop the job (waiting for a run in progress to be cancelled); a second call does nothing."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class Jobs:
+    """A set of periodic jobs that start together and close together (in reverse order)."""
+
+    def __init__(self, jobs: Iterable[PeriodicJob]) -> None:
+        self.jobs = list(jobs)
+
+    def __getitem__(self, name: str) -> PeriodicJob:
+        return next(j for j in self.jobs if j.name == name)
+
+    def start(self) -> None:
+        for job in self.jobs:
+            job.start()
+
+    async def close(self) -> None:
+        for job in reversed(self.jobs):
+            await job.close()
+
+
+def worker_jobs(manager: SessionManager) -> Jobs:
+    """The seven jobs of one worker (see the module docstring), not yet started."""
+    evidence_root = manager.settings.data_dir / "evidence"
+
+    async def risk_tick() -> None:
+        manager.tick_risk(time.time())
+
+    async def missing_audio() -> None:
+        manager.check_missing_audio(time.time())
+
+    async def retention() -> None:
+        await sweep(manager.store, evidence_root)
+
+    async def evict() -> None:
+        await manager.evict_abandoned(time.time())
+
+    return Jobs([
+        PeriodicJob("risk-tick", STATE_WRITE_PERIOD_S, risk_tick),
+        PeriodicJob("missing-audio", STATE_WRITE_PERIOD_S, missing_audio),
+        PeriodicJob("state-write", STATE_WRITE_PERIOD_S, manager.write_states),
+        PeriodicJob("status-publish", STATE_WRITE_PERIOD_S, manager.publish_statuses),
+        PeriodicJob("evict-abandoned", STATE_WRITE_PERIOD_S, evict),
+        PeriodicJob("retention-sweep", SWEEP_PERIOD_S, retention, first_after=STATE_WRITE_PERIOD_S),
+        PeriodicJob("heartbeat", STATE_WRITE_PERIOD_S, manager.heartbeat),
+    ])
