@@ -70,7 +70,11 @@ class Policy:
     max_head_pitch_degrees: float = 20.0
     #: a pending condition unseen for longer than max(this, release) restarts its debounce.
     max_sample_gap_seconds: float = 2.0
-    object_min_confidence: float = 0.5
+    #: an extra floor on phone/book confidence. The per-class thresholds live in the objects stage,
+    #: per detector backend (a score means something only against the model that gave it), and
+    #: the stage confirms an object over several passes; 0 trusts the stage. The old 0.5 silenced
+    #: every phone the detectors find in hand (0.32-0.49).
+    object_min_confidence: float = 0.0
     phone_labels: tuple[str, ...] = ("cell phone",)
     book_labels: tuple[str, ...] = ("book",)
     person_label: str = "person"
