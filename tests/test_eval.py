@@ -228,6 +228,7 @@ def test_centre_guess_and_grouping_on_known_dots() -> None:
 
 def test_gaze_end_to_end_on_a_built_set(tmp_path: Path, shared_data: Path) -> None:
     face = cv2.imread(str(shared_data / "images/faces/skimage_astronaut.png"))
+    assert face is not None
     csv_path = _gaze_set(tmp_path, face)
     out = tmp_path / "out.json"
     done = _eval("--gaze", str(csv_path), "--json", str(out))

@@ -25,7 +25,7 @@ detections stay available as `ObjectsResult.seen` (not sent on the wire) for eva
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,7 @@ class ObjectsStage(Stage):
         model_path: Path | str | None = None,
         models_dir: Path | str | None = None,
         intra_op_num_threads: int = 1,
-        labels: Sequence[str] | frozenset[str] = DEFAULT_LABELS,
+        labels: Collection[str] = DEFAULT_LABELS,
         thresholds: Mapping[str, float] | None = None,
         confirm: tuple[int, int] = DEFAULT_CONFIRM,
         detector: Detector | None = None,
