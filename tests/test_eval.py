@@ -298,7 +298,7 @@ def test_eval_on_the_real_object_photos(tmp_path: Path, shared_data: Path) -> No
     assert o["images"] == 4
     assert o["classes"]["cell phone"] == {"tp": 1, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0}
     assert o["events"]["phone"] == {"images_with": 1, "raised": 1, "recall": 1.0, "images_without": 3,
-                                    "false_events": 0}
+                                    "false_events": 0, "honest_min": 0.2, "false_events_per_honest_min": 0.0}
     assert o["groups"]["none"]["classes"]["cell phone"]["fp"] == 0
 
 

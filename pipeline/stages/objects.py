@@ -73,10 +73,10 @@ CLASS_THRESHOLDS: Mapping[str, float] = {
     "laptop": 0.4,
 }
 
-#: YOLOX-Nano's per-class minimum confidence, tuned on the tuning half of bench/data/objects
-#: (bench/README.md): people at the camera score 0.84-0.96 and the empty tree clip's best false
-#: person stays below 0.5; the phone in hand scores 0.43 and a hand over a face up to 0.34, which
-#: temporal confirmation, not the threshold, has to reject when it persists.
+#: YOLOX-Nano's per-class minimum confidence, chosen on the tuning media (bench/data/SOURCES.md):
+#: people at the camera score 0.82-0.96 and the empty tree clip gives no person at 0.5; the phone
+#: in hand scores 0.43 and the cat nothing. Measured since (bench/README.md): a hand held over a
+#: face scores 0.34 as "cell phone"; held still, confirmation cannot reject it.
 YOLOX_THRESHOLDS: Mapping[str, float] = {
     "person": 0.5,
     "cell phone": 0.3,

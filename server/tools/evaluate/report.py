@@ -6,7 +6,8 @@ can be re-aggregated later:
 * `videos[]`: `video`, `spans`, `group`, `duration_s`, `frames`, `verdict`, `events[]` (type,
   start, end) and `labels{}`; `video_summary` sums the labels over all videos (`all`) and per group;
 * `objects[]`: `csv`, `images`, `classes{}` (tp, fp, fn, precision, recall per COCO class),
-  `events{}` (per event type: images with the class that raised it, false events on the others),
+  `events{}` (per event type: images with the class that raised it, false events on the others and
+  per honest minute, each such image being `hold_s` of honest time),
   `groups{}` (the same per group), `detector_ms` (median of the first pass per image) and `images_detail[]`;
 * `gaze[]`: `csv`, `methods{}` (within, across, centre, eye_only: px / mm / deg summaries),
   `groups{}`, `notes[]` (sittings that could not be fitted) and `rejected` (images with no usable sample).
@@ -49,9 +50,12 @@ def box_json(c: BoxCounts) -> dict[str, Any]:
     return {"tp": c.tp, "fp": c.fp, "fn": c.fn, "precision": _r(c.precision), "recall": _r(c.recall)}
 
 
-def event_json(c: EventCounts) -> dict[str, Any]:
+def event_json(c: EventCounts, hold_s: float) -> dict[str, Any]:
+    """Each image without the object was held for `hold_s`: that is its honest time."""
+    honest_s = c.images_without * hold_s
     return {"images_with": c.images_with, "raised": c.raised, "recall": _r(c.recall),
-            "images_without": c.images_without, "false_events": c.false_events}
+            "images_without": c.images_without, "false_events": c.false_events,
+            "honest_min": round(honest_s / 60.0, 3), "false_events_per_honest_min": _r(per_minute(c.false_events, honest_s))}
 
 
 def _fmt(value: Any) -> str:

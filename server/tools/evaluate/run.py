@@ -79,11 +79,11 @@ def _sum_labels(items: Sequence[Mapping[str, LabelCounts]]) -> dict[str, LabelCo
     return out
 
 
-def _objects_block(records: Sequence[Any], classes: Sequence[str]) -> dict[str, Any]:
+def _objects_block(records: Sequence[Any], classes: Sequence[str], hold_s: float) -> dict[str, Any]:
     boxes: dict[str, BoxCounts] = score_boxes(records, classes)
     events: dict[str, EventCounts] = score_events(records, classes)
     return {"classes": {k: box_json(v) for k, v in boxes.items()},
-            "events": {k: event_json(v) for k, v in events.items()}}
+            "events": {k: event_json(v, hold_s) for k, v in events.items()}}
 
 
 GAZE_METHODS = ("within", "across", "centre", "eye_only")
@@ -145,8 +145,8 @@ def run_eval(options: EvalOptions, progress: Callable[[str], None] = lambda _: N
                     by_group[rec.truth.group].append(rec)
 
             doc["objects"].append({
-                "csv": str(csv_path), "images": len(records), **_objects_block(records, classes),
-                "groups": {g: _objects_block(recs, classes) for g, recs in sorted(by_group.items())},
+                "csv": str(csv_path), "images": len(records), **_objects_block(records, classes, options.hold_s),
+                "groups": {g: _objects_block(recs, classes, options.hold_s) for g, recs in sorted(by_group.items())},
                 "detector_ms": round(statistics.median(r.ms for r in records), 1),
                 "images_detail": [{"file": r.truth.file.name, "group": r.truth.group,
                                    "truth": {k: len(v) for k, v in r.truth.boxes.items()},
