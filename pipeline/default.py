@@ -40,12 +40,12 @@ def face_stages(*, face_landmarker_path: str | os.PathLike[str] | None = None) -
 
 def scene_stages(settings_like: object | None = None, *,
                  models_dir: str | os.PathLike[str] | None = None) -> list[Stage]:
-    """Stages that look at the room rather than the face: objects (NanoDet) and posture.
+    """Stages that look at the room rather than the face: objects (the default detector backend,
+    `pipeline.stages.objects.DEFAULT_BACKEND`) and posture.
 
-    `models_dir` holds `nanodet.onnx`; None means the one committed in pipeline/models.
+    `models_dir` holds the detector's model; None means the one committed in pipeline/models.
     """
-    nanodet = Path(models_dir) / "nanodet.onnx" if models_dir is not None else None
-    return [ObjectsStage(model_path=nanodet), PostureStage()]
+    return [ObjectsStage(models_dir=Path(models_dir) if models_dir is not None else None), PostureStage()]
 
 
 def build_default_pipeline(settings_like: object | None = None, *,

@@ -1,4 +1,4 @@
-"""`vigil`: the command line (serve, loadtest, user)."""
+"""`vigil`: the command line (serve, loadtest, user, eval)."""
 from __future__ import annotations
 
 import argparse
@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--password", default=None,
                           help="visible to other local users in the process list; prefer VIGIL_USER_PASSWORD or the prompt")
     user_add.set_defaults(func=cmd_user_add)
+    from server.tools.evaluate import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 

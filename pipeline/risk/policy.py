@@ -78,7 +78,11 @@ class Policy:
     #: an analysed frame stands for this long; past it without one the time is unobserved, and a
     #: connected peer with no decoded video for this long raises `video_lost` (after its debounce).
     observation_gap_seconds: float = 1.0
-    object_min_confidence: float = 0.5
+    #: an extra floor on phone/book confidence. The per-class thresholds live in the objects stage,
+    #: per detector backend (a score means something only against the model that gave it), and
+    #: the stage confirms an object over several passes; 0 trusts the stage. The old 0.5 silenced
+    #: every phone the detectors find in hand (0.32-0.49).
+    object_min_confidence: float = 0.0
     phone_labels: tuple[str, ...] = ("cell phone",)
     book_labels: tuple[str, ...] = ("book",)
     person_label: str = "person"

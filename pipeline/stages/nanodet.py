@@ -23,7 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.stages.detection import COCO_LABELS, Detection
+from pipeline.stages.detection import Detection
+from pipeline.stages.detection_nms import class_wise_nms
 
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
@@ -104,16 +105,5 @@ class NanoDetDetector:
             classes.append(label)
         if not boxes:
             return []
-        xyxy = np.concatenate(boxes)
-        score = np.concatenate(scores).astype(np.float32)
-        cls_id = np.concatenate(classes)
-        xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
-        kept = cv2.dnn.NMSBoxesBatched(xywh.tolist(), score.tolist(), cls_id.tolist(),
-                                       self.score_floor, NMS_IOU)
-        out = []
-        for i in np.asarray(kept, dtype=int).reshape(-1):
-            x, y, w, h = (float(v) / INPUT_SIZE for v in xywh[i])
-            out.append(Detection(label=COCO_LABELS[int(cls_id[i])], class_id=int(cls_id[i]),
-                                 confidence=float(score[i]), box=(x, y, w, h)))
-        out.sort(key=lambda d: d.confidence, reverse=True)
-        return out
+        return class_wise_nms(np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes),
+                              width=INPUT_SIZE, height=INPUT_SIZE, iou=NMS_IOU, score_floor=self.score_floor)
