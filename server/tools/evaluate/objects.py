@@ -115,7 +115,7 @@ def run_images(images: Sequence[ImageTruth], *, pipeline: Any, policy: Any, hold
     import numpy as np
 
     from pipeline.frame import VideoFrame
-    from pipeline.observe import observation_from_fields
+    from pipeline.observe import observation_from_analysis
     from pipeline.risk import RiskEngine
     from pipeline.stages.objects import ObjectsResult
 
@@ -138,7 +138,7 @@ def run_images(images: Sequence[ImageTruth], *, pipeline: Any, policy: Any, hold
             if first is None:
                 ms = (time.perf_counter() - t0) * 1000.0
                 first = analysis.result("objects", ObjectsResult)
-            engine.observe(observation_from_fields(analysis.message_fields(), t=t, frame_id=i + 1))
+            engine.observe(observation_from_analysis(analysis))
         verdict = engine.finish(steps / fps)
         seen = first.seen if first is not None else ()
         dets = tuple((d.label, d.confidence, (d.box[0] * w, d.box[1] * h, d.box[2] * w, d.box[3] * h)) for d in seen)

@@ -4,7 +4,7 @@
 or after each step), runs every stage synchronously on each frame (the rated stages, objects and
 posture, run inline whenever their period has passed, and their last result is carried between
 runs exactly as in a live session), turns the analysis into the risk engine's `Observation` from
-the same fields the data channel carries (`pipeline.observe.observation_from_fields`), and keeps
+the same typed analysis the live session judges (`pipeline.observe.observation_from_analysis`), and keeps
 per frame the engine's reading of every vision condition plus, at the end, every event.
 
 `score_video` is pure: from those records and the spans it computes the per-label counts that
@@ -89,7 +89,7 @@ def score_video(record: VideoRecord, spans: Sequence[SpanRow]) -> tuple[dict[str
 def run_video(path: Path, *, pipeline: Any, policy: Any, fps: float) -> VideoRecord:
     """Analyse the video (module docstring). `pipeline` is a loaded `pipeline.runner.Pipeline`."""
     from pipeline.frame import VideoFrame
-    from pipeline.observe import observation_from_fields
+    from pipeline.observe import observation_from_analysis
     from pipeline.risk import RiskEngine
     from pipeline.risk.events import SAMPLED
     from server.tools.candidate.media_files import rgb_frames
@@ -102,7 +102,7 @@ def run_video(path: Path, *, pipeline: Any, policy: Any, fps: float) -> VideoRec
     frames: list[tuple[float, FrameView]] = []
     for frame_id, (t, rgb) in enumerate(decoded, start=1):
         analysis = session.analyse(VideoFrame(rgb, t=t, frame_id=frame_id))
-        obs = observation_from_fields(analysis.message_fields(), t=t, frame_id=frame_id)
+        obs = observation_from_analysis(analysis)
         engine.observe(obs)
         # read after observing, so the baseline the engine just updated is the one it judged with;
         # the same readers the engine feeds its filters with (the event registry's)
