@@ -126,7 +126,7 @@ class Accounts:
         return user, self.issue(user, now)
 
     async def _limit(self, name: str, subject: str, limit: int, window_s: int) -> None:
-        if await self.records.count(name, subject, window_s) > limit:
+        if await self.records.rates.count(name, subject, window_s) > limit:
             REJECTED.labels(name).inc()
             raise ApiError(429, f"too many {name} attempts; try again later", {"retry_after_s": window_s})
 

@@ -67,7 +67,7 @@ class RiskSession:
     @classmethod
     async def restore_or_new(cls, store: Store, sid: str, policy: Policy, t0: float) -> RiskSession:
         raw = await store.session_field(sid, "risk_state")
-        engine = RiskEngine(policy)
+        engine = RiskEngine(policy, start=t0)  # time before a first connection counts as unobserved
         if raw:
             try:
                 engine = RiskEngine.restore(json.loads(raw))
@@ -125,8 +125,13 @@ class RiskSession:
         self._log({"kind": "browser", "t": t, "event": event})
         return self._apply(self.engine.browser(BrowserSignal(t=t, event=event)))  # type: ignore[arg-type]
 
-    def tick(self, t: float) -> LiveUpdate:
-        return self._apply(self.engine.advance(t))
+    def tick(self, t: float, *, video_at: float | None = None) -> LiveUpdate:
+        """Time passes; `video_at`: when the newest decoded video frame arrived (coverage, video_lost)."""
+        return self._apply(self.engine.advance(t, video_at=video_at))
+
+    def connection(self, t: float, connected: bool) -> LiveUpdate:
+        """The candidate's peer connected or went away."""
+        return self._apply(self.engine.connection(t, connected))
 
     # -- outputs -------------------------------------------------------------------------------
     def _log(self, item: dict[str, Any]) -> None:
@@ -168,6 +173,11 @@ class RiskSession:
             "peak_risk": round(verdict.peak_risk, 1),
             "mean_risk": round(verdict.mean_risk, 1),
             "counts": {k: v for k, v in verdict.counts.items() if v},
+            # what was watched: seconds of usable analysed video, its share, and why the rest was not
+            "observed_seconds": round(verdict.observed_seconds, 1),
+            "coverage": None if verdict.coverage is None else round(verdict.coverage, 3),
+            "unobserved": {k: round(v, 1) for k, v in verdict.unobserved.items()},
+            "unobserved_spans": [[round(a, 3), round(b, 3), why] for a, b, why in verdict.unobserved_spans],
         }
         self._log({"kind": "verdict", "t": now, "summary": summary})
         return summary

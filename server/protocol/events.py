@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pipeline.risk.coverage import ObservationState
 from pipeline.risk.messages import Decision, EventType, Severity
 from server.protocol.base import Outbound
 
@@ -40,3 +41,10 @@ class VerdictSummary(Outbound):
     mean_risk: float
     #: events per type, types with none left out
     counts: dict[EventType, int]
+    #: seconds of usable analysed video, and their share of the session (null: no time passed)
+    observed_seconds: float
+    coverage: float | None
+    #: unobserved seconds by reason (not_connected, disconnected, no_video, not_analysed, covered, frozen, dark)
+    unobserved: dict[ObservationState, float]
+    #: unobserved spans [start, end, reason], session clock (epoch seconds), at most 500
+    unobserved_spans: list[tuple[float, float, ObservationState]]

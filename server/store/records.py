@@ -27,9 +27,26 @@ from server.store.keys import (
 RedisClient = Any
 
 
+class RateCounters:
+    """Fixed-window counters shared by every worker (logins per address, session creations...)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis: RedisClient = redis
+
+    async def count(self, name: str, subject: str, window_s: int) -> int:
+        """Count one more in the current window of `name:subject`; the count including this one."""
+        key = rate_key(name, subject)
+        async with self._redis.pipeline(transaction=True) as p:
+            p.incr(key)
+            p.expire(key, window_s, nx=True)
+            count, _ = await p.execute()
+        return int(count)
+
+
 class AccountRecords:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis: RedisClient = redis
+        self.rates = RateCounters(redis)
 
     async def create_user(self, user_id: str, email: str, fields: Mapping[str, str]) -> bool:
         """Write the user, then claim the email (SET NX); False, with the user removed, if it is taken."""
@@ -67,15 +84,6 @@ class AccountRecords:
 
     async def clear_login_failures(self, email: str, client: str) -> None:
         await self._redis.delete(login_failures_key(email, client))
-
-    async def count(self, name: str, subject: str, window_s: int) -> int:
-        """Count one more in the current window of `name:subject`; the count including this one."""
-        key = rate_key(name, subject)
-        async with self._redis.pipeline(transaction=True) as p:
-            p.incr(key)
-            p.expire(key, window_s, nx=True)
-            count, _ = await p.execute()
-        return int(count)
 
     # -- revoked tokens ------------------------------------------------------------------------
     async def is_revoked(self, jti: str) -> bool:

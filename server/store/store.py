@@ -30,7 +30,7 @@ from server.store.keys import (
     worker_key,
     worker_sessions_key,
 )
-from server.store.records import AccountRecords, ExamRecords
+from server.store.records import AccountRecords, ExamRecords, RateCounters
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class Store:
         self.errors = 0
         self.accounts = AccountRecords(self.redis)
         self.exams = ExamRecords(self.redis)
+        self.rates = RateCounters(self.redis)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -13,6 +13,7 @@ import pytest
 
 from server.accounts.hashing import PasswordHashing
 from server.protocol.errors import ApiError
+from server.store.keys import rate_key
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 
@@ -53,6 +54,8 @@ async def test_a_login_flood_does_not_slow_a_live_candidate(vigil_server, ledger
         assert flooded >= 0.9 * quiet, f"analysed fps fell from {quiet:.2f} to {flooded:.2f} under a login flood"
     finally:
         await client.close()
+        # the suite shares one Valkey and one client address: give the next tests their login budget back
+        await vigil_server.store.redis.delete(rate_key("login", "127.0.0.1"), rate_key("login", "all"))
 
 
 async def test_the_hashing_pool_refuses_beyond_its_queue_instead_of_growing() -> None:
