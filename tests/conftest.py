@@ -32,6 +32,10 @@ async def eventually(predicate, timeout: float, what: str):  # type: ignore[no-u
     raise AssertionError(f"timed out waiting for {what}")
 
 
+#: a test server that takes longer than this to close is a bug: its pending tasks are printed
+SERVER_CLOSE_S = 90.0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -114,7 +118,21 @@ async def vigil_server_factory(valkey_url: str, loaded_models, tmp_path: Path): 
     try:
         yield start
     finally:
-        await stack.aclose()
+        await _close_or_explain(stack)
+
+
+async def _close_or_explain(stack) -> None:  # type: ignore[no-untyped-def]
+    """Close the servers; if that hangs, fail with every pending task's stack instead of hanging the run."""
+    import asyncio
+    import io
+
+    try:
+        await asyncio.wait_for(stack.aclose(), SERVER_CLOSE_S)
+    except TimeoutError:
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=out)
+        raise AssertionError(f"server shutdown hung for {SERVER_CLOSE_S} s; pending tasks:\n{out.getvalue()}") from None
 
 
 @pytest.fixture
