@@ -44,6 +44,44 @@ def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
+def _env_mode(e: Mapping[str, str]) -> str:
+    env = e.get("VIGIL_ENV", "dev")
+    if env not in ("dev", "production"):
+        raise ValueError(f"VIGIL_ENV must be 'dev' or 'production', not {env!r}")
+    return env
+
+
+@dataclass(frozen=True)
+class _EnvReader:
+    """Typed reads of one environment, each naming the variable when its value is malformed."""
+
+    e: Mapping[str, str]
+
+    def num(self, name: str, default: float, kind: type = int) -> float:
+        raw = self.e.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a number, not {raw!r}") from None
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, not {raw!r}")
+        return value
+
+    def switch(self, name: str) -> bool | None:
+        raw = (self.e.get(name) or "").strip().lower()
+        if raw == "":
+            return None
+        if raw not in ("on", "off"):
+            raise ValueError(f"{name} must be 'on' or 'off', not {raw!r}")
+        return raw == "on"
+
+    def path(self, name: str) -> Path | None:
+        raw = self.e.get(name)
+        return Path(raw) if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
@@ -77,33 +115,9 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         e = os.environ if environ is None else environ
-        env = e.get("VIGIL_ENV", "dev")
-        if env not in ("dev", "production"):
-            raise ValueError(f"VIGIL_ENV must be 'dev' or 'production', not {env!r}")
-
-        def num(name: str, default: float, kind: type = int) -> float:
-            raw = e.get(name)
-            if raw is None or raw == "":
-                return default
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ValueError(f"{name} must be a number, not {raw!r}") from None
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, not {raw!r}")
-            return value
-
-        def switch(name: str) -> bool | None:
-            raw = (e.get(name) or "").strip().lower()
-            if raw == "":
-                return None
-            if raw not in ("on", "off"):
-                raise ValueError(f"{name} must be 'on' or 'off', not {raw!r}")
-            return raw == "on"
-
-        def path(name: str) -> Path | None:
-            raw = e.get(name)
-            return Path(raw) if raw else None
+        env = _env_mode(e)
+        read = _EnvReader(e)
+        num, switch, path = read.num, read.switch, read.path  # short names: one variable per line below
 
         return cls(
             redis_url=e.get("REDIS_URL") or None,

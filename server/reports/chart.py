@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
 
 matplotlib.use("Agg")
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
@@ -42,23 +44,51 @@ def risk_timeline_png(points: Sequence[TimelinePoint], events: Sequence[ReportEv
         return _draw(points, events, t0, t_end)
 
 
-def _draw(points: Sequence[TimelinePoint], events: Sequence[ReportEvent], t0: float | None,
-          t_end: float | None) -> bytes:
+@dataclass(frozen=True)
+class _TimeAxis:
+    """Seconds since `t0` drawn in `unit`s (`scale` seconds each); `last` is the latest time shown."""
+
+    t0: float
+    last: float
+    span: float
+    unit: str
+    scale: float
+
+    def x(self, t: float) -> float:
+        return (t - self.t0) / self.scale
+
+
+def _time_axis(points: Sequence[TimelinePoint], events: Sequence[ReportEvent], t0: float | None,
+               t_end: float | None) -> _TimeAxis:
     times = [p.t for p in points] + [e.start for e in events]
     if t0 is None:
         t0 = min(times) if times else 0.0
     last = max([*times, *(e.end for e in events if e.end is not None), t_end or t0])
     span = max(1.0, last - t0)
     unit, scale = _unit(span)
+    return _TimeAxis(t0, last, span, unit, scale)
 
+
+def _draw(points: Sequence[TimelinePoint], events: Sequence[ReportEvent], t0: float | None,
+          t_end: float | None) -> bytes:
+    axis = _time_axis(points, events, t0, t_end)
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(2, 1, height_ratios=(4.2, 1.0), hspace=0.08, left=0.08, right=0.98, top=0.9,
                             bottom=0.15)
     ax = fig.add_subplot(grid[0])
     strip = fig.add_subplot(grid[1], sharex=ax)
+    _plot_scores(ax, points, axis)
+    _plot_events(ax, strip, events, axis)
+    _legend(ax)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
 
-    xs = [(p.t - t0) / scale for p in points]
+
+def _plot_scores(ax: Axes, points: Sequence[TimelinePoint], axis: _TimeAxis) -> None:
+    """Risk (filled) and attention lines on the upper plot, or a note that there are none."""
+    xs = [axis.x(p.t) for p in points]
     if points:
         ax.plot(xs, [p.risk for p in points], color=RISK_COLOUR, lw=1.4, label="risk")
         ax.fill_between(xs, [p.risk for p in points], color=RISK_COLOUR, alpha=0.08, lw=0)
@@ -70,14 +100,17 @@ def _draw(points: Sequence[TimelinePoint], events: Sequence[ReportEvent], t0: fl
         ax.text(0.5, 0.5, "no risk samples recorded", transform=ax.transAxes, ha="center", va="center",
                 color="#777777", fontsize=9)
     ax.set_ylim(0, 100)
-    ax.set_xlim(0, span / scale)
+    ax.set_xlim(0, axis.span / axis.scale)
     ax.set_ylabel("score (0-100)", fontsize=8)
     ax.grid(True, color="#e0e0e0", lw=0.6)
     ax.tick_params(labelsize=7, labelbottom=False)
 
-    min_w = span * MIN_EVENT_WIDTH_SHARE
+
+def _plot_events(ax: Axes, strip: Axes, events: Sequence[ReportEvent], axis: _TimeAxis) -> None:
+    """One strip row per severity, and the same spans shaded on the score plot."""
+    min_w = axis.span * MIN_EVENT_WIDTH_SHARE
     for row, severity in enumerate(SEVERITY_ROWS):
-        bars = [((e.start - t0) / scale, max(min_w, (e.end if e.end is not None else last) - e.start) / scale)
+        bars = [(axis.x(e.start), max(min_w, (e.end if e.end is not None else axis.last) - e.start) / axis.scale)
                 for e in events if e.severity == severity]
         if bars:
             strip.broken_barh(bars, (len(SEVERITY_ROWS) - 1 - row + 0.15, 0.7),
@@ -88,15 +121,13 @@ def _draw(points: Sequence[TimelinePoint], events: Sequence[ReportEvent], t0: fl
     strip.set_ylim(0, len(SEVERITY_ROWS))
     strip.set_yticks([len(SEVERITY_ROWS) - 1 - i + 0.5 for i in range(len(SEVERITY_ROWS))],
                      list(SEVERITY_ROWS), fontsize=6)
-    strip.set_xlabel(f"time since start ({unit})", fontsize=8)
+    strip.set_xlabel(f"time since start ({axis.unit})", fontsize=8)
     strip.tick_params(labelsize=7)
     strip.grid(True, axis="x", color="#e0e0e0", lw=0.6)
 
+
+def _legend(ax: Axes) -> None:
     handles, _ = ax.get_legend_handles_labels()
     handles += [Patch(color=SEVERITY_COLOURS[s], label=f"{s} event") for s in SEVERITY_ROWS]
     ax.legend(handles=handles, fontsize=7, loc="lower left", ncol=5, frameon=False, borderaxespad=0.2,
               bbox_to_anchor=(0.0, 1.0))
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    return buf.getvalue()

@@ -134,102 +134,149 @@ def calibration_summary(raw: str | None) -> dict[str, Any]:
     return out
 
 
-def fold_stream(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """One pass over the stream: events by id, timeline, browser counts, evidence, verdict."""
-    events: dict[str, dict[str, Any]] = {}
-    points: list[TimelinePoint] = []
-    browser: Counter[str] = Counter()
-    files: dict[str, str] = {}
-    notes: dict[str, str] = {}
-    skipped: Counter[str] = Counter()
-    errors: list[str] = []
+@dataclass
+class _StreamFold:
+    """What `fold_stream` gathers while it walks the stream, one method per kind of item."""
+
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    points: list[TimelinePoint] = field(default_factory=list)
+    browser: Counter[str] = field(default_factory=Counter)
+    files: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
     verdict: dict[str, Any] | None = None
     last_t: float | None = None
-    for item in items:
+
+    def add(self, item: Mapping[str, Any]) -> None:
         kind = item.get("kind")
         t = item.get("t")
         if isinstance(t, (int, float)):
-            last_t = float(t)
+            self.last_t = float(t)
         if kind == "score":
-            risk = item.get("risk")
-            if isinstance(t, (int, float)) and isinstance(risk, (int, float)):
-                att = item.get("attention")
-                att = float(att) if isinstance(att, (int, float)) else None
-                points.append(TimelinePoint(float(t), float(risk), att))
+            self._score(item, t)
         elif kind in ("event_started", "event_ended"):
-            ev = item.get("event")
-            if isinstance(ev, Mapping) and ev.get("id"):
-                row = events.setdefault(str(ev["id"]), dict(ev))
-                if kind == "event_ended":
-                    row.update(ev)
+            self._event(item, ended=kind == "event_ended")
         elif kind == "browser":
-            browser[str(item.get("event"))] += 1
-        elif kind == "evidence":
-            files[str(item.get("event_id"))] = str(item.get("file"))
+            self.browser[str(item.get("event"))] += 1
+        elif kind in ("evidence", "evidence_skipped", "evidence_error"):
+            self._evidence(kind, item)
+        elif kind == "verdict" and isinstance(item.get("summary"), Mapping):
+            self.verdict = dict(item["summary"])
+
+    def _score(self, item: Mapping[str, Any], t: Any) -> None:
+        risk = item.get("risk")
+        if isinstance(t, (int, float)) and isinstance(risk, (int, float)):
+            att = item.get("attention")
+            att = float(att) if isinstance(att, (int, float)) else None
+            self.points.append(TimelinePoint(float(t), float(risk), att))
+
+    def _event(self, item: Mapping[str, Any], *, ended: bool) -> None:
+        """Start and end of one event share its id: one row, the end's fields over the start's."""
+        ev = item.get("event")
+        if isinstance(ev, Mapping) and ev.get("id"):
+            row = self.events.setdefault(str(ev["id"]), dict(ev))
+            if ended:
+                row.update(ev)
+
+    def _evidence(self, kind: str, item: Mapping[str, Any]) -> None:
+        event_id = str(item.get("event_id"))
+        if kind == "evidence":
+            self.files[event_id] = str(item.get("file"))
         elif kind == "evidence_skipped":
             reason = str(item.get("reason"))
-            skipped[reason] += 1
-            notes[str(item.get("event_id"))] = f"skipped: {reason}"
-        elif kind == "evidence_error":
-            errors.append(str(item.get("error")))
-            notes[str(item.get("event_id"))] = "error writing snapshot"
-        elif kind == "verdict" and isinstance(item.get("summary"), Mapping):
-            verdict = dict(item["summary"])
-    return {"events": events, "points": points, "browser": dict(browser), "files": files, "notes": notes,
-            "skipped": dict(skipped), "errors": errors, "verdict": verdict, "last_t": last_t}
+            self.skipped[reason] += 1
+            self.notes[event_id] = f"skipped: {reason}"
+        else:
+            self.errors.append(str(item.get("error")))
+            self.notes[event_id] = "error writing snapshot"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"events": self.events, "points": self.points, "browser": dict(self.browser),
+                "files": self.files, "notes": self.notes, "skipped": dict(self.skipped), "errors": self.errors,
+                "verdict": self.verdict, "last_t": self.last_t}
+
+
+def fold_stream(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One pass over the stream: events by id, timeline, browser counts, evidence, verdict."""
+    fold = _StreamFold()
+    for item in items:
+        fold.add(item)
+    return fold.as_dict()
+
+
+def _verdict(folded: Mapping[str, Any], session: Mapping[str, str]) -> dict[str, Any] | None:
+    """The stream's verdict, else the session hash's `summary` field, else None."""
+    verdict: dict[str, Any] | None = folded["verdict"]
+    if verdict is None and session.get("summary"):
+        try:
+            verdict = json.loads(session["summary"])
+        except ValueError:
+            verdict = None
+    return verdict
+
+
+def _duration(verdict: Mapping[str, Any] | None, started: float | None, ended: float | None,
+              last_t: float | None, now: float) -> float | None:
+    """The verdict's duration; without one, from the start to the end, the last item or now."""
+    if verdict is not None and isinstance(verdict.get("duration_seconds"), (int, float)):
+        return float(verdict["duration_seconds"])
+    if started is not None:
+        return round(max(0.0, (ended or last_t or now) - started), 1)
+    return None
+
+
+def _snapshot(folded: Mapping[str, Any], ev_id: str, evidence_root: Path, sid: str) -> tuple[str | None, str | None]:
+    """The event's snapshot file name when it is on disk, else None and why there is none."""
+    name: str | None = folded["files"].get(ev_id)
+    if name is not None and evidence_file(evidence_root, sid, name) is None:
+        return None, "snapshot file missing"
+    return name, folded["notes"].get(ev_id) if name is None else None
+
+
+def _report_event(ev_id: str, ev: Mapping[str, Any], evidence: str | None, note: str | None) -> ReportEvent:
+    start = float(ev.get("start") or ev.get("at") or 0.0)
+    end = ev.get("end")
+    end = float(end) if isinstance(end, (int, float)) else None
+    conf = ev.get("confidence")
+    frame = ev.get("evidence_frame_id")
+    return ReportEvent(
+        id=ev_id, type=str(ev.get("type", "")), severity=str(ev.get("severity", "")), start=start,
+        end=end, duration_s=None if end is None else round(max(0.0, end - start), 1),
+        confidence=float(conf) if isinstance(conf, (int, float)) else None,
+        evidence_frame_id=int(frame) if isinstance(frame, int) else None, evidence=evidence,
+        evidence_note=note)
+
+
+def _report_events(folded: Mapping[str, Any], evidence_root: Path, sid: str) -> list[ReportEvent]:
+    rows = [_report_event(ev_id, ev, *_snapshot(folded, ev_id, evidence_root, sid))
+            for ev_id, ev in folded["events"].items()]
+    rows.sort(key=lambda r: (r.start, r.id))
+    return rows
+
+
+def _evidence_summary(folded: Mapping[str, Any], rows: list[ReportEvent]) -> dict[str, Any]:
+    return {"files": sum(r.evidence is not None for r in rows), "skipped": sum(folded["skipped"].values()),
+            "skipped_by_reason": folded["skipped"], "errors": len(folded["errors"]),
+            "error_messages": folded["errors"][:MAX_ERROR_LINES]}
 
 
 def build_report(session: Mapping[str, str], items: Iterable[Mapping[str, Any]], *, exam_title: str | None,
                  evidence_root: Path, now: float) -> Report:
     sid = session.get("session_id", "")
     folded = fold_stream(items)
-    verdict = folded["verdict"]
-    if verdict is None and session.get("summary"):
-        try:
-            verdict = json.loads(session["summary"])
-        except ValueError:
-            verdict = None
+    verdict = _verdict(folded, session)
     created = _num(session.get("created_at"))
     started = _num(session.get("started_at")) or _num(session.get("connected_at")) or created
     ended = _num(session.get("ended_at"))
-    duration = None
-    if verdict is not None and isinstance(verdict.get("duration_seconds"), (int, float)):
-        duration = float(verdict["duration_seconds"])
-    elif started is not None:
-        duration = round(max(0.0, (ended or folded["last_t"] or now) - started), 1)
-
-    rows = []
-    present = 0
-    for ev_id, ev in folded["events"].items():
-        start = float(ev.get("start") or ev.get("at") or 0.0)
-        end = ev.get("end")
-        end = float(end) if isinstance(end, (int, float)) else None
-        name: str | None = folded["files"].get(ev_id)
-        note: str | None  # why there is no snapshot
-        if name is not None and evidence_file(evidence_root, sid, name) is None:
-            name, note = None, "snapshot file missing"
-        else:
-            note = folded["notes"].get(ev_id) if name is None else None
-        present += name is not None
-        conf = ev.get("confidence")
-        frame = ev.get("evidence_frame_id")
-        rows.append(ReportEvent(
-            id=ev_id, type=str(ev.get("type", "")), severity=str(ev.get("severity", "")), start=start,
-            end=end, duration_s=None if end is None else round(max(0.0, end - start), 1),
-            confidence=float(conf) if isinstance(conf, (int, float)) else None,
-            evidence_frame_id=int(frame) if isinstance(frame, int) else None, evidence=name,
-            evidence_note=note))
-    rows.sort(key=lambda r: (r.start, r.id))
-
+    rows = _report_events(folded, evidence_root, sid)
     counters = {k: int(v) for k, v in session.items() if k in COUNTERS and v.isdigit()}
     return Report(
         session_id=sid, candidate_id=session.get("candidate_id", ""), exam_id=session.get("exam_id", ""),
         exam_title=exam_title, status=session.get("status", ""), created_at=created, started_at=started,
-        ended_at=ended, duration_s=duration, verdict=verdict,
+        ended_at=ended, duration_s=_duration(verdict, started, ended, folded["last_t"], now), verdict=verdict,
         calibration=calibration_summary(session.get("calibration")), browser=folded["browser"], events=rows,
-        evidence={"files": present, "skipped": sum(folded["skipped"].values()),
-                  "skipped_by_reason": folded["skipped"], "errors": len(folded["errors"]),
-                  "error_messages": folded["errors"][:MAX_ERROR_LINES]},
+        evidence=_evidence_summary(folded, rows),
         timeline=downsample(folded["points"]), timeline_source_points=len(folded["points"]),
         generated_at=now, counters=counters)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -211,15 +212,22 @@ def render_pdf(report: Report, evidence_dir: Path | None) -> bytes:
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
                             bottomMargin=MARGIN + 4 * mm, title=f"Vigil session report {report.session_id}",
                             author="Vigil")
+    footer = partial(_footer, report.session_id)
+    doc.build(_story(report, evidence_dir), onFirstPage=footer, onLaterPages=footer)
+    return buf.getvalue()
 
-    def footer(canvas: Any, doc: Any) -> None:
-        canvas.saveState()
-        canvas.setFont("Helvetica", 7)
-        canvas.setFillColor(MUTED)
-        canvas.drawString(MARGIN, MARGIN - 2 * mm, f"Vigil session report  {report.session_id}")
-        canvas.drawRightString(PAGE_W - MARGIN, MARGIN - 2 * mm, f"page {doc.page}")
-        canvas.restoreState()
 
+def _footer(session_id: str, canvas: Any, doc: Any) -> None:
+    canvas.saveState()
+    canvas.setFont("Helvetica", 7)
+    canvas.setFillColor(MUTED)
+    canvas.drawString(MARGIN, MARGIN - 2 * mm, f"Vigil session report  {session_id}")
+    canvas.drawRightString(PAGE_W - MARGIN, MARGIN - 2 * mm, f"page {doc.page}")
+    canvas.restoreState()
+
+
+def _story(report: Report, evidence_dir: Path | None) -> list[Any]:
+    """The report's flowables, top to bottom."""
     story: list[Any] = [
         Paragraph("Session report", TITLE),
         _p(f"Session {report.session_id}  ·  generated {_utc(report.generated_at)}", MUTED_STYLE),
@@ -229,19 +237,23 @@ def render_pdf(report: Report, evidence_dir: Path | None) -> bytes:
     if reasons:
         story.append(Paragraph("Why this verdict", H2))
         story += [Paragraph(f"&bull;&nbsp; {escape(str(r))}", BODY) for r in reasons]
-    png = risk_timeline_png(report.timeline, report.events, t0=report.started_at,
-                            t_end=report.ended_at or report.generated_at)
-    chart_h = BODY_W * 3.3 / 7.2
-    chart = Image(io.BytesIO(png), width=BODY_W, height=chart_h)
-    story.append(KeepTogether([Paragraph("Risk timeline", H2), chart,
-                               _p(f"{report.timeline_source_points} one-second samples"
-                                  + (f", shown as {len(report.timeline)} points (peak risk, mean attention)"
-                                     if len(report.timeline) < report.timeline_source_points else ""),
-                                  MUTED_STYLE)]))
+    story.append(_timeline_section(report))
     story.append(KeepTogether([Paragraph("Browser signals", H2), _browser_table(report)]))
     # the heading and its note travel with the table's first rows (no heading alone at a page's foot)
     story.append(Paragraph(f"Events ({len(report.events)})", KEEP_H2))
     story.append(Paragraph(escape(_evidence_line(report)), KEEP_NOTE))
     story.append(_events_table(report, evidence_dir) if report.events else _p("No events.", BODY))
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buf.getvalue()
+    return story
+
+
+def _timeline_section(report: Report) -> KeepTogether:
+    """The risk timeline chart with its heading and how many samples it shows."""
+    png = risk_timeline_png(report.timeline, report.events, t0=report.started_at,
+                            t_end=report.ended_at or report.generated_at)
+    chart_h = BODY_W * 3.3 / 7.2
+    chart = Image(io.BytesIO(png), width=BODY_W, height=chart_h)
+    return KeepTogether([Paragraph("Risk timeline", H2), chart,
+                         _p(f"{report.timeline_source_points} one-second samples"
+                            + (f", shown as {len(report.timeline)} points (peak risk, mean attention)"
+                               if len(report.timeline) < report.timeline_source_points else ""),
+                            MUTED_STYLE)])
