@@ -111,16 +111,9 @@ class CandidateClient:
         if self.session_id is None:
             await self.create()
         elif resume:  # TURN credentials expire: take fresh ones before re-offering
-            assert self.http is not None
-            async with self.http.get(f"{self.base_url}/api/sessions/{self.session_id}",
-                                     headers={"Authorization": f"Bearer {self.token}"}) as resp:
-                if resp.status == 200:
-                    self.ice_servers = (await resp.json()).get("ice_servers", self.ice_servers)
+            await self._refresh_ice_servers()
         started = time.monotonic()
-        servers = [RTCIceServer(**{k: v for k, v in s.items() if k in ("urls", "username", "credential")})
-                   for s in (self.ice_servers or [])]
-        policy = RTCIceTransportPolicy.RELAY if self.relay_only else RTCIceTransportPolicy.ALL
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
+        pc = self._new_peer()
         self.pc = pc
         self.channel_open = asyncio.Event()
         frames = load_video_frames(self.video, self.width, self.height, self.fps)
@@ -130,6 +123,27 @@ class CandidateClient:
             pc.addTrack(LoopingAudioTrack(load_audio(self.audio)))
         channel = pc.createDataChannel("vigil")
         self.channel = channel
+        self._listen(channel)
+        await self._negotiate(pc, resume=resume)
+        await asyncio.wait_for(self.channel_open.wait(), timeout=timeout)
+        self.setup_s = time.monotonic() - started
+        return self.setup_s
+
+    async def _refresh_ice_servers(self) -> None:
+        assert self.http is not None
+        async with self.http.get(f"{self.base_url}/api/sessions/{self.session_id}",
+                                 headers={"Authorization": f"Bearer {self.token}"}) as resp:
+            if resp.status == 200:
+                self.ice_servers = (await resp.json()).get("ice_servers", self.ice_servers)
+
+    def _new_peer(self) -> RTCPeerConnection:
+        servers = [RTCIceServer(**{k: v for k, v in s.items() if k in ("urls", "username", "credential")})
+                   for s in (self.ice_servers or [])]
+        policy = RTCIceTransportPolicy.RELAY if self.relay_only else RTCIceTransportPolicy.ALL
+        return RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
+
+    def _listen(self, channel: Any) -> None:
+        """Flag the channel's opening; record every JSON message with its receipt time."""
 
         @channel.on("open")
         def on_open() -> None:
@@ -144,14 +158,13 @@ class CandidateClient:
             self.messages.append(Received(msg, time.time() * 1000.0))
             self.new_message.set()
 
+    async def _negotiate(self, pc: RTCPeerConnection, *, resume: bool) -> None:
+        """Our offer to the session's `offer` (or `resume`) route, its answer to the peer."""
         await pc.setLocalDescription(await pc.createOffer())
         sdp = pc.localDescription.sdp
         path = f"/api/sessions/{self.session_id}/{'resume' if resume else 'offer'}"
         answer = await self._post(path, {"sdp": sdp, "type": "offer"})
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
-        await asyncio.wait_for(self.channel_open.wait(), timeout=timeout)
-        self.setup_s = time.monotonic() - started
-        return self.setup_s
 
     def send(self, message: dict[str, Any]) -> None:
         self.channel.send(json.dumps(message))

@@ -94,77 +94,118 @@ def _gaze_methods(errors: Sequence[Any]) -> dict[str, Any]:
 
 
 def run_eval(options: EvalOptions, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    from pipeline.default import face_stages
-    from pipeline.stages.posture import PostureStage
-
     policy = _policy(options)
     objects_stage = _objects_stage(options)
     doc: dict[str, Any] = {
-        "vigil_eval": 1,
-        "settings": {"fps": options.fps, "hold_s": options.hold_s,
-                     "detector": objects_stage.backend, "thresholds": dict(sorted(objects_stage.thresholds.items())),
-                     "confirm": list(objects_stage.confirm), "policy": str(options.policy) if options.policy else None,
-                     "object_min_confidence": policy.object_min_confidence},
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},
+        "vigil_eval": 1, "settings": _settings_json(options, objects_stage, policy), "machine": _machine_json(),
         "videos": [], "objects": [], "gaze": [],
     }
     if options.videos:
-        full = _load([*face_stages(), objects_stage, PostureStage()])
-        per_video: list[tuple[str | None, dict[str, LabelCounts]]] = []
-        for video, spans_csv in options.videos:
-            progress(f"video {video}")
-            spans = formats.read_spans(spans_csv)
-            record = run_video(video, pipeline=full, policy=policy, fps=options.fps)
-            labels, skipped = score_video(record, spans)
-            group = next((s.group for s in spans if s.group), None)
-            per_video.append((group, labels))
-            doc["videos"].append({
-                "video": str(video), "spans": str(spans_csv), "group": group, "duration_s": round(record.duration_s, 3),
-                "frames": len(record.frames), "verdict": record.verdict,
-                "events": [{"type": e.type, "start": round(e.start, 2), "end": round(e.end, 2)} for e in record.events],
-                "labels": {k: label_json(v) for k, v in labels.items()}, "not_scored": skipped})
-        groups: dict[str, list[dict[str, LabelCounts]]] = defaultdict(list)
-        for group, labels in per_video:
-            if group:
-                groups[group].append(labels)
-        doc["video_summary"] = {
-            "all": {k: label_json(v) for k, v in _sum_labels([labels for _, labels in per_video]).items()},
-            "groups": {g: {k: label_json(v) for k, v in _sum_labels(items).items()} for g, items in sorted(groups.items())},
-        }
+        doc["videos"], doc["video_summary"] = _eval_videos(options, objects_stage, policy, progress)
     if options.boxes:
-        objects_only = _load([_objects_stage(options)])
-        for csv_path in options.boxes:
-            progress(f"boxes {csv_path}")
-            images = images_from_rows(formats.read_boxes(csv_path))
-            classes = scored_classes(images)
-            records = run_images(images, pipeline=objects_only, policy=policy, hold_s=options.hold_s, fps=options.fps)
-            by_group: dict[str, list[Any]] = defaultdict(list)
-            for rec in records:
-                if rec.truth.group:
-                    by_group[rec.truth.group].append(rec)
-
-            doc["objects"].append({
-                "csv": str(csv_path), "images": len(records), **_objects_block(records, classes, options.hold_s),
-                "groups": {g: _objects_block(recs, classes, options.hold_s) for g, recs in sorted(by_group.items())},
-                "detector_ms": round(statistics.median(r.ms for r in records), 1),
-                "images_detail": [{"file": r.truth.file.name, "group": r.truth.group,
-                                   "truth": {k: len(v) for k, v in r.truth.boxes.items()},
-                                   "detections": [[label, round(conf, 3)] for label, conf, _ in r.detections],
-                                   "events": sorted(r.events)} for r in records],
-            })
+        doc["objects"] = _eval_boxes(options, policy, progress)
     if options.gaze:
-        faces = _load(face_stages())
-        for csv_path in options.gaze:
-            progress(f"gaze {csv_path}")
-            rows = formats.read_gaze(csv_path)
-            samples = samples_from_images(rows, faces)
-            errors, notes = score_dots(group_dots(rows, samples))
-            group_names = sorted({e.group for e in errors if e.group})
-            doc["gaze"].append({
-                "csv": str(csv_path), "images": len(rows), "rejected": sum(1 for s in samples if isinstance(s, str)),
-                "methods": _gaze_methods(errors),
-                "groups": {g: _gaze_methods([e for e in errors if e.group == g]) for g in group_names},
-                "notes": notes,
-            })
+        doc["gaze"] = _eval_gaze(options, progress)
     return doc
+
+
+def _settings_json(options: EvalOptions, objects_stage: Any, policy: Any) -> dict[str, Any]:
+    return {"fps": options.fps, "hold_s": options.hold_s,
+            "detector": objects_stage.backend, "thresholds": dict(sorted(objects_stage.thresholds.items())),
+            "confirm": list(objects_stage.confirm), "policy": str(options.policy) if options.policy else None,
+            "object_min_confidence": policy.object_min_confidence}
+
+
+def _machine_json() -> dict[str, Any]:
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine()}
+
+
+def _labels_json(labels: Mapping[str, LabelCounts]) -> dict[str, Any]:
+    return {k: label_json(v) for k, v in labels.items()}
+
+
+# -- videos against labelled spans -----------------------------------------------------------------
+def _eval_videos(options: EvalOptions, objects_stage: Any, policy: Any, progress: Callable[[str], None]
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each video's entry, and the label counts summed over all videos and per group."""
+    from pipeline.default import face_stages
+    from pipeline.stages.posture import PostureStage
+
+    full = _load([*face_stages(), objects_stage, PostureStage()])
+    entries: list[dict[str, Any]] = []
+    per_video: list[tuple[str | None, dict[str, LabelCounts]]] = []
+    for video, spans_csv in options.videos:
+        progress(f"video {video}")
+        spans = formats.read_spans(spans_csv)
+        record = run_video(video, pipeline=full, policy=policy, fps=options.fps)
+        labels, skipped = score_video(record, spans)
+        group = next((s.group for s in spans if s.group), None)
+        per_video.append((group, labels))
+        entries.append({
+            "video": str(video), "spans": str(spans_csv), "group": group, "duration_s": round(record.duration_s, 3),
+            "frames": len(record.frames), "verdict": record.verdict,
+            "events": [{"type": e.type, "start": round(e.start, 2), "end": round(e.end, 2)} for e in record.events],
+            "labels": _labels_json(labels), "not_scored": skipped})
+    return entries, _video_summary(per_video)
+
+
+def _video_summary(per_video: Sequence[tuple[str | None, dict[str, LabelCounts]]]) -> dict[str, Any]:
+    groups: dict[str, list[dict[str, LabelCounts]]] = defaultdict(list)
+    for group, labels in per_video:
+        if group:
+            groups[group].append(labels)
+    return {
+        "all": _labels_json(_sum_labels([labels for _, labels in per_video])),
+        "groups": {g: _labels_json(_sum_labels(items)) for g, items in sorted(groups.items())},
+    }
+
+
+# -- photos with object boxes ----------------------------------------------------------------------
+def _eval_boxes(options: EvalOptions, policy: Any, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+    objects_only = _load([_objects_stage(options)])
+    entries: list[dict[str, Any]] = []
+    for csv_path in options.boxes:
+        progress(f"boxes {csv_path}")
+        images = images_from_rows(formats.read_boxes(csv_path))
+        classes = scored_classes(images)
+        records = run_images(images, pipeline=objects_only, policy=policy, hold_s=options.hold_s, fps=options.fps)
+        entries.append(_boxes_json(csv_path, records, classes, options.hold_s))
+    return entries
+
+
+def _boxes_json(csv_path: Path, records: Sequence[Any], classes: Sequence[str], hold_s: float) -> dict[str, Any]:
+    by_group: dict[str, list[Any]] = defaultdict(list)
+    for rec in records:
+        if rec.truth.group:
+            by_group[rec.truth.group].append(rec)
+    return {
+        "csv": str(csv_path), "images": len(records), **_objects_block(records, classes, hold_s),
+        "groups": {g: _objects_block(recs, classes, hold_s) for g, recs in sorted(by_group.items())},
+        "detector_ms": round(statistics.median(r.ms for r in records), 1),
+        "images_detail": [{"file": r.truth.file.name, "group": r.truth.group,
+                           "truth": {k: len(v) for k, v in r.truth.boxes.items()},
+                           "detections": [[label, round(conf, 3)] for label, conf, _ in r.detections],
+                           "events": sorted(r.events)} for r in records],
+    }
+
+
+# -- gaze photos with known targets ----------------------------------------------------------------
+def _eval_gaze(options: EvalOptions, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+    from pipeline.default import face_stages
+
+    faces = _load(face_stages())
+    entries: list[dict[str, Any]] = []
+    for csv_path in options.gaze:
+        progress(f"gaze {csv_path}")
+        rows = formats.read_gaze(csv_path)
+        samples = samples_from_images(rows, faces)
+        errors, notes = score_dots(group_dots(rows, samples))
+        group_names = sorted({e.group for e in errors if e.group})
+        entries.append({
+            "csv": str(csv_path), "images": len(rows), "rejected": sum(1 for s in samples if isinstance(s, str)),
+            "methods": _gaze_methods(errors),
+            "groups": {g: _gaze_methods([e for e in errors if e.group == g]) for g in group_names},
+            "notes": notes,
+        })
+    return entries

@@ -113,6 +113,13 @@ def progress_table(progress: dict[str, dict[str, Any]], *, elapsed_s: float, tot
 
 
 def summary_tables(report: dict[str, Any]) -> Group:
+    parts: list[Any] = [_clients_table(report), _overall_table(report), _machine_lines(report)]
+    if report["failures"]:
+        parts.append(_failures_text(report["failures"]))
+    return Group(*parts)
+
+
+def _clients_table(report: dict[str, Any]) -> Table:
     clients = Table(title="per client", title_justify="left")
     for col in ("client", "ok", "setup s", "sent", "analysed", "fps", "drop %", "p50", "p95", "p99", "kB/s"):
         clients.add_column(col, justify="left" if col == "client" else "right")
@@ -125,6 +132,10 @@ def summary_tables(report: dict[str, Any]) -> Group:
             str(c["server_counters"].get("frames_analysed", c["analyses"])), f"{c['analysed_fps']:.1f}",
             "-" if c["dropped_share"] is None else f"{100 * c['dropped_share']:.0f}",
             _ms(lat["p50"]), _ms(lat["p95"]), _ms(lat["p99"]), "-" if bps is None else f"{bps / 1000:.0f}")
+    return clients
+
+
+def _overall_table(report: dict[str, Any]) -> Table:
     overall = Table(title="overall", title_justify="left")
     for col in ("transport", "clients", "failed", "p50 ms", "p95 ms", "p99 ms", "fps/client", "total fps",
                 "drop %", "setup p95 s", "kB/s/client"):
@@ -139,28 +150,34 @@ def summary_tables(report: dict[str, Any]) -> Group:
             "-" if s["dropped_share"] is None else f"{100 * s['dropped_share']:.0f}",
             "-" if s["setup_s"]["p95"] is None else f"{s['setup_s']['p95']:.2f}",
             "-" if bps is None else f"{bps / 1000:.0f}")
+    return overall
+
+
+def _mb(v: Any) -> str:
+    return "-" if v is None else f"{v / 1e6:.0f} MB"
+
+
+def _machine_lines(report: dict[str, Any]) -> Text:
+    """What the run cost the server and the load generator."""
     srv, gen = report["server"], report["generator"]
-
-    def mb(v: Any) -> str:
-        return "-" if v is None else f"{v / 1e6:.0f} MB"
-
-    lines = Text.assemble(
+    return Text.assemble(
         ("server: ", "bold"),
         f"CPU {srv['cpu_cores_steady'] if srv['cpu_cores_steady'] is not None else '-'} cores (steady), "
-        f"RSS {mb(srv['rss_start_bytes'])} -> {mb(srv['rss_end_bytes'])} (max {mb(srv['rss_max_bytes'])}, "
-        f"{mb(srv['rss_per_client_bytes'])} per client)\n",
+        f"RSS {_mb(srv['rss_start_bytes'])} -> {_mb(srv['rss_end_bytes'])} (max {_mb(srv['rss_max_bytes'])}, "
+        f"{_mb(srv['rss_per_client_bytes'])} per client)\n",
         ("generator: ", "bold"),
         f"{gen['processes']} process(es) on {gen['machine_cores']} cores, {gen['cpu_cores_used']} cores used "
         f"({gen['cpu_per_client_cores']} per client); host load {gen['host_loadavg_start'][0]} -> "
         f"{gen['host_loadavg_end'][0]}",
     )
-    parts: list[Any] = [clients, overall, lines]
-    if report["failures"]:
-        fails = Text("failures:\n", style="bold red")
-        for f in report["failures"][:20]:
-            fails.append(f"  {f['name']}: {f['error']}\n")
-        parts.append(fails)
-    return Group(*parts)
+
+
+def _failures_text(failures: list[dict[str, Any]]) -> Text:
+    """The first 20 failures, one a line."""
+    fails = Text("failures:\n", style="bold red")
+    for f in failures[:20]:
+        fails.append(f"  {f['name']}: {f['error']}\n")
+    return fails
 
 
 def print_summary(report: dict[str, Any], console: Console | None = None) -> None:

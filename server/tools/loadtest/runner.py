@@ -21,6 +21,7 @@ import os
 import queue as queue_mod
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from server.tools.loadtest.options import LoadTestOptions
@@ -63,96 +64,152 @@ def _get(q: Any, timeout: float) -> Any:
         return None
 
 
-async def run_loadtest(options: LoadTestOptions, *, on_progress: ProgressSink | None = None) -> dict[str, Any]:
-    """Run the test and return its report (the `--json` document, see server/tools/loadtest/report.py)."""
-    loop = asyncio.get_running_loop()
-    ctx = mp.get_context("spawn")
-    q: Any = ctx.Queue()
-    go = ctx.Event()
-    start_time = ctx.Value("d", 0.0)
-    jobs = plan(options)
-    procs = [ctx.Process(target=worker_process, args=(job, q, go, start_time), daemon=True,
-                         name=f"vigil-loadtest-{job.worker}") for job in jobs]
-    started_at = time.time()
-    for p in procs:
-        p.start()
-    probe = ServerProbe(options.url, options.sample_every_s)
-    progress: dict[str, dict[str, Any]] = {}
-    results: dict[int, list[ClientResult]] = {}
-    cpu_s: dict[int, float] = {}
-    crashed: dict[int, str] = {}
+class _Generators:
+    """The generator processes of one run, their message queue, the go event and the shared start time."""
 
-    def handle(msg: Any) -> None:
-        kind, worker = msg[0], msg[1]
-        if kind == "progress":
-            for snap in msg[2]:
-                progress[snap["name"]] = snap
-            if on_progress is not None:
-                on_progress(progress)
-        elif kind == "done":
-            results[worker], cpu_s[worker] = msg[2], msg[3]
-        elif kind == "crashed":
-            crashed[worker] = msg[2]
+    def __init__(self, jobs: list[WorkerJob]) -> None:
+        ctx = mp.get_context("spawn")
+        self.jobs = jobs
+        self.queue: Any = ctx.Queue()
+        self.go = ctx.Event()
+        self.start_time = ctx.Value("d", 0.0)
+        self.procs = [ctx.Process(target=worker_process, args=(job, self.queue, self.go, self.start_time),
+                                  daemon=True, name=f"vigil-loadtest-{job.worker}") for job in jobs]
 
-    try:
-        ready: set[int] = set()
-        deadline = time.time() + READY_TIMEOUT_S
-        while len(ready) + len(crashed) < len(jobs):
-            msg = await loop.run_in_executor(None, _get, q, 0.5)
-            if msg is not None:
-                if msg[0] == "ready":
-                    ready.add(msg[1])
-                else:
-                    handle(msg)
-            if time.time() > deadline or not any(p.is_alive() for p in procs):
-                break
-        baseline = await probe.sample()
-        loadavg_start = os.getloadavg()
-        t0 = time.time() + START_MARGIN_S
-        start_time.value = t0
-        go.set()
-        probe.start()
-        stop_at = t0 + options.ramp_s + options.duration_s
-        hard_deadline = stop_at + HANG_GRACE_S
-        while len(results) + len(crashed) < len(jobs) and time.time() < hard_deadline:
-            msg = await loop.run_in_executor(None, _get, q, 0.5)
-            if msg is not None:
-                handle(msg)
-            for job, p in zip(jobs, procs, strict=True):
-                if not p.is_alive() and job.worker not in results and job.worker not in crashed:
-                    msg = await loop.run_in_executor(None, _get, q, 1.0)  # its last words may be queued
-                    if msg is not None:
-                        handle(msg)
-                    if job.worker not in results and job.worker not in crashed:
-                        crashed[job.worker] = f"exited with code {p.exitcode}"
-        loadavg_end = os.getloadavg()
-    finally:
-        await probe.stop()
-        for p in procs:
+    def start(self) -> None:
+        for p in self.procs:
+            p.start()
+
+    async def next_message(self, timeout: float) -> Any:
+        """The next message, or None after `timeout` seconds (waited for in a thread, not on the loop)."""
+        return await asyncio.get_running_loop().run_in_executor(None, _get, self.queue, timeout)
+
+    def any_alive(self) -> bool:
+        return any(p.is_alive() for p in self.procs)
+
+    def go_at(self, t0: float) -> None:
+        self.start_time.value = t0
+        self.go.set()
+
+    async def close(self) -> None:
+        """Join every process, terminating those that do not exit within 5 s."""
+        loop = asyncio.get_running_loop()
+        for p in self.procs:
             await loop.run_in_executor(None, p.join, 5.0)
             if p.is_alive():
                 p.terminate()
                 await loop.run_in_executor(None, p.join, 5.0)
-        q.close()
+        self.queue.close()
 
+
+@dataclass
+class _Inbox:
+    """What the generator processes reported, by worker number."""
+
+    on_progress: ProgressSink | None
+    progress: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: dict[int, list[ClientResult]] = field(default_factory=dict)
+    cpu_s: dict[int, float] = field(default_factory=dict)
+    crashed: dict[int, str] = field(default_factory=dict)
+
+    def handle(self, msg: Any) -> None:
+        kind, worker = msg[0], msg[1]
+        if kind == "progress":
+            for snap in msg[2]:
+                self.progress[snap["name"]] = snap
+            if self.on_progress is not None:
+                self.on_progress(self.progress)
+        elif kind == "done":
+            self.results[worker], self.cpu_s[worker] = msg[2], msg[3]
+        elif kind == "crashed":
+            self.crashed[worker] = msg[2]
+
+    def finished(self, worker: int) -> bool:
+        return worker in self.results or worker in self.crashed
+
+    def settled(self) -> int:
+        return len(self.results) + len(self.crashed)
+
+
+async def run_loadtest(options: LoadTestOptions, *, on_progress: ProgressSink | None = None) -> dict[str, Any]:
+    """Run the test and return its report (the `--json` document, see server/tools/loadtest/report.py)."""
+    generators = _Generators(plan(options))
+    started_at = time.time()
+    generators.start()
+    probe = ServerProbe(options.url, options.sample_every_s)
+    inbox = _Inbox(on_progress)
+    try:
+        await _wait_ready(generators, inbox)
+        baseline = await probe.sample()
+        loadavg_start = os.getloadavg()
+        t0 = time.time() + START_MARGIN_S
+        generators.go_at(t0)
+        probe.start()
+        stop_at = t0 + options.ramp_s + options.duration_s
+        await _collect(generators, inbox, hard_deadline=stop_at + HANG_GRACE_S)
+        loadavg_end = os.getloadavg()
+    finally:
+        await probe.stop()
+        await generators.close()
+    generator = _generator_json(options, inbox, len(generators.jobs), t0, stop_at, (loadavg_start, loadavg_end))
+    return build_report(options=options, results=_all_results(generators.jobs, inbox), probe=probe,
+                        baseline=baseline, t0=t0, stop_at=stop_at, started_at=started_at, generator=generator)
+
+
+async def _wait_ready(generators: _Generators, inbox: _Inbox) -> None:
+    """Until every process is ready or crashed, READY_TIMEOUT_S passed, or none is alive."""
+    ready: set[int] = set()
+    deadline = time.time() + READY_TIMEOUT_S
+    while len(ready) + len(inbox.crashed) < len(generators.jobs):
+        msg = await generators.next_message(0.5)
+        if msg is not None:
+            if msg[0] == "ready":
+                ready.add(msg[1])
+            else:
+                inbox.handle(msg)
+        if time.time() > deadline or not generators.any_alive():
+            break
+
+
+async def _collect(generators: _Generators, inbox: _Inbox, *, hard_deadline: float) -> None:
+    """Until every process is done or crashed, or the hard deadline passed."""
+    while inbox.settled() < len(generators.jobs) and time.time() < hard_deadline:
+        msg = await generators.next_message(0.5)
+        if msg is not None:
+            inbox.handle(msg)
+        for job, p in zip(generators.jobs, generators.procs, strict=True):
+            if not p.is_alive() and not inbox.finished(job.worker):
+                msg = await generators.next_message(1.0)  # its last words may be queued
+                if msg is not None:
+                    inbox.handle(msg)
+                if not inbox.finished(job.worker):
+                    inbox.crashed[job.worker] = f"exited with code {p.exitcode}"
+
+
+def _all_results(jobs: list[WorkerJob], inbox: _Inbox) -> list[ClientResult]:
+    """Every client's result; the clients of a process that crashed or hung are failed results."""
     all_results: list[ClientResult] = []
     for job in jobs:
-        if job.worker in results:
-            all_results.extend(results[job.worker])
+        if job.worker in inbox.results:
+            all_results.extend(inbox.results[job.worker])
         else:
-            why = crashed.get(job.worker, "did not finish in time")
+            why = inbox.crashed.get(job.worker, "did not finish in time")
             all_results.extend(ClientResult(name=s.name, transport=s.transport, process=job.worker,  # type: ignore[arg-type]
                                             error=f"generator process {job.worker}: {why}"[:300])
                                for s in job.specs)
-    return build_report(
-        options=options, results=all_results, probe=probe, baseline=baseline, t0=t0, stop_at=stop_at,
-        started_at=started_at, generator={
-            "processes": len(jobs), "machine_cores": os.cpu_count(),
-            "cpu_seconds": round(sum(cpu_s.values()), 2),
-            "cpu_cores_used": round(sum(cpu_s.values()) / max(1e-6, stop_at - t0), 3),
-            "cpu_per_client_cores": round(sum(cpu_s.values()) / max(1e-6, stop_at - t0)
-                                          / max(1, options.total_clients()), 4),
-            "crashed": {str(k): v for k, v in crashed.items()},
-            "host_loadavg_start": [round(v, 2) for v in loadavg_start],
-            "host_loadavg_end": [round(v, 2) for v in loadavg_end],
-        })
+    return all_results
+
+
+def _generator_json(options: LoadTestOptions, inbox: _Inbox, processes: int, t0: float, stop_at: float,
+                    loadavg: tuple[tuple[float, ...], tuple[float, ...]]) -> dict[str, Any]:
+    """The report's `generator` section: what the load generator cost the machine."""
+    cpu_s = sum(inbox.cpu_s.values())
+    return {
+        "processes": processes, "machine_cores": os.cpu_count(),
+        "cpu_seconds": round(cpu_s, 2),
+        "cpu_cores_used": round(cpu_s / max(1e-6, stop_at - t0), 3),
+        "cpu_per_client_cores": round(cpu_s / max(1e-6, stop_at - t0) / max(1, options.total_clients()), 4),
+        "crashed": {str(k): v for k, v in inbox.crashed.items()},
+        "host_loadavg_start": [round(v, 2) for v in loadavg[0]],
+        "host_loadavg_end": [round(v, 2) for v in loadavg[1]],
+    }

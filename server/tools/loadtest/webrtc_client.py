@@ -44,34 +44,41 @@ async def outbound_bytes(pc: Any) -> dict[str, int]:
     return out
 
 
+class _Analyses:
+    """The analyses one candidate received, counted and timed as they arrive (`collect`)."""
+
+    def __init__(self, client: CandidateClient, result: ClientResult, progress: ClientProgress) -> None:
+        self.client = client
+        self.result = result
+        self.progress = progress
+        self.latencies: list[float] = []
+        self.first_at: float | None = None
+        self.seen = 0
+
+    def collect(self) -> None:
+        """Take the messages that arrived since the last call."""
+        for received in self.client.messages[self.seen:]:
+            msg = received.message
+            if msg.get("type") != "analysis":
+                continue
+            self.result.analyses += 1
+            self.first_at = self.first_at or received.received_ms / 1000.0
+            pts = msg.get("frame_pts")  # 0 is the first frame's pts: test for None, not falsiness
+            captured = None if pts is None else self.client.capture_ms.get(int(pts))
+            if captured is not None:
+                self.latencies.append(received.received_ms - captured)
+                self.progress.add_latency(received.received_ms - captured)
+        self.seen = len(self.client.messages)
+        self.progress.analyses = self.result.analyses
+        self.progress.first_analysis_at = self.first_at
+
+
 async def run_webrtc_client(*, name: str, process: int, url: str, video: str, audio: str | None,
                             fps: float, width: int, height: int, start_at: float, end_at: float,
                             end_session: bool, progress: ClientProgress) -> ClientResult:
     result = ClientResult(name=name, transport="webrtc", process=process)
     client = CandidateClient(url, video, audio, candidate_id=name, fps=fps, width=width, height=height)
-    latencies: list[float] = []
-    seen = 0
-    first_at: float | None = None
-    last_at: float | None = None
-
-    def collect() -> None:
-        nonlocal seen, first_at, last_at
-        for received in client.messages[seen:]:
-            msg = received.message
-            if msg.get("type") != "analysis":
-                continue
-            result.analyses += 1
-            first_at = first_at or received.received_ms / 1000.0
-            last_at = received.received_ms / 1000.0
-            pts = msg.get("frame_pts")  # 0 is the first frame's pts: test for None, not falsiness
-            captured = None if pts is None else client.capture_ms.get(int(pts))
-            if captured is not None:
-                latencies.append(received.received_ms - captured)
-                progress.add_latency(received.received_ms - captured)
-        seen = len(client.messages)
-        progress.analyses = result.analyses
-        progress.first_analysis_at = first_at
-
+    analyses = _Analyses(client, result, progress)
     try:
         await sleep_until(start_at)
         progress.state = "connecting"
@@ -79,31 +86,12 @@ async def run_webrtc_client(*, name: str, process: int, url: str, video: str, au
         result.session_id = client.session_id
         progress.state = "streaming"
         streaming_from = time.time()
-        while time.time() < end_at:
-            await asyncio.sleep(min(0.25, max(0.0, end_at - time.time())))
-            collect()
-            if client.pc is None or client.pc.connectionState in ("failed", "closed"):
-                raise ConnectionError(f"peer {getattr(client.pc, 'connectionState', 'gone')}")
-        collect()
+        await _stream_until(end_at, client, analyses)
         progress.state = "finishing"
-        stopped_at = time.time()
-        result.streaming_s = stopped_at - streaming_from
-        result.frames_sent = client.video_track.sent if client.video_track is not None else 0
-        if client.pc is not None:
-            result.bytes_sent = await outbound_bytes(client.pc)
-        status = await _get_json(client, f"/api/sessions/{client.session_id}")
-        result.server_counters = {k: int(status[k]) for k in SERVER_COUNTERS if k in status}
-        if first_at is not None and stopped_at - first_at > 0:
-            result.analysed_fps = result.analyses / (stopped_at - first_at)
-        result.latencies_ms = latencies
-        if end_session:
-            await client.end()
-        result.ok = bool(latencies)
-        if not result.ok:
-            result.error = "no analysis with a known capture time arrived"
+        await _finish(client, analyses, streaming_from=streaming_from, end_session=end_session)
     except Exception as exc:  # a failed client is a result, not a crash of the run
         result.error = f"{type(exc).__name__}: {exc}"[:300]
-        result.latencies_ms = latencies
+        result.latencies_ms = analyses.latencies
     finally:
         progress.state = "done" if result.ok else "failed"
         progress.detail = result.error or ""
@@ -112,6 +100,37 @@ async def run_webrtc_client(*, name: str, process: int, url: str, video: str, au
         except Exception:  # closing a broken peer must not hide the result
             pass
     return result
+
+
+async def _stream_until(end_at: float, client: CandidateClient, analyses: _Analyses) -> None:
+    """Collect analyses every 0.25 s while the clip streams; a failed or closed peer raises."""
+    while time.time() < end_at:
+        await asyncio.sleep(min(0.25, max(0.0, end_at - time.time())))
+        analyses.collect()
+        if client.pc is None or client.pc.connectionState in ("failed", "closed"):
+            raise ConnectionError(f"peer {getattr(client.pc, 'connectionState', 'gone')}")
+    analyses.collect()
+
+
+async def _finish(client: CandidateClient, analyses: _Analyses, *, streaming_from: float,
+                  end_session: bool) -> None:
+    """Records what was sent and the server's counters, ends the session if asked; ok when any latency was taken."""
+    result = analyses.result
+    stopped_at = time.time()
+    result.streaming_s = stopped_at - streaming_from
+    result.frames_sent = client.video_track.sent if client.video_track is not None else 0
+    if client.pc is not None:
+        result.bytes_sent = await outbound_bytes(client.pc)
+    status = await _get_json(client, f"/api/sessions/{client.session_id}")
+    result.server_counters = {k: int(status[k]) for k in SERVER_COUNTERS if k in status}
+    if analyses.first_at is not None and stopped_at - analyses.first_at > 0:
+        result.analysed_fps = result.analyses / (stopped_at - analyses.first_at)
+    result.latencies_ms = analyses.latencies
+    if end_session:
+        await client.end()
+    result.ok = bool(analyses.latencies)
+    if not result.ok:
+        result.error = "no analysis with a known capture time arrived"
 
 
 async def _get_json(client: CandidateClient, path: str) -> dict[str, Any]:

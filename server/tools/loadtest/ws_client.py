@@ -53,41 +53,48 @@ def ws_url(base_url: str, client_id: str) -> str:
     return base_url.replace("https://", "wss://").replace("http://", "ws://") + f"/ws/face-detection/{client_id}"
 
 
+class _Replies:
+    """The server's messages to one client: analyses counted and timed, errors counted, the final stats."""
+
+    def __init__(self, result: ClientResult, progress: ClientProgress) -> None:
+        self.result = result
+        self.progress = progress
+        self.latencies: list[float] = []
+        self.first_at: float | None = None
+        self.stats: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+
+    def on_text(self, text: str) -> None:
+        now_ms = time.time() * 1000.0
+        msg = json.loads(text)
+        kind = msg.get("type")
+        if kind == "detection_result":
+            self.result.analyses += 1
+            self.first_at = self.first_at or now_ms / 1000.0
+            self.progress.first_analysis_at = self.first_at
+            self.progress.analyses = self.result.analyses
+            if isinstance(msg.get("timestamp"), (int, float)):
+                self.latencies.append(now_ms - msg["timestamp"])
+                self.progress.add_latency(now_ms - msg["timestamp"])
+        elif kind == "error":
+            self.result.errors_received += 1
+            self.progress.errors = self.result.errors_received
+        elif kind == "stats" and not self.stats.done():
+            self.stats.set_result(msg.get("counters") or {})
+
+    async def receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                self.on_text(msg.data)
+            elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
+                break
+
+
 async def run_ws_client(*, name: str, process: int, url: str, video: str, fps: float, width: int,
                         height: int, quality: int, start_at: float, end_at: float,
                         progress: ClientProgress) -> ClientResult:
     result = ClientResult(name=name, transport="ws", process=process)
     images = jpeg_frames(video, width, height, fps, quality)
-    latencies: list[float] = []
-    first_at: float | None = None
-    stats: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
-
-    def on_text(text: str) -> None:
-        nonlocal first_at
-        now_ms = time.time() * 1000.0
-        msg = json.loads(text)
-        kind = msg.get("type")
-        if kind == "detection_result":
-            result.analyses += 1
-            first_at = first_at or now_ms / 1000.0
-            progress.first_analysis_at = first_at
-            progress.analyses = result.analyses
-            if isinstance(msg.get("timestamp"), (int, float)):
-                latencies.append(now_ms - msg["timestamp"])
-                progress.add_latency(now_ms - msg["timestamp"])
-        elif kind == "error":
-            result.errors_received += 1
-            progress.errors = result.errors_received
-        elif kind == "stats" and not stats.done():
-            stats.set_result(msg.get("counters") or {})
-
-    async def receive(ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                on_text(msg.data)
-            elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
-                break
-
+    replies = _Replies(result, progress)
     async with aiohttp.ClientSession() as http:
         receiver: asyncio.Task[None] | None = None
         try:
@@ -96,43 +103,15 @@ async def run_ws_client(*, name: str, process: int, url: str, video: str, fps: f
             t0 = time.monotonic()
             ws = await asyncio.wait_for(http.ws_connect(ws_url(url, name), max_msg_size=0), SETUP_TIMEOUT_S)
             result.setup_s = time.monotonic() - t0
-            receiver = asyncio.get_running_loop().create_task(receive(ws))
+            receiver = asyncio.get_running_loop().create_task(replies.receive(ws))
             progress.state = "streaming"
             streaming_from = time.time()
-            start = time.monotonic()
-            sent_bytes = 0
-            index = 0
-            while time.time() < end_at:
-                due = start + index / fps
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if receiver.done():
-                    raise ConnectionError("the server closed the socket")
-                image = images[index % len(images)]
-                text = f'{{"type":"frame","timestamp":{time.time() * 1000.0:.1f},"image":"{image}"}}'
-                await ws.send_str(text)
-                sent_bytes += len(text)
-                index += 1
+            frames, sent_bytes = await _send_frames(ws, receiver, images, fps, end_at)
             progress.state = "finishing"
-            stopped_at = time.time()
-            analyses_by_stop = result.analyses
-            result.streaming_s = stopped_at - streaming_from
-            result.frames_sent = index
-            result.bytes_sent = {"video": sent_bytes, "total": sent_bytes}
-            await asyncio.sleep(0.5)  # the analysis of the last frame
-            await ws.send_str(json.dumps({"type": "stats"}))
-            result.server_counters = dict(await asyncio.wait_for(stats, STATS_TIMEOUT_S))
-            if first_at is not None and stopped_at - first_at > 0:
-                result.analysed_fps = analyses_by_stop / (stopped_at - first_at)
-            result.latencies_ms = latencies
-            await ws.close()
-            result.ok = bool(latencies)
-            if not result.ok:
-                result.error = "no detection_result arrived"
+            await _finish(ws, replies, streaming_from=streaming_from, frames=frames, sent_bytes=sent_bytes)
         except Exception as exc:  # a failed client is a result, not a crash of the run
             result.error = f"{type(exc).__name__}: {exc}"[:300]
-            result.latencies_ms = latencies
+            result.latencies_ms = replies.latencies
         finally:
             if receiver is not None:
                 receiver.cancel()
@@ -140,3 +119,45 @@ async def run_ws_client(*, name: str, process: int, url: str, video: str, fps: f
             progress.state = "done" if result.ok else "failed"
             progress.detail = result.error or ""
     return result
+
+
+async def _send_frames(ws: aiohttp.ClientWebSocketResponse, receiver: asyncio.Task[None], images: list[str],
+                       fps: float, end_at: float) -> tuple[int, int]:
+    """The looped clip at `fps` until `end_at`, each frame stamped with its send time; (frames, bytes) sent."""
+    start = time.monotonic()
+    sent_bytes = 0
+    index = 0
+    while time.time() < end_at:
+        due = start + index / fps
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if receiver.done():
+            raise ConnectionError("the server closed the socket")
+        image = images[index % len(images)]
+        text = f'{{"type":"frame","timestamp":{time.time() * 1000.0:.1f},"image":"{image}"}}'
+        await ws.send_str(text)
+        sent_bytes += len(text)
+        index += 1
+    return index, sent_bytes
+
+
+async def _finish(ws: aiohttp.ClientWebSocketResponse, replies: _Replies, *, streaming_from: float, frames: int,
+                  sent_bytes: int) -> None:
+    """Records what was sent, asks the server for its counters and closes; ok when any latency was taken."""
+    result = replies.result
+    stopped_at = time.time()
+    analyses_by_stop = result.analyses
+    result.streaming_s = stopped_at - streaming_from
+    result.frames_sent = frames
+    result.bytes_sent = {"video": sent_bytes, "total": sent_bytes}
+    await asyncio.sleep(0.5)  # the analysis of the last frame
+    await ws.send_str(json.dumps({"type": "stats"}))
+    result.server_counters = dict(await asyncio.wait_for(replies.stats, STATS_TIMEOUT_S))
+    if replies.first_at is not None and stopped_at - replies.first_at > 0:
+        result.analysed_fps = analyses_by_stop / (stopped_at - replies.first_at)
+    result.latencies_ms = replies.latencies
+    await ws.close()
+    result.ok = bool(replies.latencies)
+    if not result.ok:
+        result.error = "no detection_result arrived"
