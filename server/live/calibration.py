@@ -46,10 +46,9 @@ from pipeline.analysis import CalibratedGaze, FrameAnalysis
 from pipeline.calibration.accuracy import ScreenGeometry
 from pipeline.calibration.drift import recentre
 from pipeline.calibration.evaluate import DEFAULT_LIMIT_DEG, Calibration, evaluate
-from pipeline.calibration.features import FeatureSample, frame_sample, normalise
+from pipeline.calibration.features import FeatureSample, analysis_sample, normalise
 from pipeline.calibration.fit import GazeModel, PointSamples
 from pipeline.calibration.targets import Target, centre_target, sequence
-from pipeline.stages.faces import FacesResult
 from pipeline.stages.gaze import GazeResult
 from server.live.screen_geometry import screen_problems
 from server.protocol.datachannel import CalibrationRecentre, CalibrationStart
@@ -161,14 +160,7 @@ class CalibrationController:
         hits = [i for i, (a, b) in self._windows.items() if a <= t <= b]
         if not hits:
             return
-        out = analysis.outputs.get("gaze")
-        faces = analysis.result("faces", FacesResult)
-        primary = faces.primary if faces is not None else None
-        if gaze is not None and out is not None and not out.fresh:
-            sample: FeatureSample | str = "stale"
-        else:
-            sample = frame_sample(t, gaze.features if gaze else None, faces=faces.count if faces else None,
-                                  face_confidence=primary.confidence if primary else None)
+        sample = analysis_sample(analysis, t)
         for i in hits:
             if isinstance(sample, FeatureSample):
                 self._samples[i].append(sample)
