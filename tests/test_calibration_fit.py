@@ -223,16 +223,33 @@ def test_error_in_px_mm_and_degrees_on_hand_computed_cases() -> None:
     assert acc.mean_px == 60.0 and acc.max_px == 100.0 and acc.assumed_pixel_size and acc.mean_mm == 10.0
 
 
+#: the synthetic screen with its physical size known (a 15.6-inch laptop's 345 x 194 mm)
+SIZED = ScreenGeometry(W, H, width_mm=345.0, height_mm=194.0)
+
+
 def test_calibration_accepts_a_good_fit_and_refuses_a_poor_one() -> None:
     fit_pts, val_pts = layout_points(9, np.random.default_rng(6), eye_noise=0.002)
-    good = evaluate(fit_pts, val_pts, screen=SCREEN)
+    good = evaluate(fit_pts, val_pts, screen=SIZED)
     assert good.ok and good.basis == "validation" and good.accuracy is not None
-    assert good.accuracy.mean_deg < 1.0 and "accepted" in good.message
+    assert good.accuracy.mean_deg < 1.0 and "accepted" in good.message and "degrees" in good.message
     assert len(good.points) == 12 and sum(p.validation for p in good.points) == 3
     fit_pts, val_pts = layout_points(9, np.random.default_rng(6), eye_noise=0.05)
-    poor = evaluate(fit_pts, val_pts, screen=SCREEN, limit_deg=1.0)
+    poor = evaluate(fit_pts, val_pts, screen=SIZED, limit_deg=1.0)
     assert not poor.ok and poor.status == "refused" and "redo" in poor.message
     assert poor.model is not None and poor.accuracy is not None and poor.accuracy.mean_deg > 1.0
+
+
+def test_without_a_physical_size_the_limit_is_a_share_of_the_screen_not_degrees() -> None:
+    """Degrees would rest on the assumed 0.2646 mm px: they are neither claimed nor judged."""
+    fit_pts, val_pts = layout_points(9, np.random.default_rng(6), eye_noise=0.05)
+    cal = evaluate(fit_pts, val_pts, screen=SCREEN, limit_deg=1.0)
+    assert cal.accuracy is not None and cal.accuracy.assumed_pixel_size and not cal.size_known
+    share = cal.accuracy.mean_px / math.hypot(W, H)
+    assert cal.accuracy.mean_fraction == pytest.approx(share)
+    assert cal.accuracy.mean_deg > 1.0 and cal.ok == (share <= cal.limit_fraction)  # the degree limit is not used
+    assert "degree" not in cal.message and "of the screen's diagonal" in cal.message
+    strict = evaluate(fit_pts, val_pts, screen=SCREEN, limit_fraction=share / 2)
+    assert not strict.ok and "redo" in strict.message
 
 
 # -- drift --------------------------------------------------------------------------------------
