@@ -3,10 +3,25 @@
 // (calibration.target / calibration.result); this page only draws what it is told and reports the
 // screen size. exam.js calls window.VigilCalibration.onMessage(msg, channel) for every message and
 // VigilCalibration.attach(channel, session) once the channel is open.
+//
+// Screen size: browsers do not know the screen's physical size (a CSS px is 0.16-0.26 mm depending on
+// the device), and without it the server claims no accuracy in degrees. The panel offers a card
+// measurement: the candidate holds a bank or ID card (ID-1: 85.60 x 53.98 mm) against the screen and
+// resizes an on-screen rectangle until it matches; mm per CSS px = 85.60 / the rectangle's width.
+// The measurement is kept in localStorage for this screen (size and pixel ratio) and sent with
+// calibration.start as screen_mm_w / screen_mm_h of the calibrated area.
 "use strict";
 (() => {
   const body = document.body;
-  const st = { channel: null, session: null, overlay: null, running: false, prevState: "live" };
+  const st = { channel: null, session: null, overlay: null, running: false, prevState: "live", mmPerPx: null };
+  const CARD_MM = [85.60, 53.98]; // ISO/IEC 7810 ID-1: bank cards, most ID cards
+  const css0 = 25.4 / 96; // the CSS reference pixel: the starting guess for the rectangle
+  function screenKey() {
+    const s = window.screen || {};
+    return `vigil.mmPerPx.${s.width || 0}x${s.height || 0}@${window.devicePixelRatio || 1}`;
+  }
+  try { const v = parseFloat(localStorage.getItem(screenKey()) || ""); if (v > 0.05 && v < 1) st.mmPerPx = v; }
+  catch (_) { /* storage off: measure again */ }
 
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
@@ -26,6 +41,7 @@
       el("p", { id: "cal-text" }, "A dot will appear in several places on your screen. Keep your head still, " +
         "look straight at the dot until it moves, and do not click. It takes about 20 seconds."),
       el("p", { id: "cal-status", role: "status", "aria-live": "polite" }, ""));
+    panel.append(buildCard());
     const buttons = el("div");
     const start = el("button", { id: "cal-start", type: "button" }, "Start calibration");
     const redo = el("button", { id: "cal-redo", type: "button", hidden: "" }, "Redo calibration");
@@ -49,11 +65,52 @@
     return o;
   }
 
+  function buildCard() {
+    const box = el("details", { id: "cal-size" });
+    box.append(el("summary", {}, "Measure your screen (recommended, needs a bank or ID card)"));
+    box.append(el("p", {}, "Hold the card flat against the screen over the grey rectangle, its long side along " +
+      "the rectangle's, and move the slider until the rectangle is exactly as wide as the card."));
+    const card = el("div", { id: "cal-card", "aria-hidden": "true" });
+    card.style.cssText = "background:#ccd;border:1px solid #667;border-radius:4px;margin:.5rem 0";
+    const slider = el("input", { id: "cal-card-width", type: "range", min: "150", max: "700", step: "1",
+      "aria-label": "Rectangle width" });
+    const done = el("button", { id: "cal-card-done", type: "button" }, "It matches the card");
+    const note = el("p", { id: "cal-card-note", "aria-live": "polite" }, "");
+    const draw = () => {
+      const w = Number(slider.value);
+      card.style.width = w + "px";
+      card.style.height = Math.round(w * CARD_MM[1] / CARD_MM[0]) + "px";
+    };
+    slider.value = String(Math.round(CARD_MM[0] / (st.mmPerPx || css0)));
+    slider.addEventListener("input", draw);
+    done.addEventListener("click", () => {
+      st.mmPerPx = CARD_MM[0] / Number(slider.value);
+      try { localStorage.setItem(screenKey(), String(st.mmPerPx)); } catch (_) { /* kept for this page only */ }
+      sizeNote();
+    });
+    draw();
+    box.append(card, slider, done, note);
+    return box;
+  }
+  function sizeNote() {
+    const n = document.getElementById("cal-card-note");
+    if (!n) return;
+    n.textContent = st.mmPerPx
+      ? `Screen measured: ${(window.innerWidth * st.mmPerPx / 10).toFixed(1)} x ` +
+        `${(window.innerHeight * st.mmPerPx / 10).toFixed(1)} cm shown. Accuracy will be given in degrees.`
+      : "Not measured: accuracy will be given in pixels and as a share of the screen.";
+  }
+
   const $ = (id) => document.getElementById(id);
   function status(text) { $("cal-status").textContent = text; }
 
   function screenInfo() {
-    return { screen_w: window.innerWidth, screen_h: window.innerHeight, dpr: window.devicePixelRatio || 1 };
+    const info = { screen_w: window.innerWidth, screen_h: window.innerHeight, dpr: window.devicePixelRatio || 1 };
+    if (st.mmPerPx) { // the calibrated area's physical size, from the card measurement
+      info.screen_mm_w = Math.round(window.innerWidth * st.mmPerPx * 10) / 10;
+      info.screen_mm_h = Math.round(window.innerHeight * st.mmPerPx * 10) / 10;
+    }
+    return info;
   }
 
   async function postScreenInfo() {
@@ -126,7 +183,21 @@
     $("cal-progress").textContent = msg.recentre ? "Look at the dot." : `Dot ${msg.index + 1} of ${msg.total}`;
   }
 
+  function onStored(msg) {
+    // a stored calibration checked against how the candidate sits now: silent when reused
+    if (msg.status === "reused") return;
+    show();
+    panelVisible(true);
+    $("cal-start").hidden = msg.status !== "recalibrate_needed";
+    $("cal-redo").hidden = true;
+    $("cal-recentre").hidden = msg.status !== "recentre_needed";
+    $("cal-title").textContent = msg.status === "recentre_needed" ? "Please recentre" : "Please calibrate again";
+    $("cal-text").textContent = msg.message || "";
+    status("");
+  }
+
   function onResult(msg) {
+    if (msg.mode === "stored") return onStored(msg);
     st.running = false;
     $("cal-dot").hidden = true;
     $("cal-progress").textContent = "";
@@ -147,7 +218,7 @@
 
   window.VigilCalibration = {
     attach(channel, session) { st.channel = channel; st.session = session || null; postScreenInfo(); },
-    open() { show(); panelVisible(true); $("cal-start").hidden = false; $("cal-redo").hidden = true; },
+    open() { show(); panelVisible(true); $("cal-start").hidden = false; $("cal-redo").hidden = true; sizeNote(); },
     start: begin,
     recentre: recentreNow,
     onMessage(msg, channel) {

@@ -21,7 +21,15 @@ from pipeline.calibration.accuracy import (
 from pipeline.calibration.drift import recentre
 from pipeline.calibration.evaluate import evaluate
 from pipeline.calibration.features import FeatureSample, frame_sample, normalise
-from pipeline.calibration.fit import FitError, GazeModel, PointSamples, fit, fixation, mean_prediction
+from pipeline.calibration.fit import (
+    MIN_LAMBDA,
+    FitError,
+    GazeModel,
+    PointSamples,
+    fit,
+    fixation,
+    mean_prediction,
+)
 from pipeline.calibration.targets import MARGIN, VALIDATION_POINTS, centre_target, fit_points, sequence
 from pipeline.stages.gaze import EyeOffset, GazeFeatures
 
@@ -100,16 +108,29 @@ def test_frames_are_rejected_for_blinks_faces_confidence_and_glitches() -> None:
     assert frame_sample(0, g, faces=0, face_confidence=None) == "no_face"
     assert frame_sample(0, g, faces=2, face_confidence=0.9) == "several_faces"
     assert frame_sample(0, g, faces=1, face_confidence=0.3) == "low_confidence"
-    assert frame_sample(0, gaze_features(open_a=0.1), faces=1, face_confidence=0.9) == "blink"
+    assert frame_sample(0, g, faces=1, face_confidence=0.9, blink=True) == "blink"
     assert frame_sample(0, gaze_features(a_h=-0.3, b_h=0.1), faces=1, face_confidence=0.9) == "eyes_disagree"
+
+
+def test_a_blink_is_a_blink_not_a_missing_face() -> None:
+    """On a blendshape blink the gaze stage has no result; the frame is a blink, not `no_face`."""
+    assert frame_sample(0, None, faces=1, face_confidence=0.9, blink=True) == "blink"
+    assert frame_sample(0, None, faces=0, face_confidence=None, blink=True) == "no_face"
+
+
+def test_lowered_lids_looking_down_are_not_blinks() -> None:
+    """Eye aspect ratio 0.12-0.16 is a lid lowered to read the screen's bottom: the frame is used."""
+    s = frame_sample(0, gaze_features(open_a=0.12, open_b=0.13), faces=1, face_confidence=0.9)
+    assert isinstance(s, FeatureSample)
 
 
 # -- fit ----------------------------------------------------------------------------------------
 def test_noise_free_features_from_a_known_map_recover_it_exactly() -> None:
+    """The solver itself: without a ridge (lambda 0 forced) a noise-free known map comes back exactly."""
     fit_pts, val_pts = layout_points(9, np.random.default_rng(1))
-    result = fit(fit_pts)
+    result = fit(fit_pts, lambdas=(0.0,))
     m = result.model
-    assert m.lam == 0.0  # nothing to regularise: LOPO picks plain least squares
+    assert m.lam == 0.0
     # coefficients back in raw feature units: coef / scale
     raw = np.asarray(m.coef) / np.asarray(m.scale)
     np.testing.assert_allclose(raw[:, :2], A, rtol=1e-6, atol=1e-6)
@@ -139,18 +160,18 @@ def test_lopo_shrinks_head_terms_that_are_only_noise() -> None:
         def val_err(model: GazeModel, val_pts: list = val_pts) -> float:  # this seed's points
             return float(np.mean([math.dist(mean_prediction(model, p.samples) or (0, 0), (p.x, p.y)) for p in val_pts]))
 
-        assert ridge.lopo_by_lambda[ridge.model.lam] <= ridge.lopo_by_lambda[0.0]
+        assert ridge.model.lam >= MIN_LAMBDA
         better += val_err(ridge.model) < val_err(ols.model)
     assert better >= 8, better
 
 
 def test_lopo_keeps_head_terms_that_matter() -> None:
-    """Head moves between dots and the true map uses it: LOPO keeps lambda small."""
+    """Head moves between dots and the true map uses it: LOPO keeps lambda at its floor."""
     fit_pts, _ = layout_points(9, np.random.default_rng(3), eye_noise=0.002,
                                head_fn=lambda r: r.normal(0.0, 0.05, 5))
     result = fit(fit_pts)
-    assert result.model.lam <= 0.1
-    assert result.lopo_by_lambda[result.model.lam] < result.lopo_by_lambda[1000.0] / 3
+    assert result.model.lam == MIN_LAMBDA
+    assert result.lopo_by_lambda[result.model.lam] < result.lopo_by_lambda[1000.0] * 0.6
 
 
 def test_too_few_usable_points_is_a_fit_error_in_plain_words() -> None:
@@ -202,22 +223,39 @@ def test_error_in_px_mm_and_degrees_on_hand_computed_cases() -> None:
     assert acc.mean_px == 60.0 and acc.max_px == 100.0 and acc.assumed_pixel_size and acc.mean_mm == 10.0
 
 
+#: the synthetic screen with its physical size known (a 15.6-inch laptop's 345 x 194 mm)
+SIZED = ScreenGeometry(W, H, width_mm=345.0, height_mm=194.0)
+
+
 def test_calibration_accepts_a_good_fit_and_refuses_a_poor_one() -> None:
     fit_pts, val_pts = layout_points(9, np.random.default_rng(6), eye_noise=0.002)
-    good = evaluate(fit_pts, val_pts, screen=SCREEN)
+    good = evaluate(fit_pts, val_pts, screen=SIZED)
     assert good.ok and good.basis == "validation" and good.accuracy is not None
-    assert good.accuracy.mean_deg < 1.0 and "accepted" in good.message
+    assert good.accuracy.mean_deg < 1.0 and "accepted" in good.message and "degrees" in good.message
     assert len(good.points) == 12 and sum(p.validation for p in good.points) == 3
     fit_pts, val_pts = layout_points(9, np.random.default_rng(6), eye_noise=0.05)
-    poor = evaluate(fit_pts, val_pts, screen=SCREEN, limit_deg=1.0)
+    poor = evaluate(fit_pts, val_pts, screen=SIZED, limit_deg=1.0)
     assert not poor.ok and poor.status == "refused" and "redo" in poor.message
     assert poor.model is not None and poor.accuracy is not None and poor.accuracy.mean_deg > 1.0
+
+
+def test_without_a_physical_size_the_limit_is_a_share_of_the_screen_not_degrees() -> None:
+    """Degrees would rest on the assumed 0.2646 mm px: they are neither claimed nor judged."""
+    fit_pts, val_pts = layout_points(9, np.random.default_rng(6), eye_noise=0.05)
+    cal = evaluate(fit_pts, val_pts, screen=SCREEN, limit_deg=1.0)
+    assert cal.accuracy is not None and cal.accuracy.assumed_pixel_size and not cal.size_known
+    share = cal.accuracy.mean_px / math.hypot(W, H)
+    assert cal.accuracy.mean_fraction == pytest.approx(share)
+    assert cal.accuracy.mean_deg > 1.0 and cal.ok == (share <= cal.limit_fraction)  # the degree limit is not used
+    assert "degree" not in cal.message and "of the screen's diagonal" in cal.message
+    strict = evaluate(fit_pts, val_pts, screen=SCREEN, limit_fraction=share / 2)
+    assert not strict.ok and "redo" in strict.message
 
 
 # -- drift --------------------------------------------------------------------------------------
 def test_recentre_moves_the_offset_and_keeps_the_slopes() -> None:
     rng = np.random.default_rng(8)
-    model = fit(layout_points(9, rng)[0]).model
+    model = fit(layout_points(9, rng)[0], lambdas=(0.0,)).model  # the exact map: offsets are exact
     centre = (W / 2, H / 2)
     # the candidate slumped: the same centre fixation now reads as if 30 px right and 20 px up
     drifted = synthetic(centre[0] + 30, centre[1] - 20, rng)

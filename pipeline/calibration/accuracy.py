@@ -5,10 +5,14 @@
   gaze point, not the scatter of single frames, which is precision).
 * **mm**: px times the screen's mm per CSS px, known only when the page or the candidate gave the
   screen's physical size (`ScreenGeometry.mm_per_px`); otherwise None, never a guess.
+* **screen fraction**: px over the screen's diagonal in px; needs no physical size, so it is the
+  measure when the size is unknown.
 * **degrees**: the angle at the eye between the rays to the target and to the prediction. The eye
   is assumed on the normal through the screen's centre at the viewing distance (the camera sits at
   the screen's edge, so this is the usual approximation). Without a physical size the CSS
-  reference pixel (`CSS_PX_MM`, 1/96 inch) stands in for it, and the result says so.
+  reference pixel (`CSS_PX_MM`, 1/96 inch) stands in for it and the result says so
+  (`assumed_pixel_size`); such degrees are not claimed to the candidate or in reports: laptops have
+  0.16-0.2 mm per CSS px, not 0.2646, so the stand-in inflates degrees by 34-67 % (issue 17).
 * **viewing distance**: given, or estimated from the face by the pinhole model: the outer eye
   corners are `BIOCULAR_WIDTH_MM` apart on an adult face; a camera whose horizontal field of view
   is `CAMERA_HFOV_DEG` has a focal length of (W/2)/tan(HFOV/2) px, so the distance is
@@ -104,6 +108,9 @@ class Accuracy:
     distance_estimated: bool
     #: True when mm per px is the CSS reference pixel (degrees are then approximate)
     assumed_pixel_size: bool
+    #: mean and max error as a fraction of the screen's diagonal
+    mean_fraction: float
+    max_fraction: float
 
 
 def point_error(index: int, target: tuple[float, float], predicted: tuple[float, float], *,
@@ -122,5 +129,7 @@ def summarise(errors: Sequence[PointError], *, screen: ScreenGeometry, distance_
     px = [e.px for e in errors]
     deg = [e.deg for e in errors]
     mm = [e.mm for e in errors if e.mm is not None]
+    diagonal = math.hypot(screen.width_px, screen.height_px)
     return Accuracy(sum(px) / len(px), max(px), sum(mm) / len(mm) if mm else None, max(mm) if mm else None,
-                    sum(deg) / len(deg), max(deg), distance_mm, distance_estimated, screen.mm_per_px is None)
+                    sum(deg) / len(deg), max(deg), distance_mm, distance_estimated, screen.mm_per_px is None,
+                    sum(px) / len(px) / diagonal, max(px) / diagonal)

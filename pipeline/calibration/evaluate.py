@@ -2,8 +2,10 @@
 
 The reported accuracy is measured on the **validation** dots, which the fit never saw. When none of
 them got usable frames, the fit dots' leave-one-point-out errors (also held out, see fit.py) stand
-in and `basis` says so. The run is accepted when the mean error is at most `limit_deg` degrees of
-visual angle; the message says in plain words what was measured and what to do.
+in and `basis` says so. With the screen's physical size known, the run is accepted when the mean
+error is at most `limit_deg` degrees of visual angle; without it degrees would rest on an assumed
+pixel size (accuracy.py), so the limit is `limit_fraction` of the screen's diagonal and the message
+speaks of px and screen share only. The message says in plain words what was measured and what to do.
 """
 from __future__ import annotations
 
@@ -36,6 +38,10 @@ from pipeline.calibration.fit import (
 #: 32 x 18 deg) is only a 3 x 2 grid of distinguishable places, too coarse to say on/off screen
 #: near its edges.
 DEFAULT_LIMIT_DEG = 5.0
+#: the limit when the screen's size is unknown: mean error over the screen's diagonal. 5 deg at
+#: 60 cm is 52 mm, 13 % of a 15.6-inch laptop's 396 mm diagonal and 9 % of a 24-inch monitor's:
+#: 12 % lets through what the degree limit would on a laptop.
+DEFAULT_LIMIT_FRACTION = 0.12
 
 
 @dataclass(frozen=True)
@@ -50,21 +56,31 @@ class Calibration:
     points: tuple[PointError, ...]
     screen: ScreenGeometry
     limit_deg: float
+    limit_fraction: float = DEFAULT_LIMIT_FRACTION
+
+    @property
+    def size_known(self) -> bool:
+        """Degrees are claimed only when the screen's physical size is known."""
+        return self.screen.mm_per_px is not None
 
 
-def _fmt_mm(acc: Accuracy) -> str:
-    return f", {acc.mean_mm:.0f} mm" if acc.mean_mm is not None else ""
+def _how_far(acc: Accuracy) -> str:
+    """The mean error in plain words: degrees (with px and mm) when the size is known, else px and share."""
+    if acc.assumed_pixel_size:
+        return f"{acc.mean_px:.0f} px ({acc.mean_fraction:.0%} of the screen's diagonal)"
+    mm = f", {acc.mean_mm:.0f} mm" if acc.mean_mm is not None else ""
+    return f"{acc.mean_deg:.1f} degrees ({acc.mean_px:.0f} px{mm})"
 
 
 def evaluate(fit_points: Sequence[PointSamples], validation_points: Sequence[PointSamples], *,
              screen: ScreenGeometry, distance_mm: float | None = None,
-             limit_deg: float = DEFAULT_LIMIT_DEG) -> Calibration:
+             limit_deg: float = DEFAULT_LIMIT_DEG, limit_fraction: float = DEFAULT_LIMIT_FRACTION) -> Calibration:
     try:
         result = fit(fit_points)
     except FitError as exc:
         return Calibration(False, "failed", f"Calibration failed: {exc}. Make sure your whole face is in view "
                            "and well lit, keep your head still and follow each dot with your eyes, then redo it.",
-                           None, None, None, "none", (), screen, limit_deg)
+                           None, None, None, "none", (), screen, limit_deg, limit_fraction)
     model = result.model
     used = [s for p in fit_points for s in fixation(p.samples)]
     estimated = distance_mm is None
@@ -85,17 +101,21 @@ def evaluate(fit_points: Sequence[PointSamples], validation_points: Sequence[Poi
     basis: Literal["validation", "leave-one-point-out"] = "validation" if val_errors else "leave-one-point-out"
     acc = summarise(val_errors or errors, screen=screen, distance_mm=distance_mm, distance_estimated=estimated)
     points = tuple(sorted(errors + val_errors, key=lambda e: e.index))
-    ok = acc.mean_deg <= limit_deg
+    if acc.assumed_pixel_size:
+        ok, limit = acc.mean_fraction <= limit_fraction, f"{limit_fraction:.0%} of the screen's diagonal"
+    else:
+        ok, limit = acc.mean_deg <= limit_deg, f"{limit_deg:g} degrees"
     held_out = "the check dots" if basis == "validation" else "dots left out of the fit"
     if ok:
-        msg = (f"Calibration accepted: on {held_out} your measured gaze was on average {acc.mean_deg:.1f} degrees "
-               f"({acc.mean_px:.0f} px{_fmt_mm(acc)}) from the dot, within the {limit_deg:g} degree limit.")
+        msg = (f"Calibration accepted: on {held_out} your measured gaze was on average {_how_far(acc)} "
+               f"from the dot, within the limit of {limit}.")
     else:
-        msg = (f"Calibration not accepted: on {held_out} your measured gaze was on average {acc.mean_deg:.1f} "
-               f"degrees ({acc.mean_px:.0f} px{_fmt_mm(acc)}) from the dot; the limit is {limit_deg:g} degrees. "
+        msg = (f"Calibration not accepted: on {held_out} your measured gaze was on average {_how_far(acc)} "
+               f"from the dot; the limit is {limit}. "
                "Please redo it: sit still about an arm's length from the screen, keep your face lit and in "
                "view, and look straight at each dot until it moves.")
-    return Calibration(ok, "accepted" if ok else "refused", msg, model, result, acc, basis, points, screen, limit_deg)
+    return Calibration(ok, "accepted" if ok else "refused", msg, model, result, acc, basis, points, screen, limit_deg,
+                       limit_fraction)
 
 
 def _lopo_point(p: PointSamples, result: FitResult, screen: ScreenGeometry, distance_mm: float) -> PointError:

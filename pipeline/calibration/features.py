@@ -20,8 +20,15 @@ does not move the gaze point. Averaging the two eyes halves the landmark noise a
 eye's own bias.
 
 A frame is rejected (never enters a fit) when the face is not confidently the only one, when the
-eyes are shut or nearly so (a blink's iris reading is the lid's), or when the two eyes disagree by
-more than a real vergence allows (a landmark glitch).
+eyes are shut (a blink, as the landmarker's `eyeBlink*` blendshapes say: `LandmarksResult.blink`),
+or when the two eyes disagree by more than a real vergence allows (a landmark glitch). A blink is
+`blink`, not `no_face`: the gaze stage has no result on a blink frame, but the landmarks do.
+
+There is no lid-openness threshold: looking at the bottom of the screen lowers the lids (eye
+aspect ratio 0.12-0.16 on real people), and a 0.16 threshold rejected 14 % of the bottom-row dots'
+frames (issue 17), so fits rarely saw the screen's bottom. The blendshape blink detector is
+trained to tell a blink from a lowered lid; a half-closed lid's bias on `v` is what the
+calibration is there to learn.
 """
 from __future__ import annotations
 
@@ -31,20 +38,29 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from pipeline.stages.gaze import GazeFeatures
+from pipeline.analysis import FrameAnalysis
+from pipeline.stages.faces import FacesResult
+from pipeline.stages.gaze import GazeFeatures, GazeResult
+from pipeline.stages.landmarks import LandmarksResult
 
 #: below this face-detector confidence the mesh may be fitted to something that is not a face.
 MIN_FACE_CONFIDENCE = 0.6
-#: eye aspect ratio below this on either eye: closing or shut (open eyes read 0.25-0.3, shut < 0.15;
-#: a half-closed lid hides the iris top and biases `v`).
-MIN_EYE_OPENNESS = 0.16
 #: the two eyes' horizontal offsets differ by more than this (eye widths): not a real gaze but a
 #: mesh glitch. Each iris sits toward its own outer corner, so the difference is not zero: on the
 #: test clip a_h - b_h reads -0.13 to -0.18 (vergence at 50 cm adds only ~0.02); 0.35 is beyond
 #: any real pair of eyes.
 MAX_EYE_DISAGREEMENT = 0.35
 
-Rejection = Literal["no_face", "several_faces", "low_confidence", "blink", "eyes_disagree"]
+Rejection = Literal["no_face", "several_faces", "low_confidence", "blink", "eyes_disagree", "stale"]
+
+#: indices of the head terms in `FeatureSample.NAMES` (the rest, 0 and 1, are the eyes).
+HEAD_TERMS: tuple[int, ...] = (2, 3, 4, 5, 6)
+#: a seated candidate's typical head movement between sittings and over an exam, per head term:
+#: about 5 deg of yaw and pitch (0.087 rad), 3 cm sideways or up at 60 cm (a 60 deg webcam sees
+#: about 69 x 52 cm there: 0.04 and 0.06 of the frame) and 5 cm nearer or further (log 0.08). The
+#: fit measures head coefficients in these units (fit.py) and a stored map's reuse is judged in
+#: them (transfer.py).
+HEAD_TYPICAL_MOVE: tuple[float, ...] = (0.087, 0.087, 0.04, 0.06, 0.08)
 
 
 @dataclass(frozen=True)
@@ -77,19 +93,37 @@ def normalise(g: GazeFeatures) -> tuple[float, ...]:
 
 
 def frame_sample(t: float, gaze: GazeFeatures | None, *, faces: int | None,
-                 face_confidence: float | None) -> FeatureSample | Rejection:
-    """The frame's `FeatureSample`, or why it cannot be used."""
-    if gaze is None or not faces:
+                 face_confidence: float | None, blink: bool = False) -> FeatureSample | Rejection:
+    """The frame's `FeatureSample`, or why it cannot be used (`blink`: the landmarker saw shut eyes)."""
+    if not faces:
         return "no_face"
     if faces > 1:
         return "several_faces"
     if face_confidence is not None and face_confidence < MIN_FACE_CONFIDENCE:
         return "low_confidence"
-    if min(gaze.openness_a, gaze.openness_b) < MIN_EYE_OPENNESS:
+    if blink:
         return "blink"
+    if gaze is None:
+        return "no_face"
     if abs(gaze.eye_a.h - gaze.eye_b.h) > MAX_EYE_DISAGREEMENT:
         return "eyes_disagree"
     values = normalise(gaze)
     if not all(math.isfinite(v) for v in values):
         return "low_confidence"
     return FeatureSample(t, values, gaze.face_scale, gaze.yaw)
+
+
+def analysis_sample(analysis: FrameAnalysis, t: float) -> FeatureSample | Rejection:
+    """`frame_sample` of one analysed frame, read the same way by the live calibration and `vigil
+    eval`; a gaze carried forward from an earlier frame (not computed on this one) is `stale`."""
+    gaze = analysis.result("gaze", GazeResult)
+    out = analysis.outputs.get("gaze")
+    if gaze is not None and out is not None and not out.fresh:
+        return "stale"
+    faces = analysis.result("faces", FacesResult)
+    landmarks = analysis.result("landmarks", LandmarksResult)
+    primary = faces.primary if faces is not None else None
+    return frame_sample(t, gaze.features if gaze is not None else None,
+                        faces=faces.count if faces is not None else None,
+                        face_confidence=primary.confidence if primary is not None else None,
+                        blink=landmarks is not None and landmarks.blink)

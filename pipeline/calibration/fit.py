@@ -1,4 +1,4 @@
-"""Ridge regression from normalised gaze features to screen pixels, regularised by leave-one-point-out.
+"""Ridge regression from normalised gaze features to screen pixels, regularised for the next sitting.
 
 Given samples grouped by calibration point (each group: the frames collected while one dot was
 shown, all labelled with that dot's position):
@@ -6,19 +6,32 @@ shown, all labelled with that dot's position):
 1. **Fixation filter.** Within each point, a sample whose eye features lie further than
    `OUTLIER_MADS` robust deviations from the point's median is dropped (a late saccade, a glance
    away). Points left with fewer than `MIN_SAMPLES_PER_POINT` samples are not used.
-2. **Standardise** each feature by the weighted mean and standard deviation of the fit samples
-   (a feature that barely varies, e.g. head position for a still candidate, keeps a floor
-   `MIN_FEATURE_STD` so it cannot blow up).
+2. **Standardise** the eye terms by the weighted mean and standard deviation of the fit samples,
+   and the head terms by a fixed scale, `features.HEAD_TYPICAL_MOVE`: how much a seated
+   candidate's head typically moves between sittings and over an exam. A candidate who held still
+   while calibrating shows head terms varying by a millimetre of landmark noise; standardised by
+   that tiny spread (as before issue 17), a coefficient fitted to it looked cheap to the ridge and
+   blew up the moment the head moved in the next sitting (4.2 deg within a sitting, 10.9 across,
+   worse than the centre guess). In fixed physical units a head coefficient is trusted in
+   proportion to how much head movement the calibration actually saw.
 3. **Weighted ridge.** Every *point* weighs the same however many frames it got (weight 1/n per
    sample). Minimise sum_i w_i |y_i - b - W x_i|^2 + lambda * P * |W|^2 (P points, so lambda means the
    same for any layout), solved in closed form; the intercept is not penalised. Both screen axes
    share lambda.
-4. **Lambda by leave-one-point-out** (LOPO): for each lambda in `LAMBDAS`, refit without each point
-   in turn and measure the distance from the held-out point's mean prediction to its target; the
-   lambda with the smallest mean LOPO error wins (ties: the larger lambda, the simpler map). Whole
-   points are held out, not frames: frames of one fixation are near copies, and leaving out one
-   frame would reward memorising dots. The LOPO errors of the chosen lambda are kept: they are
-   honest per-point errors of the fit points.
+4. **Lambda by leave-one-point-out** (LOPO), from `MIN_LAMBDA` up: for each lambda in `LAMBDAS`,
+   refit without each point in turn and measure the distance from the held-out point's mean
+   prediction to its target; the largest lambda whose mean LOPO error is within one standard error
+   of the smallest wins (the "one-standard-error rule": among maps the dots cannot tell apart, the
+   simplest). Leaving out a dot never leaves out a sitting, so LOPO alone cannot see what the head
+   terms cost when the head has moved: it picked lambda 0 on real people. The floor keeps every
+   head coefficient shrunk by at least var/(var + `MIN_LAMBDA`) (var: the head spread seen, in
+   typical-movement units), so a still calibration's head terms are near zero and an extrapolated
+   head degrades to the eye-only map. Whole points are held out, not frames: frames of one
+   fixation are near copies. The LOPO errors of the chosen lambda are kept: they are honest
+   per-point errors of the fit points.
+5. **Head range.** The per-dot medians of the head terms span the head positions the map was
+   fitted on (`transfer.HeadRange`); a stored map is reused in a later sitting only near that
+   range (`transfer.decide`).
 
 Everything is closed-form linear algebra in a fixed order: the same samples give the same model.
 """
@@ -30,10 +43,15 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.calibration.features import FeatureSample
+from pipeline.calibration.features import HEAD_TYPICAL_MOVE, FeatureSample
+from pipeline.calibration.transfer import HeadRange, head_range
 
-#: candidate ridge strengths (in units of standardised features per point). 0 is plain least squares.
-LAMBDAS: tuple[float, ...] = (0.0, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
+#: the weakest ridge ever used (standardised units, see step 4): a head term seen over one typical
+#: movement (var 1) keeps 1/(1 + 0.5) = 2/3 of its least-squares slope, one seen over a fifth of it
+#: (var 0.04, a candidate holding still) keeps 7 %.
+MIN_LAMBDA = 0.3
+#: candidate ridge strengths (in units of standardised features per point), from the floor up.
+LAMBDAS: tuple[float, ...] = (MIN_LAMBDA, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
 #: which coefficients the ridge shrinks (FeatureSample.NAMES order): the head-compensation terms
 #: only. The eye terms are the signal every calibration can pin down; the head terms matter only
 #: when the head moved between dots, and otherwise are noise fitted to a few points (and they are
@@ -51,6 +69,10 @@ OUTLIER_MADS = 3.5
 MIN_MAD = 0.01
 #: floor of a feature's standard deviation in standardisation.
 MIN_FEATURE_STD = 1e-3
+#: the fixed standardisation scale of the head terms (step 2); the eye terms are the signal every
+#: calibration spans, are standardised by their own spread and are not penalised.
+HEAD_SCALE = np.array([0.0, 0.0, *HEAD_TYPICAL_MOVE])
+IS_HEAD = HEAD_SCALE > 0
 #: which features the fixation filter looks at (indices into FeatureSample.NAMES): the eyes.
 FIXATION_FEATURES = (0, 1)
 
@@ -81,6 +103,8 @@ class GazeModel:
     lam: float
     #: drift correction added after the regression (drift.py), px
     offset: tuple[float, float] = (0.0, 0.0)
+    #: the head positions the map was fitted on (None: a model stored before it was recorded)
+    head_range: HeadRange | None = None
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(2,) for one feature vector, (n, 2) for a matrix of them."""
@@ -94,7 +118,8 @@ class GazeModel:
     def to_dict(self) -> dict[str, Any]:
         return {"feature_names": list(self.feature_names), "mean": list(self.mean), "scale": list(self.scale),
                 "coef": [list(r) for r in self.coef], "intercept": list(self.intercept), "lam": self.lam,
-                "offset": list(self.offset)}
+                "offset": list(self.offset),
+                "head_range": None if self.head_range is None else self.head_range.to_dict()}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GazeModel:
@@ -106,7 +131,8 @@ class GazeModel:
             raise ValueError("coef must be 2 rows of one value per feature")
         return cls(names, tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["scale"]),
                    (coef[0], coef[1]), (float(d["intercept"][0]), float(d["intercept"][1])), float(d["lam"]),
-                   (float(d.get("offset", (0, 0))[0]), float(d.get("offset", (0, 0))[1])))
+                   (float(d.get("offset", (0, 0))[0]), float(d.get("offset", (0, 0))[1])),
+                   HeadRange.from_dict(d["head_range"]) if d.get("head_range") else None)
 
 
 @dataclass(frozen=True)
@@ -159,7 +185,16 @@ def _arrays(points: Sequence[PointSamples]) -> tuple[np.ndarray, np.ndarray, np.
 def _standardise(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = (w[:, None] * x).sum(0) / w.sum()
     var = (w[:, None] * (x - mean) ** 2).sum(0) / w.sum()
-    return mean, np.maximum(np.sqrt(var), MIN_FEATURE_STD)
+    return mean, np.where(IS_HEAD, HEAD_SCALE, np.maximum(np.sqrt(var), MIN_FEATURE_STD))
+
+
+def choose_lambda(lopo: Mapping[float, np.ndarray]) -> float:
+    """The largest lambda whose mean LOPO error is within one standard error of the best (step 4)."""
+    means = {lam: float(e.mean()) for lam, e in lopo.items()}
+    best = min(means, key=lambda lam: (round(means[lam], 9), -lam))
+    errs = lopo[best]
+    se = float(errs.std(ddof=1) / np.sqrt(len(errs))) if len(errs) > 1 else 0.0
+    return max(lam for lam, m in means.items() if m <= means[best] + se + 1e-9)
 
 
 def usable_points(points: Sequence[PointSamples]) -> tuple[list[PointSamples], list[int]]:
@@ -193,12 +228,11 @@ def fit(points: Sequence[PointSamples], lambdas: Sequence[float] = LAMBDAS) -> F
             held[i] = (z[~train] @ coef.T + icpt).mean(0)
             errs[i] = float(np.hypot(*(held[i] - (kept[i].x, kept[i].y))))
         lopo[lam], preds[lam] = errs, held
-    # smallest mean LOPO error; among equals (to 1e-9 px) the larger lambda
-    best = min(lambdas, key=lambda lam: (round(float(lopo[lam].mean()), 9), -lam))
+    best = choose_lambda(lopo)
     coef, icpt = _solve(z, y, w, best, n)
     model = GazeModel(FeatureSample.NAMES, tuple(float(v) for v in mean), tuple(float(v) for v in scale),
                       (tuple(float(v) for v in coef[0]), tuple(float(v) for v in coef[1])),
-                      (float(icpt[0]), float(icpt[1])), float(best))
+                      (float(icpt[0]), float(icpt[1])), float(best), head_range=head_range([p.samples for p in kept]))
     return FitResult(model, {p.index: float(e) for p, e in zip(kept, lopo[best], strict=True)},
                      {p.index: (float(q[0]), float(q[1])) for p, q in zip(kept, preds[best], strict=True)},
                      {lam: float(e.mean()) for lam, e in lopo.items()},

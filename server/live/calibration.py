@@ -12,6 +12,13 @@ Protocol (docs/data-channel.md, data channel `vigil`):
   "mean_error_px","max_error_px","mean_error_deg","mean_error_mm"|null,"points":[...],"message"}`.
 * page -> server `{"type":"calibration.recentre"}`: one dot at the centre (`calibration.target` with
   `"recentre":true`), then a `calibration.result` with `"mode":"recentre"` and the `shift_px` applied.
+* server -> page `{"type":"calibration.result","mode":"stored","status":"reused"|"recentre_needed"|
+  "recalibrate_needed",...}` once per session that starts with a stored calibration (below).
+
+Degrees are claimed only when the screen's physical size is known (the page measures it with a
+card, `static/calibration.js`): without it `mean_error_deg`, `max_error_deg` and each point's
+`error_deg` are null, the errors are given in px and as a share of the screen's diagonal
+(`mean_error_screen_fraction`), and the acceptance limit is `limit_screen_fraction`.
 
 Collecting. A frame's features count for a dot when the frame's receipt time lies in
 [shown + `SACCADE_SKIP_S`, shown + `DOT_DURATION_S`]: the first 0.4 s cover the saccade (about
@@ -30,6 +37,11 @@ the engine falls back to the direction.
 Stored (server/store/store.py owns the keys): `vigil:calibration:{candidate_id}` the latest calibration
 (model, accuracy, per-point errors, created_at), reused by the candidate's next session for
 `STORED_MODEL_MAX_AGE_S`; the session hash field `calibration` a JSON summary for reports.
+
+A stored calibration is used only once the first `transfer.CHECK_FRAMES` usable frames of the new
+session show the head within the positions it was fitted on (`pipeline.calibration.transfer`):
+until then no calibrated gaze; then `reused`, or `recentre_needed` (no calibrated gaze until a
+recentre succeeds) or `recalibrate_needed` (the map is dropped).
 """
 from __future__ import annotations
 
@@ -46,10 +58,10 @@ from pipeline.analysis import CalibratedGaze, FrameAnalysis
 from pipeline.calibration.accuracy import ScreenGeometry
 from pipeline.calibration.drift import recentre
 from pipeline.calibration.evaluate import DEFAULT_LIMIT_DEG, Calibration, evaluate
-from pipeline.calibration.features import FeatureSample, frame_sample, normalise
+from pipeline.calibration.features import FeatureSample, analysis_sample, normalise
 from pipeline.calibration.fit import GazeModel, PointSamples
 from pipeline.calibration.targets import Target, centre_target, sequence
-from pipeline.stages.faces import FacesResult
+from pipeline.calibration.transfer import CHECK_FRAMES, decide
 from pipeline.stages.gaze import GazeResult
 from server.live.screen_geometry import screen_problems
 from server.protocol.datachannel import CalibrationRecentre, CalibrationStart
@@ -126,6 +138,9 @@ class CalibrationController:
         self._windows: dict[int, tuple[float, float]] | None = None
         self._samples: dict[int, list[FeatureSample]] = {}
         self._task: asyncio.Task[Any] | None = None
+        #: a stored map is held back until the new sitting's head is checked against it (transfer.py)
+        self._stored_frames: list[FeatureSample] = []
+        self.reuse: dict[str, Any] | None = None
         if load_stored:
             session.spawn(self._load_stored(), "calibration-load")
 
@@ -143,7 +158,10 @@ class CalibrationController:
         gaze = analysis.result("gaze", GazeResult)
         if self._windows is not None:
             self._collect(analysis, gaze, t)
-        if self.model is None or self.screen is None or gaze is None:
+        if self.source == "stored" and self.reuse is None:
+            self._check_stored(analysis, t)
+        if self.model is None or self.screen is None or gaze is None or self.state == "recentre_needed" \
+                or (self.source == "stored" and self.reuse is None):
             return None
         x, y = (float(v) for v in self.model.predict(np.asarray(normalise(gaze.features))))
         return CalibratedGaze(x, y, self.on_screen(x, y))
@@ -155,20 +173,31 @@ class CalibrationController:
         my = max(ON_SCREEN_MARGIN_FRACTION * h, ON_SCREEN_MARGIN_ERRORS * self.mean_error_px)
         return -mx <= x <= w + mx and -my <= y <= h + my
 
+    def _check_stored(self, analysis: FrameAnalysis, t: float) -> None:
+        """Collects the new sitting's first usable frames, then decides whether the stored map holds."""
+        sample = analysis_sample(analysis, t)
+        if isinstance(sample, FeatureSample):
+            self._stored_frames.append(sample)
+        if len(self._stored_frames) < CHECK_FRAMES or self.model is None:
+            return
+        d = decide(self.model.head_range, self._stored_frames)
+        status = {"reuse": "reused", "recentre": "recentre_needed", "recalibrate": "recalibrate_needed"}[d.action]
+        self.reuse = {"t": round(t, 3), "status": status, "outside": {k: round(v, 2) for k, v in d.outside.items()}}
+        if d.action == "recentre":
+            self.state = "recentre_needed"
+        elif d.action == "recalibrate":
+            self.model, self.state = None, "stale"
+        self.session.spawn(self._write_diagnostics(), "calibration-diagnostics")
+        self._send_result({"mode": "stored", "ok": d.action == "reuse", "status": status, "message": d.reason,
+                           "head_outside": self.reuse["outside"]})
+
     # -- collecting -----------------------------------------------------------------------------
     def _collect(self, analysis: FrameAnalysis, gaze: GazeResult | None, t: float) -> None:
         assert self._windows is not None
         hits = [i for i, (a, b) in self._windows.items() if a <= t <= b]
         if not hits:
             return
-        out = analysis.outputs.get("gaze")
-        faces = analysis.result("faces", FacesResult)
-        primary = faces.primary if faces is not None else None
-        if gaze is not None and out is not None and not out.fresh:
-            sample: FeatureSample | str = "stale"
-        else:
-            sample = frame_sample(t, gaze.features if gaze else None, faces=faces.count if faces else None,
-                                  face_confidence=primary.confidence if primary else None)
+        sample = analysis_sample(analysis, t)
         for i in hits:
             if isinstance(sample, FeatureSample):
                 self._samples[i].append(sample)
@@ -264,13 +293,15 @@ class CalibrationController:
         await self._show([(tg, *target)], recentre_dot=True)
         r = recentre(self.model, self._samples[tg.index], target, screen_w=self.screen.width_px,
                      screen_h=self.screen.height_px)
-        self.state = "calibrated"
         if r.applied:
             self.model = r.model
+        elif self.state == "recentre_needed":
+            self.model = None  # the stored map did not survive its recentre: a new calibration is needed
+        self.state = "calibrated" if self.model is not None else "stale"
         entry = {"t": round(self.clock(), 3), "applied": r.applied, "shift_px": [round(v, 1) for v in r.shift_px],
                  "samples": r.samples}
         self.recentres.append(entry)
-        if self.record is not None:
+        if self.record is not None and self.model is not None:
             self.record["model"] = self.model.to_dict()
             self.record["recentres"] = self.recentres
             self.record["updated_at"] = self.clock()
@@ -291,11 +322,18 @@ class CalibrationController:
                                "rejected_frames": dict(self.rejected),
                                "points": [_point(e) for e in cal.points]}
         if acc is not None:
+            sized = not acc.assumed_pixel_size  # degrees only on a measured screen
             out.update({"mean_error_px": _r(acc.mean_px), "max_error_px": _r(acc.max_px),
-                        "mean_error_deg": _r(acc.mean_deg, 2), "max_error_deg": _r(acc.max_deg, 2),
+                        "mean_error_deg": _r(acc.mean_deg, 2) if sized else None,
+                        "max_error_deg": _r(acc.max_deg, 2) if sized else None,
                         "mean_error_mm": _r(acc.mean_mm), "max_error_mm": _r(acc.max_mm),
+                        "mean_error_screen_fraction": _r(acc.mean_fraction, 4),
+                        "max_error_screen_fraction": _r(acc.max_fraction, 4),
+                        "limit_screen_fraction": cal.limit_fraction,
                         "viewing_distance_mm": round(acc.distance_mm), "distance_estimated": acc.distance_estimated,
                         "assumed_pixel_size": acc.assumed_pixel_size})
+            if not sized:
+                out["points"] = [{**p, "error_deg": None} for p in out["points"]]
         return out
 
     def _record(self, cal: Calibration, layout: int, now: float) -> dict[str, Any]:
@@ -321,7 +359,8 @@ class CalibrationController:
                 "mean_error_deg": rec.get("mean_error_deg"), "mean_error_mm": rec.get("mean_error_mm"),
                 "basis": rec.get("basis"), "limit_deg": rec.get("limit_deg"), "layout": rec.get("layout"),
                 "viewing_distance_mm": rec.get("viewing_distance_mm"), "points": rec.get("points", []),
-                "message": rec.get("message"), "recentres": self.recentres, "screen": rec.get("screen")}
+                "message": rec.get("message"), "recentres": self.recentres, "screen": rec.get("screen"),
+                "mean_error_screen_fraction": rec.get("mean_error_screen_fraction"), "reuse": self.reuse}
 
     async def _store_record(self) -> None:
         if self.record is not None:

@@ -32,23 +32,27 @@ class PointError(Outbound):
     validation: bool
     samples: int
     error_px: float
-    error_deg: float
+    #: null when the screen's physical size is unknown (degrees are then not claimed)
+    error_deg: float | None
     error_mm: float | None
     predicted: Point
 
 
 class CalibrationResult(Outbound):
-    """The end of a calibration (`mode: calibration`) or of a recentre (`mode: recentre`).
+    """The end of a calibration (`mode: calibration`), of a recentre (`mode: recentre`), or the check
+    of a stored calibration against the new sitting's head (`mode: stored`: reused, recentre needed
+    or new calibration needed).
 
-    The error fields are null when nothing was measured (a refused screen, too few frames). The
-    keys marked absent appear only after a fit (`limit_deg` ... `assumed_pixel_size`) or only on a
-    recentre (`shift_px`, `samples`).
+    The error fields are null when nothing was measured (a refused screen, too few frames); the
+    degree fields are also null when the screen's physical size is unknown. The keys marked absent
+    appear only after a fit (`limit_deg` ... `assumed_pixel_size`), only on a recentre (`shift_px`,
+    `samples`) or only on a stored check (`head_outside`).
     """
 
     type: Literal["calibration.result"]
-    mode: Literal["calibration", "recentre"]
+    mode: Literal["calibration", "recentre", "stored"]
     ok: bool
-    status: Literal["accepted", "refused", "failed", "recentred"]
+    status: Literal["accepted", "refused", "failed", "recentred", "reused", "recentre_needed", "recalibrate_needed"]
     message: str
     mean_error_px: float | None
     max_error_px: float | None
@@ -64,5 +68,11 @@ class CalibrationResult(Outbound):
     viewing_distance_mm: Absent[int] = None
     distance_estimated: Absent[bool] = None
     assumed_pixel_size: Absent[bool] = None
+    #: mean and max error over the screen's diagonal, and the acceptance limit used without a size
+    mean_error_screen_fraction: Absent[float] = None
+    max_error_screen_fraction: Absent[float] = None
+    limit_screen_fraction: Absent[float] = None
+    #: per head term, how far outside the calibration's head range the new sitting is (typical movements)
+    head_outside: Absent[dict[str, float]] = None
     shift_px: Absent[Point] = None
     samples: Absent[int] = None

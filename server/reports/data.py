@@ -104,7 +104,8 @@ def downsample(points: list[TimelinePoint], max_points: int = MAX_TIMELINE_POINT
 
 
 #: accuracy fields of the calibration summary (`server.live.calibration.GazeCalibration.summary`) the report shows
-CALIBRATION_FIELDS = ("mean_error_px", "max_error_px", "mean_error_deg", "mean_error_mm", "limit_deg",
+CALIBRATION_FIELDS = ("mean_error_px", "max_error_px", "mean_error_deg", "mean_error_mm", "mean_error_screen_fraction",
+                      "limit_deg",
                       "source", "attempts", "recentres", "message")
 
 

@@ -106,12 +106,18 @@ def _num(x: Any) -> str:
 
 
 def _calibration_text(cal: dict[str, Any]) -> str:
-    """e.g. "calibrated: mean error 48.5 px (1.4 deg), max 90 px, 9 points"."""
+    """e.g. "calibrated: mean error 48.5 px (1.4 deg), max 90 px, 9 points"; degrees only when the
+    screen's size was measured, else the share of the screen's diagonal ("48.5 px (2.7 % of the screen)")."""
     parts = []
     if isinstance(cal.get("mean_error_px"), (int, float)):
-        deg = cal.get("mean_error_deg")
-        parts.append(f"mean error {_num(cal['mean_error_px'])} px"
-                     + (f" ({_num(deg)} deg)" if isinstance(deg, (int, float)) else ""))
+        deg, share = cal.get("mean_error_deg"), cal.get("mean_error_screen_fraction")
+        if isinstance(deg, (int, float)):
+            how = f" ({_num(deg)} deg)"
+        elif isinstance(share, (int, float)):
+            how = f" ({_num(share * 100)} % of the screen, size unknown)"
+        else:
+            how = ""
+        parts.append(f"mean error {_num(cal['mean_error_px'])} px{how}")
     if isinstance(cal.get("max_error_px"), (int, float)):
         parts.append(f"max {_num(cal['max_error_px'])} px")
     if cal.get("points"):

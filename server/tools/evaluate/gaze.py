@@ -1,7 +1,7 @@
 """Calibrated gaze on labelled webcam images, with the product's own features and fit.
 
 Each image goes through the default face stages; its gaze features become a calibration sample
-exactly as in a live calibration (`pipeline.calibration.features.frame_sample`, which also rejects
+exactly as in a live calibration (`pipeline.calibration.features.analysis_sample`, which also rejects
 blinks, several faces and glitches). Images of one sitting (`session`) looking at the same target
 form one dot (`PointSamples`); a dot needs at least two usable images, as in the product.
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.calibration.features import FeatureSample, frame_sample
+from pipeline.calibration.features import FeatureSample, analysis_sample
 from pipeline.calibration.fit import FitError, GazeModel, PointSamples, fit, mean_prediction, usable_points
 from server.tools.evaluate.formats import GazeRow
 from server.tools.evaluate.metrics import GazeError, gaze_error
@@ -144,8 +144,6 @@ def samples_from_images(rows: Sequence[GazeRow], pipeline: Any) -> list[FeatureS
     import cv2
 
     from pipeline.frame import VideoFrame
-    from pipeline.stages.faces import FacesResult
-    from pipeline.stages.gaze import GazeResult
 
     out: list[FeatureSample | str] = []
     for i, row in enumerate(rows):
@@ -154,10 +152,5 @@ def samples_from_images(rows: Sequence[GazeRow], pipeline: Any) -> list[FeatureS
             raise FileNotFoundError(f"cannot read image {row.file}")
         rgb = np.ascontiguousarray(bgr[..., ::-1])
         analysis = pipeline.new_session().analyse(VideoFrame(rgb, t=float(i), frame_id=i + 1))
-        gaze = analysis.result("gaze", GazeResult)
-        faces = analysis.result("faces", FacesResult)
-        primary = faces.primary if faces is not None else None
-        out.append(frame_sample(float(i), gaze.features if gaze else None,
-                                faces=faces.count if faces is not None else None,
-                                face_confidence=primary.confidence if primary else None))
+        out.append(analysis_sample(analysis, float(i)))
     return out
