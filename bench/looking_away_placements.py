@@ -80,7 +80,7 @@ def shifted(row: dict[str, Any], dh: float, dv: float, head_dh: float = 0.0, hea
 def edge_reading(rows: list[dict[str, Any]], dh: float, dv: float, seconds: float = 63.0) -> list[dict[str, Any]]:
     """The honest rows looped to `seconds`, the gaze visiting the screen's edges 2 s each."""
     period = rows[-1]["t"] + 0.2
-    out = []
+    out: list[dict[str, Any]] = []
     for loop in itertools.count():
         for row in rows:
             t = round(loop * period + row["t"], 3)
