@@ -13,6 +13,7 @@ from vision_helpers import read_rgb
 from pipeline.frame import VideoFrame
 from pipeline.risk import Observation, Policy, RiskEngine
 from pipeline.risk.conditions import read_camera_blocked, read_left_seat
+from pipeline.risk.messages import ImageQuality
 from pipeline.stages.faces import FaceDetectionStage
 from pipeline.stages.posture import PostureStage, classify_posture
 from pipeline.stages.quality import assess
@@ -59,11 +60,13 @@ def test_a_dim_but_visible_face_is_dark_not_covered_and_not_a_blocked_camera(rel
 
 
 def test_a_detected_face_is_never_a_blocked_camera_even_when_called_covered() -> None:
-    for quality in ("covered", "dark"):
+    dim: tuple[ImageQuality, ...] = ("covered", "dark")
+    for quality in dim:
         blocked = read_camera_blocked(Observation(t=0.0, faces=1, image_quality=quality), Policy(), None)
         assert blocked is not None and not blocked.holding
     # without a face, a covered or dark picture is still a blocked camera; frozen always is
-    for faces, quality in ((0, "covered"), (0, "dark"), (1, "frozen"), (None, "covered")):
+    cases: tuple[tuple[int | None, ImageQuality], ...] = ((0, "covered"), (0, "dark"), (1, "frozen"), (None, "covered"))
+    for faces, quality in cases:
         blocked = read_camera_blocked(Observation(t=0.0, faces=faces, image_quality=quality), Policy(), None)
         assert blocked is not None and blocked.holding, (faces, quality)
 
