@@ -43,4 +43,6 @@ def observation_from_analysis(analysis: FrameAnalysis, gaze: CalibratedGaze | No
         left_seat=None if posture is None else posture.left_seat,
         image_quality=quality.status if quality is not None and quality.status in IMAGE_QUALITIES else None,
         identity_changed=None if identity is None else identity.identity_changed,
+        gaze_h_deg=None if direction is None else direction.h_deg,
+        gaze_v_deg=None if direction is None else direction.v_deg,
     )

@@ -99,7 +99,7 @@ def test_look_away_for_debounce_time_starts_when_it_began() -> None:
 def test_off_centre_camera_is_not_looking_away(yaw: float) -> None:
     engine = RiskEngine(Policy())
     run(engine, frames(0, 30, head_yaw=yaw, head_pitch=-10.0, gaze_direction=None))
-    assert engine.baseline == (yaw, -10.0)
+    assert engine.baseline is not None and engine.baseline.head == (yaw, -10.0)
     assert engine.events == ()
 
 

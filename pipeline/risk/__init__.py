@@ -10,7 +10,7 @@ Modules, one job each:
   `ConditionPolicy`, their validation, and TOML/JSON/dict loading.
 - `conditions`: what each observation says about each condition (holds / absent / unknown).
 - `debounce`: debounce and release, turning per-frame readings into one event per episode.
-- `baseline`: the candidate's neutral head pose.
+- `baseline`: the candidate's own baseline: neutral head pose and the gaze seen while working.
 - `attention`: the attentive share of the trailing window.
 - `score`: the decaying, clamped risk score and its time integral.
 - `verdict`: CLEAR / REVIEW / CHEATING with reasons.

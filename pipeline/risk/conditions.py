@@ -6,20 +6,30 @@ condition's filter untouched, so an audio-only update never disturbs a vision fi
 never disturbs an audio filter. The choice per condition:
 
 - camera_blocked: holds when image quality is in `blocked_image_qualities` (dark, covered,
-  frozen); absent for any other reported quality; unknown when quality is not reported.
+  frozen); absent for any other reported quality; unknown when quality is not reported. A frame
+  where a face is detected is never blocked for being dark or covered: the camera shows the
+  candidate, it is only dim (the quality stays unassessable, so the other vision conditions wait).
 - Every other vision condition is unknown on frames whose quality is in
   `unassessable_image_qualities`: a covered camera is camera_blocked, not no_face.
 - no_face / multiple_faces: from `faces` (0 / 2+); unknown when faces is None.
 - looking_away: unknown when faces is None or 0 (no face, so no gaze: not cleared either).
-  Gaze: `gaze_on_screen` when present (calibrated), else `gaze_direction != "center"`.
-  Head: |yaw - baseline yaw| > max yaw or |pitch - baseline pitch| > max pitch, unknown until a
-  baseline exists. Holds if either holds; absent if every known part is absent; unknown if both
-  are unknown.
+  Gaze and head pose combined, both against the candidate's own baseline (`baseline.py`):
+  gaze off the screen is `not gaze_on_screen` when the frame carries it (a calibration), else the
+  gaze angles outside the baseline's `GazeBox` (the neutral gaze and the extent seen while
+  working: reading the screen's edges stays inside), unknown while no gaze box exists; only a
+  frame without gaze angles falls back to the stage's raw label (`gaze_direction != "center"`).
+  Head turned is |yaw - neutral yaw| > max yaw or |pitch - neutral pitch| > max pitch (a head
+  turned that far is away even if the eyes are not read well), unknown until a baseline exists.
+  Holds if either holds; absent if every known part is absent; unknown if both are unknown. The
+  debounce (`debounce.py`) then runs on this combined per-frame signal.
 - phone / book: holds when a label in `phone_labels` / `book_labels` is seen at or above
   `object_min_confidence`. The detector counts as having run when `persons` is not None or
   `objects` is non-empty; otherwise unknown (it runs at a lower rate than frames).
 - other_person: `persons >= 2`; unknown when persons is None.
-- left_seat, identity_changed, speaking, other_voice, audio_muted: the field itself; unknown when
+- left_seat: only when nobody is in view: posture saw no body (`left_seat`) *and* the faces stage
+  counts no face; absent when either sees the candidate (a face in view means the seat is not
+  empty, whatever the pose model made of the frame); unknown when either is not reported.
+- identity_changed, speaking, other_voice, audio_muted: the field itself; unknown when
   None. `speaking` and `audio_muted` are only read when the policy enables them.
 - tab_hidden is browser state and fullscreen_exit / paste / devtools are instant: not read here.
 
@@ -31,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from pipeline.risk.baseline import CandidateBaseline
 from pipeline.risk.debounce import Reading
 from pipeline.risk.messages import Observation
 
@@ -58,7 +69,7 @@ class Policy(Protocol):
     def person_label(self) -> str: ...
 
 
-Baseline = tuple[float, float] | None
+Baseline = CandidateBaseline | None
 #: What one observation says about one condition: holds, absent, or None (unable to assess).
 ConditionReader = Callable[[Observation, Policy, Baseline], "Reading | None"]
 
@@ -72,9 +83,15 @@ def _flag(value: bool | None) -> Reading | None:
     return None if value is None else Reading(value)
 
 
+#: qualities that a detected face overrules: the picture is dim, not blocked.
+_DIM_QUALITIES = ("dark", "covered")
+
+
 def read_camera_blocked(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
     if obs.image_quality is None:
         return None
+    if obs.faces and obs.image_quality in _DIM_QUALITIES:
+        return Reading(False)
     return Reading(obs.image_quality in policy.blocked_image_qualities)
 
 
@@ -90,9 +107,13 @@ def read_multiple_faces(obs: Observation, policy: Policy, _: Baseline) -> Readin
     return Reading(obs.faces >= 2, obs.face_confidence if obs.face_confidence is not None else 1.0)
 
 
-def _gaze_off(obs: Observation) -> bool | None:
+def _gaze_off(obs: Observation, baseline: Baseline) -> bool | None:
     if obs.gaze_on_screen is not None:
         return not obs.gaze_on_screen
+    if obs.gaze_h_deg is not None and obs.gaze_v_deg is not None:
+        if baseline is None or baseline.gaze is None:
+            return None  # raw angles are relative to the camera, not the screen: wait for the baseline
+        return baseline.gaze.excess(obs.gaze_h_deg, obs.gaze_v_deg) > 1.0
     if obs.gaze_direction is not None:
         return obs.gaze_direction != "center"
     return None
@@ -101,15 +122,15 @@ def _gaze_off(obs: Observation) -> bool | None:
 def _head_turned(obs: Observation, policy: Policy, baseline: Baseline) -> bool | None:
     if baseline is None or obs.head_yaw is None or obs.head_pitch is None:
         return None
-    yaw = abs(obs.head_yaw - baseline[0])
-    pitch = abs(obs.head_pitch - baseline[1])
+    yaw = abs(obs.head_yaw - baseline.head[0])
+    pitch = abs(obs.head_pitch - baseline.head[1])
     return yaw > policy.max_head_yaw_degrees or pitch > policy.max_head_pitch_degrees
 
 
 def read_looking_away(obs: Observation, policy: Policy, baseline: Baseline) -> Reading | None:
     if not obs.faces or not assessable(obs, policy):
         return None
-    parts = [p for p in (_gaze_off(obs), _head_turned(obs, policy, baseline)) if p is not None]
+    parts = [p for p in (_gaze_off(obs, baseline), _head_turned(obs, policy, baseline)) if p is not None]
     if not parts:
         return None
     return Reading(any(parts), obs.face_confidence if obs.face_confidence is not None else 1.0)
@@ -136,6 +157,12 @@ def read_other_person(obs: Observation, policy: Policy, _: Baseline) -> Reading 
     confs = sorted((c for label, c in obs.objects if label == policy.person_label), reverse=True)
     # The second-best person box is the "other" person; without boxes the count is all we have.
     return Reading(obs.persons >= 2, confs[1] if len(confs) >= 2 else 1.0)
+
+
+def read_left_seat(obs: Observation, policy: Policy, _: Baseline) -> Reading | None:
+    if obs.left_seat is None or obs.faces is None or not assessable(obs, policy):
+        return None
+    return Reading(obs.left_seat and obs.faces == 0)
 
 
 def read_vision_flag(name: str) -> ConditionReader:

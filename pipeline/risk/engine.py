@@ -7,6 +7,11 @@ Pure and deterministic: no clock reads, no I/O; every input carries its session 
    (frames and browser signals arrive on different paths and may cross slightly).
 2. Evolve the score over the elapsed time: decay, plus the per-second weight of every open event
    whose condition still holds, capped so one event never adds more than its `max_weight`.
+   One absence is charged once (`EventSpec.supersedes`: `left_seat` supersedes `no_face`): an
+   event adds nothing, neither its start weight nor per second, while an event that supersedes
+   it is open; and an event that starts while one it supersedes is open counts what that one
+   already added toward its own weight and cap, so the absence costs the larger of the two
+   events' charges, never their sum. Both events are still reported.
 3. Feed the condition filters (see `debounce.py`, `conditions.py`). A frame feeds only the vision
    filters and an audio update only the audio filters, so one modality's None fields never
    touch the other's state. The browser's visibility state (`tab_hidden`) is known between
@@ -32,7 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.risk.attention import AttentionWindow
-from pipeline.risk.baseline import BaselineEstimator
+from pipeline.risk.baseline import BaselineEstimator, CandidateBaseline, GazeBox
 from pipeline.risk.conditions import assessable, attentive
 from pipeline.risk.coverage import CoverageLedger
 from pipeline.risk.debounce import DebounceFilter, Reading
@@ -52,6 +57,10 @@ from pipeline.risk.score import RiskScore
 from pipeline.risk.verdict import decide
 
 SNAPSHOT_VERSION = 1
+#: for each event type, the types that supersede it (`EventSpec.supersedes`).
+_SUPERSEDED_BY: dict[EventType, tuple[EventType, ...]] = {
+    kind: tuple(s.type for s in EVENT_SPECS.values() if kind in s.supersedes) for kind in EVENT_TYPES
+}
 #: browser signals that are instant events of the same name.
 _INSTANT_SIGNALS: dict[str, EventType] = {kind: kind for kind in INSTANT_EVENTS}
 
@@ -65,7 +74,9 @@ class RiskEngine:
         p = self.policy
         self._coverage = CoverageLedger(p.observation_gap_seconds, start)
         self._score = RiskScore(p.decay_per_second)
-        self._baseline = BaselineEstimator(p.baseline_seconds, p.baseline_min_face_confidence)
+        self._baseline = BaselineEstimator(p.baseline_seconds, p.baseline_min_seconds,
+                                           p.baseline_min_face_confidence,
+                                           p.gaze_min_extent_degrees, p.gaze_max_extent_degrees)
         self._attention = AttentionWindow(p.attention_window_seconds, p.attention_max_gap_seconds)
         self._filters: dict[EventType, DebounceFilter] = {
             kind: DebounceFilter(
@@ -139,10 +150,11 @@ class RiskEngine:
         self._feed_states(t)
         return self._update(t)
 
-    def set_baseline(self, yaw: float, pitch: float) -> None:
-        """Neutral head pose from a calibration; replaces the estimated one."""
+    def set_baseline(self, yaw: float, pitch: float, gaze: GazeBox | None = None) -> None:
+        """Neutral head pose (and, when given, the on-screen gaze box) from a calibration;
+        replaces the estimated one (`baseline.py`)."""
         self._check_open()
-        self._baseline.set(yaw, pitch)
+        self._baseline.set(yaw, pitch, gaze)
 
     def finish(self, t: float) -> Verdict:
         """Close every open event at `t` and return the session's verdict."""
@@ -172,7 +184,7 @@ class RiskEngine:
         return self._score.value
 
     @property
-    def baseline(self) -> tuple[float, float] | None:
+    def baseline(self) -> CandidateBaseline | None:
         return self._baseline.value
 
     @property
@@ -200,8 +212,8 @@ class RiskEngine:
         gain = 0.0
         for kind in self._open:
             cond = self.policy.condition(kind)
-            if dt > 0 and cond.weight_per_second > 0 and self._filters[kind].holding:
-                add = min(cond.weight_per_second * dt, cond.max_weight - self._added[kind])
+            if dt > 0 and cond.weight_per_second > 0 and self._filters[kind].holding and self._charging(kind):
+                add = max(0.0, min(cond.weight_per_second * dt, cond.max_weight - self._added[kind]))
                 self._added[kind] += add
                 gain += add
         self._score.evolve(t, gain)
@@ -209,11 +221,16 @@ class RiskEngine:
         self._clock = t
         return t
 
+    def _charging(self, kind: EventType) -> bool:
+        """False while an event that supersedes `kind` is open (one absence charged once)."""
+        return not any(other in self._open for other in _SUPERSEDED_BY.get(kind, ()))
+
     def _offer_baseline(self, t: float, obs: Observation) -> None:
         if obs.head_yaw is None or obs.head_pitch is None or obs.faces is None:
             return
         if assessable(obs, self.policy):
-            self._baseline.add(t, obs.head_yaw, obs.head_pitch, obs.faces, obs.face_confidence)
+            gaze = None if obs.gaze_h_deg is None or obs.gaze_v_deg is None else (obs.gaze_h_deg, obs.gaze_v_deg)
+            self._baseline.add(t, obs.head_yaw, obs.head_pitch, gaze, obs.faces, obs.face_confidence)
 
     def _feed_states(self, t: float) -> None:
         """The conditions known between inputs: the page's visibility and the video's arrival."""
@@ -233,9 +250,15 @@ class RiskEngine:
         cond = self.policy.condition(kind)
         n = self._counters[kind] = self._counters.get(kind, 0) + 1
         event = Event(f"{kind}-{n}", kind, cond.severity, start, None, confidence, frame)
+        if not self._charging(kind):
+            self._open[kind] = event
+            self._added[kind] = 0.0
+            return event
+        # what the open events this one supersedes already charged for the same absence
+        already = sum(self._added[k] for k in EVENT_SPECS[kind].supersedes if k in self._open)
         self._open[kind] = event
-        self._added[kind] = cond.weight
-        self._score.bump(cond.weight)
+        self._added[kind] = max(cond.weight, already)
+        self._score.bump(max(0.0, cond.weight - already))
         return event
 
     def _close(self, kind: EventType, end: float) -> Event:

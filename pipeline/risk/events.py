@@ -2,8 +2,13 @@
 
 A spec says everything the engine needs to know about one type: where its evidence comes from
 (`source`), how to read it from an observation (`reader`), whether it fires once per browser
-signal (`instant`), its default `ConditionPolicy`, and how it reads in a verdict's reasons
-(`phrase`). `Policy` defaults, the engine's filters and sampling, and the verdict's lines are all
+signal (`instant`), its default `ConditionPolicy`, how it reads in a verdict's reasons
+(`phrase`), and which other types charge the same thing (`supersedes`).
+
+One absence is charged once: `left_seat` (nobody in view: no face and no body) supersedes
+`no_face` (no face: the candidate may still be in the chair, turned away or bent down). Both are
+reported, since they say different things, but while `left_seat` is open `no_face` adds nothing to
+the score (see `engine.py`), so an empty room costs what `left_seat` costs, not the sum of both. `Policy` defaults, the engine's filters and sampling, and the verdict's lines are all
 read from here, so adding an event type is a name in `messages.EventType` plus one record below.
 
 `check_registry` runs at import: every `EventType` has exactly one spec, every spec has a phrase
@@ -26,6 +31,7 @@ from pipeline.risk.conditions import (
     ConditionReader,
     read_audio_flag,
     read_camera_blocked,
+    read_left_seat,
     read_looking_away,
     read_multiple_faces,
     read_no_face,
@@ -54,6 +60,9 @@ class EventSpec:
     default: ConditionPolicy
     reader: ConditionReader | None = None
     instant: bool = False
+    #: event types that charge the same thing as this one: while this one is open they add
+    #: nothing to the score (the engine's "one absence charged once" rule).
+    supersedes: tuple[EventType, ...] = ()
 
 
 def _default(
@@ -80,7 +89,8 @@ _SPECS: tuple[EventSpec, ...] = (
     EventSpec("other_person", "vision", "other person seen",
               _default("high", 1.0, 2.0, 35.0, 1.0, 60.0), read_other_person),
     EventSpec("left_seat", "vision", "left seat",
-              _default("medium", 3.0, 1.0, 20.0, 2.0, 50.0), read_vision_flag("left_seat")),
+              _default("medium", 3.0, 1.0, 20.0, 2.0, 50.0), read_left_seat,
+              supersedes=("no_face",)),
     EventSpec("identity_changed", "vision", "identity changed",
               _default("high", 1.0, 2.0, 40.0, 0.0, 40.0), read_vision_flag("identity_changed")),
     EventSpec("speaking", "audio", "speaking",
@@ -119,6 +129,9 @@ def _check_spec(spec: EventSpec) -> None:
     if spec.instant and (spec.source != "browser" or spec.type not in BROWSER_EVENTS):
         raise RegistryError(f"event {name!r}: an instant event must be a browser signal of the same name")
     validate_condition(f"conditions.{name}", spec.default)
+    for other in spec.supersedes:
+        if other == name or other not in EVENT_TYPES:
+            raise RegistryError(f"event {name!r}: cannot supersede {other!r}")
 
 
 def check_registry(specs: Iterable[EventSpec]) -> Mapping[EventType, EventSpec]:

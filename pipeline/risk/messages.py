@@ -64,6 +64,8 @@ class Observation:
     a frame may carry audio fields too. `head_yaw`/`head_pitch` are raw degrees (the engine
     subtracts the baseline). `objects` is the detector's (COCO label, confidence) list, possibly
     carried forward from its last run; `persons` None means the detector did not run.
+    `gaze_h_deg`/`gaze_v_deg` are the uncalibrated gaze angles (head plus eyes, degrees, > 0
+    toward the image's right / up): the engine judges them against the candidate's baseline.
     """
 
     t: float
@@ -82,6 +84,8 @@ class Observation:
     speaking: bool | None = None
     other_voice: bool | None = None
     audio_muted: bool | None = None
+    gaze_h_deg: float | None = None
+    gaze_v_deg: float | None = None
 
     def __post_init__(self) -> None:
         _check_time(self.t)
@@ -102,6 +106,7 @@ class Observation:
             or self.head_yaw is not None
             or self.gaze_direction is not None
             or self.gaze_on_screen is not None
+            or self.gaze_h_deg is not None
             or self.left_seat is not None
             or self.identity_changed is not None
         )

@@ -67,9 +67,18 @@ class Policy:
     attention_window_seconds: float = 30.0
     #: a frame's attention state holds at most this long when the next frame is late.
     attention_max_gap_seconds: float = 2.0
-    #: the first seconds of confident single-face frames set the neutral head pose.
-    baseline_seconds: float = 3.0
+    #: the candidate's baseline (`baseline.py`: neutral head pose, the gaze seen while working) is
+    #: learned from the first this-many seconds of confident single-face frames (then fixed) ...
+    baseline_seconds: float = 60.0
+    #: ... and used, provisional, from this many seconds on; looking away is not judged before.
+    baseline_min_seconds: float = 3.0
     baseline_min_face_confidence: float = 0.6
+    #: the gaze may go this far (degrees) each way from the candidate's neutral gaze and still be
+    #: on the screen, whatever the first minute showed (a 15-inch laptop at 60 cm: about 16
+    #: across, 10 up and down) ...
+    gaze_min_extent_degrees: float = 15.0
+    #: ... and never further: beyond this the gaze is off the screen however wide it was learned.
+    gaze_max_extent_degrees: float = 22.0
     #: head turn beyond these (pose minus baseline, degrees) counts as looking away.
     max_head_yaw_degrees: float = 25.0
     max_head_pitch_degrees: float = 20.0
@@ -125,6 +134,10 @@ def validate(policy: Policy) -> None:
     check_number("attention_window_seconds", policy.attention_window_seconds, open_low=True)
     check_number("attention_max_gap_seconds", policy.attention_max_gap_seconds, open_low=True)
     check_number("baseline_seconds", policy.baseline_seconds)
+    check_number("baseline_min_seconds", policy.baseline_min_seconds, high=policy.baseline_seconds)
+    check_number("gaze_min_extent_degrees", policy.gaze_min_extent_degrees, high=90.0, open_low=True)
+    check_number("gaze_max_extent_degrees", policy.gaze_max_extent_degrees, low=policy.gaze_min_extent_degrees,
+                 high=90.0)
     check_number("baseline_min_face_confidence", policy.baseline_min_face_confidence, high=1.0)
     check_number("max_head_yaw_degrees", policy.max_head_yaw_degrees, high=180.0, open_low=True)
     check_number("max_head_pitch_degrees", policy.max_head_pitch_degrees, high=180.0, open_low=True)

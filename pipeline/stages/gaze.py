@@ -19,9 +19,12 @@ Algorithm, per frame:
 toward the image's left (pupils move left in the picture). In an unmirrored webcam image that is the
 candidate's own right; Vigil never mirrors the analysed frames (browsers mirror only the self-view).
 
-These are raw, uncalibrated directions: a camera beside the screen or a phone held low shifts them.
-The calibration issue maps `GazeFeatures.vector()` to screen coordinates per candidate; the server
-then adds `screen`/`on_screen` to the message. On a frame where both eyes are shut (a blink) the iris
+These are raw, uncalibrated directions relative to the camera: a camera beside the screen or a phone
+held low shifts them, so they are for display only. The risk engine judges looking away from the
+angles (`h_deg`, `v_deg`) against the candidate's own baseline (the neutral gaze and the extent seen
+while working, `pipeline/risk/baseline.py`), and uses the label only when a frame has no angles.
+The calibration maps `GazeFeatures.vector()` to screen coordinates per candidate; the server then
+adds `screen`/`on_screen` to the message. On a frame where both eyes are shut (a blink) the iris
 is not visible and the stage returns no result (status `skipped`).
 """
 from __future__ import annotations

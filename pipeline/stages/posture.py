@@ -10,12 +10,17 @@ on every run (25-35 ms instead of 12-25 ms). The graph is not thread-safe: calls
 Classification, from the keypoints that are visible (visibility >= `MIN_VISIBILITY` and inside the
 frame), in image pixels so that the frame's aspect does not distort angles:
 
-* no body, or neither shoulder visible: `out_of_frame`, `left_seat` true (nobody in the chair).
-* the body is seen but the nose or one shoulder is not (cut by the frame edge, turned away, bent
-  down out of view): `out_of_frame`, `left_seat` false.
+* no body, or no upper-body point visible: `out_of_frame`, `left_seat` true (no body in view).
+* some of the body is seen but the nose or a shoulder is not (a face close to the camera with the
+  shoulders below the frame, cut by the frame edge, turned away, bent down): `out_of_frame`,
+  `left_seat` false: a nose, an elbow or a wrist in view is somebody at the desk.
 * otherwise a lean measure `m = max(tilt / SHOULDER_TILT_LEANING_DEG, offset / HEAD_OFFSET_LEANING)`
   from the shoulder line's tilt and the nose's sideways offset from the shoulder midpoint (in
   shoulder widths): `leaning` when m >= 1, else `upright`.
+
+`left_seat` here says only "the pose model sees no body". BlazePose finds at most one person and
+misses people it should see (a group photo, a face filling the frame), so the risk engine raises
+`left_seat` only when the faces stage sees no face either (`pipeline/risk/conditions.py`).
 
 `score` is the confidence in the label, 0..1: upright 1 - m/2 (1.0 square to the camera, 0.5 at the
 boundary); leaning 0.5 + (m - 1)/2, capped at 1 (1.0 at twice the threshold); out_of_frame 1 minus the
@@ -99,7 +104,7 @@ def classify_posture(landmarks: Sequence[tuple[float, float, float]] | None,
     seen = {k.name: k for k in visible}
     missing = [name for name in ("nose", "left_shoulder", "right_shoulder") if name not in seen]
     if missing:
-        left_seat = "left_shoulder" not in seen and "right_shoulder" not in seen
+        left_seat = not visible
         score = 1.0 - max(in_view[name][2] for name in missing)
         return PostureResult("out_of_frame", _unit(score), left_seat, visible)
 

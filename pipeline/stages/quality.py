@@ -9,10 +9,19 @@ from edge to edge, `BAR_MAX_LUMA`) are trimmed first, since a phone's portrait v
 * frozen: the frame is identical to the previous one of this session (mean absolute difference of
   80x60 thumbnails under `FROZEN_MAX_DIFF`) for at least `FROZEN_AFTER_S`; per-session state.
 
-`status`, first match wins: covered (very dark *and* nearly uniform: a lens cap, tape, a finger),
-frozen, dark, overexposed, blurred, ok. When the status is not `ok`, consumers treat vision as
-"unable to assess" rather than as evidence of absence (no face on a covered camera is not the same
-as an empty seat).
+* `relative_contrast`, `relative_edges`: the picture's structure whatever its brightness: the
+  standard deviation and the 90th percentile of the gradient magnitude of a 160x120 thumbnail,
+  each divided by its mean luma. Dimming a scene scales all three together, so a dim face keeps
+  them (0.5-1.2 and 2-4 on the test photos at any exposure); a lens cap, tape or a finger is
+  out of focus and near uniform (under 0.2 and 0.6), and the thumbnail averages sensor noise out.
+
+`status`, first match wins: covered (very dark, low contrast *and* no structure: a lens cap, tape,
+a finger), frozen, dark (too dark: a dim room; the picture still has the structure of a scene),
+overexposed, blurred, ok. When the status is not `ok`, consumers treat vision as "unable to
+assess" rather than as evidence of absence (no face on a covered camera is not the same as an
+empty seat). A detected face is never `covered`: the structure rule keeps a dim face `dark` here,
+and the risk engine never counts a frame with a face in it as a blocked camera
+(`pipeline/risk/conditions.py`), since this stage runs before the faces stage and judges pixels only.
 """
 from __future__ import annotations
 
@@ -36,6 +45,11 @@ COVERED_MAX_LUMA = 35.0
 #: ... contrast under this. A covered lens gives a near-uniform dark image; a dim room still shows
 #: edges (std > 20 on the test media).
 COVERED_MAX_CONTRAST = 12.0
+#: ... and no structure: relative contrast under this *and* relative edges under the next. A real
+#: photograph dimmed to luma 5-35 keeps 0.48-1.26 and 2.0-4.3 (the test photos); a black frame, a
+#: blurred dark frame, a smooth light leak and dark sensor noise measure 0-0.17 and 0-0.58.
+COVERED_MAX_RELATIVE_CONTRAST = 0.3
+COVERED_MAX_RELATIVE_EDGES = 1.0
 #: mean luma under this is too dark to find a face reliably (mediapipe's detectors lose faces in
 #: such frames); real indoor webcam frames sit at 80-160.
 DARK_MAX_LUMA = 45.0
@@ -68,6 +82,8 @@ class QualityResult:
     clipped: float
     #: seconds this session's picture has been unchanged (0 when it changed on this frame)
     unchanged_s: float
+    relative_contrast: float = 0.0
+    relative_edges: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -102,6 +118,16 @@ def active_area(gray: np.ndarray) -> tuple[slice, slice]:
     return slice(y0, y1), slice(x0, x1)
 
 
+def structure(area: np.ndarray) -> tuple[float, float]:
+    """(relative contrast, relative edges) of a grey picture: see the module docstring."""
+    thumb = cv2.resize(area, _BAR_THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+    mean = max(float(thumb.mean()), 1.0)  # a black frame: 0 / 1, no structure
+    gx = cv2.Sobel(thumb, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(thumb, cv2.CV_32F, 0, 1)
+    edges = float(np.percentile(cv2.magnitude(gx, gy), 90))
+    return float(thumb.std()) / mean, edges / mean
+
+
 def assess(gray: np.ndarray, unchanged_s: float) -> QualityResult:
     ys, xs = active_area(gray)
     area = gray[ys, xs]
@@ -109,8 +135,10 @@ def assess(gray: np.ndarray, unchanged_s: float) -> QualityResult:
     luma, contrast = float(mean[0, 0]), float(std[0, 0])
     sharpness = float(cv2.Laplacian(area, cv2.CV_32F).var())
     clipped = float(np.count_nonzero(area >= 250)) / area.size
+    rel_contrast, rel_edges = structure(area)
+    shapeless = rel_contrast < COVERED_MAX_RELATIVE_CONTRAST and rel_edges < COVERED_MAX_RELATIVE_EDGES
     status: QualityStatus
-    if luma < COVERED_MAX_LUMA and contrast < COVERED_MAX_CONTRAST:
+    if luma < COVERED_MAX_LUMA and contrast < COVERED_MAX_CONTRAST and shapeless:
         status = "covered"
     elif unchanged_s >= FROZEN_AFTER_S:
         status = "frozen"
@@ -122,7 +150,7 @@ def assess(gray: np.ndarray, unchanged_s: float) -> QualityResult:
         status = "blurred"
     else:
         status = "ok"
-    return QualityResult(status, luma, contrast, sharpness, clipped, unchanged_s)
+    return QualityResult(status, luma, contrast, sharpness, clipped, unchanged_s, rel_contrast, rel_edges)
 
 
 class QualityStage(Stage):
