@@ -112,7 +112,7 @@ async def test_non_finite_numbers_in_http_bodies_are_a_400(vigil_server, ledger)
             ("/api/screen/info", '{"candidate_id": "strict-http", "screen_w": %s, "screen_h": 864}', session_auth),
             ("/api/screen/info", '{"candidate_id": "strict-http", "screen_w": 1536, "screen_h": 864, '
                                  '"width_mm": %s}', session_auth),
-            ("/api/exams", '{"title": "t", "policy": {"weights": {"paste": %s}}}', {"Authorization": f"Bearer {proctor}"}),
+            ("/api/exams", '{"title": "t", "policy": {"attention_window_seconds": %s}}', {"Authorization": f"Bearer {proctor}"}),
             ("/api/auth/login", '{"email": "a@example.org", "password": %s}', {}),
         ]
         tried = 0
