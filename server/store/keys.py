@@ -24,7 +24,8 @@
 
 `{owner}` is `document_owner(...)`: the session's authenticated identity (`account:<user_id>` for a
 session created by a logged-in candidate account), shared by that identity's sessions; or
-`session:<sid>` for a session without one, whose documents no other session ever reads.
+`session:<sid>` for a session without one, whose documents no other session ever reads; those are
+the session's own data, expired and deleted with it (`own_document_keys`).
 
 Hash tags (`{<sid>}`) keep one session's keys in one Redis Cluster slot, so its transactions stay
 valid on a cluster; the global keys are single keys used without multi-key transactions.
@@ -75,6 +76,12 @@ def calibration_key(owner: str) -> str:
 def screen_key(owner: str) -> str:
     """The screen geometry of `owner` (`document_owner`)."""
     return f"{PREFIX}screen:{owner}"
+
+
+def own_document_keys(sid: str) -> tuple[str, ...]:
+    """The documents of a session without an identity: its own data, deleted and expired with it."""
+    owner = document_owner(sid, None)
+    return calibration_key(owner), screen_key(owner)
 
 
 def exam_key(exam_id: str) -> str:

@@ -18,10 +18,10 @@ from typing import Any
 
 import aiohttp
 
-from server.store.keys import calibration_key, document_owner
+from server.store.keys import calibration_key, document_owner, own_document_keys
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP, eventually
-from tests.test_accounts import call, logged_in
+from tests.test_accounts import call, logged_in, new_exam
 
 SCREEN = {"screen_w": 1536, "screen_h": 864, "dpr": 1.25}
 
@@ -166,3 +166,26 @@ async def test_a_candidate_accounts_next_session_reuses_its_own_calibration(vigi
         finally:
             for client in clients:
                 await client.close()
+
+
+async def test_a_sessions_own_documents_expire_and_are_deleted_with_it(vigil_server, ledger) -> None:
+    base, store = vigil_server.url, vigil_server.store
+    _, proctor = await logged_in(vigil_server, "proctor")
+    _, admin = await logged_in(vigil_server, "admin")
+    async with aiohttp.ClientSession() as http:
+        exam = await new_exam(http, base, proctor, policy={"retention_days": 2})
+        status, created = await call(http, "POST", base + "/api/sessions",
+                                     json={"candidate_id": "own-docs", "join_code": exam["join_code"]})
+        assert status == 201, created
+        sid, token = created["session_id"], created["token"]
+        status, body = await call(http, "POST", base + "/api/screen/info", token, json={"candidate_id": "own-docs", **SCREEN})
+        assert status == 200, body
+        [screen_key] = [k for k in own_document_keys(sid) if ":screen:" in k]
+        assert await store.get_json(screen_key) is not None
+        status, body = await call(http, "POST", f"{base}/api/sessions/{sid}/end", token, json={})
+        assert status == 200, body
+        assert 0 < await store.redis.ttl(screen_key) <= 2 * 86400  # the exam's retention, not 30 days
+        status, body = await call(http, "DELETE", f"{base}/api/sessions/{sid}", admin)
+        assert status == 200, body
+        assert not await store.redis.exists(*own_document_keys(sid))
+    ledger.tried("session_documents_deleted")
