@@ -136,7 +136,7 @@ async def _raw_request(url: str, request: bytes) -> tuple[int, bytes]:
     try:
         writer.write(request)
         await writer.drain()
-        answer = await reader.read()
+        answer = await asyncio.wait_for(reader.read(), 30)  # the server closes: Connection: close
     finally:
         writer.close()
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -156,7 +156,11 @@ async def test_a_non_ascii_bearer_token_is_a_401(vigil_server, ledger) -> None:
                                               + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             assert status == 401, (route, token, status, body)
             assert set(strict_loads(body)) == {"error", "detail"}
-    ledger.tried("non_ascii_bearer", len(routes) * 3)
+    for route in (b"GET /api/auth/profile", b"GET /api/exams"):  # the account cookie, likewise
+        status, body = await _raw_request(base, route + b" HTTP/1.1\r\nHost: x\r\nCookie: vigil_auth=ab\xe9\xff"
+                                          b"\r\nConnection: close\r\n\r\n")
+        assert status == 401 and set(strict_loads(body)) == {"error", "detail"}, (route, status, body)
+    ledger.tried("non_ascii_bearer", len(routes) * 3 + 2)
 
 
 async def test_oversized_headers_get_the_json_error_shape(vigil_server, ledger) -> None:
