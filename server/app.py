@@ -24,7 +24,7 @@ from server.cluster.fanout import LiveFanout
 from server.cluster.jobs import worker_jobs
 from server.cluster.placement import WorkerRouter
 from server.core.config import Settings
-from server.http import openapi, pages
+from server.http import aiohttp_private, openapi, pages
 from server.http.access import COOKIE
 from server.http.affinity import placement_of
 from server.http.errors import error_middleware
@@ -69,6 +69,7 @@ ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, watch.routes, ac
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
               vad: SileroVad | None = None) -> web.Application:
     """The app around loaded models (`pipeline.load()` and `vad.load()` done by the caller)."""
+    aiohttp_private.install()  # requests aiohttp refuses before routing get the JSON error shape too
     executor = ThreadPoolExecutor(max_workers=settings.analysis_threads, thread_name_prefix="analysis")
     # one lane for the slow 1-2 Hz stages, so they never hold up a frame's per-frame analysis and
     # never take more than one core from it; under load they run less often (their age shows it)

@@ -62,17 +62,19 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # without the upgrade is 400 for everyone. Kept for latency comparisons; not for production.
     ("GET", "/ws/face-detection/{client_id}"): everyone(400),
     # screen geometry and calibrations (server/http/routes/screen.py, calibration.py): a session writes its own
-    # candidate's screen; reads are for admins, the owning proctor and that candidate's session.
-    # Candidate "matrix" has no stored screen info (the GETs run before the POST) nor calibration,
-    # so whoever is let through gets 404; the diagnostics of a fresh session are 200 with null.
+    # candidate's screen; reads are for that session, and for admins and the owning proctor naming the
+    # session (`?session_id=`, PATHS below). The session under test has no stored screen info (the GETs
+    # run before the POST) nor calibration, so whoever is let through gets 404; the diagnostics of a
+    # fresh session are 200 with null.
     ("POST", "/api/screen/info"): row(401, 401, 401, 401, 401, 200),
-    ("GET", "/api/screen/info/{candidate_id}"): row(401, 403, 404, 404, 404, 404),
-    ("GET", "/api/calibration/{candidate_id}"): row(401, 403, 404, 404, 404, 404),
-    ("GET", "/api/calibration/{candidate_id}/download"): row(401, 403, 404, 404, 404, 404),
+    ("GET", "/api/screen/info/{candidate_id}"): row(401, 403, 404, 403, 404, 404),
+    ("GET", "/api/calibration/{candidate_id}"): row(401, 403, 404, 403, 404, 404),
+    ("GET", "/api/calibration/{candidate_id}/download"): row(401, 403, 404, 403, 404, 404),
     ("GET", "/api/calibration/diagnostics/{session_id}"): row(401, 403, 200, 403, 200, 200),
 }
 
-PATHS = {"/static": "/static/vigil.css"}
+PATHS = {"/static": "/static/vigil.css", **{route: route + "?session_id={session_id}" for route in (
+    "/api/screen/info/{candidate_id}", "/api/calibration/{candidate_id}", "/api/calibration/{candidate_id}/download")}}
 
 
 def body_for(key: tuple[str, str], join_code: str, login_email: str) -> dict | None:

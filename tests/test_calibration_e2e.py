@@ -18,7 +18,7 @@ import aiohttp
 import numpy as np
 
 from server.live.calibration import DOT_DURATION_S
-from server.store.keys import calibration_key
+from server.store.keys import calibration_key, document_owner
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 
@@ -68,8 +68,8 @@ async def test_calibration_sends_the_dot_sequence_and_an_honest_result(vigil_ser
             if not res["ok"]:
                 assert "redo" in res["message"].lower()
 
-        # the candidate's record and the session's diagnostics say the same
-        stored = json.loads(await vigil_server.store.redis.get(calibration_key("cal-dana")))
+        # the record (this session's own: it has no authenticated identity) and the diagnostics say the same
+        stored = json.loads(await vigil_server.store.redis.get(calibration_key(document_owner(client.session_id, None))))
         assert stored["session_id"] == client.session_id and stored["ok"] == res["ok"]
         assert stored["mean_error_px"] == res["mean_error_px"] and stored["points"] == res["points"]
         assert (stored["model"] is not None) == (res["status"] != "failed")
@@ -168,6 +168,9 @@ class FakeStore:
     async def update_session(self, sid: str, fields: dict) -> None:
         self.sessions.setdefault(sid, {}).update(fields)
 
+    async def session_field(self, sid: str, name: str) -> str | None:
+        return self.sessions.get(sid, {}).get(name)
+
 
 class FakeSession:
     session_id, candidate_id, exam_id = "s1", "cand-1", "demo"
@@ -232,7 +235,7 @@ async def test_controller_accepts_a_steady_candidate_then_reports_on_screen_and_
                 break
         res = [m for m in host.sent if m["type"] == "calibration.result"][-1]
         assert res["ok"] and res["status"] == "accepted" and res["mean_error_px"] < 2.0, res
-        assert host.store.docs["vigil:calibration:cand-1"]["ok"]
+        assert host.store.docs[calibration_key(document_owner("s1", None))]["ok"]
         assert json.loads(json.dumps(host.store.sessions["s1"]["calibration"]))["state"] == "calibrated"
         # during the exam: calibrated gaze and on_screen, with a margin
         on = ctl.on_analysis(looking_at(300, 200, 1.0), 1.0)
@@ -255,7 +258,7 @@ async def test_controller_accepts_a_steady_candidate_then_reports_on_screen_and_
         assert rec["ok"] and abs(rec["shift_px"]["x"] + 40) < 2 and abs(rec["shift_px"]["y"]) < 2, rec
         fixed = ctl.on_analysis(looking_at(300, 200, 2.0, drift=drift), 2.0)
         assert fixed is not None and abs(fixed.x - 300) <= 2
-        assert host.store.docs["vigil:calibration:cand-1"]["recentres"][0]["applied"]
+        assert host.store.docs[calibration_key(document_owner("s1", None))]["recentres"][0]["applied"]
     finally:
         cam.cancel()
 

@@ -10,6 +10,7 @@ non-JSON constants too.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -22,6 +23,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # `1e999` is JSON, but Python reads it as inf
+        raise ValueError(f"{text[:32]} does not fit a finite number")
+    return value
+
+
 def loads(raw: str | bytes) -> Any:
-    """JSON that refuses `Infinity`, `-Infinity` and `NaN` (which Python's parser accepts)."""
-    return json.loads(raw, parse_constant=_refuse_constant)
+    """JSON that refuses `Infinity`, `-Infinity` and `NaN` (which Python's parser accepts), and numbers
+    too large to be finite."""
+    return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)

@@ -4,9 +4,10 @@ A caller is a session (its scoped token, `Authorization: Bearer`) or a user acco
 bearer token or the `vigil_auth` cookie). Handlers ask for what they accept: `require_role`,
 `require_session_token`, or, for a route on `{session_id}`, `session_access`, which checks the id's
 shape, the credentials, that the session exists, and that a proctor owns its exam, in that order
-(401 before 404 before 403). Listings filter through a `Visibility`, documents written from a session
-(screen info, calibrations) through `candidate_document`. The rule itself (admin,
-or the proctor owning the exam) is `Authenticator.can_see_exam`.
+(401 before 404 before 403). Listings filter through a `Visibility`. Documents shared across sessions
+(screen info, calibrations) belong to a session's authenticated identity (`session_identity`, set at
+creation) or, without one, to the session alone; `candidate_document` reads them for that session or a
+user who may see it. The rule itself (admin, or the proctor owning the exam) is `Authenticator.can_see_exam`.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from server.accounts.tokens import bearer
 from server.http.keys import AUTH, STORE
 from server.protocol.errors import ApiError
 from server.protocol.http import ID_PATTERN
+from server.store.keys import document_owner
 
 #: the account cookie's name; HttpOnly so page scripts (and injected ones) cannot read it.
 COOKIE = "vigil_auth"
@@ -148,27 +150,71 @@ async def require_visible(request: web.Request, user: User | None, session: Mapp
         raise ApiError(403, message)
 
 
-async def candidate_reader(request: web.Request, cid: str) -> User | None:
-    """Who may read documents about candidate `cid`: None for that candidate's own session token;
-    the user for an admin or proctor (who must then pass `require_visible` on the document)."""
+# -- documents shared across sessions (screen info, calibration) ---------------------------------
+#: the identity scheme of a logged-in candidate account; an identity asserted by an exam's integration
+#: (e.g. a signed launch token) would get its own scheme and be resolved in `session_identity`
+ACCOUNT_IDENTITY = "account:"
+
+
+async def session_identity(request: web.Request) -> str | None:
+    """The authenticated identity a new session speaks for, stored as the session hash's `identity`:
+    the logged-in candidate account making the request, else None (a `candidate_id` typed with a join
+    code proves nothing, so such a session's documents stay its own: `server.store.keys.document_owner`)."""
+    user = await caller(request)
+    if user is not None and user.role == "candidate":
+        return ACCOUNT_IDENTITY + user.user_id
+    return None
+
+
+@dataclass(frozen=True)
+class DocumentAccess:
+    """The session whose documents a call reads, and who asked."""
+
+    session_id: str
+    session: dict[str, str]
+    #: the proctor or admin; None for the session's own token
+    user: User | None
+
+    @property
+    def owner(self) -> str:
+        return document_owner(self.session_id, self.session.get("identity"))
+
+
+async def document_access(request: web.Request, cid: str) -> DocumentAccess:
+    """Whose documents about candidate `cid` a call may read: with a session token, that session's
+    (when it is `cid`'s session); for a proctor or admin, those of the session named by the
+    `session_id` query parameter (which they must be allowed to see, and which must be `cid`'s)."""
+    store = request.app[STORE]
     sid = token_session(request)
     if sid is not None:
-        session = await request.app[STORE].session(sid)
-        if session is not None and session.get("candidate_id") == cid:
-            return None
-        raise ApiError(403, "this session token belongs to another candidate")
-    return await require_role(request, "proctor", "admin")
+        session = await store.session(sid)
+        if session is None or session.get("candidate_id") != cid:
+            raise ApiError(403, "this session token belongs to another candidate")
+        return DocumentAccess(sid, session, None)
+    user = await require_role(request, "proctor", "admin")
+    sid = request.query.get("session_id", "")
+    if not sid:
+        raise ApiError(400, "name the session whose documents to read (?session_id=)",
+                       {"hint": "documents belong to a session's identity, not to a candidate id"})
+    session = await store.session(sid) if is_session_id(sid) else None
+    if session is None:
+        raise ApiError(404, "unknown session", {"session_id": sid[:64]})
+    await require_visible(request, user, session)
+    if session.get("candidate_id") != cid:
+        raise ApiError(404, "this session is not this candidate's", {"candidate_id": cid, "session_id": sid})
+    return DocumentAccess(sid, session, user)
 
 
 async def candidate_document(request: web.Request, key_of: Callable[[str], str], what: str) -> dict[str, Any]:
-    """The stored document `key_of(candidate_id)` about `{candidate_id}` (screen info, calibration), for
-    that candidate's session or a user who may see the exam it was written from."""
+    """The stored document `key_of(owner)` (screen info, calibration) that `{candidate_id}`'s session
+    reads: its identity's, or its own without one (`document_access` says which session and who may).
+    A user must also be allowed to see the exam the document was written from."""
     cid = candidate_id(request)
-    user = await candidate_reader(request, cid)
-    doc = await request.app[STORE].get_json(key_of(cid))
+    access = await document_access(request, cid)
+    doc = await request.app[STORE].get_json(key_of(access.owner))
     if doc is None:
         raise ApiError(404, f"no {what} stored for this candidate", {"candidate_id": cid})
-    await require_visible(request, user, {"exam_id": str(doc.get("exam_id") or "")}, made_elsewhere(what))
+    await require_visible(request, access.user, {"exam_id": str(doc.get("exam_id") or "")}, made_elsewhere(what))
     return doc
 
 

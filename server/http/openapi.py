@@ -26,6 +26,8 @@ class RouteDoc:
 
 
 SDP = "server.protocol.http:SessionDescription"
+#: documents shared across sessions belong to a session's identity (server.http.access.candidate_document)
+DOCUMENT_READERS = "that candidate's session token; proctor, admin with ?session_id="
 ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/health"): RouteDoc("Health: Redis, models (loaded or missing: why), worker, sessions", "anyone"),
     ("GET", "/metrics"): RouteDoc("Prometheus metrics", "admin network", content="text/plain"),
@@ -59,9 +61,11 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                           content="text/event-stream"),
     ("POST", "/api/screen/info"): RouteDoc("Store the candidate's screen geometry", "session token",
                                            "server.protocol.http:ScreenInfo"),
-    ("GET", "/api/screen/info/{candidate_id}"): RouteDoc("A candidate's screen geometry", "proctor, admin"),
-    ("GET", "/api/calibration/{candidate_id}"): RouteDoc("A candidate's stored calibration and accuracy", "proctor, admin"),
-    ("GET", "/api/calibration/{candidate_id}/download"): RouteDoc("The calibration as a JSON download", "proctor, admin"),
+    ("GET", "/api/screen/info/{candidate_id}"): RouteDoc("The screen geometry a session reads", DOCUMENT_READERS),
+    ("GET", "/api/calibration/{candidate_id}"): RouteDoc("The stored calibration a session reads, and its accuracy",
+                                                                 DOCUMENT_READERS),
+    ("GET", "/api/calibration/{candidate_id}/download"): RouteDoc("The calibration as a JSON download",
+                                                                          DOCUMENT_READERS),
     ("GET", "/api/calibration/diagnostics/{session_id}"): RouteDoc("Per-point calibration errors of a session",
                                                                   "session token, proctor, admin"),
     ("GET", "/ws/face-detection/{client_id}"): RouteDoc("Seed WebSocket protocol (base64 JPEG frames)", "anyone",

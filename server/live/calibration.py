@@ -34,9 +34,12 @@ engine's `gaze_on_screen` drives `looking_away`
 instead of the uncalibrated direction. A refused or failed calibration removes any earlier map:
 the engine falls back to the direction.
 
-Stored (server/store/store.py owns the keys): `vigil:calibration:{candidate_id}` the latest calibration
-(model, accuracy, per-point errors, created_at), reused by the candidate's next session for
-`STORED_MODEL_MAX_AGE_S`; the session hash field `calibration` a JSON summary for reports.
+Stored (keys in server/store/keys.py): `vigil:calibration:{owner}` the latest calibration (model,
+accuracy, per-point errors, created_at), reused by the owner's next session for `STORED_MODEL_MAX_AGE_S`;
+the session hash field `calibration` a JSON summary for reports. The owner (`document_owner`) is the
+session's authenticated identity (the hash's `identity`, set at creation), or the session itself when it
+has none: a calibration is never loaded from, nor written over, a document that a client could name by
+typing a candidate id. The screen info read for `calibration.start` follows the same rule.
 
 A stored calibration is used only once the first `transfer.CHECK_FRAMES` usable frames of the new
 session show the head within the positions it was fitted on (`pipeline.calibration.transfer`):
@@ -65,7 +68,7 @@ from pipeline.calibration.transfer import CHECK_FRAMES, decide
 from pipeline.stages.gaze import GazeResult
 from server.live.screen_geometry import screen_problems
 from server.protocol.datachannel import CalibrationRecentre, CalibrationStart
-from server.store.keys import calibration_key, screen_key
+from server.store.keys import calibration_key, document_owner, screen_key
 from server.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -141,6 +144,7 @@ class CalibrationController:
         #: a stored map is held back until the new sitting's head is checked against it (transfer.py)
         self._stored_frames: list[FeatureSample] = []
         self.reuse: dict[str, Any] | None = None
+        self._owner: str | None = None
         if load_stored:
             session.spawn(self._load_stored(), "calibration-load")
 
@@ -264,7 +268,7 @@ class CalibrationController:
         self._send_result(self._result_fields(cal))
 
     async def _screen_for(self, msg: CalibrationStart) -> tuple[ScreenGeometry | None, float | None, list[str]]:
-        stored = await self._safe(self.session.store.get_json(screen_key(self.session.candidate_id))) or {}
+        stored = await self._safe(self.session.store.get_json(screen_key(await self._document_owner()))) or {}
         w = msg.screen_w if msg.screen_w is not None else stored.get("screen_w", DEFAULT_SCREEN[0])
         h = msg.screen_h if msg.screen_h is not None else stored.get("screen_h", DEFAULT_SCREEN[1])
         dpr = msg.dpr if msg.dpr is not None else stored.get("dpr", 1.0)
@@ -364,13 +368,13 @@ class CalibrationController:
 
     async def _store_record(self) -> None:
         if self.record is not None:
-            await self._safe(self.session.store.put_json(calibration_key(self.session.candidate_id), self.record))
+            await self._safe(self.session.store.put_json(calibration_key(await self._document_owner()), self.record))
 
     async def _write_diagnostics(self) -> None:
         await self._safe(self.session.store.update_session(self.session.session_id, {"calibration": self.summary()}))
 
     async def _load_stored(self) -> None:
-        rec = await self._safe(self.session.store.get_json(calibration_key(self.session.candidate_id)))
+        rec = await self._safe(self.session.store.get_json(calibration_key(await self._document_owner())))
         if not rec or not rec.get("ok") or not rec.get("model") or self.state != "none":
             return
         if self.clock() - float(rec.get("created_at") or 0) > STORED_MODEL_MAX_AGE_S:
@@ -381,13 +385,27 @@ class CalibrationController:
             screen = ScreenGeometry(float(s["width_px"]), float(s["height_px"]), float(s.get("dpr") or 1.0),
                                     s.get("width_mm"), s.get("height_mm"))
         except (KeyError, TypeError, ValueError) as exc:
-            log.warning("stored calibration of %s unusable: %s", self.session.candidate_id, exc)
+            log.warning("stored calibration of %s unusable: %s", self.session.session_id, exc)
             return
         self.model, self.screen = model, screen
         self.mean_error_px = float(rec.get("mean_error_px") or 0.0)
         self.record, self.source, self.state = rec, "stored", "calibrated"
         self.recentres = list(rec.get("recentres") or [])
         await self._write_diagnostics()
+
+    async def _document_owner(self) -> str:
+        """Whose documents this session reads and writes (see the module docstring). Read once from the
+        session hash; while Redis is away the session's own (never another's), not remembered."""
+        if self._owner is None:
+            sid = self.session.session_id
+            try:
+                identity = await self.session.store.session_field(sid, "identity")
+            except Exception as exc:
+                self.session.store.errors += 1
+                log.warning("calibration could not read the session's identity: %s", exc)
+                return document_owner(sid, None)
+            self._owner = document_owner(sid, identity)
+        return self._owner
 
     async def _safe(self, coro: Any) -> Any:
         try:

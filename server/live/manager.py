@@ -61,7 +61,9 @@ class SessionManager:
         return self._locks.setdefault(sid, asyncio.Lock())
 
     # -- create --------------------------------------------------------------------------------
-    async def create(self, body: CreateSession, now: float) -> dict[str, Any]:
+    async def create(self, body: CreateSession, now: float, identity: str | None = None) -> dict[str, Any]:
+        """A new session; `identity` (the authenticated caller, `server.http.access.session_identity`)
+        keys the documents its sessions share (`server.store.keys.document_owner`)."""
         exam_id = await self._resolve_exam(body)
         if self.connected_count() >= self.settings.max_sessions:
             REJECTED.labels("sessions").inc()
@@ -69,7 +71,7 @@ class SessionManager:
         sid = uuid.uuid4().hex
         await self.store.create_session(sid, {
             "session_id": sid, "candidate_id": body.candidate_id, "exam_id": exam_id, "status": "created",
-            "created_at": now, "worker": self.worker_id,
+            "created_at": now, "worker": self.worker_id, **({"identity": identity} if identity else {}),
         }, now)
         return {"session_id": sid, "token": self.tokens.issue(sid, now),
                 "ice_servers": ice_servers(self.settings, sid, now)}

@@ -14,6 +14,7 @@ without allowing null, e.g. `head_pose` when the stage produced no result for th
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -22,11 +23,36 @@ from pydantic.json_schema import SkipJsonSchema
 T = TypeVar("T")
 
 
-class Frozen(BaseModel):
+def non_finite_at(value: Any, path: str = "$") -> str | None:
+    """Where in a parsed JSON value a non-finite number sits (a JSON path), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        return next((p for k, v in value.items() if (p := non_finite_at(v, f"{path}.{k}")) is not None), None)
+    if isinstance(value, list | tuple):
+        return next((p for i, v in enumerate(value) if (p := non_finite_at(v, f"{path}[{i}]")) is not None), None)
+    return None
+
+
+class _Inbound(BaseModel):
+    """`allow_inf_nan=False` covers the typed float fields; this covers the rest of the message: an
+    ignored unknown key or a free-form field (`dict[str, Any]`) holding `Infinity`, `NaN` or an
+    overflow like `1e999` makes the whole message invalid (it was not JSON), not half-applied."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_non_finite(cls, data: Any) -> Any:
+        where = non_finite_at(data)
+        if where is not None:
+            raise ValueError(f"non-finite number at {where} (not JSON)")
+        return data
+
+
+class Frozen(_Inbound):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
-class Lenient(BaseModel):
+class Lenient(_Inbound):
     model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
 

@@ -19,8 +19,13 @@
 | `loginfail:{email}:{ip}`            | string | accounts              | failed logins; expires `LOGIN_WINDOW_S` after the first failure of a window |
 | `jwt:revoked:{jti}`                 | string | accounts              | a logged-out token; expires when the token would have |
 | `rate:{name}:{subject}`             | string | accounts              | a fixed-window counter (logins per address, all logins, registrations per address); expires with its window |
-| `calibration:{candidate_id}`        | string (JSON) | live calibration | the candidate's latest gaze calibration; `RETENTION_S` from its last write |
-| `screen:{candidate_id}`             | string (JSON) | screen route   | the candidate's screen geometry; `RETENTION_S` from its last write |
+| `calibration:{owner}`               | string (JSON) | live calibration | the owner's latest gaze calibration; `RETENTION_S` from its last write |
+| `screen:{owner}`                    | string (JSON) | screen route   | the owner's screen geometry; `RETENTION_S` from its last write |
+
+`{owner}` is `document_owner(...)`: the session's authenticated identity (`account:<user_id>` for a
+session created by a logged-in candidate account), shared by that identity's sessions; or
+`session:<sid>` for a session without one, whose documents no other session ever reads; those are
+the session's own data, expired and deleted with it (`own_document_keys`).
 
 Hash tags (`{<sid>}`) keep one session's keys in one Redis Cluster slot, so its transactions stay
 valid on a cluster; the global keys are single keys used without multi-key transactions.
@@ -55,12 +60,28 @@ def worker_sessions_key(worker_id: str) -> str:
     return f"{worker_key(worker_id)}:sessions"
 
 
-def calibration_key(candidate_id: str) -> str:
-    return f"{PREFIX}calibration:{candidate_id}"
+def document_owner(session_id: str, identity: str | None) -> str:
+    """Whose documents (screen info, calibration) a session reads and writes: its authenticated identity
+    (the session hash's `identity`), else the session alone. The client-chosen `candidate_id` is never
+    part of the key: anyone can type someone else's. The two forms cannot collide: identities are
+    `account:...` (or another asserted scheme), never `session:...`."""
+    return identity if identity else f"session:{session_id}"
 
 
-def screen_key(candidate_id: str) -> str:
-    return f"{PREFIX}screen:{candidate_id}"
+def calibration_key(owner: str) -> str:
+    """The latest gaze calibration of `owner` (`document_owner`)."""
+    return f"{PREFIX}calibration:{owner}"
+
+
+def screen_key(owner: str) -> str:
+    """The screen geometry of `owner` (`document_owner`)."""
+    return f"{PREFIX}screen:{owner}"
+
+
+def own_document_keys(sid: str) -> tuple[str, ...]:
+    """The documents of a session without an identity: its own data, deleted and expired with it."""
+    owner = document_owner(sid, None)
+    return calibration_key(owner), screen_key(owner)
 
 
 def exam_key(exam_id: str) -> str:

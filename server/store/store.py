@@ -26,6 +26,7 @@ from server.store.keys import (
     events_key,
     exam_key,
     joincode_key,
+    own_document_keys,
     session_key,
     worker_key,
     worker_sessions_key,
@@ -117,7 +118,7 @@ class Store:
     async def delete_session(self, sid: str) -> None:
         """Every Redis key of one session, and its index entries."""
         async with self.redis.pipeline(transaction=True) as p:
-            p.delete(session_key(sid), events_key(sid))
+            p.delete(session_key(sid), events_key(sid), *own_document_keys(sid))
             p.zrem(ALL_SESSIONS, sid)
             p.srem(LIVE_SET, sid)
             await p.execute()
@@ -167,8 +168,8 @@ class Store:
 
     async def expire_session(self, sid: str, seconds: int) -> None:
         async with self.redis.pipeline(transaction=False) as p:
-            p.expire(session_key(sid), seconds)
-            p.expire(events_key(sid), seconds)
+            for key in (session_key(sid), events_key(sid), *own_document_keys(sid)):
+                p.expire(key, seconds)
             await p.execute()
 
     # -- events ---------------------------------------------------------------------------

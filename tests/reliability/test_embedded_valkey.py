@@ -77,8 +77,10 @@ async def test_cli_attaches_to_the_running_valkey_and_a_dead_one_is_restarted(tm
     url = f"http://127.0.0.1:{port}"
     server = _serve(data_dir, port)
     try:
-        await _wait_healthy(url)
+        health = await _wait_healthy(url)
         assert len(_valkeys_serving(data_dir)) == 1
+        assert health["redis_embedded"]["restarts"] == 0 and health["redis_embedded"]["last_restart_at"] is None
+        assert health["redis_embedded"]["url"].startswith("redis://")
 
         done = await asyncio.to_thread(
             subprocess.run, [sys.executable, "-m", "server.cli", "user", "add", "--email", "first@example.org",
@@ -90,13 +92,16 @@ async def test_cli_attaches_to_the_running_valkey_and_a_dead_one_is_restarted(tm
         ledger.tried("cli_beside_server")
 
         [pid] = _valkeys_serving(data_dir)
+        killed_at = time.time()
         os.kill(pid, signal.SIGKILL)
         ledger.injected("embedded_valkey_killed")
         deadline = time.monotonic() + 30
         while (read_status(data_dir) or {}).get("restarts", 0) < 1:
             assert time.monotonic() < deadline, "the embedded Valkey was not restarted"
             await asyncio.sleep(0.2)
-        await _wait_healthy(url, within_s=30)
+        health = await _wait_healthy(url, within_s=30)
+        assert health["redis_embedded"]["restarts"] == 1, health  # /health says what happened
+        assert health["redis_embedded"]["last_restart_at"] >= killed_at
         assert await _login(url, "first@example.org") == 200, "the account survived in the append-only file"
         assert len(_valkeys_serving(data_dir)) == 1
     finally:

@@ -2,12 +2,13 @@
 
 | route | who | what |
 |---|---|---|
-| GET /api/calibration/{candidate_id} | admin, the proctor owning the exam it was made in, or that candidate's session token | the candidate's latest calibration: accuracy, per-point errors, model |
+| GET /api/calibration/{candidate_id} | that candidate's session token; admin or the proctor owning the exam it was made in, with `?session_id=` | the latest calibration that session reads: accuracy, per-point errors, model |
 | GET /api/calibration/{candidate_id}/download | same | the same as a JSON attachment |
 | GET /api/calibration/diagnostics/{session_id} | admin, the owning proctor, or the session's token | the session's calibration summary (null before any) |
 
-A calibration carries the exam it was made in; `server.http.access.candidate_document` applies the
-session rule to it. The key is owned by server/store/keys.py.
+A stored calibration belongs to the session's authenticated identity, or to the session alone without
+one (`server.store.keys.document_owner`, written by server/live/calibration.py); it carries the exam it
+was made in, and `server.http.access.candidate_document` applies the access rules.
 """
 from __future__ import annotations
 

@@ -1,5 +1,14 @@
-"""Health (Redis, models, worker) and Prometheus metrics."""
+"""Health (Redis, models, worker) and Prometheus metrics.
+
+With REDIS_URL unset, `/health` also says what the embedded Valkey's owner did (`redis_embedded`:
+its url, how often it restarted a dead Valkey, and when last), read from the status file the owner
+publishes (`server.store.embedded.read_status`): the process that owns the Valkey may be another
+worker, so its memory is not ours to read.
+"""
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import generate_latest
@@ -9,6 +18,7 @@ from pipeline.audio.vad import SileroVad
 from server.core.metrics import REGISTRY, SESSIONS_LIVE
 from server.http.errors import json_response
 from server.http.keys import PIPELINE, SESSIONS, SETTINGS, STORE, VAD
+from server.store.embedded import read_status
 
 routes = web.RouteTableDef()
 
@@ -19,7 +29,7 @@ async def health(request: web.Request) -> web.Response:
     redis_ok = await app[STORE].ping()
     models = app[PIPELINE].health()
     models["vad"] = _vad_health(app[VAD])
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if redis_ok else "degraded",
         "redis": "ok" if redis_ok else "unreachable",
         "models": models,
@@ -27,7 +37,18 @@ async def health(request: web.Request) -> web.Response:
         "sessions": app[SESSIONS].connected_count(),
         "env": app[SETTINGS].env,
     }
+    if app[SETTINGS].redis_url is None:
+        body["redis_embedded"] = await _embedded_status(app)
     return json_response(body, status=200 if redis_ok else 503)
+
+
+async def _embedded_status(app: web.Application) -> dict[str, Any] | None:
+    """`{url, restarts, last_restart_at}` of the embedded Valkey; null when no status was published."""
+    status = await asyncio.to_thread(read_status, app[SETTINGS].data_dir)  # a file: off the event loop
+    if status is None:
+        return None
+    return {"url": status.get("url"), "restarts": int(status.get("restarts") or 0),
+            "last_restart_at": status.get("last_restart_at")}
 
 
 def _vad_health(vad: SileroVad | None) -> str:

@@ -3,10 +3,12 @@
 | route | who | what |
 |---|---|---|
 | POST /api/screen/info | the session token of that candidate's session | screen size (CSS px), dpr, window placement, optional physical size (mm) and viewing distance; implausible values are a 400 naming each problem |
-| GET /api/screen/info/{candidate_id} | admin, the proctor owning the exam it was sent from, or that candidate's session token | the stored screen info |
+| GET /api/screen/info/{candidate_id} | that candidate's session token; admin or the owning proctor with `?session_id=` | the screen info that session reads |
 
-The document carries the exam it was written from; `server.http.access.candidate_document` applies
-the session rule to it. The key is owned by server/store/keys.py.
+The document belongs to the session's authenticated identity (shared by that identity's sessions), or
+to the session alone when it has none (`server.store.keys.document_owner`): a candidate id typed by a
+client never reaches another session's document. It carries the exam it was written from;
+`server.http.access.candidate_document` applies the access rules.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from server.http.keys import STORE
 from server.live.screen_geometry import screen_problems
 from server.protocol.errors import ApiError
 from server.protocol.http import ScreenInfo
-from server.store.keys import screen_key
+from server.store.keys import document_owner, screen_key
 
 #: bodies are small; anything larger is not a screen description.
 MAX_BODY_BYTES = 4096
@@ -66,7 +68,7 @@ async def post_screen_info(request: web.Request) -> web.Response:
         doc["mm_per_px"] = round(body.width_mm / body.screen_w, 5)
         if body.height_mm:
             doc["diagonal_in"] = round((body.width_mm ** 2 + body.height_mm ** 2) ** 0.5 / 25.4, 1)
-    await store.put_json(screen_key(body.candidate_id), doc)
+    await store.put_json(screen_key(document_owner(sid, session.get("identity"))), doc)
     return json_response(doc)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from server.core.metrics import SESSIONS_CREATED
-from server.http.access import Visibility, require_session_token, session_access, session_id
+from server.http.access import Visibility, require_session_token, session_access, session_id, session_identity
 from server.http.affinity import new_session, on_session_worker
 from server.http.errors import json_response, read_json
 from server.http.keys import SESSIONS, SETTINGS, STORE
@@ -36,7 +36,7 @@ routes = web.RouteTableDef()
 async def create_session(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     body = CreateSession.model_validate(await read_json(request, settings.max_body_bytes))
-    result = await request.app[SESSIONS].create(body, time.time())
+    result = await request.app[SESSIONS].create(body, time.time(), await session_identity(request))
     SESSIONS_CREATED.inc()
     return json_response(result, status=201)
 
