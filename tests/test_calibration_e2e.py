@@ -263,14 +263,19 @@ async def test_controller_accepts_a_steady_candidate_then_reports_on_screen_and_
         cam.cancel()
 
 
+#: the candidate's account identity: only an authenticated identity's calibration is reused by its next session
+ACCOUNT = "account:cand-1-user"
+
+
 async def _calibrated_store() -> FakeStore:
-    """A store holding an accepted calibration of cand-1, fitted with the head at face_x 0.5, scale 0.18."""
+    """A store holding an accepted calibration of ACCOUNT, fitted with the head at face_x 0.5, scale 0.18."""
     import time
 
     from server.live.calibration import CalibrationController
     from server.protocol.datachannel import CalibrationStart
 
     host = FakeSession()
+    host.store.sessions["s1"] = {"identity": ACCOUNT}
     ctl = CalibrationController(session=host, dot_s=0.12, saccade_s=0.03)
 
     async def camera() -> None:
@@ -289,13 +294,13 @@ async def _calibrated_store() -> FakeStore:
                 break
     finally:
         cam.cancel()
-    assert host.store.docs["vigil:calibration:cand-1"]["ok"]
-    assert host.store.docs["vigil:calibration:cand-1"]["model"]["head_range"]
+    assert host.store.docs[calibration_key(ACCOUNT)]["ok"]
+    assert host.store.docs[calibration_key(ACCOUNT)]["model"]["head_range"]
     return host.store
 
 
 async def _next_session(store: FakeStore, **head: float) -> tuple[FakeSession, object]:
-    """A new session of cand-1 over the same store, fed the stored check's frames with the head at `head`."""
+    """A new session of the same account over the same store, fed the stored check's frames with the head at `head`."""
     from server.live.calibration import CalibrationController
 
     host = FakeSession()
