@@ -71,7 +71,7 @@ class SessionChannel:
 
     def bind(self, dc: Any) -> None:
         """A new channel (first connect or a resume) is read again; the buckets keep their state, so a
-        flooder who comes back is cut off again at once."""
+        flooder who comes back is cut off again sooner."""
         self.dc = dc
         self.flooded = False
         dc.on("message", self.receive)
