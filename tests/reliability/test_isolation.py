@@ -133,3 +133,27 @@ async def test_the_hashing_pool_refuses_beyond_its_queue_instead_of_growing() ->
         assert await hashing.verify(str(results[0]), "a password")
     finally:
         hashing.close()
+
+
+def test_the_channel_cuts_a_flooder_off_once_and_reads_a_new_channel_again() -> None:
+    from server.live.channel import DC_FLOOD_TOLERANCE, DC_MESSAGE_BURST, SessionChannel
+    from server.live.counters import Counters
+
+    class Dc:  # the one method `bind` uses
+        def on(self, event: str, handler: object) -> None:
+            pass
+
+    counters, reasons, dispatched = Counters(), [], []
+    channel = SessionChannel(counters, dispatched.append, reasons.append)
+    clock = '{"type":"clock","pts":1,"captured_ms":1.0}'
+    for _ in range(int(DC_MESSAGE_BURST)):  # a burst within the budget: all read
+        channel.receive(clock)
+    assert len(dispatched) == int(DC_MESSAGE_BURST) and not reasons
+    for _ in range(int(DC_FLOOD_TOLERANCE) + 1000):
+        channel.receive(clock)
+    assert reasons == [FLOOD_REASON] and channel.flooded
+    refused = counters.dc_rate_limited
+    channel.receive(clock)  # cut off: not even counted
+    assert counters.dc_rate_limited == refused
+    channel.bind(Dc())  # a resume: the new channel is read again
+    assert not channel.flooded
