@@ -2,7 +2,16 @@
 
 In: every message passes a token bucket (a flood is dropped and counted), a size limit and the
 typed `ClientMessage` union; what fails is counted and ignored, never fatal. Valid messages go to
-the session's `dispatch`.
+the session's `dispatch`. A message counts once per `MAX_CLIENT_MESSAGE_BYTES` it carries, so big
+messages spend the budget as fast as many small ones.
+Flood: dropping is not enough, because every message still costs the event loop (aiortc parses each
+SCTP packet, acknowledges it, reassembles the message, then calls us), and that loop serves every
+other session too. So each refused message also spends a second bucket, the tolerance: a client may
+overrun its budget in a short burst, or by a little forever, but one that keeps sending far past it
+empties the tolerance and is cut off: its messages are no longer looked at and `on_flood` is called
+once with the reason (the session warns and disconnects the candidate, which closes the peer and so
+stops the cost at the socket). At a 10k messages/s flood that is within a second; a client at twice
+its budget is never cut off.
 Out: `send` gives every message to the listeners (proctors watching, as JSON text) and to the
 candidate, unless the candidate's channel holds more than `MAX_CHANNEL_BUFFER_BYTES` unread: then the
 message is dropped for the candidate (counted), so a client that does not read cannot grow our memory.
@@ -28,33 +37,56 @@ log = logging.getLogger(__name__)
 #: signals and calibration samples fit well inside; a flood beyond is dropped and counted.
 DC_MESSAGES_PER_S = 60.0
 DC_MESSAGE_BURST = 120.0
+#: refused messages a session may send beyond its budget before it is cut off (refilled at the
+#: budget's rate): ten seconds of budget, far above what a page or a scripted client could overrun.
+DC_FLOOD_TOLERANCE = 10 * DC_MESSAGES_PER_S
+FLOOD_REASON = "data channel flood: too many messages, disconnected"
 #: a client that does not read its data channel gets analyses dropped past this backlog.
 MAX_CHANNEL_BUFFER_BYTES = 1 << 20
 
 Listener = Callable[[str], None]
 
 
+def message_cost(raw: str | bytes) -> float:
+    """Tokens one message spends: one per started `MAX_CLIENT_MESSAGE_BYTES` (one for any valid message)."""
+    return float(max(1, -(-len(raw) // MAX_CLIENT_MESSAGE_BYTES)))
+
+
 class SessionChannel:
-    def __init__(self, counters: Counters, dispatch: Callable[[ClientMessage], None]) -> None:
+    def __init__(self, counters: Counters, dispatch: Callable[[ClientMessage], None],
+                 on_flood: Callable[[str], None]) -> None:
         self.counters = counters
         self.dispatch = dispatch
+        #: called once, with the reason, when the client floods past its tolerance
+        self.on_flood = on_flood
+        #: True once cut off for a flood: every later message is ignored unread
+        self.flooded = False
         #: the candidate's aiortc RTCDataChannel (None before it opens and after the peer closed)
         self.dc: Any = None
         #: callables that get every message sent to the candidate (proctors watching, as JSON text)
         self.listeners: set[Listener] = set()
         self.last_message: dict[str, Any] | None = None
         self._bucket = TokenBucket(rate=DC_MESSAGES_PER_S, burst=DC_MESSAGE_BURST)
+        self._tolerance = TokenBucket(rate=DC_MESSAGES_PER_S, burst=DC_FLOOD_TOLERANCE)
 
     def bind(self, dc: Any) -> None:
+        """A new channel (first connect or a resume) is read again; the buckets keep their state, so a
+        flooder who comes back is cut off again sooner."""
         self.dc = dc
+        self.flooded = False
         dc.on("message", self.receive)
 
     # -- in -------------------------------------------------------------------------------------
     def receive(self, raw: Any) -> None:
-        """Unknown or malformed messages are counted and ignored; they never close the session."""
-        if not self._bucket.allow(time.monotonic()):
+        """Unknown or malformed messages are counted and ignored; only a flood closes the session."""
+        if self.flooded:
+            return
+        now, cost = time.monotonic(), message_cost(raw)
+        if not self._bucket.allow(now, cost):
             self.counters.dc_rate_limited += 1
             metrics.REJECTED.labels("datachannel_rate").inc()
+            if not self._tolerance.allow(now, cost):
+                self._cut_off()
             return
         if isinstance(raw, bytes) or len(raw) > MAX_CLIENT_MESSAGE_BYTES:
             self.counters.dc_bad_messages += 1
@@ -66,6 +98,12 @@ class SessionChannel:
             metrics.DC_BAD.inc()
             return
         self.dispatch(msg)
+
+    def _cut_off(self) -> None:
+        self.flooded = True
+        metrics.REJECTED.labels("datachannel_flood").inc()
+        log.warning("data channel flood: cut off after %d refused messages", self.counters.dc_rate_limited)
+        self.on_flood(FLOOD_REASON)
 
     # -- out ------------------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> bool:

@@ -74,7 +74,7 @@ class LiveSession:
         self.risk.attach(self.outbox)
         self.evidence = None if evidence_root is None else EvidenceWriter(
             evidence_root=evidence_root, session_id=self.session_id, outbox=self.outbox, executor=self.executor)
-        self.channel = SessionChannel(self.counters, self._dispatch)
+        self.channel = SessionChannel(self.counters, self._dispatch, self._flooded)
         self.audio = SessionAudio(risk=self.risk, executor=self.executor, vad=vad,
                                   note_changes=self.note_changes, warn=self.warn, log=self.outbox.put)
         self.calibration = CalibrationController(session=self)
@@ -196,6 +196,11 @@ class LiveSession:
         def on_close() -> None:
             if self.pc is pc:
                 self.spawn(self._gone("data channel closed"), "gone")
+
+    def _flooded(self, reason: str) -> None:
+        """The channel cut the candidate off for a flood: tell them and the watchers, then disconnect."""
+        self.warn(reason)
+        self.spawn(self._gone(reason), "gone")
 
     async def _on_peer_state(self, pc: Any) -> None:
         state = pc.connectionState

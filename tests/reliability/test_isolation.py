@@ -1,17 +1,22 @@
-"""Isolation under abuse: a login flood costs the flooder, not a candidate being analysed.
+"""Isolation under abuse: a login flood or a data-channel flood costs the flooder, not a candidate
+being analysed.
 
 Reproduces issue 16's finding 7: eight concurrent logins with random e-mails (argon2 on a shared
-pool, a lock-out keyed on e-mail + address) cut a live candidate from 5.0 to 1.3 analyses/s.
+pool, a lock-out keyed on e-mail + address) cut a live candidate from 5.0 to 1.3 analyses/s; a
+data-channel flood from one session cut another candidate from 5.0 to 2.2/s.
 """
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from typing import Any
 
 import aiohttp
 import pytest
 
 from server.accounts.hashing import PasswordHashing
+from server.live.channel import FLOOD_REASON
 from server.protocol.errors import ApiError
 from server.store.keys import rate_key
 from server.tools.candidate.candidate import CandidateClient
@@ -58,6 +63,66 @@ async def test_a_login_flood_does_not_slow_a_live_candidate(vigil_server, ledger
         await vigil_server.store.redis.delete(rate_key("login", "127.0.0.1"), rate_key("login", "all"))
 
 
+async def _flood_channel(client: CandidateClient, message: str, seconds: float) -> int:
+    """`message` as fast as the channel takes it, until the channel closes or `seconds` pass."""
+    deadline, sent = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline and client.channel.readyState == "open":
+        while client.channel.readyState == "open" and client.channel.bufferedAmount < 256_000:
+            client.channel.send(message)
+            sent += 1
+        await asyncio.sleep(0.002)  # let the SCTP sender (and everything else in this loop) run
+    return sent
+
+
+async def _status(client: CandidateClient) -> dict[str, Any]:
+    assert client.http is not None
+    async with client.http.get(f"{client.base_url}/api/sessions/{client.session_id}",
+                               headers={"Authorization": f"Bearer {client.token}"}) as resp:
+        assert resp.status == 200
+        status: dict[str, Any] = await resp.json()
+        return status
+
+
+async def _disconnected(client: CandidateClient) -> dict[str, Any]:
+    """The session's status once the server wrote the disconnect (after it closed the peer)."""
+    for _ in range(50):
+        status = await _status(client)
+        if status["status"] == "disconnected":
+            break
+        await asyncio.sleep(0.2)
+    return status
+
+
+@pytest.mark.parametrize("message", ['{"type":"clock","pts":1,"captured_ms":1.0}', "x" * 60_000],
+                         ids=["small-valid", "big-oversized"])
+async def test_a_data_channel_flood_is_cut_off_and_does_not_slow_another_candidate(
+        vigil_server, ledger, message: str) -> None:
+    quiet = CandidateClient(vigil_server.url, FACE_CLIP, candidate_id="beside-a-channel-flood")
+    flooder = CandidateClient(vigil_server.url, FACE_CLIP, candidate_id="channel-flooder")
+    try:
+        await quiet.connect()
+        await flooder.connect()
+        await quiet.wait_for(lambda m: m.get("type") == "analysis", timeout=20)
+        await asyncio.sleep(2.0)  # past the start-up burst
+        rate_quiet = await _analysed_in(quiet, WINDOW_S)
+        flood = asyncio.create_task(_flood_channel(flooder, message, WINDOW_S))
+        rate_flooded = await _analysed_in(quiet, WINDOW_S)
+        sent = await flood
+        ledger.tried("datachannel_flood", sent)
+        assert rate_flooded >= 0.9 * rate_quiet, \
+            f"analysed fps fell from {rate_quiet:.2f} to {rate_flooded:.2f} under a data-channel flood"
+        # the flooder was told, then disconnected: its channel closed before the window ended
+        await flooder.wait_for(lambda m: m == {"type": "warning", "message": FLOOD_REASON}, timeout=5)
+        assert flooder.channel.readyState != "open"
+        status = await _disconnected(flooder)
+        assert status["status"] == "disconnected" and status["disconnect_reason"] == FLOOD_REASON
+        assert status["dc_rate_limited"] > 0
+        assert (await _status(quiet))["status"] == "live"
+    finally:
+        await quiet.close()
+        await flooder.close()
+
+
 async def test_the_hashing_pool_refuses_beyond_its_queue_instead_of_growing() -> None:
     hashing = PasswordHashing(threads=1, max_waiting=2)
     try:
@@ -68,3 +133,27 @@ async def test_the_hashing_pool_refuses_beyond_its_queue_instead_of_growing() ->
         assert await hashing.verify(str(results[0]), "a password")
     finally:
         hashing.close()
+
+
+def test_the_channel_cuts_a_flooder_off_once_and_reads_a_new_channel_again() -> None:
+    from server.live.channel import DC_FLOOD_TOLERANCE, DC_MESSAGE_BURST, SessionChannel
+    from server.live.counters import Counters
+
+    class Dc:  # the one method `bind` uses
+        def on(self, event: str, handler: object) -> None:
+            pass
+
+    counters, reasons, dispatched = Counters(), [], []
+    channel = SessionChannel(counters, dispatched.append, reasons.append)
+    clock = '{"type":"clock","pts":1,"captured_ms":1.0}'
+    for _ in range(int(DC_MESSAGE_BURST)):  # a burst within the budget: all read
+        channel.receive(clock)
+    assert len(dispatched) == int(DC_MESSAGE_BURST) and not reasons
+    for _ in range(int(DC_FLOOD_TOLERANCE) + 1000):
+        channel.receive(clock)
+    assert reasons == [FLOOD_REASON] and channel.flooded
+    refused = counters.dc_rate_limited
+    channel.receive(clock)  # cut off: not even counted
+    assert counters.dc_rate_limited == refused
+    channel.bind(Dc())  # a resume: the new channel is read again
+    assert not channel.flooded
