@@ -381,6 +381,18 @@ def test_the_chart_shows_attention_at_100_and_shades_unobserved_time() -> None:
         assert abs(cols.max() / width - (0.1 + 0.88 * t1 / 120)) < 0.02, colour
 
 
+def test_a_session_disconnected_now_shows_its_open_disconnection(tmp_path: Path) -> None:
+    from server.reports.data import UnobservedSpan, build_report
+
+    session = {"session_id": "abc", "status": "disconnected", "started_at": "100", "disconnected_at": "130"}
+    report = build_report(session, [], exam_title=None, evidence_root=tmp_path, now=160.0)
+    assert report.unobserved_spans == [UnobservedSpan(130.0, 160.0, "disconnected")]
+    ended = build_report({**session, "status": "ended"}, [{"kind": "verdict", "t": 170.0, "summary": {
+        "verdict": "CLEAR", "unobserved_spans": [[130.0, 150.0, "disconnected"]]}}], exam_title=None,
+        evidence_root=tmp_path, now=200.0)
+    assert ended.unobserved_spans == [UnobservedSpan(130.0, 150.0, "disconnected")]  # the verdict's
+
+
 # -- a two-hour session --------------------------------------------------------------------------
 def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: float = 2.0, events: int = 400
                             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:

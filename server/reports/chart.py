@@ -31,9 +31,9 @@ RISK_COLOUR = "#c62828"
 ATTENTION_COLOUR = "#1565c0"
 SEVERITY_COLOURS = {"high": "#d32f2f", "medium": "#f57c00", "low": "#fbc02d"}
 SEVERITY_ROWS = ("high", "medium", "low")
-#: unobserved time by kind: the peer gone (disconnected, not yet connected), else the camera unusable
+#: unobserved time by kind: the peer gone after it connected, else (not yet connected, camera unusable)
 DISCONNECTED_COLOUR, UNOBSERVED_COLOUR = "#424242", "#9e9e9e"
-CONNECTION_REASONS = frozenset({"disconnected", "not_connected"})
+CONNECTION_REASONS = frozenset({"disconnected"})
 UNOBSERVED_ROW = "unobserved"
 STRIP_ROWS = (*SEVERITY_ROWS, UNOBSERVED_ROW)
 #: the score axis's top: above 100 so a line at 100 is not drawn on the frame's border

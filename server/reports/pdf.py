@@ -162,11 +162,16 @@ def _coverage_text(report: Report) -> str:
     head = "-" if not isinstance(cov, (int, float)) else f"{round(cov * 100):g} %"
     if isinstance(seen, (int, float)):
         head += f" ({_span(seen)})"
-    gaps = sorted(((r, sec) for r, sec in (v.get("unobserved") or {}).items() if isinstance(sec, (int, float)) and sec),
-                  key=lambda p: -p[1])
+    gaps = sorted(((r, sec) for r, sec in (v.get("unobserved") or {}).items()
+                   if isinstance(sec, (int, float)) and sec >= 0.05), key=lambda p: -p[1])
     if gaps:
-        head += "; unobserved: " + ", ".join(f"{REASON_PHRASES.get(r, r)} {_span(sec)}" for r, sec in gaps)
+        head += "; unobserved: " + ", ".join(f"{REASON_PHRASES.get(r, r)} {_seconds(sec)}" for r, sec in gaps)
     return head
+
+
+def _seconds(sec: float) -> str:
+    """A short span in seconds ("0.4 s"), a longer one as m:ss."""
+    return f"{sec:.1f} s" if sec < 60 else _span(sec)
 
 
 def _disconnections_text(report: Report) -> str:
