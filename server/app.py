@@ -51,6 +51,7 @@ from server.http.routes import (
     health,
     live,
     reports,
+    review,
     screen,
     sessions,
     watch,
@@ -62,8 +63,9 @@ from server.store.store import Store
 log = logging.getLogger(__name__)
 
 #: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline
-ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, watch.routes, accounts.routes, exams.routes,
-                live.routes, screen.routes, calibration.routes, face_ws.routes, openapi.routes, pages.routes)
+ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
+                exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, openapi.routes,
+                pages.routes)
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,

@@ -5,18 +5,67 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from server.core.config import Settings
 
+if TYPE_CHECKING:
+    from server.store.store import Store
+
 log = logging.getLogger("vigil")
+#: the dev admin `vigil serve` creates on first start in `dev` mode (its password printed once)
+DEV_ADMIN_EMAIL = "admin@vigil.local"
 
 
 def _worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def bootstrap_admin(settings: Settings, store: Store) -> str | None:
+    """The first admin, created once; returns what to print, or None when there is nothing to do.
+
+    With `VIGIL_ADMIN_EMAIL` and `VIGIL_ADMIN_PASSWORD_FILE` (any mode): that account, when no account
+    has the e-mail. Else, in `dev` mode only: `admin@vigil.local` with a random password, printed this
+    once to the terminal (only its argon2 hash is stored; a lost password: `vigil user add` another
+    admin, or delete the data dir). Workers racing to create it: one wins, the others get 409 and
+    print nothing.
+    """
+    from server.accounts.users import Accounts
+    from server.protocol.errors import ApiError
+
+    password_file = settings.admin_password_file
+    if settings.admin_email and password_file is not None:
+        email = settings.admin_email.strip().lower()
+    elif settings.env == "dev":
+        email = DEV_ADMIN_EMAIL
+    else:
+        return None
+    if await store.accounts.user_id_for_email(email) is not None:
+        return None
+    try:
+        password = secrets.token_urlsafe(15) if password_file is None else \
+            password_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"VIGIL_ADMIN_PASSWORD_FILE: {exc}") from None
+    accounts = Accounts(store.accounts, secret="")
+    try:
+        user = await accounts.create_user(email, password, "admin")
+    except ApiError as exc:
+        if exc.status == 409:
+            return None
+        raise ValueError(f"cannot create the admin {email}: {exc.error}") from None
+    finally:
+        accounts.hashing.close()
+    if password_file is not None:
+        return f"vigil: created admin {user.email} (VIGIL_ADMIN_EMAIL)"
+    return (f"vigil: dev admin created; this password is shown once:\n"
+            f"    email    {user.email}\n    password {password}\n"
+            f"    log in at http://{settings.host}:{settings.port}/dashboard.html")
 
 
 async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = False) -> None:
@@ -36,6 +85,7 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
     store = Store(redis_url)
     if not await store.ping():
         raise SystemExit(f"cannot reach Redis at {redis_url}")
+    first_run = await bootstrap_admin(settings, store)  # before serving: a bad admin setting stops the start
     app = build_app(settings=settings, store=store, pipeline=pipeline, worker_id=_worker_id(), vad=vad)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -48,6 +98,8 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
     manager.internal_url = f"http://{settings.worker_host if shared_port else '127.0.0.1'}:{port}"
     print(f"vigil: worker {manager.worker_id} listening on http://{settings.host}:{settings.port} "
           f"(internal {manager.internal_url}, redis {redis_url})", flush=True)
+    if first_run:
+        print(first_run, flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

@@ -48,6 +48,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/sessions/{session_id}/report.json"): row(401, 403, 200, 403, 200, 401),
     ("GET", "/api/sessions/{session_id}/report.pdf"): row(401, 403, 200, 403, 200, 401),
     ("GET", "/api/sessions/{session_id}/evidence/{name}"): row(401, 403, 404, 403, 404, 401),
+    # the human review (server/http/routes/review.py): the owning proctor or an admin, never the session itself
+    ("GET", "/api/sessions/{session_id}/review"): row(401, 403, 200, 403, 200, 401),
+    ("PATCH", "/api/sessions/{session_id}/review"): row(401, 403, 200, 403, 200, 401),
     # the session has no peer here: allowed callers get 409 (not live), the others never learn that
     ("POST", "/api/sessions/{session_id}/watch"): row(401, 403, 409, 403, 409, 401),
     ("POST", "/api/auth/register"): row(401, 403, 403, 403, 201, 401),  # creating a proctor account
@@ -91,6 +94,8 @@ def body_for(key: tuple[str, str], join_code: str, login_email: str) -> dict | N
         return {"email": login_email, "password": PASSWORD}
     if route == "/api/exams" and method == "POST":
         return {"title": "matrix exam"}
+    if route.endswith("/review") and method == "PATCH":
+        return {"decision": {"decision": "inconclusive", "note": "matrix"}}
     if route == "/api/screen/info":
         return {"candidate_id": "matrix", "screen_w": 1536, "screen_h": 864, "dpr": 1.25}
     if method in ("POST", "DELETE") and route != "/api/auth/logout" and not route.endswith("/end"):

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from server.live.evidence import (
+    OTHER_FACE_COLOUR,
     Detections,
     Drawn,
     EvidenceLimits,
@@ -170,10 +171,11 @@ async def test_a_real_session_gives_evidence_and_a_report_that_survive_a_restart
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(body)
     text = pdf_text(pdf)
-    assert f"Verdict: {summary['verdict']}" in text and "frank" in text
+    assert f"AI suggestion: {summary['verdict']}" in text and "frank" in text
+    assert "Verdict:" not in text and "No human decision recorded yet" in text
     for event_id in started:
         assert event_id in text
-    assert "not calibrated" in text
+    assert "Not calibrated" in text
     assert chart_region_std(pdf, tmp_path) > 20  # not a blank area
 
     # a new app on the same Valkey (a restart, or another worker) gives the same report
@@ -339,6 +341,58 @@ def test_boxes_and_labels_are_drawn_where_the_analysis_put_them() -> None:
     assert rgb[120, 80].tolist() == [128, 128, 128]  # the ring's frame is not drawn on
 
 
+def test_every_face_of_a_multiple_faces_frame_is_boxed() -> None:
+    from pipeline.analysis import FrameAnalysis
+    from pipeline.stages.base import StageOutput
+    from pipeline.stages.faces import FaceBox, FacesResult
+
+    faces = FacesResult((FaceBox((0.05, 0.1, 0.2, 0.3), 0.9), FaceBox((0.4, 0.2, 0.35, 0.5), 0.95),
+                         FaceBox((0.8, 0.1, 0.15, 0.2), 0.7)))
+    analysis = FrameAnalysis(1, 0, 0.0, 320, 240, {"faces": StageOutput("faces", "ok", faces)}, 1.0)
+    detections = Detections.of(analysis)
+    assert detections.face is not None and detections.face.box == (0.4, 0.2, 0.35, 0.5)  # the largest
+    assert [d.box for d in detections.other_faces] == [(0.05, 0.1, 0.2, 0.3), (0.8, 0.1, 0.15, 0.2)]
+    img = draw_detections(np.full((240, 320, 3), 128, np.uint8), detections)
+    assert tuple(img[100, 128]) == (0, 255, 0)  # the candidate's box, left edge x = 0.4 * 320
+    for x, y in ((16, 50), (256, 40)):  # the other two faces' left edges
+        assert tuple(img[y, x]) == OTHER_FACE_COLOUR, (x, y)
+
+
+def test_the_chart_shows_attention_at_100_and_shades_unobserved_time() -> None:
+    from server.reports.chart import DISCONNECTED_COLOUR, UNOBSERVED_COLOUR, risk_timeline_png
+    from server.reports.data import TimelinePoint, UnobservedSpan
+
+    points = [TimelinePoint(float(t), 20.0, 100.0) for t in range(120)]
+    spans = [UnobservedSpan(30.0, 50.0, "disconnected"), UnobservedSpan(70.0, 80.0, "covered")]
+    png = risk_timeline_png(points, [], t0=0.0, t_end=120.0, unobserved=spans)
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    b, g, r = (img[..., i].astype(int) for i in range(3))
+    blue_rows = np.nonzero((((b > 150) & (r < 60) & (g > 70) & (g < 130)).sum(axis=1)) > 300)[0]
+    frame_rows = np.nonzero((((b < 60) & (g < 60) & (r < 60)).sum(axis=1)) > 600)[0]
+    assert len(blue_rows) and len(frame_rows)
+    assert blue_rows.min() - frame_rows.min() >= 5  # the attention line at 100 sits below the top border
+    height, width = img.shape[:2]
+    strip = img[int(height * 0.68):int(height * 0.88)].astype(int)  # the event strip, below the scores
+    for colour, (t0, t1) in ((DISCONNECTED_COLOUR, (30, 50)), (UNOBSERVED_COLOUR, (70, 80))):
+        bgr = tuple(int(colour[i:i + 2], 16) for i in (5, 3, 1))
+        cols = np.nonzero((np.abs(strip - bgr).sum(axis=2) < 12).sum(axis=0) > 8)[0]
+        # the band in the strip spans its time: 0..120 s over ~88 % of the width from ~10 %
+        assert len(cols) and abs(cols.min() / width - (0.1 + 0.88 * t0 / 120)) < 0.02, colour
+        assert abs(cols.max() / width - (0.1 + 0.88 * t1 / 120)) < 0.02, colour
+
+
+def test_a_session_disconnected_now_shows_its_open_disconnection(tmp_path: Path) -> None:
+    from server.reports.data import UnobservedSpan, build_report
+
+    session = {"session_id": "abc", "status": "disconnected", "started_at": "100", "disconnected_at": "130"}
+    report = build_report(session, [], exam_title=None, evidence_root=tmp_path, now=160.0)
+    assert report.unobserved_spans == [UnobservedSpan(130.0, 160.0, "disconnected")]
+    ended = build_report({**session, "status": "ended"}, [{"kind": "verdict", "t": 170.0, "summary": {
+        "verdict": "CLEAR", "unobserved_spans": [[130.0, 150.0, "disconnected"]]}}], exam_title=None,
+        evidence_root=tmp_path, now=200.0)
+    assert ended.unobserved_spans == [UnobservedSpan(130.0, 150.0, "disconnected")]  # the verdict's
+
+
 # -- a two-hour session --------------------------------------------------------------------------
 def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: float = 2.0, events: int = 400
                             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -388,6 +442,10 @@ def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: f
     items.append({"kind": "verdict", "t": t0 + seconds, "summary": {
         "session_id": sid, "verdict": "CHEATING", "final_risk_score": 41.0, "peak_risk": 66.0,
         "mean_risk": 35.2, "total_violations": events, "duration_seconds": float(seconds),
+        "observed_seconds": float(seconds - 300), "coverage": round(1 - 300 / seconds, 3),
+        "unobserved": {"disconnected": 180.0, "covered": 120.0},
+        "unobserved_spans": [[t0 + 600, t0 + 720, "disconnected"], [t0 + 1800, t0 + 1920, "covered"],
+                             [t0 + 4000, t0 + 4060, "disconnected"]],
         "reasons": ["high-severity events 100 >= 3", "phone seen 50 times (total 400 s)"]}})
     session = {"session_id": sid, "candidate_id": "long-haul", "exam_id": "demo", "status": "ended",
                "created_at": t0 - 3, "started_at": t0, "ended_at": t0 + seconds,
@@ -425,8 +483,11 @@ async def test_a_two_hour_session_report_renders(vigil_server, tmp_path: Path) -
     pdf = tmp_path / "long.pdf"
     pdf.write_bytes(body)
     text = pdf_text(pdf)
-    assert "Verdict: CHEATING" in text and "Events (400)" in text and "2:00:00" in text
-    assert "No space left on device" in text and "calibrated: mean error 48.5 px, 9 points" in text
+    assert "AI suggestion: CHEATING" in text and "Events (400)" in text and "2:00:00" in text
+    assert "No space left on device" in text and "Calibrated (9 points): gaze off by 48.5 px" in text
+    assert "Phone seen" in text and "Other voice heard" in text  # readable names, not raw types
+    assert "Disconnections 2 (3:00 in all)" in " ".join(text.split())
+    assert len(report["unobserved_spans"]) == 3
     assert chart_region_std(pdf, tmp_path) > 20
     print(f"\n2 h session report: {len(items)} stream items, json {json_s:.2f} s, pdf {pdf_s:.2f} s, "
           f"{len(body) / 1e6:.1f} MB")

@@ -23,6 +23,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_PORT": ("8080", "listen port (`vigil serve --port` overrides)"),
     "VIGIL_WORKER_HOST": ("127.0.0.1", "address other workers use to reach this one (its internal URL); set it when workers run on several machines"),
     "VIGIL_JWT_SECRET": ("generated into the data dir", "secret for account JWTs and session tokens"),
+    "VIGIL_ADMIN_EMAIL": ("unset", "an admin account created at start when no account has this e-mail (production's first admin); needs VIGIL_ADMIN_PASSWORD_FILE"),
+    "VIGIL_ADMIN_PASSWORD_FILE": ("unset", "file holding that admin's password (e.g. a Docker secret); read only to create the account"),
     "VIGIL_TURN_SECRET": ("unset", "coturn `static-auth-secret`; with VIGIL_TURN_URLS, sessions get ephemeral TURN credentials"),
     "VIGIL_TURN_URLS": ("unset", "comma-separated TURN URLs handed to clients, e.g. `turn:turn.example.org:3478`"),
     "VIGIL_TURN_TTL": ("3600", "lifetime of ephemeral TURN credentials, seconds"),
@@ -49,6 +51,14 @@ def _env_mode(e: Mapping[str, str]) -> str:
     if env not in ("dev", "production"):
         raise ValueError(f"VIGIL_ENV must be 'dev' or 'production', not {env!r}")
     return env
+
+
+def _admin_password_file(e: Mapping[str, str]) -> Path | None:
+    """VIGIL_ADMIN_PASSWORD_FILE; the two admin variables come together or not at all."""
+    raw = e.get("VIGIL_ADMIN_PASSWORD_FILE") or None
+    if bool(e.get("VIGIL_ADMIN_EMAIL")) != bool(raw):
+        raise ValueError("VIGIL_ADMIN_EMAIL and VIGIL_ADMIN_PASSWORD_FILE must be set together")
+    return Path(raw) if raw else None
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,9 @@ class Settings:
     port: int = 8080
     worker_host: str = "127.0.0.1"
     jwt_secret: str | None = None
+    #: the admin bootstrapped at start (production's first admin), and the file with its password
+    admin_email: str | None = None
+    admin_password_file: Path | None = None
     turn_secret: str | None = None
     turn_urls: tuple[str, ...] = ()
     turn_ttl: int = 3600
@@ -127,6 +140,8 @@ class Settings:
             port=int(num("VIGIL_PORT", 8080)),
             worker_host=e.get("VIGIL_WORKER_HOST") or "127.0.0.1",
             jwt_secret=e.get("VIGIL_JWT_SECRET") or None,
+            admin_email=e.get("VIGIL_ADMIN_EMAIL") or None,
+            admin_password_file=_admin_password_file(e),
             turn_secret=e.get("VIGIL_TURN_SECRET") or None,
             turn_urls=_csv(e.get("VIGIL_TURN_URLS")),
             turn_ttl=int(num("VIGIL_TURN_TTL", 3600)),

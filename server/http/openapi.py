@@ -45,6 +45,10 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/api/sessions/{session_id}/report.json"): RouteDoc("Report content as data", "proctor, admin"),
     ("GET", "/api/sessions/{session_id}/evidence/{name}"): RouteDoc("An evidence snapshot (JPEG)", "proctor, admin",
                                                                     content="image/jpeg"),
+    ("GET", "/api/sessions/{session_id}/review"): RouteDoc("The human review: flag marks, unreviewed flags, decision, "
+                                                          "AI suggestion", "proctor, admin"),
+    ("PATCH", "/api/sessions/{session_id}/review"): RouteDoc("Confirm or dismiss flags with a note, record the decision",
+                                                            "proctor, admin", "server.protocol.http:ReviewPatch"),
     ("POST", "/api/sessions/{session_id}/watch"): RouteDoc("Proctor's SDP offer -> answer: live video + analyses",
                                                            "proctor, admin", SDP),
     ("POST", "/api/auth/register"): RouteDoc("Register (candidates; other roles by an admin)", "anyone, admin",

@@ -61,6 +61,7 @@ EVIDENCE_NAME = re.compile(r"[A-Za-z0-9_]{1,40}-[0-9]{1,9}\.jpg")
 SESSION_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 FACE_COLOUR = (0, 255, 0)  # RGB: the candidate's face
+OTHER_FACE_COLOUR = (255, 215, 0)  # RGB: every other face seen (multiple_faces)
 OBJECT_COLOUR = (255, 64, 0)  # RGB: objects (phone, book, ...)
 BANNER_COLOUR = (20, 20, 20)
 
@@ -93,19 +94,24 @@ class Drawn:
 
 @dataclass(frozen=True)
 class Detections:
-    """What a snapshot shows of a frame's analysis: the candidate's face and the objects seen."""
+    """What a snapshot shows of a frame's analysis: the candidate's face (the largest), every other face
+    seen (a `multiple_faces` snapshot boxes them all) and the objects seen."""
 
     face: Drawn | None = None
     objects: tuple[Drawn, ...] = ()
+    other_faces: tuple[Drawn, ...] = ()
 
     @classmethod
     def of(cls, analysis: FrameAnalysis) -> Detections:
         faces = analysis.result("faces", FacesResult)
         primary = faces.primary if faces is not None else None
         objects = analysis.result("objects", ObjectsResult)
+        others = () if faces is None else tuple(
+            Drawn(f.box, "other face", f.confidence) for f in faces.faces if f is not primary)
         return cls(
             face=None if primary is None else Drawn(primary.box, "face", primary.confidence),
-            objects=() if objects is None else tuple(Drawn(d.box, d.label, d.confidence) for d in objects.objects))
+            objects=() if objects is None else tuple(Drawn(d.box, d.label, d.confidence) for d in objects.objects),
+            other_faces=others)
 
 
 @dataclass(frozen=True)
@@ -175,11 +181,13 @@ def _draw(img: np.ndarray, drawn: Drawn, colour: tuple[int, int, int]) -> None:
 
 
 def draw_detections(rgb: np.ndarray, detections: Detections, caption: str = "") -> np.ndarray:
-    """A copy of the frame with the face box, object boxes and their labels, and a caption banner."""
+    """A copy of the frame with every face's box, the object boxes and their labels, and a caption banner."""
     img = np.ascontiguousarray(rgb).copy()
     h, w = img.shape[:2]
     if detections.face is not None:
         _draw(img, detections.face, FACE_COLOUR)
+    for other in detections.other_faces:
+        _draw(img, other, OTHER_FACE_COLOUR)
     for obj in detections.objects:
         _draw(img, obj, OBJECT_COLOUR)
     if caption:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from server.protocol.base import Absent, Frozen, Outbound
 
@@ -82,3 +82,78 @@ class ScreenInfo(Frozen):
     width_mm: float | None = None
     height_mm: float | None = None
     viewing_distance_mm: float | None = None
+
+
+# -- human review (server/http/routes/review.py) ------------------------------------------------
+FlagStatus = Literal["confirmed", "dismissed"]
+#: the human decision on a session; the automatic verdict is only the AI's suggestion
+Decision = Literal["cleared", "violation", "inconclusive"]
+Note = Annotated[str, Field(max_length=2000)]
+#: flags one PATCH may mark (a two-hour session has a few hundred events)
+MAX_FLAGS_PER_PATCH = 1000
+
+
+class FlagMark(Frozen):
+    """A reviewer's call on one flag (event)."""
+
+    status: FlagStatus
+    note: Note = ""
+
+
+class DecisionMark(Frozen):
+    """The reviewer's decision on the whole session."""
+
+    decision: Decision
+    note: Note = ""
+
+
+class ReviewPatch(Frozen):
+    """Body of `PATCH /api/sessions/{id}/review`: flag marks by event id, the decision, or both.
+    Marks given replace earlier ones for the same flag; flags not named keep theirs."""
+
+    flags: Annotated[dict[Annotated[str, Field(pattern=ID_PATTERN)], FlagMark],
+                     Field(max_length=MAX_FLAGS_PER_PATCH)] = {}
+    decision: DecisionMark | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ReviewPatch:
+        if not self.flags and self.decision is None:
+            raise ValueError("give flags, a decision, or both")
+        return self
+
+
+class Reviewer(Outbound):
+    """Who recorded a review: the account's id and e-mail at the time."""
+
+    user_id: str
+    email: str
+
+
+class FlagReview(Outbound):
+    event_id: str
+    #: the event's type and severity, as the risk engine raised it
+    type: str
+    severity: str
+    status: FlagStatus
+    note: str
+    by: Reviewer
+    at: float
+
+
+class DecisionRecord(Outbound):
+    decision: Decision
+    note: str
+    by: Reviewer
+    at: float
+
+
+class ReviewState(Outbound):
+    """Answer of `GET` and `PATCH /api/sessions/{id}/review`: the latest mark of each reviewed flag,
+    the flags nobody has marked yet, the human decision (null until one is recorded), and the
+    automatic verdict as `ai_suggestion` (null while the session has none)."""
+
+    session_id: str
+    flags: list[FlagReview]
+    unreviewed: list[str]
+    decision: DecisionRecord | None
+    ai_suggestion: str | None

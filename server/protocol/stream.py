@@ -1,6 +1,7 @@
 """The items of a session's event stream (`vigil:session:{<sid>}:events`), discriminated by `kind`.
 
-Written in order through the session's `EventOutbox` (server.store.store), read back by
+Written in order through the session's `EventOutbox` (server.store.outbox), except `review` items, which a
+proctor or admin adds at any time, also after the session ended (`Store.append_item`); read back by
 `GET /api/sessions/{id}/events` and the reports, oldest first. `t` is UNIX seconds. Reading adds
 `id`, the Redis stream entry id (`<ms>-<seq>`).
 """
@@ -13,6 +14,7 @@ from pydantic import Field, TypeAdapter
 from pipeline.risk.messages import BrowserEvent, EventType
 from server.protocol.base import Absent, Outbound
 from server.protocol.events import EventChange, VerdictSummary
+from server.protocol.http import DecisionMark, FlagMark, Reviewer
 
 #: why an event got no snapshot: its type's or the session's snapshot budget was spent, the JPEG
 #: did not fit the session's bytes, no analysed frame was kept from its start, or its id is unsafe
@@ -94,8 +96,19 @@ class SpeechEnded(_Item):
     duration: float
 
 
+class ReviewItem(_Item):
+    """A human review (`PATCH /api/sessions/{id}/review`): marks on flags by event id, the session's
+    decision, or both, and who gave them. A later mark of a flag replaces an earlier one; the last
+    decision is the decision (`server.reports.review`)."""
+
+    kind: Literal["review"]
+    by: Reviewer
+    flags: dict[str, FlagMark]
+    decision: DecisionMark | None
+
+
 StreamItem = Annotated[
     EventStarted | EventEnded | BrowserItem | ScoreItem | VerdictItem | EvidenceItem | EvidenceSkipped
-    | EvidenceError | SpeechStarted | SpeechEnded,
+    | EvidenceError | SpeechStarted | SpeechEnded | ReviewItem,
     Field(discriminator="kind")]
 stream_item: TypeAdapter[StreamItem] = TypeAdapter(StreamItem)

@@ -5,7 +5,8 @@ Stream items read (oldest first; see `server.live.risk`, `server.live.evidence`,
 `event_started` / `event_ended` (joined by event id into one row with its duration), `browser`
 (counted by signal), `score` (the once-a-second risk and attention: the timeline), `evidence`,
 `evidence_skipped`, `evidence_error` (joined to their events, counted), `verdict` (its summary; the
-session hash's `summary` field when the stream has none). Unknown kinds are ignored.
+session hash's `summary` field when the stream has none), `review` (the human review,
+`server.reports.review`; its time is not the session's). Unknown kinds are ignored.
 
 The timeline is downsampled to at most `MAX_TIMELINE_POINTS` buckets of equal time: each keeps its
 peak risk (a short spike must stay visible) and its mean attention. A two-hour session (~7,200 score
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.reports.review import review_state
 from server.store.evidence_files import evidence_file
 from server.store.store import Store
 
@@ -36,6 +38,15 @@ class TimelinePoint:
     t: float
     risk: float
     attention: float | None
+
+
+@dataclass(frozen=True)
+class UnobservedSpan:
+    """Time the session was not watched, and why (`pipeline.risk.coverage`: disconnected, covered, ...)."""
+
+    start: float
+    end: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,10 @@ class Report:
     timeline_source_points: int
     generated_at: float
     counters: dict[str, int] = field(default_factory=dict)
+    #: the human review (`server.protocol.http.ReviewState`): flag marks, unreviewed flags, the decision
+    review: dict[str, Any] = field(default_factory=dict)
+    #: the verdict's unobserved spans; without a verdict, a disconnection still open (session hash)
+    unobserved_spans: list[UnobservedSpan] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,11 +162,15 @@ class _StreamFold:
     skipped: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     verdict: dict[str, Any] | None = None
+    reviews: list[Mapping[str, Any]] = field(default_factory=list)
     last_t: float | None = None
 
     def add(self, item: Mapping[str, Any]) -> None:
         kind = item.get("kind")
         t = item.get("t")
+        if kind == "review":  # written whenever a reviewer acts: not a time of the session
+            self.reviews.append(item)
+            return
         if isinstance(t, (int, float)):
             self.last_t = float(t)
         if kind == "score":
@@ -195,11 +214,11 @@ class _StreamFold:
     def as_dict(self) -> dict[str, Any]:
         return {"events": self.events, "points": self.points, "browser": dict(self.browser),
                 "files": self.files, "notes": self.notes, "skipped": dict(self.skipped), "errors": self.errors,
-                "verdict": self.verdict, "last_t": self.last_t}
+                "verdict": self.verdict, "reviews": self.reviews, "last_t": self.last_t}
 
 
 def fold_stream(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """One pass over the stream: events by id, timeline, browser counts, evidence, verdict."""
+    """One pass over the stream: events by id, timeline, browser counts, evidence, verdict, reviews."""
     fold = _StreamFold()
     for item in items:
         fold.add(item)
@@ -225,6 +244,20 @@ def _duration(verdict: Mapping[str, Any] | None, started: float | None, ended: f
     if started is not None:
         return round(max(0.0, (ended or last_t or now) - started), 1)
     return None
+
+
+def unobserved_spans(verdict: Mapping[str, Any] | None, session: Mapping[str, str],
+                     t_end: float) -> list[UnobservedSpan]:
+    """The verdict's `unobserved_spans` (disconnections among them); a session without a verdict that is
+    disconnected now shows that disconnection, from the session hash's `disconnected_at` to `t_end`."""
+    spans = []
+    for raw in (verdict or {}).get("unobserved_spans") or []:
+        if isinstance(raw, (list, tuple)) and len(raw) == 3 and all(isinstance(v, (int, float)) for v in raw[:2]):
+            spans.append(UnobservedSpan(float(raw[0]), float(raw[1]), str(raw[2])))
+    gone = _num(session.get("disconnected_at"))
+    if verdict is None and session.get("status") == "disconnected" and gone is not None:
+        spans.append(UnobservedSpan(gone, max(gone, t_end), "disconnected"))
+    return spans
 
 
 def _snapshot(folded: Mapping[str, Any], ev_id: str, evidence_root: Path, sid: str) -> tuple[str | None, str | None]:
@@ -279,7 +312,14 @@ def build_report(session: Mapping[str, str], items: Iterable[Mapping[str, Any]],
         calibration=calibration_summary(session.get("calibration")), browser=folded["browser"], events=rows,
         evidence=_evidence_summary(folded, rows),
         timeline=downsample(folded["points"]), timeline_source_points=len(folded["points"]),
-        generated_at=now, counters=counters)
+        generated_at=now, counters=counters, unobserved_spans=unobserved_spans(verdict, session, ended or now),
+        review=review_state(sid, folded["events"], folded["reviews"], ai_suggestion(verdict)))
+
+
+def ai_suggestion(verdict: Mapping[str, Any] | None) -> str | None:
+    """The automatic verdict's name (CLEAR, REVIEW, CHEATING): a suggestion to the reviewer, never the decision."""
+    name = (verdict or {}).get("verdict")
+    return str(name) if name else None
 
 
 async def load_report(store: Store, sid: str, *, evidence_root: Path, now: float) -> Report | None:
@@ -293,3 +333,11 @@ async def load_report(store: Store, sid: str, *, evidence_root: Path, now: float
     if session.get("exam_id"):
         title = await store.exam_field(session["exam_id"], "title")
     return build_report(session, items, exam_title=title, evidence_root=evidence_root, now=now)
+
+
+async def load_review(store: Store, sid: str, session: Mapping[str, str]
+                      ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The session's review (`server.reports.review.review_state`) and its events by id, from its stream."""
+    folded = fold_stream(await store.events(sid))
+    state = review_state(sid, folded["events"], folded["reviews"], ai_suggestion(_verdict(folded, session)))
+    return state, folded["events"]

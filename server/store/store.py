@@ -183,6 +183,20 @@ class Store:
                 p.hset(session_key(sid), mapping=_flat(fields))
             return list(await p.execute())
 
+    async def append_item(self, sid: str, item: Mapping[str, Any]) -> str:
+        """One item at the end of a session's stream, for a writer without an outbox (a reviewer, also
+        after the session ended and its outbox is gone); returns its entry id. XADD orders it after
+        everything already written. A stream this creates gets the session hash's expiry, so an ended
+        session's retention still covers it."""
+        async with self.redis.pipeline(transaction=True) as p:
+            p.xadd(events_key(sid), {"json": _stream_item(item)})
+            p.ttl(session_key(sid))
+            p.ttl(events_key(sid))
+            entry_id, session_ttl, stream_ttl = await p.execute()
+        if session_ttl > 0 and stream_ttl < 0:
+            await self.redis.expire(events_key(sid), session_ttl)
+        return str(entry_id)
+
     async def events(self, sid: str) -> list[dict[str, Any]]:
         rows = await self.redis.xrange(events_key(sid))
         out = []
