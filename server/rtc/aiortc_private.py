@@ -2,7 +2,8 @@
 
 aiortc 1.16 (pinned in pyproject.toml) does not expose what bounded latency needs: its decode queue
 (to shed a backlog), its ICE sockets (to bound their receive buffers), its video jitter buffer (to
-complete frames on the marker bit), and, for scripted test clients, the RTP timestamp origin. Each
+complete frames on the marker bit), its REMB estimate (to cap the bitrate it asks for), why a DTLS
+handshake failed (to tell the client), and, for scripted test clients, the RTP timestamp origin. Each
 private name has one accessor below, with why we need it and when it can go; nothing else in Vigil
 touches them.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import queue
 import sys
 from collections import deque
@@ -28,6 +30,7 @@ from typing import Any
 import aioice.ice
 import aiortc
 import aiortc.jitterbuffer
+import aiortc.rtcdtlstransport
 import aiortc.rtcicetransport
 import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver
@@ -51,6 +54,7 @@ class Modules:
     peerconnection: ModuleType = aiortc.rtcpeerconnection
     icetransport: ModuleType = aiortc.rtcicetransport
     ice: ModuleType = aioice.ice
+    dtlstransport: ModuleType = aiortc.rtcdtlstransport
 
 
 # -- decode backlog (server/rtc/decode_guard.py) ---------------------------------------------------
@@ -165,6 +169,92 @@ def zero_rtp_origin() -> None:
     sender.random32 = random32
 
 
+# -- REMB ceiling (server/rtc/negotiate.py) -----------------------------------------------------------
+# Why: the answer's `b=AS`/`b=TIAS` cap the video bitrate for senders that read them; senders that adapt
+# to REMB instead (libwebrtc-based publishers when only goog-remb is negotiated, as with aiortc, which
+# has no transport-cc) take aiortc's estimate, which grows past what we analyse. We clamp the estimate
+# each video receiver reports: `RTCRtpReceiver.__remote_bitrate_estimator.add()` returns
+# `(bitrate, ssrcs)` for the REMB it sends.
+# Until: aiortc lets a receiver set a maximum bitrate for its REMB.
+
+class _CappedEstimator:
+    """aiortc's RemoteBitrateEstimator whose REMB never exceeds `max_bps`."""
+
+    def __init__(self, inner: Any, max_bps: int) -> None:
+        self._inner = inner
+        self._max_bps = max_bps
+
+    def add(self, arrival_time_ms: int, abs_send_time: int, payload_size: int,
+            ssrc: int) -> tuple[int, list[int]] | None:
+        estimate = self._inner.add(arrival_time_ms=arrival_time_ms, abs_send_time=abs_send_time,
+                                   payload_size=payload_size, ssrc=ssrc)
+        if estimate is None:
+            return None
+        bitrate, ssrcs = estimate
+        return min(bitrate, self._max_bps), ssrcs
+
+
+def cap_remb(receiver: Any, max_bps: int) -> bool:
+    """Clamp the REMB a video receiver sends to `max_bps`; False for a receiver without one (audio)."""
+    name = "_RTCRtpReceiver__remote_bitrate_estimator"
+    inner = getattr(receiver, name, None)
+    if inner is None:
+        return False
+    if isinstance(inner, _CappedEstimator):
+        inner = inner._inner
+    setattr(receiver, name, _CappedEstimator(inner, max_bps))
+    return True
+
+
+# -- DTLS failure reasons (server/rtc/negotiate.py) ------------------------------------------------
+# Why: when a DTLS handshake fails, aiortc moves the transport to `failed` and says why only in a DEBUG
+# line of its `aiortc.rtcdtlstransport` logger ("x DTLS handshake failed (error ...)"), just before the
+# state change, in the same synchronous step. A filter on that logger keeps the latest reason (and lets
+# through only the records the logger's configured level would have let through), and the transport's
+# `statechange` listener takes it at once. Single-threaded event loop: no other failure comes between.
+# Until: aiortc's RTCDtlsTransport exposes why it failed.
+
+_DTLS_LOGGER = "aiortc.rtcdtlstransport"
+_DTLS_FAILED = "x DTLS handshake failed"
+
+
+class _DtlsFailureFilter(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.latest: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _DTLS_FAILED in message:
+            role = "server" if "(server)" in message.split(_DTLS_FAILED, 1)[0] else "client"
+            detail = message.split(_DTLS_FAILED, 1)[1].strip()
+            self.latest = f"DTLS handshake failed {detail} with Vigil as the DTLS {role}".replace("  ", " ")
+        parent = logging.getLogger(_DTLS_LOGGER.rsplit(".", 1)[0])
+        return record.levelno >= parent.getEffectiveLevel()
+
+
+_dtls_failures = _DtlsFailureFilter()
+
+
+def _install_dtls_failure_filter() -> None:
+    """Idempotent: one filter on aiortc's DTLS logger, which now creates its DEBUG records for it."""
+    logger = logging.getLogger(_DTLS_LOGGER)
+    if _dtls_failures not in logger.filters:
+        logger.addFilter(_dtls_failures)
+    logger.setLevel(logging.DEBUG)
+
+
+def take_dtls_failure() -> str | None:
+    """The reason of the DTLS failure aiortc just logged (once), or None when it logged none."""
+    reason, _dtls_failures.latest = _dtls_failures.latest, None
+    return reason
+
+
+def _logs_constant(function: Any, prefix: str) -> bool:
+    code = getattr(function, "__code__", None)
+    return code is not None and any(isinstance(c, str) and prefix in c for c in code.co_consts)
+
+
 # -- the check ------------------------------------------------------------------------------------
 
 def _sets(cls: Any, method: str, attribute: str) -> bool:
@@ -228,6 +318,17 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
                 "start scripted clients' RTP timestamps at 0",
                 lambda m: callable(getattr(m.sender, "random32", None))
                 and _sets(m.sender.RTCRtpSender, "_run_rtp", "random32")),
+    PrivateName("aiortc.rtcrtpreceiver.RTCRtpReceiver.__remote_bitrate_estimator.add(arrival_time_ms, ...)",
+                "cap the REMB Vigil sends",
+                lambda m: _sets(m.receiver.RTCRtpReceiver, "__init__", "_RTCRtpReceiver__remote_bitrate_estimator")
+                and _sets(m.receiver.RTCRtpReceiver, "_handle_rtp_packet",
+                          "_RTCRtpReceiver__remote_bitrate_estimator")
+                and _takes(m.receiver.RemoteBitrateEstimator.add, "arrival_time_ms", "abs_send_time",
+                           "payload_size", "ssrc")),
+    PrivateName("aiortc.rtcdtlstransport logger line 'x DTLS handshake failed' in RTCDtlsTransport._do_handshake",
+                "report why a DTLS handshake failed",
+                lambda m: m.dtlstransport.logger.name == _DTLS_LOGGER
+                and _logs_constant(m.dtlstransport.RTCDtlsTransport._do_handshake, _DTLS_FAILED)),
 )
 
 
@@ -249,6 +350,8 @@ def check(modules: Modules | None = None) -> None:
 
 
 def install() -> None:
-    """At worker start: check every private name, then use the marker-bit jitter buffer. Idempotent."""
+    """At worker start: check every private name, then use the marker-bit jitter buffer and keep DTLS
+    failure reasons. Idempotent."""
     check()
     _install_marker_jitter_buffer()
+    _install_dtls_failure_filter()
