@@ -176,7 +176,7 @@ class Publisher:
         if state == GstWebRTC.WebRTCPeerConnectionState.FAILED:
             GLib.idle_add(self.fail, "webrtcbin connection failed")
         elif state == GstWebRTC.WebRTCPeerConnectionState.CONNECTED and self.args.signal == "whip":
-            GLib.timeout_add_seconds(self.args.window + 2, self.finish)
+            GLib.timeout_add_seconds(int(self.args.window) + 4, self.finish)
 
     def on_message(self, channel: object, text: str) -> None:
         message = json.loads(text)
