@@ -41,9 +41,12 @@ async def test_whip_publisher_gets_analysed_and_delete_ends_the_session(gstreame
             seen.append((time.monotonic(), message.get("faces")))
 
     async def listen(sid: str) -> None:
-        while sid not in vigil_server.sessions.live:  # the live session appears with the WHIP offer
+        for _ in range(1500):  # the live session appears with the WHIP offer; bounded at 30 s
+            session = vigil_server.sessions.live.get(sid)
+            if session is not None:
+                session.channel.listeners.add(on_message)
+                return
             await asyncio.sleep(0.02)
-        vigil_server.sessions.live[sid].channel.listeners.add(on_message)
 
     async def on_session(sid: str) -> None:
         listening.append(asyncio.ensure_future(listen(sid)))
