@@ -35,6 +35,8 @@ import aiortc.rtcicetransport
 import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
 from server.rtc.jitter import complete_frame
@@ -167,6 +169,50 @@ def zero_rtp_origin() -> None:
 
     random32._vigil_zero_origin = True  # type: ignore[attr-defined]
     sender.random32 = random32
+
+
+# -- fixed encoder bitrate (server/tools/candidate/, scripted clients only) ---------------------------
+# Why: a load test must send what production sends. Browsers under Vigil's cap send at the cap
+# (`VIGIL_VIDEO_MAX_KBPS`, 500 kbit/s by default; about 800 kbit/s at 640x480 without one), while aiortc's
+# encoder starts at 500 kbit/s and then follows the server's REMB estimate (issue 23 measured ~416).
+# We wrap `aiortc.rtcrtpsender.get_encoder` (called by `RTCRtpSender._next_encoded_frame`) so the video
+# encoders of this process keep one target bitrate: the REMB setter is ignored, and the encoder's own
+# `__target_bitrate` (read directly for VP8's `bufsize`) is set once. Test-client device, not for servers.
+# Until: aiortc lets a sender set its encoder's bitrate (RTCRtpEncodingParameters.maxBitrate).
+
+_FIXED_BITRATE_ATTRIBUTES = {"Vp8Encoder": "_Vp8Encoder__target_bitrate", "H264Encoder": "_H264Encoder__target_bitrate"}
+
+
+def _fixed_bitrate_class(cls: type, bps: int) -> type:
+    def get(self: Any) -> int:
+        return bps
+
+    def ignore(self: Any, bitrate: int) -> None:  # REMB: the load test's stream stays as asked
+        return None
+
+    return type(f"Fixed{cls.__name__}", (cls,), {"target_bitrate": property(get, ignore)})
+
+
+def fix_encoder_bitrate(bps: int | None) -> None:
+    """Make this process's aiortc VP8 and H.264 encoders created from now on send at `bps`, whatever
+    REMB says; None restores aiortc's own. The last call in a process wins (the load test gives all
+    clients of a run one rate)."""
+    sender = aiortc.rtcrtpsender
+    original = getattr(sender.get_encoder, "_vigil_original", sender.get_encoder)
+    if bps is None:
+        sender.get_encoder = original
+        return
+
+    def get_encoder(codec: Any) -> Any:
+        encoder = original(codec)
+        attribute = _FIXED_BITRATE_ATTRIBUTES.get(type(encoder).__name__)
+        if attribute is not None:
+            setattr(encoder, attribute, bps)
+            encoder.__class__ = _fixed_bitrate_class(type(encoder), bps)
+        return encoder
+
+    get_encoder._vigil_original = original  # type: ignore[attr-defined]
+    sender.get_encoder = get_encoder
 
 
 # -- REMB ceiling (server/rtc/negotiate.py) -----------------------------------------------------------
@@ -318,6 +364,15 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
                 "start scripted clients' RTP timestamps at 0",
                 lambda m: callable(getattr(m.sender, "random32", None))
                 and _sets(m.sender.RTCRtpSender, "_run_rtp", "random32")),
+    PrivateName("aiortc.rtcrtpsender.get_encoder (called by RTCRtpSender._next_encoded_frame)",
+                "fix scripted clients' video bitrate",
+                lambda m: callable(getattr(m.sender, "get_encoder", None))
+                and _sets(m.sender.RTCRtpSender, "_next_encoded_frame", "get_encoder")),
+    PrivateName("aiortc Vp8Encoder/H264Encoder.__target_bitrate and target_bitrate",
+                "fix scripted clients' video bitrate",
+                lambda m: all(_sets(cls, "__init__", _FIXED_BITRATE_ATTRIBUTES[cls.__name__])
+                              and isinstance(getattr(cls, "target_bitrate", None), property)
+                              for cls in (Vp8Encoder, H264Encoder))),
     PrivateName("aiortc.rtcrtpreceiver.RTCRtpReceiver.__remote_bitrate_estimator.add(arrival_time_ms, ...)",
                 "cap the REMB Vigil sends",
                 lambda m: _sets(m.receiver.RTCRtpReceiver, "__init__", "_RTCRtpReceiver__remote_bitrate_estimator")
