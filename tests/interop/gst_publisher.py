@@ -14,8 +14,8 @@ Signalling, `--signal`:
   server.
 
 Prints JSON lines on stdout: `{"event": "session", ...}` once the session exists, `{"event": "result",
-...}` at the end (analyses per second over the window after the first one, faces per analysis, the
-answer's SDP), or `{"event": "error", "reason": ...}`.
+...}` at the end (analyses per second over `--window` seconds starting `--skip` seconds after the first
+analysis, faces per analysis, the answer's SDP), or `{"event": "error", "reason": ...}`.
 """
 from __future__ import annotations
 
@@ -35,11 +35,12 @@ gi.require_version("GstWebRTC", "1.0")
 from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
 
 VIDEO = {
-    # Realtime encoder settings at the bitrate a browser sends for 640x480 (~800 kbit/s): the server's
-    # answer asks for less; webrtcbin applies no SDP bandwidth by itself (docs/media.md).
-    "vp8": "vp8enc name=encoder deadline=1 cpu-used=8 target-bitrate={bps} keyframe-max-dist=60 ! rtpvp8pay pt=96 ! "
+    # Realtime encoders starting at the bitrate a browser sends for 640x480 (~800 kbit/s; the answer's cap
+    # then lowers it, as webrtcbin applies no SDP bandwidth by itself: docs/media.md), with a keyframe at
+    # least every 2 s (as OBS recommends for WHIP), which bounds the recovery after a decode shed.
+    "vp8": "vp8enc name=encoder deadline=1 cpu-used=8 target-bitrate={bps} keyframe-max-dist=30 ! rtpvp8pay pt=96 ! "
            "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000",
-    "h264": "x264enc name=encoder tune=zerolatency speed-preset=ultrafast bitrate={kbps} key-int-max=60 ! "
+    "h264": "x264enc name=encoder tune=zerolatency speed-preset=ultrafast bitrate={kbps} key-int-max=30 ! "
             "video/x-h264,profile=constrained-baseline ! rtph264pay pt=102 config-interval=-1 ! "
             "application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000",
 }
@@ -112,9 +113,10 @@ class Publisher:
     def summary(self) -> dict[str, object]:
         if not self.analyses:
             return {"analyses": 0, "rate": 0.0, "faces": []}
-        first = self.analyses[0][0]
-        window = [faces for at, faces in self.analyses if at - first <= self.args.window]
-        return {"analyses": len(window), "rate": len(window) / self.args.window, "faces": window}
+        start = self.analyses[0][0] + self.args.skip
+        window = [(at - start, faces) for at, faces in self.analyses if 0 <= at - start <= self.args.window]
+        return {"analyses": len(window), "rate": len(window) / self.args.window, "faces": [f for _, f in window],
+                "at_s": [round(at, 2) for at, _ in window]}
 
     # -- negotiation (non-trickle: the offer is sent once gathering completes) ---------------------
     def on_negotiation_needed(self, element: Gst.Element) -> None:
@@ -176,7 +178,7 @@ class Publisher:
         if state == GstWebRTC.WebRTCPeerConnectionState.FAILED:
             GLib.idle_add(self.fail, "webrtcbin connection failed")
         elif state == GstWebRTC.WebRTCPeerConnectionState.CONNECTED and self.args.signal == "whip":
-            GLib.timeout_add_seconds(int(self.args.window) + 4, self.finish)
+            GLib.timeout_add_seconds(int(self.args.skip + self.args.window) + 2, self.finish)
 
     def on_message(self, channel: object, text: str) -> None:
         message = json.loads(text)
@@ -184,7 +186,7 @@ class Publisher:
             return
         self.analyses.append((time.monotonic(), message.get("faces")))
         if len(self.analyses) == 1:
-            GLib.timeout_add(int(self.args.window * 1000) + 200, self.finish)
+            GLib.timeout_add(int((self.args.skip + self.args.window) * 1000) + 200, self.finish)
 
     def on_error(self, bus: Gst.Bus, message: Gst.Message) -> None:
         error, debug = message.parse_error()
@@ -211,7 +213,8 @@ def main() -> int:
     parser.add_argument("--codec", choices=sorted(VIDEO), default="vp8")
     parser.add_argument("--signal", choices=("json", "whip"), default="json")
     parser.add_argument("--encoder-kbps", type=int, default=800)
-    parser.add_argument("--window", type=float, default=8.0, help="seconds of analyses measured")
+    parser.add_argument("--skip", type=float, default=7.0, help="seconds after the first analysis not measured")
+    parser.add_argument("--window", type=float, default=5.0, help="seconds of analyses measured after --skip")
     parser.add_argument("--timeout", type=int, default=40)
     args = parser.parse_args()
     Gst.init(None)
