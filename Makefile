@@ -22,10 +22,16 @@ serve: install
 	$(BIN)/vigil serve
 
 # Debian packages the tests use: chromium (browser tests; test tools never download browsers),
-# coturn (TURN relay tests), poppler-utils (PDF report tests). Installed when missing and root.
+# coturn (TURN relay tests), poppler-utils (PDF report tests), and for the interop tests (tests/interop/)
+# firefox-esr and GStreamer's webrtcbin with VP8/H.264/Opus and its Python bindings (python3-gi, used by
+# /usr/bin/python3). Installed when missing and root.
+GST_DEBS = gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice gir1.2-gst-plugins-bad-1.0 python3-gi
 browser-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium chromium-driver"; \
+	command -v firefox-esr >/dev/null 2>&1 || missing="$$missing firefox-esr"; \
+	for deb in $(GST_DEBS); do dpkg -s $$deb >/dev/null 2>&1 || missing="$$missing $$deb"; done; \
 	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \

@@ -55,6 +55,7 @@ from server.http.routes import (
     screen,
     sessions,
     watch,
+    whip,
 )
 from server.live.manager import SessionManager
 from server.live.watchers import Watchers
@@ -64,7 +65,7 @@ log = logging.getLogger(__name__)
 
 #: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline
 ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
-                exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, openapi.routes,
+                exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, whip.routes, openapi.routes,
                 pages.routes)
 
 

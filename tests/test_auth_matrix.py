@@ -41,6 +41,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # signaling takes the session token only; with it a body without video is refused as a bad offer
     ("POST", "/api/sessions/{session_id}/offer"): row(401, 401, 401, 401, 401, 400),
     ("POST", "/api/sessions/{session_id}/resume"): row(401, 401, 401, 401, 401, 409),
+    # WHIP (server/http/routes/whip.py) takes the session token only; with it a body that is not
+    # application/sdp is 415, and DELETE ends the session
+    ("POST", "/api/sessions/{session_id}/whip"): row(401, 401, 401, 401, 401, 415),
+    ("DELETE", "/api/sessions/{session_id}/whip"): row(401, 401, 401, 401, 401, 200),
     ("GET", "/api/sessions/{session_id}"): row(401, 403, 200, 403, 200, 200),
     ("POST", "/api/sessions/{session_id}/end"): row(401, 403, 200, 403, 200, 200),
     ("DELETE", "/api/sessions/{session_id}"): row(401, 403, 403, 403, 200, 401),

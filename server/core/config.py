@@ -30,6 +30,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_TURN_TTL": ("3600", "lifetime of ephemeral TURN credentials, seconds"),
     "VIGIL_STUN_URLS": ("unset", "comma-separated STUN URLs handed to clients"),
     "VIGIL_ANALYSIS_FPS": ("5", "analysed frames per second per session (newest frame wins, the rest are dropped)"),
+    "VIGIL_VIDEO_MAX_KBPS": ("500", "video bitrate a publisher is asked to stay under, kbit/s: `b=AS`/`b=TIAS` in the answer and the REMB Vigil sends (docs/media.md)"),
     "VIGIL_ANALYSIS_THREADS": ("2", "executor threads for model work in one worker process"),
     "VIGIL_MAX_SESSIONS": ("64", "live sessions one worker accepts before answering 429"),
     "VIGIL_MAX_BODY_BYTES": ("262144", "largest accepted HTTP request body"),
@@ -109,6 +110,7 @@ class Settings:
     turn_ttl: int = 3600
     stun_urls: tuple[str, ...] = ()
     analysis_fps: float = 5.0
+    video_max_kbps: int = 500
     analysis_threads: int = 2
     max_sessions: int = 64
     max_body_bytes: int = 256 * 1024
@@ -147,6 +149,7 @@ class Settings:
             turn_ttl=int(num("VIGIL_TURN_TTL", 3600)),
             stun_urls=_csv(e.get("VIGIL_STUN_URLS")),
             analysis_fps=float(num("VIGIL_ANALYSIS_FPS", 5.0, float)),
+            video_max_kbps=int(num("VIGIL_VIDEO_MAX_KBPS", 500)),
             analysis_threads=int(num("VIGIL_ANALYSIS_THREADS", 2)),
             max_sessions=int(num("VIGIL_MAX_SESSIONS", 64)),
             max_body_bytes=int(num("VIGIL_MAX_BODY_BYTES", 256 * 1024)),

@@ -61,15 +61,21 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
     return response
 
 
-async def read_json(request: web.Request, max_bytes: int) -> Any:
-    """The body as JSON, with 413 past `max_bytes` and 400 for anything that is not JSON."""
+async def read_body(request: web.Request, max_bytes: int, expected: str) -> bytes:
+    """The raw body, with 413 past `max_bytes` and 400 when it is empty (`expected` names what was)."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, "request body too large", {"max_bytes": max_bytes})
     raw = await request.content.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise ApiError(413, "request body too large", {"max_bytes": max_bytes})
     if not raw:
-        raise ApiError(400, "request body is empty; JSON expected")
+        raise ApiError(400, f"request body is empty; {expected} expected")
+    return raw
+
+
+async def read_json(request: web.Request, max_bytes: int) -> Any:
+    """The body as JSON, with 413 past `max_bytes` and 400 for anything that is not JSON."""
+    raw = await read_body(request, max_bytes, "JSON")
     try:
         return loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError, as are Infinity/NaN

@@ -36,6 +36,13 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/api/sessions"): RouteDoc("Past and live sessions visible to the caller", "proctor, admin"),
     ("POST", "/api/sessions/{session_id}/offer"): RouteDoc("SDP offer -> answer (non-trickle ICE)", "session token", SDP),
     ("POST", "/api/sessions/{session_id}/resume"): RouteDoc("Re-offer after a dropped connection", "session token", SDP),
+    ("POST", "/api/sessions/{session_id}/whip"): RouteDoc(
+        # the body, the SDP offer as application/sdp, is said here and not as a requestBody: schema-driven
+        # fuzzers (schemathesis in tests/reliability) cannot serialise that media type
+        "WHIP (RFC 9725): body the SDP offer (application/sdp) -> 201, the SDP answer, Location to DELETE; "
+        "a second POST resumes", "session token", success=201, content="application/sdp"),
+    ("DELETE", "/api/sessions/{session_id}/whip"): RouteDoc("End the WHIP publisher's session; returns the summary",
+                                                            "session token"),
     ("GET", "/api/sessions/{session_id}"): RouteDoc("Session status, counters, score", "session token, proctor, admin"),
     ("DELETE", "/api/sessions/{session_id}"): RouteDoc("Delete a session and all its data", "admin"),
     ("POST", "/api/sessions/{session_id}/end"): RouteDoc("End the session; returns the verdict summary",

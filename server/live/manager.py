@@ -13,7 +13,7 @@ import uuid
 from concurrent.futures import Executor
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from pipeline.runner import Pipeline
 from server.accounts.tokens import SessionTokens
@@ -23,6 +23,7 @@ from server.live.risk import RiskSession, policy_for
 from server.live.session import LiveSession
 from server.protocol.errors import ApiError
 from server.protocol.http import CreateSession, SessionDescription
+from server.rtc import negotiate
 from server.rtc.socket_buffers import bound_receive_buffers
 from server.rtc.turn import ice_servers
 from server.store.retention import expire_ended
@@ -115,9 +116,10 @@ class SessionManager:
             pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             session.attach_peer(pc)
             try:
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
-                answer = await pc.createAnswer()
-                await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle
+                answer_sdp = await negotiate.answer(
+                    pc, desc.sdp, video_max_kbps=self.settings.video_max_kbps,
+                    on_failure=lambda reason: session.spawn(
+                        session.safe_store(self.store.update_session(sid, {"peer_error": reason})), "peer-error"))
                 bound_receive_buffers(pc)
             except Exception as exc:
                 await session.stop_media()
@@ -130,7 +132,7 @@ class SessionManager:
                 fields["started_at"] = fields["connected_at"]
             await self.store.update_session(sid, fields)
             await self.store.claim_session(self.worker_id, sid)
-            return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+            return {"sdp": answer_sdp, "type": "answer"}
 
     async def _new_live_session(self, sid: str, data: dict[str, str]) -> LiveSession:
         policy = await policy_for(self.store, data.get("exam_id", DEMO_EXAM_ID), self.settings)

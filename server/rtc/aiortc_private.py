@@ -2,7 +2,8 @@
 
 aiortc 1.16 (pinned in pyproject.toml) does not expose what bounded latency needs: its decode queue
 (to shed a backlog), its ICE sockets (to bound their receive buffers), its video jitter buffer (to
-complete frames on the marker bit), and, for scripted test clients, the RTP timestamp origin. Each
+complete frames on the marker bit), its REMB estimate (to cap the bitrate it asks for), why a DTLS
+handshake failed (to tell the client), and, for scripted test clients, the RTP timestamp origin. Each
 private name has one accessor below, with why we need it and when it can go; nothing else in Vigil
 touches them.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import queue
 import sys
 from collections import deque
@@ -28,10 +30,13 @@ from typing import Any
 import aioice.ice
 import aiortc
 import aiortc.jitterbuffer
+import aiortc.rtcdtlstransport
 import aiortc.rtcicetransport
 import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
 from server.rtc.jitter import complete_frame
@@ -51,6 +56,7 @@ class Modules:
     peerconnection: ModuleType = aiortc.rtcpeerconnection
     icetransport: ModuleType = aiortc.rtcicetransport
     ice: ModuleType = aioice.ice
+    dtlstransport: ModuleType = aiortc.rtcdtlstransport
 
 
 # -- decode backlog (server/rtc/decode_guard.py) ---------------------------------------------------
@@ -165,6 +171,136 @@ def zero_rtp_origin() -> None:
     sender.random32 = random32
 
 
+# -- fixed encoder bitrate (server/tools/candidate/, scripted clients only) ---------------------------
+# Why: a load test must send what production sends. Browsers under Vigil's cap send at the cap
+# (`VIGIL_VIDEO_MAX_KBPS`, 500 kbit/s by default; about 800 kbit/s at 640x480 without one), while aiortc's
+# encoder starts at 500 kbit/s and then follows the server's REMB estimate (issue 23 measured ~416).
+# We wrap `aiortc.rtcrtpsender.get_encoder` (called by `RTCRtpSender._next_encoded_frame`) so the video
+# encoders of this process keep one target bitrate: the REMB setter is ignored, and the encoder's own
+# `__target_bitrate` (read directly for VP8's `bufsize`) is set once. Test-client device, not for servers.
+# Until: aiortc lets a sender set its encoder's bitrate (RTCRtpEncodingParameters.maxBitrate).
+
+_FIXED_BITRATE_ATTRIBUTES = {"Vp8Encoder": "_Vp8Encoder__target_bitrate", "H264Encoder": "_H264Encoder__target_bitrate"}
+
+
+def _fixed_bitrate_class(cls: type, bps: int) -> type:
+    def get(self: Any) -> int:
+        return bps
+
+    def ignore(self: Any, bitrate: int) -> None:  # REMB: the load test's stream stays as asked
+        return None
+
+    return type(f"Fixed{cls.__name__}", (cls,), {"target_bitrate": property(get, ignore)})
+
+
+def fix_encoder_bitrate(bps: int | None) -> None:
+    """Make this process's aiortc VP8 and H.264 encoders created from now on send at `bps`, whatever
+    REMB says; None restores aiortc's own. The last call in a process wins (the load test gives all
+    clients of a run one rate)."""
+    sender = aiortc.rtcrtpsender
+    original = getattr(sender.get_encoder, "_vigil_original", sender.get_encoder)
+    if bps is None:
+        sender.get_encoder = original
+        return
+
+    def get_encoder(codec: Any) -> Any:
+        encoder = original(codec)
+        attribute = _FIXED_BITRATE_ATTRIBUTES.get(type(encoder).__name__)
+        if attribute is not None:
+            setattr(encoder, attribute, bps)
+            encoder.__class__ = _fixed_bitrate_class(type(encoder), bps)
+        return encoder
+
+    get_encoder._vigil_original = original  # type: ignore[attr-defined]
+    sender.get_encoder = get_encoder
+
+
+# -- REMB ceiling (server/rtc/negotiate.py) -----------------------------------------------------------
+# Why: the answer's `b=AS`/`b=TIAS` cap the video bitrate for senders that read them; senders that adapt
+# to REMB instead (libwebrtc-based publishers when only goog-remb is negotiated, as with aiortc, which
+# has no transport-cc) take aiortc's estimate, which grows past what we analyse. We clamp the estimate
+# each video receiver reports: `RTCRtpReceiver.__remote_bitrate_estimator.add()` returns
+# `(bitrate, ssrcs)` for the REMB it sends.
+# Until: aiortc lets a receiver set a maximum bitrate for its REMB.
+
+class _CappedEstimator:
+    """aiortc's RemoteBitrateEstimator whose REMB never exceeds `max_bps`."""
+
+    def __init__(self, inner: Any, max_bps: int) -> None:
+        self._inner = inner
+        self._max_bps = max_bps
+
+    def add(self, arrival_time_ms: int, abs_send_time: int, payload_size: int,
+            ssrc: int) -> tuple[int, list[int]] | None:
+        estimate = self._inner.add(arrival_time_ms=arrival_time_ms, abs_send_time=abs_send_time,
+                                   payload_size=payload_size, ssrc=ssrc)
+        if estimate is None:
+            return None
+        bitrate, ssrcs = estimate
+        return min(bitrate, self._max_bps), ssrcs
+
+
+def cap_remb(receiver: Any, max_bps: int) -> bool:
+    """Clamp the REMB a video receiver sends to `max_bps`; False for a receiver without one (audio)."""
+    name = "_RTCRtpReceiver__remote_bitrate_estimator"
+    inner = getattr(receiver, name, None)
+    if inner is None:
+        return False
+    if isinstance(inner, _CappedEstimator):
+        inner = inner._inner
+    setattr(receiver, name, _CappedEstimator(inner, max_bps))
+    return True
+
+
+# -- DTLS failure reasons (server/rtc/negotiate.py) ------------------------------------------------
+# Why: when a DTLS handshake fails, aiortc moves the transport to `failed` and says why only in a DEBUG
+# line of its `aiortc.rtcdtlstransport` logger ("x DTLS handshake failed (error ...)"), just before the
+# state change, in the same synchronous step. A filter on that logger keeps the latest reason (and lets
+# through only the records the logger's configured level would have let through), and the transport's
+# `statechange` listener takes it at once. Single-threaded event loop: no other failure comes between.
+# Until: aiortc's RTCDtlsTransport exposes why it failed.
+
+_DTLS_LOGGER = "aiortc.rtcdtlstransport"
+_DTLS_FAILED = "x DTLS handshake failed"
+
+
+class _DtlsFailureFilter(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.latest: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _DTLS_FAILED in message:
+            role = "server" if "(server)" in message.split(_DTLS_FAILED, 1)[0] else "client"
+            detail = message.split(_DTLS_FAILED, 1)[1].strip()
+            self.latest = f"DTLS handshake failed {detail} with Vigil as the DTLS {role}".replace("  ", " ")
+        parent = logging.getLogger(_DTLS_LOGGER.rsplit(".", 1)[0])
+        return record.levelno >= parent.getEffectiveLevel()
+
+
+_dtls_failures = _DtlsFailureFilter()
+
+
+def _install_dtls_failure_filter() -> None:
+    """Idempotent: one filter on aiortc's DTLS logger, which now creates its DEBUG records for it."""
+    logger = logging.getLogger(_DTLS_LOGGER)
+    if _dtls_failures not in logger.filters:
+        logger.addFilter(_dtls_failures)
+    logger.setLevel(logging.DEBUG)
+
+
+def take_dtls_failure() -> str | None:
+    """The reason of the DTLS failure aiortc just logged (once), or None when it logged none."""
+    reason, _dtls_failures.latest = _dtls_failures.latest, None
+    return reason
+
+
+def _logs_constant(function: Any, prefix: str) -> bool:
+    code = getattr(function, "__code__", None)
+    return code is not None and any(isinstance(c, str) and prefix in c for c in code.co_consts)
+
+
 # -- the check ------------------------------------------------------------------------------------
 
 def _sets(cls: Any, method: str, attribute: str) -> bool:
@@ -228,6 +364,26 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
                 "start scripted clients' RTP timestamps at 0",
                 lambda m: callable(getattr(m.sender, "random32", None))
                 and _sets(m.sender.RTCRtpSender, "_run_rtp", "random32")),
+    PrivateName("aiortc.rtcrtpsender.get_encoder (called by RTCRtpSender._next_encoded_frame)",
+                "fix scripted clients' video bitrate",
+                lambda m: callable(getattr(m.sender, "get_encoder", None))
+                and _sets(m.sender.RTCRtpSender, "_next_encoded_frame", "get_encoder")),
+    PrivateName("aiortc Vp8Encoder/H264Encoder.__target_bitrate and target_bitrate",
+                "fix scripted clients' video bitrate",
+                lambda m: all(_sets(cls, "__init__", _FIXED_BITRATE_ATTRIBUTES[cls.__name__])
+                              and isinstance(getattr(cls, "target_bitrate", None), property)
+                              for cls in (Vp8Encoder, H264Encoder))),
+    PrivateName("aiortc.rtcrtpreceiver.RTCRtpReceiver.__remote_bitrate_estimator.add(arrival_time_ms, ...)",
+                "cap the REMB Vigil sends",
+                lambda m: _sets(m.receiver.RTCRtpReceiver, "__init__", "_RTCRtpReceiver__remote_bitrate_estimator")
+                and _sets(m.receiver.RTCRtpReceiver, "_handle_rtp_packet",
+                          "_RTCRtpReceiver__remote_bitrate_estimator")
+                and _takes(m.receiver.RemoteBitrateEstimator.add, "arrival_time_ms", "abs_send_time",
+                           "payload_size", "ssrc")),
+    PrivateName("aiortc.rtcdtlstransport logger line 'x DTLS handshake failed' in RTCDtlsTransport._do_handshake",
+                "report why a DTLS handshake failed",
+                lambda m: m.dtlstransport.logger.name == _DTLS_LOGGER
+                and _logs_constant(m.dtlstransport.RTCDtlsTransport._do_handshake, _DTLS_FAILED)),
 )
 
 
@@ -249,6 +405,8 @@ def check(modules: Modules | None = None) -> None:
 
 
 def install() -> None:
-    """At worker start: check every private name, then use the marker-bit jitter buffer. Idempotent."""
+    """At worker start: check every private name, then use the marker-bit jitter buffer and keep DTLS
+    failure reasons. Idempotent."""
     check()
     _install_marker_jitter_buffer()
+    _install_dtls_failure_filter()

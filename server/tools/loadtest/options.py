@@ -14,6 +14,8 @@ TransportChoice = Literal["webrtc", "ws", "both"]
 #: aiortc client costs ~10-14% of a core (VP8 and Opus encoding, SRTP, SCTP in Python), so a
 #: process saturates its core near 8 clients.
 CLIENTS_PER_PROCESS = 8
+#: Chromium honours the answer's cap (tests/interop/test_chromium_bitrate.py) and settles near it.
+DEFAULT_VIDEO_KBPS = 500
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class LoadTestOptions:
     #: generator processes; 0 = one per CLIENTS_PER_PROCESS clients, at most the machine's cores
     processes: int = 0
     fps: float = 15.0
+    #: video bitrate each WebRTC candidate sends, fixed (REMB ignored), kbit/s: what a browser sends at
+    #: 640x480 under Vigil's default cap (VIGIL_VIDEO_MAX_KBPS); without a cap browsers send ~800
+    video_kbps: int = DEFAULT_VIDEO_KBPS
     width: int = 640
     height: int = 480
     jpeg_quality: int = 80
@@ -73,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=0,
                         help=f"generator processes (default: one per {CLIENTS_PER_PROCESS} clients, <= cores)")
     parser.add_argument("--fps", type=float, default=15.0, help="frames per second sent (default 15)")
+    parser.add_argument("--video-kbps", type=int, default=DEFAULT_VIDEO_KBPS,
+                        help=f"video bitrate each WebRTC candidate sends, fixed (default {DEFAULT_VIDEO_KBPS}: "
+                             "a browser under Vigil's default cap)")
     parser.add_argument("--target-fps", type=float, default=5.0, help="the server's VIGIL_ANALYSIS_FPS")
     parser.add_argument("--raw-latencies", action="store_true", help="every latency in the JSON")
     parser.add_argument("--json", type=Path, default=None, dest="json_out", help="write the results here")
@@ -80,8 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def from_args(args: argparse.Namespace) -> LoadTestOptions:
-    if args.clients < 1 or args.duration <= 0 or args.ramp < 0 or args.fps <= 0:
-        raise ValueError("--clients >= 1, --duration > 0, --ramp >= 0 and --fps > 0 are required")
+    if args.clients < 1 or args.duration <= 0 or args.ramp < 0 or args.fps <= 0 or args.video_kbps <= 0:
+        raise ValueError("--clients >= 1, --duration > 0, --ramp >= 0, --fps > 0 and --video-kbps > 0 are required")
     if not Path(args.video).is_file():
         raise ValueError(f"no such video: {args.video}")
     if args.audio is not None and not Path(args.audio).is_file():
@@ -89,4 +97,5 @@ def from_args(args: argparse.Namespace) -> LoadTestOptions:
     return LoadTestOptions(url=args.url.rstrip("/"), clients=args.clients, duration_s=args.duration,
                            video=Path(args.video), audio=args.audio, ramp_s=args.ramp,
                            transport=args.transport, processes=args.processes, fps=args.fps,
+                           video_kbps=args.video_kbps,
                            target_fps=args.target_fps, raw_latencies=args.raw_latencies)

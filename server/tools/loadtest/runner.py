@@ -52,7 +52,8 @@ def plan(options: LoadTestOptions) -> list[WorkerJob]:
     stop_s = options.ramp_s + options.duration_s
     return [WorkerJob(worker=w, url=options.url, video=str(options.video),
                       audio=None if options.audio is None else str(options.audio), fps=options.fps,
-                      width=options.width, height=options.height, jpeg_quality=options.jpeg_quality,
+                      video_kbps=options.video_kbps, width=options.width, height=options.height,
+                      jpeg_quality=options.jpeg_quality,
                       stop_s=stop_s, end_sessions=options.end_sessions, specs=tuple(specs[w::n]))
             for w in range(n)]
 

@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import Any
 
+from server.rtc.aiortc_private import fix_encoder_bitrate
 from server.tools.candidate.candidate import CandidateClient
 from server.tools.loadtest.progress import ClientProgress
 from server.tools.loadtest.stats import ClientResult
@@ -75,8 +76,9 @@ class _Analyses:
 
 async def run_webrtc_client(*, name: str, process: int, url: str, video: str, audio: str | None,
                             fps: float, width: int, height: int, start_at: float, end_at: float,
-                            end_session: bool, progress: ClientProgress) -> ClientResult:
+                            end_session: bool, progress: ClientProgress, video_kbps: int) -> ClientResult:
     result = ClientResult(name=name, transport="webrtc", process=process)
+    fix_encoder_bitrate(video_kbps * 1000)  # every client of a run sends the same, browser-like rate
     client = CandidateClient(url, video, audio, candidate_id=name, fps=fps, width=width, height=height)
     analyses = _Analyses(client, result, progress)
     try:

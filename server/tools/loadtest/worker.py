@@ -41,6 +41,7 @@ class WorkerJob:
     video: str
     audio: str | None
     fps: float
+    video_kbps: int
     width: int
     height: int
     jpeg_quality: int
@@ -86,7 +87,8 @@ async def run_worker(job: WorkerJob, emit: Callable[[tuple[Any, ...]], None],
                       end_at=start + job.stop_s, progress=progress[spec.name])
         if spec.transport == "ws":
             return run_ws_client(quality=job.jpeg_quality, **common)  # type: ignore[arg-type]
-        return run_webrtc_client(audio=job.audio, end_session=job.end_sessions, **common)  # type: ignore[arg-type]
+        return run_webrtc_client(audio=job.audio, end_session=job.end_sessions, video_kbps=job.video_kbps,
+                                 **common)  # type: ignore[arg-type]
 
     async def report_progress() -> None:
         while True:
