@@ -25,8 +25,10 @@ HIGH_CAP_KBPS = 5000
 #: Chromium's rate control is measured to settle within about 2 s of the first analysis.
 SETTLE_S = 3
 SAMPLES = 8
-#: per 2 s, for packetisation and a keyframe landing in one window
+#: over the whole measurement, for packetisation overhead
 TOLERANCE = 1.15
+#: one 2 s window may hold a keyframe (a busy server's decoder asks for them after a shed)
+WINDOW_TOLERANCE = 1.6
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,8 @@ async def test_chromium_stays_under_the_answers_cap(camera: Path, vigil_server_f
     rates, answer = await video_kbps(capped.url, camera)
     print(f"cap {LOW_CAP_KBPS} kbit/s: {[round(r) for r in rates]}")
     assert f"b=AS:{LOW_CAP_KBPS}" in answer and f"b=TIAS:{LOW_CAP_KBPS * 1000}" in answer
-    assert max(rates) <= LOW_CAP_KBPS * TOLERANCE, f"over the {LOW_CAP_KBPS} kbit/s cap: {rates}"
+    assert sum(rates) / len(rates) <= LOW_CAP_KBPS * TOLERANCE, f"over the {LOW_CAP_KBPS} kbit/s cap: {rates}"
+    assert max(rates) <= LOW_CAP_KBPS * WINDOW_TOLERANCE, f"a window far over the cap: {rates}"
 
     free = await vigil_server_factory(video_max_kbps=HIGH_CAP_KBPS)
     uncapped, _ = await video_kbps(free.url, camera)
