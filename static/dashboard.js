@@ -225,7 +225,9 @@ async function start(user) {
   $("login").hidden = true; $("main").hidden = false; $("logout").hidden = false;
   $("who").textContent = `${user.email} (${user.role})`;
   const next = new URLSearchParams(location.search).get("next");  // back to the page that asked for a login
-  if (next && next.startsWith("/") && !next.startsWith("//")) { location.assign(next); return; }
+  let back = null;                                               // never to another site ("//x", "/\\x")
+  try { back = next ? new URL(next, location.origin) : null; } catch (_) { /* not a URL: stay */ }
+  if (back && back.origin === location.origin) { location.assign(back.href); return; }
   await reconcile(true);
   openStream();
   clearInterval(pollTimer);

@@ -42,7 +42,8 @@ function renderList() {
   $("sessions").tBodies[0].replaceChildren(...shown.map((s) => {
     const d = decisions.get(s.session_id);
     const started = num(s.started_at) || num(s.created_at);
-    return el("tr", { dataset: { sessionId: s.session_id, verdict: s.verdict || "", decision: d ? d.decision : d === null ? "none" : "" } },
+    return el("tr", { dataset: { sessionId: s.session_id, verdict: s.verdict || "", peakRisk: s.peak_risk ?? "",
+      decision: d ? d.decision : d === null ? "none" : "" } },
       el("td", {}, s.candidate_id || s.session_id.slice(0, 8)),
       el("td", {}, examTitles.get(s.exam_id) || s.exam_id),
       el("td", {}, when(num(s.ended_at))),
@@ -57,16 +58,25 @@ function renderList() {
   $("status").textContent = `${shown.length} of ${past.length} ended sessions shown · ${open} need a decision`;
 }
 
+// Many answers arrive within one frame: the list is redrawn once per frame, not once per answer.
+let renderPending = false;
+function renderSoon() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => { renderPending = false; renderList(); });
+}
+
 async function loadDecisions() {
   const queue = past.map((s) => s.session_id);
   const worker = async () => {
     while (queue.length) {
       const sid = queue.shift();
       try { decisions.set(sid, (await api(`/api/sessions/${sid}/review`)).decision); } catch (_) { decisions.delete(sid); }
-      renderList();
+      renderSoon();
     }
   };
   await Promise.all(Array.from({ length: DECISION_READS }, worker));
+  renderList();
   document.body.dataset.vigilDecisions = "loaded";
 }
 

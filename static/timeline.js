@@ -5,7 +5,7 @@
 "use strict";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const TL = { width: 1000, left: 44, right: 10, top: 12, plot: 150, laneGap: 8, lane: 14 };
+const TL = { width: 1000, left: 96, right: 10, top: 12, plot: 150, laneGap: 8, lane: 14 };
 const SEVERITY_COLOUR = { high: "#b3261e", medium: "#c98a00", low: "#6b7a8f" };
 
 function svgEl(tag, attrs = {}, title = null) {
@@ -81,8 +81,10 @@ function drawTimeline(report) {
   }
   types.forEach((type, lane) => {
     const top = bandsTop + lane * (TL.lane + 2);
-    const label = svgEl("text", { x: TL.left - 6, y: top + TL.lane - 3, "text-anchor": "end", "font-size": 10, fill: "#5b6573" });
-    label.textContent = readable(type).slice(0, 7); svg.append(label);
+    const name = readable(type);
+    const label = svgEl("text", { x: TL.left - 6, y: top + TL.lane - 3, "text-anchor": "end", "font-size": 10, fill: "#5b6573" },
+      name.length > 15 ? name : null);
+    label.append(name.length > 15 ? `${name.slice(0, 14)}…` : name); svg.append(label);
     for (const e of report.events.filter((ev) => ev.type === type)) {
       const end = e.end == null ? t1 : e.end;
       svg.append(svgEl("rect", { x: x(e.start), y: top, width: Math.max(4, x(end) - x(e.start)), height: TL.lane, rx: 2,

@@ -86,11 +86,12 @@ async def test_exam_to_decision_in_the_browser(vigil_server, tmp_path: Path) -> 
             await page.check("#sort-risk")
             flagged.send({"type": "browser", "event": "visibility_hidden"})  # risk climbs while the tab is hidden
             flagged.send({"type": "browser", "event": "paste"})
-            # arrival order puts hana first: ivan leads only because the grid follows the risk
+            # arrival order puts hana first: ivan leads only because the grid follows the risk (and the wait
+            # for his risk to pass the exam policy's review_peak_risk gives the review a timeline to show)
             await page.wait_for_function(
                 "(sid) => { const first = document.querySelector('#grid li.cand');"
-                " return first && first.dataset.sessionId === sid && Number(first.querySelector('.risk').textContent) > 0; }",
-                arg=sid, timeout=20_000)
+                " return first && first.dataset.sessionId === sid && Number(first.querySelector('.risk').textContent) >= 40; }",
+                arg=sid, timeout=30_000)
             risks = await page.eval_on_selector_all("#grid li.cand .risk", "els => els.map(e => Number(e.textContent))")
             assert risks == sorted(risks, reverse=True), risks
             await shot("3-dashboard-sorted")
@@ -113,13 +114,20 @@ async def test_exam_to_decision_in_the_browser(vigil_server, tmp_path: Path) -> 
             for client in clients:
                 await page.wait_for_selector(f'#sessions tr[data-session-id="{client.session_id}"][data-decision="none"]')
             await shot("5-review-list")
+            rows = await page.eval_on_selector_all(
+                "#sessions tbody tr", "rows => rows.map(r => [r.dataset.verdict, Number(r.dataset.peakRisk)])")
+            rank = {"CHEATING": 0, "REVIEW": 1, "CLEAR": 2}
+            keys = [(rank.get(verdict, 3), -peak) for verdict, peak in rows]
+            assert keys == sorted(keys), rows
+            listing = await page.evaluate("() => fetch('/api/sessions?limit=500').then(r => r.json())")
+            peaks = {s["session_id"]: s.get("peak_risk") for s in listing["sessions"]}  # what the list sorts by
 
             # -- one session: dismiss the paste flag with a note, record the decision --------------------
             await page.click(f'#sessions tr[data-session-id="{sid}"] a')
             await page.wait_for_function("['session', 'error'].includes(document.body.dataset.vigilView)", timeout=20_000)
             assert await page.get_attribute("body", "data-vigil-view") == "session", (
                 await page.inner_text("#status"), errors)
-            assert await page.locator("svg.timeline polyline.series-risk").count() >= 1
+            assert await page.locator("svg.timeline .series-risk").count() >= 1
             assert await page.locator("svg.timeline rect.flag-band").count() >= 2  # tab hidden and paste
             assert "AI suggestion" in await page.inner_text("#session-view")
             assert await page.get_attribute("#decision-now", "data-decision") == "none"
@@ -144,6 +152,8 @@ async def test_exam_to_decision_in_the_browser(vigil_server, tmp_path: Path) -> 
             assert (mark["status"], mark["note"], mark["by"]["email"]) == ("dismissed", DISMISS_NOTE, email)
             assert review["decision"]["decision"] == "cleared" and review["decision"]["note"] == DECISION_NOTE
             assert review["ai_suggestion"] == report["verdict"]["verdict"]
+            assert peaks[sid] == report["verdict"]["peak_risk"] >= 40, (peaks, report["verdict"])
+            assert review["ai_suggestion"] in ("REVIEW", "CHEATING")  # the exam's own review_peak_risk is 40
 
             # -- back on the list, "needs review" leaves out the decided session ----------------------------
             await page.click("text=All past sessions")
