@@ -37,6 +37,17 @@ function summarise() {
   document.body.dataset.vigilLive = String(live);
   $("no-sessions").hidden = sessions.size > 0;
   setStatus(`${live} live` + (dropped ? `, ${dropped} disconnected` : "") + ` · updates ${streamState}`);
+  arrange();
+}
+
+// With "Highest risk first" the cards follow the risk score (ties: by name); otherwise they stay in arrival order.
+function arrange() {
+  if (!$("sort-risk").checked) return;
+  const name = (sid) => String(sessions.get(sid).candidate_id || sid);
+  const order = [...sessions.keys()].filter((sid) => cards.has(sid)).sort((a, b) =>
+    Number(sessions.get(b).risk_score || 0) - Number(sessions.get(a).risk_score || 0) || name(a).localeCompare(name(b)));
+  const grid = $("grid");
+  if (order.some((sid, i) => grid.children[i] !== cards.get(sid))) grid.append(...order.map((sid) => cards.get(sid)));
 }
 
 function level(risk) { return risk >= 60 ? "high" : risk >= 30 ? "medium" : "low"; }
@@ -49,6 +60,7 @@ function render(sid) {
     card = $("card").content.firstElementChild.cloneNode(true);
     card.dataset.sessionId = sid;
     card.querySelector(".watch-button").addEventListener("click", () => watch(sid));
+    card.querySelector(".end-button").addEventListener("click", () => endSession(sid));
     cards.set(sid, card);
     $("grid").appendChild(card);
   }
@@ -68,6 +80,7 @@ function render(sid) {
     const li = document.createElement("li"); li.textContent = f.replace(/_/g, " "); return li;
   }));
   card.querySelector(".watch-button").disabled = s.status !== "live";
+  card.querySelector(".end-button").disabled = s.status === "ended";
   card.setAttribute("aria-label", `${card.querySelector(".name").textContent}: ${card.querySelector(".state").textContent}, risk ${risk.toFixed(0)}`);
 }
 
@@ -127,6 +140,18 @@ function openStream() {
     if (known && m.risk_score != null) { known.risk_score = m.risk_score; render(m.session_id); }
     for (const ev of m.events || []) addFeed(m.session_id, ev, ev.at);
   });
+}
+
+// Ends the candidate's exam for them, after the proctor confirms: the verdict is made, the peer closed.
+async function endSession(sid) {
+  const who = (sessions.get(sid) || {}).candidate_id || sid.slice(0, 8);
+  if (!window.confirm(`End ${who}'s exam now? Their camera stops and the session cannot be resumed.`)) return;
+  try {
+    const summary = await api(`/api/sessions/${sid}/end`, { method: "POST", body: "{}" });
+    if (watching && watching.sid === sid) stopWatching("The session has ended.");
+    setStatus(`Ended ${who}'s session (AI suggestion: ${summary.verdict}).`);
+  } catch (err) { setStatus(`Could not end ${who}'s session: ${err.message}`); return; }
+  await reconcile(false);
 }
 
 // -- watching one candidate ----------------------------------------------------------------------
@@ -199,6 +224,10 @@ async function start(user) {
   }
   $("login").hidden = true; $("main").hidden = false; $("logout").hidden = false;
   $("who").textContent = `${user.email} (${user.role})`;
+  const next = new URLSearchParams(location.search).get("next");  // back to the page that asked for a login
+  let back = null;                                               // never to another site ("//x", "/\\x")
+  try { back = next ? new URL(next, location.origin) : null; } catch (_) { /* not a URL: stay */ }
+  if (back && back.origin === location.origin) { location.assign(back.href); return; }
   await reconcile(true);
   openStream();
   clearInterval(pollTimer);
@@ -223,5 +252,6 @@ $("logout").addEventListener("click", async () => {
   showLogin("Logged out.");
 });
 $("watch-close").addEventListener("click", () => stopWatching(null));
+$("sort-risk").addEventListener("change", arrange);
 
 api("/api/auth/profile").then(start).catch(() => showLogin(""));

@@ -86,6 +86,8 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/"): RouteDoc("The candidate's exam page", "anyone", content="text/html"),
     ("GET", "/exam.html"): RouteDoc("The candidate's exam page", "anyone", content="text/html"),
     ("GET", "/dashboard.html"): RouteDoc("The proctor's dashboard", "anyone", content="text/html"),
+    ("GET", "/exams.html"): RouteDoc("The proctor's exams page", "anyone", content="text/html"),
+    ("GET", "/review.html"): RouteDoc("The proctor's review workspace", "anyone", content="text/html"),
 }
 
 ERROR_SCHEMA = {"type": "object", "required": ["error", "detail"],

@@ -8,7 +8,8 @@ from aiohttp import web
 from server.protocol.errors import ApiError
 
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
-PAGES = {"/": "exam.html", "/exam.html": "exam.html", "/dashboard.html": "dashboard.html"}
+PAGES = {"/": "exam.html", "/exam.html": "exam.html", "/dashboard.html": "dashboard.html",
+         "/exams.html": "exams.html", "/review.html": "review.html"}
 
 
 async def page(request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,7 @@ on the worker holding the peer.
 """
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -85,6 +86,19 @@ async def session_events(request: web.Request) -> web.Response:
                               "events": await request.app[STORE].events(access.session_id)})
 
 
+def _listed(data: dict[str, str]) -> dict[str, Any]:
+    """A session hash for the listing: the bulky fields left out, the summary's `peak_risk` kept (the review
+    workspace sorts by it)."""
+    row: dict[str, Any] = {k: v for k, v in data.items() if k not in ("risk_state", "summary")}
+    try:
+        peak = json.loads(data["summary"]).get("peak_risk") if data.get("summary") else None
+    except (ValueError, AttributeError):
+        peak = None
+    if isinstance(peak, (int, float)):
+        row["peak_risk"] = peak
+    return row
+
+
 @routes.get("/api/sessions")
 async def past_sessions(request: web.Request) -> web.Response:
     """Newest first, the sessions the caller may see, without their bulky fields."""
@@ -100,7 +114,7 @@ async def past_sessions(request: web.Request) -> web.Response:
         hashes = await store.sessions(ids)
         for sid, data in zip(ids, hashes, strict=False):
             if data and len(out) < limit and await visible.allows(sid, data.get("exam_id")):
-                out.append({k: v for k, v in data.items() if k not in ("risk_state", "summary")})
+                out.append(_listed(data))
         if len(out) >= limit or len(ids) < SCAN_STEP:
             break
     return json_response({"sessions": out})
