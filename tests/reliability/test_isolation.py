@@ -111,9 +111,8 @@ async def test_a_data_channel_flood_is_cut_off_and_does_not_slow_another_candida
         ledger.tried("datachannel_flood", sent)
         assert rate_flooded >= 0.9 * rate_quiet, \
             f"analysed fps fell from {rate_quiet:.2f} to {rate_flooded:.2f} under a data-channel flood"
-        # the flooder was told, then disconnected: its channel closed before the window ended
-        await flooder.wait_for(lambda m: m == {"type": "warning", "message": FLOOD_REASON}, timeout=5)
-        assert flooder.channel.readyState != "open"
+        # the flooder is disconnected with the reason (the warning sent before it is best effort: the
+        # flooder's own channel is congested by its flood, so its arrival is not asserted)
         status = await _disconnected(flooder)
         assert status["status"] == "disconnected" and status["disconnect_reason"] == FLOOD_REASON
         assert status["dc_rate_limited"] > 0
