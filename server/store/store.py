@@ -190,7 +190,7 @@ class Store:
     # -- events ---------------------------------------------------------------------------
     async def append_events(self, sid: str, items: Iterable[Mapping[str, Any]],
                             fields: Mapping[str, Any] | None = None) -> list[str]:
-        """Append to the stream and (atomically, same transaction) update the session hash."""
+        """Append to the stream and (atomically, same transaction) update the session hash and the webhook feed."""
         async with self.redis.pipeline(transaction=True) as p:
             for item in items:
                 line = _stream_item(item)
