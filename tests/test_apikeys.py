@@ -110,6 +110,9 @@ async def test_a_join_token_makes_one_session_for_its_candidate_until_it_expires
         token = minted["join_token"]
         status, body = await call(http, "POST", base + "/api/sessions", json={"candidate_id": "someone", "join_token": token})
         assert status == 403, body  # for another candidate: refused, and the token is not spent
+        status, body = await call(http, "POST", base + "/api/sessions",
+                                  json={"candidate_id": "ext-9", "exam_id": "demo", "join_token": token})
+        assert status == 403, body  # nor for another exam
         status, made = await call(http, "POST", base + "/api/sessions", json={"candidate_id": "ext-9", "join_token": token})
         assert status == 201, made
         session = await store.session(made["session_id"])

@@ -44,9 +44,10 @@ class JoinTokens:
         return {"join_token": jwt.encode(claims, self.secret, algorithm="HS256"), "exam_id": exam_id,
                 "candidate_id": candidate_id, "expires_at": int(now) + ttl}
 
-    async def redeem(self, token: str, candidate_id: str, now: float) -> SessionGrant:
-        """The grant of a valid, unused join token for `candidate_id`; 401 bad, expired or its key revoked,
-        403 for another candidate, 409 when already used."""
+    async def redeem(self, token: str, candidate_id: str, now: float, exam_id: str | None = None) -> SessionGrant:
+        """The grant of a valid, unused join token for `candidate_id` (and `exam_id` when given); 401 bad,
+        expired or its key revoked, 403 for another candidate or exam, 409 when already used. A refused
+        token is not spent."""
         try:
             claims = jwt.decode(token, self.secret, algorithms=["HS256"],
                                 options={"require": ["exp", "jti", "kid", "exam", "sub"]})
@@ -61,6 +62,8 @@ class JoinTokens:
             raise ApiError(401, "the API key that issued this join token was revoked")
         if claims["sub"] != candidate_id:
             raise ApiError(403, "this join token was issued for another candidate")
+        if exam_id not in (None, claims["exam"]):
+            raise ApiError(403, "this join token is for another exam")
         if not await self.keys.records.claim_join_token(str(claims["jti"]), int(claims["exp"] - now) + 1):
             raise ApiError(409, "this join token was already used")
         return SessionGrant(str(claims["exam"]), identity_of(key.key_id, candidate_id))

@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 #: how often the holder of the lease fans out and sends
 PERIOD_S = 0.5
-#: feed entries fanned out per read; messages sent per endpoint per pass
+#: feed entries fanned out per read, reads per pass; messages sent per endpoint per pass
 FEED_BATCH = 200
+FEED_BATCHES_PER_PASS = 10
 SEND_BATCH = 50
 #: one attempt's time limit, and a pass's time for starting attempts (sum well below the lease)
 ATTEMPT_TIMEOUT_S = 5.0
@@ -80,6 +81,17 @@ def message_body(kind: str, entry_id: str, sid: str, session: dict[str, str], de
     return dumps({"type": kind, "timestamp": stamp, "data": data})
 
 
+class _FanOutPass:
+    """What one fan-out pass looks up once: every endpoint by exam, and the sessions it met (their exam
+    and candidate never change)."""
+
+    def __init__(self, endpoints: list[dict[str, str]]) -> None:
+        self.endpoints_of: dict[str, list[dict[str, str]]] = {}
+        for endpoint in endpoints:
+            self.endpoints_of.setdefault(endpoint.get("exam_id", ""), []).append(endpoint)
+        self.sessions: dict[str, dict[str, str]] = {}
+
+
 class WebhookDelivery:
     """This worker's part in webhook delivery; `run_once` is its periodic job. It owns its HTTP client
     and its lease: `close()` releases both (idempotent), so a stopping worker hands over at once."""
@@ -98,28 +110,32 @@ class WebhookDelivery:
 
     # -- fan-out ---------------------------------------------------------------------------------
     async def fan_out(self) -> int:
-        """Every feed entry after the cursor into its endpoints' queues; returns the messages queued."""
+        """The feed entries after the cursor (at most `FEED_BATCHES_PER_PASS` batches, so a long backlog
+        never outlasts the lease) into their endpoints' queues; returns the messages queued."""
         queued = 0
-        endpoints_of: dict[str, list[dict[str, str]]] = {}
-        while entries := await self.records.feed_after(FEED_BATCH):
+        pass_ = _FanOutPass(await self.records.all())
+        for _ in range(FEED_BATCHES_PER_PASS):
+            entries = await self.records.feed_after(FEED_BATCH)
             for entry_id, fields in entries:
-                queued += await self._fan_out_one(entry_id, fields, endpoints_of)
-            await self.records.fanned_out(entries[-1][0])
+                queued += await self._fan_out_one(entry_id, fields, pass_)
+            if entries:
+                await self.records.fanned_out(entries[-1][0])
             if len(entries) < FEED_BATCH:
                 break
         return queued
 
-    async def _fan_out_one(self, entry_id: str, fields: dict[str, str],
-                           endpoints_of: dict[str, list[dict[str, str]]]) -> int:
+    async def _fan_out_one(self, entry_id: str, fields: dict[str, str], pass_: _FanOutPass) -> int:
         sid, kind = fields.get("sid", ""), fields.get("type", "")
+        if not pass_.endpoints_of:
+            return 0  # no endpoint anywhere: nothing to look up
         detail = json.loads(fields.get("json") or "{}")
-        session = await self.store.session(sid) or {}
+        if sid not in pass_.sessions:
+            pass_.sessions[sid] = await self.store.session(sid) or {}
+        session = pass_.sessions[sid]
         exam_id = session.get("exam_id") or detail.get("exam_id")
-        if not exam_id:
-            return 0  # the session was deleted before its change was announced
-        if exam_id not in endpoints_of:
-            endpoints_of[exam_id] = await self.records.of_exam(exam_id)
-        wanted = [ep["webhook_id"] for ep in endpoints_of[exam_id] if kind in json.loads(ep.get("events") or "[]")]
+        # an exam without endpoints, or a session deleted before its change was announced: nobody to tell
+        wanted = [ep["webhook_id"] for ep in pass_.endpoints_of.get(exam_id or "", [])
+                  if kind in json.loads(ep.get("events") or "[]")]
         if wanted:
             await self.records.enqueue(wanted, {"id": f"msg_{entry_id}", "type": kind,
                                                 "body": message_body(kind, entry_id, sid, session, detail)})
