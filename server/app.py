@@ -14,15 +14,20 @@ from aiohttp import web
 
 from pipeline.audio.vad import SileroVad
 from pipeline.runner import Pipeline
+from server.accounts.apikeys import ApiKeys
 from server.accounts.auth import Authenticator
 from server.accounts.exams import Exams
 from server.accounts.hashing import PasswordHashing
+from server.accounts.join_tokens import JoinTokens
 from server.accounts.secrets import signing_secret
 from server.accounts.tokens import SessionTokens
 from server.accounts.users import Accounts
+from server.accounts.webhooks import Webhooks
 from server.cluster.fanout import LiveFanout
-from server.cluster.jobs import worker_jobs
+from server.cluster.jobs import Jobs, PeriodicJob, worker_jobs
 from server.cluster.placement import WorkerRouter
+from server.cluster.webhooks import PERIOD_S as WEBHOOK_PERIOD_S
+from server.cluster.webhooks import WebhookDelivery
 from server.core.config import Settings
 from server.http import aiohttp_private, openapi, pages
 from server.http.access import COOKIE
@@ -31,20 +36,24 @@ from server.http.errors import error_middleware
 from server.http.keys import (
     ACCOUNTS,
     ANALYSIS_EXECUTOR,
+    APIKEYS,
     AUTH,
     BASELINE_SOCKETS,
     EXAMS,
     FANOUT,
+    JOIN_TOKENS,
     PIPELINE,
     SESSIONS,
     SETTINGS,
     STORE,
     VAD,
     WATCHERS,
+    WEBHOOKS,
 )
 from server.http.origin import origin_middleware
 from server.http.routes import (
     accounts,
+    apikeys,
     calibration,
     exams,
     face_ws,
@@ -55,6 +64,7 @@ from server.http.routes import (
     screen,
     sessions,
     watch,
+    webhooks,
     whip,
 )
 from server.live.manager import SessionManager
@@ -66,7 +76,7 @@ log = logging.getLogger(__name__)
 #: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline
 ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, whip.routes, openapi.routes,
-                pages.routes)
+                pages.routes, apikeys.routes, webhooks.routes)
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
@@ -98,12 +108,21 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     app[WATCHERS] = watchers
     app[FANOUT] = fanout
     app[BASELINE_SOCKETS] = set()
+    app[APIKEYS] = ApiKeys(store.apikeys, store.exams, tokens.secret)
+    app[JOIN_TOKENS] = JoinTokens(tokens.secret, app[APIKEYS])
+    app[WEBHOOKS] = Webhooks(store.webhooks)
+
+    delivery = WebhookDelivery(store, worker_id)  # one worker at a time delivers (a lease in Redis)
 
     async def lifetimes(app: web.Application) -> AsyncIterator[None]:
         jobs = worker_jobs(manager)
         jobs.start()
+        webhook_jobs = Jobs([PeriodicJob("webhooks", WEBHOOK_PERIOD_S, delivery.run_once)])
+        webhook_jobs.start()
         fanout.start()
         yield
+        await webhook_jobs.close()
+        await delivery.close()
         await fanout.close()
         await watchers.close()
         await jobs.close()

@@ -1,4 +1,4 @@
-"""`vigil`: the command line (serve, loadtest, user, eval)."""
+"""`vigil`: the command line (serve, loadtest, user, apikey, token, eval)."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from server.core.config import Settings
@@ -170,6 +170,93 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_store(run: Callable[[Store, str], Awaitable[str]]) -> int:
+    """Run `run(store, signing_secret)` against the server's Redis (the running embedded Valkey when
+    REDIS_URL is unset) and print its answer; an API error is printed and exits 1."""
+    from server.accounts.secrets import signing_secret
+    from server.protocol.errors import ApiError
+    from server.store.embedded import redis_for
+    from server.store.store import Store
+
+    settings = Settings.from_env()
+
+    async def main(redis_url: str) -> str:
+        store = Store(redis_url)
+        try:
+            return await run(store, signing_secret(settings))
+        finally:
+            await store.close()
+
+    try:
+        with redis_for(settings.redis_url, settings.data_dir) as redis_url:
+            print(asyncio.run(main(redis_url)))
+    except ApiError as exc:
+        print(f"vigil: {exc.error}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # e.g. production without VIGIL_JWT_SECRET
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_apikey(args: argparse.Namespace) -> int:
+    """`vigil apikey create|list|revoke`: integrators' API keys (docs/integration.md)."""
+    import json
+    import time
+
+    from server.accounts.apikeys import ApiKeys
+
+    async def run(store: Store, secret: str) -> str:
+        keys = ApiKeys(store.apikeys, store.exams, secret)
+        if args.apikey_command == "create":
+            made = await keys.create(args.name, args.exam, "cli", time.time())
+            return (f"created API key {made['key_id']} for exams {', '.join(made['exams'])}; "
+                    f"the key is shown once:\n{made['key']}")
+        if args.apikey_command == "revoke":
+            return f"revoked {(await keys.revoke(args.key_id, time.time()))['key_id']}"
+        return "\n".join(json.dumps(row) for row in await keys.listing()) or "no API keys"
+
+    return _with_store(run)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """`vigil token create`: a join token for one candidate, minted with an active API key's scope."""
+    import time
+
+    from server.accounts.apikeys import ApiKeys
+    from server.accounts.join_tokens import JoinTokens
+    from server.protocol.errors import ApiError
+
+    async def run(store: Store, secret: str) -> str:
+        keys = ApiKeys(store.apikeys, store.exams, secret)
+        key = await keys.active(args.key)
+        if key is None:
+            raise ApiError(404, f"no active API key {args.key}")
+        return str(JoinTokens(secret, keys).issue(key, args.exam, args.candidate_id, args.ttl, time.time())["join_token"])
+
+    return _with_store(run)
+
+
+def add_integration_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`vigil apikey ...` and `vigil token create`."""
+    apikey = sub.add_parser("apikey", help="integrators' API keys").add_subparsers(dest="apikey_command", required=True)
+    create = apikey.add_parser("create", help="a key scoped to exams; its secret is printed once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--exam", required=True, action="append", help="an exam id it may use (repeat for several)")
+    apikey.add_parser("list", help="every key, one JSON line each, without secrets")
+    revoke = apikey.add_parser("revoke", help="revoke a key (its join tokens stop working too)")
+    revoke.add_argument("key_id")
+    for parser in (create, revoke, apikey.choices["list"]):
+        parser.set_defaults(func=cmd_apikey)
+    token = sub.add_parser("token", help="join tokens for scripts").add_subparsers(dest="token_command", required=True)
+    mint = token.add_parser("create", help="a single-use join token for one candidate (printed)")
+    mint.add_argument("--key", required=True, help="id of an active API key scoped to the exam")
+    mint.add_argument("--exam", required=True)
+    mint.add_argument("--candidate-id", required=True)
+    mint.add_argument("--ttl", type=int, default=300, help="seconds it stays valid (at most 3600)")
+    mint.set_defaults(func=cmd_token_create)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigil", description="Real-time WebRTC proctoring media server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--password", default=None,
                           help="visible to other local users in the process list; prefer VIGIL_USER_PASSWORD or the prompt")
     user_add.set_defaults(func=cmd_user_add)
+    add_integration_parsers(sub)
     from server.tools.evaluate import add_parser as add_eval_parser
 
     add_eval_parser(sub)

@@ -78,13 +78,24 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/calibration/{candidate_id}"): row(401, 403, 404, 403, 404, 404),
     ("GET", "/api/calibration/{candidate_id}/download"): row(401, 403, 404, 403, 404, 404),
     ("GET", "/api/calibration/diagnostics/{session_id}"): row(401, 403, 200, 403, 200, 200),
+    # integrations (docs/integration.md): API keys are the admins' (an unknown key id is 404); a join token
+    # needs an API key, which none of these callers is; an exam's webhooks are its owner's and the admins'
+    # (an unknown webhook id is 404). The API key's own cases are in tests/test_apikeys.py.
+    ("POST", "/api/apikeys"): row(401, 403, 403, 403, 201, 401),
+    ("GET", "/api/apikeys"): row(401, 403, 403, 403, 200, 401),
+    ("DELETE", "/api/apikeys/{key_id}"): row(401, 403, 403, 403, 404, 401),
+    ("POST", "/api/exams/{exam_id}/join-tokens"): everyone(401),
+    ("POST", "/api/exams/{exam_id}/webhooks"): row(401, 403, 201, 403, 201, 401),
+    ("GET", "/api/exams/{exam_id}/webhooks"): row(401, 403, 200, 403, 200, 401),
+    ("DELETE", "/api/exams/{exam_id}/webhooks/{webhook_id}"): row(401, 403, 404, 403, 404, 401),
+    ("GET", "/api/exams/{exam_id}/webhooks/{webhook_id}/deliveries"): row(401, 403, 404, 403, 404, 401),
 }
 
 PATHS = {"/static": "/static/vigil.css", **{route: route + "?session_id={session_id}" for route in (
     "/api/screen/info/{candidate_id}", "/api/calibration/{candidate_id}", "/api/calibration/{candidate_id}/download")}}
 
 
-def body_for(key: tuple[str, str], join_code: str, login_email: str) -> dict | None:
+def body_for(key: tuple[str, str], join_code: str, login_email: str, exam_id: str = "") -> dict | None:
     method, route = key
     if route == "/api/sessions" and method == "POST":
         return {"candidate_id": "matrix", "join_code": join_code}
@@ -100,6 +111,12 @@ def body_for(key: tuple[str, str], join_code: str, login_email: str) -> dict | N
         return {"title": "matrix exam"}
     if route.endswith("/review") and method == "PATCH":
         return {"decision": {"decision": "inconclusive", "note": "matrix"}}
+    if route == "/api/apikeys" and method == "POST":
+        return {"name": "matrix key", "exams": [exam_id]}
+    if route.endswith("/join-tokens"):
+        return {"candidate_id": "matrix"}
+    if route.endswith("/webhooks") and method == "POST":
+        return {"url": "http://127.0.0.1:9/matrix"}
     if route == "/api/screen/info":
         return {"candidate_id": "matrix", "screen_w": 1536, "screen_h": 864, "dpr": 1.25}
     if method in ("POST", "DELETE") and route != "/api/auth/logout" and not route.endswith("/end"):
@@ -148,9 +165,10 @@ async def test_auth_matrix(vigil_server) -> None:
                 else:
                     token = tokens[actor]
                 path = PATHS.get(route, route).replace("{session_id}", created["session_id"]).replace("{name}", "x.jpg") \
-                    .replace("{client_id}", "matrix").replace("{candidate_id}", "matrix")
+                    .replace("{client_id}", "matrix").replace("{candidate_id}", "matrix") \
+                    .replace("{exam_id}", exam["exam_id"]).replace("{key_id}", "matrix").replace("{webhook_id}", "matrix")
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
-                body = body_for(key, exam["join_code"], login_email)
+                body = body_for(key, exam["join_code"], login_email, exam["exam_id"])
                 async with http.request(method, base + path, headers=headers, json=body) as resp:
                     status = resp.status  # streams are not read: the status is the answer
                 if status != expected[actor]:

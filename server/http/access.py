@@ -18,11 +18,13 @@ from typing import Any
 
 from aiohttp import web
 
+from server.accounts.apikeys import ApiKey, identity_of, is_api_key
 from server.accounts.auth import Role, User
+from server.accounts.join_tokens import SessionGrant
 from server.accounts.tokens import bearer
-from server.http.keys import AUTH, STORE
+from server.http.keys import APIKEYS, AUTH, JOIN_TOKENS, STORE
 from server.protocol.errors import ApiError
-from server.protocol.http import ID_PATTERN
+from server.protocol.http import ID_PATTERN, CreateSession
 from server.store.keys import document_owner
 
 #: the account cookie's name; HttpOnly so page scripts (and injected ones) cannot read it.
@@ -151,8 +153,8 @@ async def require_visible(request: web.Request, user: User | None, session: Mapp
 
 
 # -- documents shared across sessions (screen info, calibration) ---------------------------------
-#: the identity scheme of a logged-in candidate account; an identity asserted by an exam's integration
-#: (e.g. a signed launch token) would get its own scheme and be resolved in `session_identity`
+#: the identity scheme of a logged-in candidate account; an integration's asserted identity has its own
+#: (`apikey:<key_id>:<candidate_id>`, `server.accounts.apikeys.identity_of`), resolved in `session_grant`
 ACCOUNT_IDENTITY = "account:"
 
 
@@ -164,6 +166,40 @@ async def session_identity(request: web.Request) -> str | None:
     if user is not None and user.role == "candidate":
         return ACCOUNT_IDENTITY + user.user_id
     return None
+
+
+# -- integrations: API keys and the join tokens they mint (docs/integration.md) -------------------
+async def api_key_caller(request: web.Request) -> ApiKey | None:
+    """The API key of an integrator's backend (`Authorization: Bearer vk_<id>.<secret>`): None when the
+    request carries no API key, 401 when it carries a wrong or revoked one."""
+    token = bearer(request.headers.get("Authorization"))
+    if token is None or not is_api_key(token):
+        return None
+    return await request.app[APIKEYS].authenticate(token)
+
+
+async def require_api_key(request: web.Request) -> ApiKey:
+    key = await api_key_caller(request)
+    if key is None:
+        raise ApiError(401, "API key required (Authorization: Bearer vk_<key_id>.<secret>)")
+    return key
+
+
+async def session_grant(request: web.Request, body: CreateSession, now: float) -> SessionGrant:
+    """The exam and identity of a new session: a join token's (its API key's candidate); an API key's
+    caller's, on the body's `exam_id` in the key's scope, for the body's `candidate_id`; else the
+    exam of the join code (or the demo) and the logged-in candidate account, if any."""
+    if body.join_token is not None:
+        if body.join_code is not None:
+            raise ApiError(400, "give a join token or a join code, not both")
+        return await request.app[JOIN_TOKENS].redeem(body.join_token, body.candidate_id, now, body.exam_id)
+    key = await api_key_caller(request)
+    if key is not None:
+        if body.exam_id is None or body.join_code is not None:
+            raise ApiError(400, "with an API key, name the exam (exam_id) and no join code")
+        key.require_exam(body.exam_id)
+        return SessionGrant(body.exam_id, identity_of(key.key_id, body.candidate_id))
+    return SessionGrant(None, await session_identity(request))
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,12 @@ from aiohttp import web
 
 from pipeline.audio.vad import SileroVad
 from pipeline.runner import Pipeline
+from server.accounts.apikeys import ApiKeys
 from server.accounts.auth import Authenticator
 from server.accounts.exams import Exams
+from server.accounts.join_tokens import JoinTokens
 from server.accounts.users import Accounts
+from server.accounts.webhooks import Webhooks
 from server.cluster.fanout import LiveFanout
 from server.core.config import Settings
 from server.live.manager import SessionManager
@@ -28,6 +31,11 @@ PIPELINE: web.AppKey[Pipeline] = web.AppKey("pipeline", Pipeline)
 VAD: web.AppKey[SileroVad | None] = web.AppKey("vad", object)  # type: ignore[arg-type]
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts", Accounts)
 EXAMS: web.AppKey[Exams] = web.AppKey("exams", Exams)
+#: integrators' API keys and the join tokens they mint (docs/integration.md)
+APIKEYS: web.AppKey[ApiKeys] = web.AppKey("apikeys", ApiKeys)
+JOIN_TOKENS: web.AppKey[JoinTokens] = web.AppKey("join_tokens", JoinTokens)
+#: exams' webhook endpoints (delivery: server.cluster.webhooks, started by the app)
+WEBHOOKS: web.AppKey[Webhooks] = web.AppKey("webhooks", Webhooks)
 #: the analysis executor, shared by WebRTC sessions and the seed WebSocket
 ANALYSIS_EXECUTOR: web.AppKey[Executor] = web.AppKey("analysis_executor", Executor)
 WATCHERS: web.AppKey[Watchers] = web.AppKey("watchers", Watchers)

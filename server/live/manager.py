@@ -62,10 +62,12 @@ class SessionManager:
         return self._locks.setdefault(sid, asyncio.Lock())
 
     # -- create --------------------------------------------------------------------------------
-    async def create(self, body: CreateSession, now: float, identity: str | None = None) -> dict[str, Any]:
-        """A new session; `identity` (the authenticated caller, `server.http.access.session_identity`)
-        keys the documents its sessions share (`server.store.keys.document_owner`)."""
-        exam_id = await self._resolve_exam(body)
+    async def create(self, body: CreateSession, now: float, identity: str | None = None,
+                     exam_id: str | None = None) -> dict[str, Any]:
+        """A new session; `identity` (the authenticated caller, `server.http.access.session_grant`)
+        keys the documents its sessions share (`server.store.keys.document_owner`); `exam_id`, when
+        the caller's credential grants one (an API key, a join token), replaces the body's join code."""
+        exam_id = exam_id or await self._resolve_exam(body)
         if self.connected_count() >= self.settings.max_sessions:
             REJECTED.labels("sessions").inc()
             raise ApiError(429, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions})

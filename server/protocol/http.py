@@ -2,7 +2,7 @@
 calls a candidate's client depends on. Every route is in docs/http-api.md."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -13,9 +13,13 @@ ID_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
 
 # -- sessions ----------------------------------------------------------------------------------
 class CreateSession(Frozen):
+    """A candidate joins with a join code, a join token (minted by an API key for this candidate), or,
+    called by an integrator's backend with its API key, on `exam_id` (docs/integration.md)."""
+
     candidate_id: Annotated[str, Field(pattern=ID_PATTERN)]
     exam_id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
     join_code: Annotated[str, Field(min_length=4, max_length=32)] | None = None
+    join_token: Annotated[str, Field(min_length=16, max_length=2048)] | None = None
 
 
 class SessionDescription(Frozen):
@@ -62,6 +66,32 @@ class CreateExam(Frozen):
     title: Annotated[str, Field(min_length=1, max_length=200)]
     #: partial risk policy overrides (pipeline/risk/policy.example.toml); errors name the bad key
     policy: dict[str, Any] | None = None
+
+
+# -- integration: API keys, join tokens, webhooks (docs/integration.md) -------------------------
+#: what webhooks announce, in the order a session makes them
+WebhookType = Literal["session.created", "session.live", "session.disconnected", "event.started", "event.ended",
+                      "session.ended", "review.decided"]
+WEBHOOK_TYPES: tuple[str, ...] = get_args(WebhookType)
+
+
+class CreateApiKey(Frozen):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    #: the exams the key may create sessions on and mint join tokens for
+    exams: Annotated[list[Annotated[str, Field(pattern=ID_PATTERN)]], Field(min_length=1, max_length=100)]
+
+
+class CreateJoinToken(Frozen):
+    """Body of `POST /api/exams/{exam_id}/join-tokens` (API key): the candidate, in your system's ids."""
+
+    candidate_id: Annotated[str, Field(pattern=ID_PATTERN)]
+    ttl_s: Annotated[int, Field(ge=10, le=3600)] = 300
+
+
+class CreateWebhook(Frozen):
+    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
+    #: the types to receive; all of them when left out
+    events: Annotated[list[WebhookType], Field(min_length=1)] | None = None
 
 
 # -- screen geometry ---------------------------------------------------------------------------

@@ -21,6 +21,17 @@
 | `rate:{name}:{subject}`             | string | accounts              | a fixed-window counter (logins per address, all logins, registrations per address); expires with its window |
 | `calibration:{owner}`               | string (JSON) | live calibration | the owner's latest gaze calibration; `RETENTION_S` from its last write |
 | `screen:{owner}`                    | string (JSON) | screen route   | the owner's screen geometry; `RETENTION_S` from its last write |
+| `apikey:{key_id}`                   | hash   | accounts (admins)     | until deleted: key_id, name, exams (JSON), secret_hash (HMAC), created_by, created_at, revoked_at |
+| `apikeys`                           | zset   | accounts (admins)     | as the keys; key ids by creation time |
+| `jointoken:{jti}`                   | string | session creation      | a redeemed join token -> the session it made; expires when the token would have |
+| `webhooks:feed`                     | stream | every worker          | webhook-worthy changes of every session (status, events, verdict, decision), written in the transaction that makes them; trimmed once fanned out |
+| `webhooks:feed:cursor`              | string | webhook delivery      | the last feed entry fanned out to the endpoints' queues |
+| `webhooks:lease`                    | string | webhook delivery      | the worker delivering webhooks now; expires `HOOK_LEASE_S` after its last renewal |
+| `webhooks:all`                      | set    | exam owners, admins   | every webhook endpoint id |
+| `webhook:{id}`                      | hash   | exam owners, admins   | until deleted: webhook_id, exam_id, url, secret, events (JSON), created_at, created_by; delivery state (cursor, attempts, retry_at) |
+| `webhook:{id}:queue`                | stream | webhook delivery      | messages waiting for that endpoint, in order; an entry leaves when delivered |
+| `webhook:{id}:deliveries`           | list   | webhook delivery      | the newest `DELIVERY_LOG_LEN` delivery attempts (JSON), newest first |
+| `exam:{id}:webhooks`                | set    | exam owners, admins   | the exam's endpoint ids |
 
 `{owner}` is `document_owner(...)`: the session's authenticated identity (`account:<user_id>` for a
 session created by a logged-in candidate account), shared by that identity's sessions; or
@@ -38,6 +49,15 @@ ALL_SESSIONS = PREFIX + "sessions:all"
 LIVE_CHANNEL = PREFIX + "channel:live"
 WORKERS = PREFIX + "workers"
 ALL_EXAMS = PREFIX + "exams:all"
+ALL_APIKEYS = PREFIX + "apikeys"
+HOOK_FEED = PREFIX + "webhooks:feed"
+HOOK_FEED_CURSOR = PREFIX + "webhooks:feed:cursor"
+HOOK_LEASE = PREFIX + "webhooks:lease"
+ALL_WEBHOOKS = PREFIX + "webhooks:all"
+#: a delivering worker that stops renewing its lease this long is replaced by another
+HOOK_LEASE_S = 10
+#: delivery attempts kept per endpoint for `GET .../deliveries`
+DELIVERY_LOG_LEN = 200
 #: how long an ended session's data stays (overridden per exam by the policy's retention).
 RETENTION_S = 30 * 24 * 3600
 #: a worker that misses heartbeats (one a second) this long is considered dead.
@@ -64,7 +84,7 @@ def document_owner(session_id: str, identity: str | None) -> str:
     """Whose documents (screen info, calibration) a session reads and writes: its authenticated identity
     (the session hash's `identity`), else the session alone. The client-chosen `candidate_id` is never
     part of the key: anyone can type someone else's. The two forms cannot collide: identities are
-    `account:...` (or another asserted scheme), never `session:...`."""
+    `account:...` or `apikey:<key_id>:<candidate_id>` (an integration's asserted candidate), never `session:...`."""
     return identity if identity else f"session:{session_id}"
 
 
@@ -115,3 +135,28 @@ def rate_key(name: str, subject: str) -> str:
 
 def revoked_token_key(jti: str) -> str:
     return f"{PREFIX}jwt:revoked:{jti}"
+
+
+def apikey_key(key_id: str) -> str:
+    return f"{PREFIX}apikey:{key_id}"
+
+
+def join_token_key(jti: str) -> str:
+    """A redeemed join token (its JWT id): one session per token."""
+    return f"{PREFIX}jointoken:{jti}"
+
+
+def webhook_key(webhook_id: str) -> str:
+    return f"{PREFIX}webhook:{webhook_id}"
+
+
+def webhook_queue_key(webhook_id: str) -> str:
+    return f"{webhook_key(webhook_id)}:queue"
+
+
+def webhook_deliveries_key(webhook_id: str) -> str:
+    return f"{webhook_key(webhook_id)}:deliveries"
+
+
+def exam_webhooks_key(exam_id: str) -> str:
+    return f"{exam_key(exam_id)}:webhooks"

@@ -1,25 +1,38 @@
-"""Accounts' and exams' records in Redis: the operations `server.accounts` needs, nothing more.
+"""Accounts', exams', API keys' and webhooks' records in Redis: the operations their owners need, nothing more.
 
 The rules (who may register, password checks, join-code alphabet) stay in `server.accounts`; this
 module only knows where the records live (`keys.py`) and how to write them atomically.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from server.store.keys import (
+    ALL_APIKEYS,
     ALL_EXAMS,
+    ALL_WEBHOOKS,
+    DELIVERY_LOG_LEN,
+    HOOK_FEED,
+    HOOK_FEED_CURSOR,
+    HOOK_LEASE,
+    apikey_key,
     email_key,
     exam_key,
     exam_owner_index,
+    exam_webhooks_key,
+    join_token_key,
     joincode_key,
     login_failures_key,
     rate_key,
     revoked_token_key,
     user_key,
+    webhook_deliveries_key,
+    webhook_key,
+    webhook_queue_key,
 )
 
 #: the client decodes responses to str, which redis-py's annotations cannot express (they say
@@ -118,3 +131,159 @@ class ExamRecords:
             for exam_id in ids:
                 p.hgetall(exam_key(exam_id))
             return [row for row in await p.execute() if row]
+
+
+class ApiKeyRecords:
+    """API keys (`server.accounts.apikeys`) and the join tokens they mint, once each."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis: RedisClient = redis
+
+    async def create(self, key_id: str, fields: Mapping[str, str], now: float) -> None:
+        async with self._redis.pipeline(transaction=True) as p:
+            p.hset(apikey_key(key_id), mapping=dict(fields))
+            p.zadd(ALL_APIKEYS, {key_id: now})
+            await p.execute()
+
+    async def get(self, key_id: str) -> dict[str, str] | None:
+        return await self._redis.hgetall(apikey_key(key_id)) or None
+
+    async def set_field(self, key_id: str, name: str, value: str) -> None:
+        await self._redis.hset(apikey_key(key_id), name, value)
+
+    async def newest(self, limit: int) -> list[dict[str, str]]:
+        ids = await self._redis.zrevrange(ALL_APIKEYS, 0, limit - 1)
+        async with self._redis.pipeline(transaction=False) as p:
+            for key_id in ids:
+                p.hgetall(apikey_key(key_id))
+            return [row for row in await p.execute() if row]
+
+    async def claim_join_token(self, jti: str, ttl_s: int) -> bool:
+        """True the first time a join token (its JWT id) is redeemed; kept until the token expires."""
+        return bool(await self._redis.set(join_token_key(jti), "1", nx=True, ex=max(1, ttl_s)))
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+#: session statuses that are webhook events; `ended` comes from the stream's `verdict` item, which
+#: carries the summary (verdict, coverage)
+HOOK_STATUSES = {"created": "session.created", "live": "session.live", "disconnected": "session.disconnected"}
+#: event-stream item kinds that are webhook events (a `review` only when it records a decision)
+HOOK_ITEMS = {"event_started": "event.started", "event_ended": "event.ended", "verdict": "session.ended",
+              "review": "review.decided"}
+
+
+def hook_status_entry(sid: str, fields: Mapping[str, Any]) -> dict[str, str] | None:
+    """The feed entry for a session-hash write that changes its status to one webhooks announce, else None."""
+    kind = HOOK_STATUSES.get(str(fields.get("status")))
+    if kind is None:
+        return None
+    detail = {k: fields[k] for k in ("exam_id", "candidate_id", "disconnect_reason") if fields.get(k) is not None}
+    return {"sid": sid, "type": kind, "json": json.dumps(detail)}
+
+
+def hook_item_entry(sid: str, item: Mapping[str, Any], item_json: str) -> dict[str, str] | None:
+    """The feed entry for an event-stream item webhooks announce, else None."""
+    kind = HOOK_ITEMS.get(str(item.get("kind")))
+    if kind is None or (kind == "review.decided" and not item.get("decision")):
+        return None
+    return {"sid": sid, "type": kind, "json": item_json}
+
+
+def add_to_feed(pipe: Any, entry: Mapping[str, str] | None) -> None:
+    """Queue a feed entry in the caller's transaction, so the change and its webhook are written together."""
+    if entry is not None:
+        pipe.xadd(HOOK_FEED, dict(entry))
+
+
+#: renew the lease when ours, take it when free: one round trip, no window where two workers hold it
+_LEASE_SCRIPT = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
+
+
+class WebhookRecords:
+    """Webhook endpoints, the feed of changes to announce, each endpoint's queue and delivery log."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis: RedisClient = redis
+
+    # -- endpoints --
+    async def create(self, webhook_id: str, exam_id: str, fields: Mapping[str, str]) -> None:
+        async with self._redis.pipeline(transaction=True) as p:
+            p.hset(webhook_key(webhook_id), mapping=dict(fields))
+            p.sadd(exam_webhooks_key(exam_id), webhook_id)
+            p.sadd(ALL_WEBHOOKS, webhook_id)
+            await p.execute()
+
+    async def get(self, webhook_id: str) -> dict[str, str] | None:
+        return await self._redis.hgetall(webhook_key(webhook_id)) or None
+
+    async def set_fields(self, webhook_id: str, fields: Mapping[str, str]) -> None:
+        await self._redis.hset(webhook_key(webhook_id), mapping=dict(fields))
+
+    async def of_exam(self, exam_id: str) -> list[dict[str, str]]:
+        ids = sorted(await self._redis.smembers(exam_webhooks_key(exam_id)))
+        return await self._many(ids)
+
+    async def all(self) -> list[dict[str, str]]:
+        return await self._many(sorted(await self._redis.smembers(ALL_WEBHOOKS)))
+
+    async def _many(self, ids: list[str]) -> list[dict[str, str]]:
+        async with self._redis.pipeline(transaction=False) as p:
+            for webhook_id in ids:
+                p.hgetall(webhook_key(webhook_id))
+            return [row for row in await p.execute() if row]
+
+    async def delete(self, webhook_id: str, exam_id: str) -> None:
+        async with self._redis.pipeline(transaction=True) as p:
+            p.delete(webhook_key(webhook_id), webhook_queue_key(webhook_id), webhook_deliveries_key(webhook_id))
+            p.srem(exam_webhooks_key(exam_id), webhook_id)
+            p.srem(ALL_WEBHOOKS, webhook_id)
+            await p.execute()
+
+    # -- the feed and its fan-out --
+    async def take_lease(self, holder: str, ttl_s: float) -> bool:
+        return bool(await self._redis.eval(_LEASE_SCRIPT, 1, HOOK_LEASE, holder, int(ttl_s * 1000)))
+
+    async def release_lease(self, holder: str) -> None:
+        if await self._redis.get(HOOK_LEASE) == holder:
+            await self._redis.delete(HOOK_LEASE)
+
+    async def feed_after(self, count: int) -> list[tuple[str, dict[str, str]]]:
+        """The oldest feed entries not yet fanned out."""
+        cursor = await self._redis.get(HOOK_FEED_CURSOR)
+        return list(await self._redis.xrange(HOOK_FEED, f"({cursor}" if cursor else "-", "+", count=count))
+
+    async def fanned_out(self, entry_id: str) -> None:
+        """Everything up to `entry_id` is in the endpoints' queues: move the cursor, drop what is behind it."""
+        async with self._redis.pipeline(transaction=True) as p:
+            p.set(HOOK_FEED_CURSOR, entry_id)
+            p.xtrim(HOOK_FEED, minid=entry_id)
+            await p.execute()
+
+    async def enqueue(self, webhook_ids: list[str], message: Mapping[str, str]) -> None:
+        async with self._redis.pipeline(transaction=True) as p:
+            for webhook_id in webhook_ids:
+                p.xadd(webhook_queue_key(webhook_id), dict(message))
+            await p.execute()
+
+    # -- one endpoint's queue --
+    async def queue_head(self, webhook_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        return list(await self._redis.xrange(webhook_queue_key(webhook_id), "-", "+", count=count))
+
+    async def delivered(self, webhook_id: str, entry_id: str) -> None:
+        await self._redis.xdel(webhook_queue_key(webhook_id), entry_id)
+
+    async def queue_length(self, webhook_id: str) -> int:
+        return int(await self._redis.xlen(webhook_queue_key(webhook_id)))
+
+    async def log_delivery(self, webhook_id: str, record: str) -> None:
+        async with self._redis.pipeline(transaction=False) as p:
+            p.lpush(webhook_deliveries_key(webhook_id), record)
+            p.ltrim(webhook_deliveries_key(webhook_id), 0, DELIVERY_LOG_LEN - 1)
+            await p.execute()
+
+    async def deliveries(self, webhook_id: str, limit: int) -> list[str]:
+        return list(await self._redis.lrange(webhook_deliveries_key(webhook_id), 0, limit - 1))

@@ -31,7 +31,16 @@ from server.store.keys import (
     worker_key,
     worker_sessions_key,
 )
-from server.store.records import AccountRecords, ExamRecords, RateCounters
+from server.store.records import (
+    AccountRecords,
+    ApiKeyRecords,
+    ExamRecords,
+    RateCounters,
+    WebhookRecords,
+    add_to_feed,
+    hook_item_entry,
+    hook_status_entry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,8 @@ class Store:
         self.accounts = AccountRecords(self.redis)
         self.exams = ExamRecords(self.redis)
         self.rates = RateCounters(self.redis)
+        self.apikeys = ApiKeyRecords(self.redis)
+        self.webhooks = WebhookRecords(self.redis)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -85,6 +96,7 @@ class Store:
         async with self.redis.pipeline(transaction=True) as p:
             p.hset(session_key(sid), mapping=_flat(fields))
             p.zadd(ALL_SESSIONS, {sid: created_at})
+            add_to_feed(p, hook_status_entry(sid, fields))  # webhooks: written with the change they announce
             await p.execute()
 
     async def session(self, sid: str) -> dict[str, str] | None:
@@ -92,7 +104,10 @@ class Store:
         return data or None
 
     async def update_session(self, sid: str, fields: Mapping[str, Any]) -> None:
-        await self.redis.hset(session_key(sid), mapping=_flat(fields))
+        async with self.redis.pipeline(transaction=True) as p:
+            p.hset(session_key(sid), mapping=_flat(fields))
+            add_to_feed(p, hook_status_entry(sid, fields))  # a status webhooks announce: in the same transaction
+            await p.execute()
 
     async def session_field(self, sid: str, name: str) -> str | None:
         return await self.redis.hget(session_key(sid), name)
@@ -175,10 +190,12 @@ class Store:
     # -- events ---------------------------------------------------------------------------
     async def append_events(self, sid: str, items: Iterable[Mapping[str, Any]],
                             fields: Mapping[str, Any] | None = None) -> list[str]:
-        """Append to the stream and (atomically, same transaction) update the session hash."""
+        """Append to the stream and (atomically, same transaction) update the session hash and the webhook feed."""
         async with self.redis.pipeline(transaction=True) as p:
             for item in items:
-                p.xadd(events_key(sid), {"json": _stream_item(item)})
+                line = _stream_item(item)
+                p.xadd(events_key(sid), {"json": line})
+                add_to_feed(p, hook_item_entry(sid, item, line))
             if fields:
                 p.hset(session_key(sid), mapping=_flat(fields))
             return list(await p.execute())
@@ -188,11 +205,13 @@ class Store:
         after the session ended and its outbox is gone); returns its entry id. XADD orders it after
         everything already written. A stream this creates gets the session hash's expiry, so an ended
         session's retention still covers it."""
+        line = _stream_item(item)
         async with self.redis.pipeline(transaction=True) as p:
-            p.xadd(events_key(sid), {"json": _stream_item(item)})
+            p.xadd(events_key(sid), {"json": line})
+            add_to_feed(p, hook_item_entry(sid, item, line))
             p.ttl(session_key(sid))
             p.ttl(events_key(sid))
-            entry_id, session_ttl, stream_ttl = await p.execute()
+            entry_id, *_, session_ttl, stream_ttl = await p.execute()
         if session_ttl > 0 and stream_ttl < 0:
             await self.redis.expire(events_key(sid), session_ttl)
         return str(entry_id)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from server.core.metrics import SESSIONS_CREATED
-from server.http.access import Visibility, require_session_token, session_access, session_id, session_identity
+from server.http.access import Visibility, require_session_token, session_access, session_grant, session_id
 from server.http.affinity import new_session, on_session_worker
 from server.http.errors import json_response, read_json
 from server.http.keys import SESSIONS, SETTINGS, STORE
@@ -37,7 +37,9 @@ routes = web.RouteTableDef()
 async def create_session(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     body = CreateSession.model_validate(await read_json(request, settings.max_body_bytes))
-    result = await request.app[SESSIONS].create(body, time.time(), await session_identity(request))
+    now = time.time()
+    grant = await session_grant(request, body, now)  # join code, join token or API key: docs/integration.md
+    result = await request.app[SESSIONS].create(body, now, grant.identity, exam_id=grant.exam_id)
     SESSIONS_CREATED.inc()
     return json_response(result, status=201)
 
