@@ -30,6 +30,9 @@ SDP = "server.protocol.http:SessionDescription"
 DOCUMENT_READERS = "that candidate's session token; proctor, admin with ?session_id="
 ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/health"): RouteDoc("Health: Redis, models (loaded or missing: why), worker, sessions", "anyone"),
+    ("GET", "/livez"): RouteDoc("Liveness probe: 200 while the process answers", "anyone"),
+    ("GET", "/readyz"): RouteDoc("Readiness probe: Redis, models, capacity; 503 with Retry-After when not ready",
+                                 "anyone"),
     ("GET", "/metrics"): RouteDoc("Prometheus metrics", "admin network", content="text/plain"),
     ("POST", "/api/sessions"): RouteDoc("Create a session (join code, or the demo exam in dev)", "candidate",
                                         "server.protocol.http:CreateSession", 201),

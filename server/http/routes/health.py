@@ -1,4 +1,10 @@
-"""Health (Redis, models, worker) and Prometheus metrics.
+"""Probes (`/livez`, `/readyz`), the health summary (`/health`) and Prometheus metrics.
+
+Two probes, two questions. `/livez`: does this process answer? 200 whenever the event loop runs; it
+checks nothing else, so a Redis blip never makes an orchestrator restart a worker (which would drop
+its live candidates). `/readyz`: should new candidates be sent here? 200 when Redis answers, every
+model loaded and the worker below its session limit; else 503 with `Retry-After` and the failing
+checks. `/health` stays the human summary (every model's state, sessions, the embedded Valkey).
 
 With REDIS_URL unset, `/health` also says what the embedded Valkey's owner did (`redis_embedded`:
 its url, how often it restarted a dead Valkey, and when last), read from the status file the owner
@@ -21,6 +27,36 @@ from server.http.keys import PIPELINE, SESSIONS, SETTINGS, STORE, VAD
 from server.store.embedded import read_status
 
 routes = web.RouteTableDef()
+#: seconds a load balancer should wait before asking `/readyz` again after a 503
+READY_RETRY_AFTER_S = 5
+
+
+@routes.get("/livez")
+async def livez(request: web.Request) -> web.Response:
+    return json_response({"status": "ok", "worker": request.app[SESSIONS].worker_id})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    models = {**app[PIPELINE].health(), "vad": _vad_health(app[VAD])}
+    checks = readiness(redis_ok=await app[STORE].ping(), models=models,
+                       sessions=app[SESSIONS].connected_count(), max_sessions=app[SETTINGS].max_sessions)
+    ready = all(state == "ok" for state in checks.values())
+    body = {"status": "ready" if ready else "not_ready", "worker": app[SESSIONS].worker_id, "checks": checks}
+    if ready:
+        return json_response(body)
+    return json_response(body, status=503, headers={"Retry-After": str(READY_RETRY_AFTER_S)})
+
+
+def readiness(*, redis_ok: bool, models: dict[str, str], sessions: int, max_sessions: int) -> dict[str, str]:
+    """Each readiness check's state: "ok", or why not."""
+    missing = sorted(name for name, state in models.items() if state != "loaded")
+    return {
+        "redis": "ok" if redis_ok else "unreachable",
+        "models": "ok" if not missing else f"not loaded: {', '.join(missing)}",
+        "capacity": "ok" if sessions < max_sessions else f"full: {sessions} of {max_sessions} sessions",
+    }
 
 
 @routes.get("/health")
