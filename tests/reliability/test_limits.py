@@ -26,6 +26,7 @@ async def test_session_and_body_limits_answer_clearly_and_are_counted(vigil_serv
                 assert resp.status == 429
                 body = await resp.json()
                 assert "session limit" in body["error"] and body["detail"] == {"max_sessions": 1}
+                assert body["code"] == "session_limit" and int(resp.headers["Retry-After"]) > 0
             async with http.post(server.url + "/api/sessions", data=b"{" + b" " * 20000 + b"}",
                                  headers={"Content-Type": "application/json"}) as resp:
                 assert resp.status == 413 and (await resp.json())["detail"] == {"max_bytes": 16384}
