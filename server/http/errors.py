@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from server.core.metrics import REJECTED
 from server.core.strict_json import dumps, loads
+from server.http.keys import STORE
 from server.protocol.errors import (
     DEFAULT_RETRY_AFTER_S,
     ERROR_CODES,
@@ -81,6 +82,7 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
         return error_response(exc.status, exc.reason or "error", None, allow=exc.headers.get("Allow"))
     except StoreUnavailable as exc:  # the store is away: a retryable answer, not a crash
         log.warning("store unavailable on %s %s: %s", request.method, request.path, exc)
+        request.app[STORE].errors += 1  # counted in vigil_redis_errors_total
         return error_response(503, "store unavailable, retry shortly", None, code="store_unavailable")
     except Exception:  # the client gets the shape, the log gets the trace
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -10,7 +10,7 @@ from tests.conftest import FACE_CLIP
 
 
 def _rejected(metrics_text: str, limit: str) -> float:
-    match = re.search(rf'vigil_rejected_total{{limit="{limit}"}} ([0-9.e+]+)', metrics_text)
+    match = re.search(rf'vigil_rejected_total{{limit="{limit}",worker="[^"]+"}} ([0-9.e+]+)', metrics_text)
     return float(match.group(1)) if match else 0.0
 
 
