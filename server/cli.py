@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from server.core.config import BOUNDS, LOG_LEVELS, SETTINGS_DOC, Settings, redact_url
 
 if TYPE_CHECKING:
+    from pipeline.audio.vad import SileroVad
+    from pipeline.runner import Pipeline
     from server.store.store import Store
 
 log = logging.getLogger("vigil")
@@ -114,6 +116,15 @@ async def bootstrap_admin(settings: Settings, store: Store) -> str | None:
             f"    log in at http://{settings.host}:{settings.port}/dashboard.html")
 
 
+def load_models_quietly(settings: Settings) -> tuple[Pipeline, SileroVad | None]:
+    """The models, without the native libraries' stderr lines unless VIGIL_LOG_LEVEL=DEBUG."""
+    from server.core.logs import native_stderr_filtered
+    from server.models import load_models
+
+    with native_stderr_filtered(show=settings.log_level == "DEBUG"):
+        return load_models(settings)
+
+
 async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = False) -> None:
     """One worker: loads the models, serves the API. With `shared_port` (several workers) the public
     port is opened with SO_REUSEPORT and a private port lets the other workers proxy to this one."""
@@ -121,7 +132,6 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
 
     from server.app import build_app
     from server.http.keys import SESSIONS
-    from server.models import load_models
     from server.rtc import aiortc_private
     from server.store.store import Store
 
@@ -131,7 +141,7 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
     if not await store.ping():  # before the models: a wrong REDIS_URL is told in a second, not after loading
         await store.close()
         raise CliError(f"cannot reach Redis at {redact_url(redis_url)} (REDIS_URL)")
-    pipeline, vad = await loop.run_in_executor(None, load_models, settings)
+    pipeline, vad = await loop.run_in_executor(None, load_models_quietly, settings)
     first_run = await bootstrap_admin(settings, store)  # before serving: a bad admin setting stops the start
     app = build_app(settings=settings, store=store, pipeline=pipeline, worker_id=_worker_id(), vad=vad)
     runner = web.AppRunner(app, access_log=None)
@@ -195,13 +205,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from server.core.logs import quiet_native_logs
-    from server.models import load_models
     from server.store.embedded import redis_for
     from server.tools.doctor import model_checks, network_checks, render
 
     settings = settings_from_env()
     quiet_native_logs()
-    pipeline, vad = load_models(settings)
+    pipeline, vad = load_models_quietly(settings)
     models = pipeline.health()
     models["vad"] = "loaded" if vad is not None and getattr(vad, "loaded", False) else \
         f"missing: {getattr(vad, 'error', None) or 'not loaded'}"

