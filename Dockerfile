@@ -5,8 +5,11 @@
 #
 # Installs like the Makefile: `pip install -e .`, then the packages whose dependency pins are wrong
 # (mediapipe declares numpy<2/protobuf<5 but runs on numpy 2) with --no-deps. tests/test_compose.py
-# checks that the --no-deps list below equals the Makefile's NODEPS and that CMD runs the console script
-# declared in pyproject.toml.
+# checks that the --no-deps list below equals the Makefile's NODEPS, that CMD runs the console script
+# declared in pyproject.toml, and that HEALTHCHECK asks the liveness probe.
+#
+# Production is the default (VIGIL_ENV=production): join codes, and no start without VIGIL_JWT_SECRET.
+# For a local try-out: docker run -e VIGIL_ENV=dev -p 8080:8080 vigil
 FROM python:3.11-slim
 
 # Every model Vigil runs is ONNX (onnxruntime) or mediapipe; torch is only for experiments. When asked
@@ -18,6 +21,7 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIGIL_ENV=production \
     VIGIL_DATA_DIR=/data
 
 WORKDIR /app
@@ -45,4 +49,8 @@ USER vigil
 VOLUME ["/data"]
 
 EXPOSE 8080
+# Liveness only (/livez): a Redis blip or a full worker must not mark the container unhealthy; /readyz
+# is for the load balancer. python:3.11-slim has no curl.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/livez', timeout=3)"]
 CMD ["vigil", "serve", "--host", "0.0.0.0", "--port", "8080"]

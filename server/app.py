@@ -50,6 +50,7 @@ from server.http.keys import (
     WATCHERS,
     WEBHOOKS,
 )
+from server.http.observe import observe_middleware
 from server.http.origin import origin_middleware
 from server.http.routes import (
     accounts,
@@ -94,7 +95,8 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     user_accounts, exam_records = Accounts(store.accounts, tokens.secret, hashing), Exams(store.exams)
     router = WorkerRouter(manager, store, placement_of)
     fanout, watchers = LiveFanout(store), Watchers()
-    app = web.Application(middlewares=[error_middleware, origin_middleware(COOKIE), router.middleware],
+    app = web.Application(middlewares=[observe_middleware, error_middleware, origin_middleware(COOKIE),
+                                       router.middleware],
                           client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[STORE] = store

@@ -1,4 +1,8 @@
-"""`vigil`: the command line (serve, loadtest, user, apikey, token, eval)."""
+"""`vigil`: the command line (serve, doctor, loadtest, user, apikey, token, eval).
+
+An error the operator can fix (a bad setting, an unreachable Redis) is a `CliError`: `main` prints it as
+one line, `vigil: ...`, and exits 2, never with a traceback.
+"""
 from __future__ import annotations
 
 import argparse
@@ -12,14 +16,58 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from server.core.config import Settings
+from server.core.config import BOUNDS, LOG_LEVELS, SETTINGS_DOC, Settings, redact_url
 
 if TYPE_CHECKING:
+    from pipeline.audio.vad import SileroVad
+    from pipeline.runner import Pipeline
     from server.store.store import Store
 
 log = logging.getLogger("vigil")
 #: the dev admin `vigil serve` creates on first start in `dev` mode (its password printed once)
 DEV_ADMIN_EMAIL = "admin@vigil.local"
+
+
+class CliError(Exception):
+    """A problem the operator can fix: printed as `vigil: <message>`, exit 2."""
+
+
+def settings_from_env() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise CliError(f"bad setting: {exc}") from None
+
+
+def port_number(text: str) -> int:
+    """argparse type of `--port`: VIGIL_PORT's bounds."""
+    low, high = BOUNDS["VIGIL_PORT"]
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not low <= port <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, not {port}")
+    return port
+
+
+def settings_help() -> str:
+    """The environment variables, for `vigil serve --help` (from `SETTINGS_DOC`, with bounds)."""
+    lines = ["environment variables (command-line options override VIGIL_HOST and VIGIL_PORT):"]
+    for name, (default, meaning) in SETTINGS_DOC.items():
+        extra = f"; {BOUNDS[name][0]:g} to {BOUNDS[name][1]:g}" if name in BOUNDS else ""
+        extra += f"; one of {', '.join(LOG_LEVELS)}" if name == "VIGIL_LOG_LEVEL" else ""
+        lines.append(f"  {name:<26} {meaning.replace('`', '')} (default: {default}{extra})")
+    return "\n".join(lines)
+
+
+def vigil_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vigil")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _worker_id() -> str:
@@ -68,6 +116,15 @@ async def bootstrap_admin(settings: Settings, store: Store) -> str | None:
             f"    log in at http://{settings.host}:{settings.port}/dashboard.html")
 
 
+def load_models_quietly(settings: Settings) -> tuple[Pipeline, SileroVad | None]:
+    """The models, without the native libraries' stderr lines unless VIGIL_LOG_LEVEL=DEBUG."""
+    from server.core.logs import native_stderr_filtered
+    from server.models import load_models
+
+    with native_stderr_filtered(show=settings.log_level == "DEBUG"):
+        return load_models(settings)
+
+
 async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = False) -> None:
     """One worker: loads the models, serves the API. With `shared_port` (several workers) the public
     port is opened with SO_REUSEPORT and a private port lets the other workers proxy to this one."""
@@ -75,16 +132,16 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
 
     from server.app import build_app
     from server.http.keys import SESSIONS
-    from server.models import load_models
     from server.rtc import aiortc_private
     from server.store.store import Store
 
     aiortc_private.install()  # fails at start if aiortc moved a private name; marker-bit jitter buffer
     loop = asyncio.get_running_loop()
-    pipeline, vad = await loop.run_in_executor(None, load_models, settings)
     store = Store(redis_url)
-    if not await store.ping():
-        raise SystemExit(f"cannot reach Redis at {redis_url}")
+    if not await store.ping():  # before the models: a wrong REDIS_URL is told in a second, not after loading
+        await store.close()
+        raise CliError(f"cannot reach Redis at {redact_url(redis_url)} (REDIS_URL)")
+    pipeline, vad = await loop.run_in_executor(None, load_models_quietly, settings)
     first_run = await bootstrap_admin(settings, store)  # before serving: a bad admin setting stops the start
     app = build_app(settings=settings, store=store, pipeline=pipeline, worker_id=_worker_id(), vad=vad)
     runner = web.AppRunner(app, access_log=None)
@@ -97,7 +154,7 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
     manager = app[SESSIONS]
     manager.internal_url = f"http://{settings.worker_host if shared_port else '127.0.0.1'}:{port}"
     print(f"vigil: worker {manager.worker_id} listening on http://{settings.host}:{settings.port} "
-          f"(internal {manager.internal_url}, redis {redis_url})", flush=True)
+          f"(internal {manager.internal_url}, redis {redact_url(redis_url)})", flush=True)
     if first_run:
         print(first_run, flush=True)
     stop = asyncio.Event()
@@ -115,13 +172,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.core.logs import configure_logging
     from server.store.embedded import redis_for
 
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        print(f"vigil: bad setting: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_from_env()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.with_overrides(**overrides)
+    check_secrets(settings)
     configure_logging(settings.log_level)
     try:
         with redis_for(settings.redis_url, settings.data_dir) as redis_url:
@@ -136,6 +190,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_secrets(settings: Settings) -> None:
+    """Refuse a missing or short JWT secret in production before any model or Valkey loads."""
+    from server.accounts.secrets import signing_secret
+
+    try:
+        signing_secret(settings)
+    except (ValueError, OSError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """`vigil doctor`: models, Redis (the embedded Valkey attached to or started, as `vigil user add`), TURN."""
+    from rich.console import Console
+
+    from server.core.logs import quiet_native_logs
+    from server.store.embedded import redis_for
+    from server.tools.doctor import model_checks, network_checks, render
+
+    settings = settings_from_env()
+    quiet_native_logs()
+    pipeline, vad = load_models_quietly(settings)
+    models = pipeline.health()
+    models["vad"] = "loaded" if vad is not None and getattr(vad, "loaded", False) else \
+        f"missing: {getattr(vad, 'error', None) or 'not loaded'}"
+    with redis_for(settings.redis_url, settings.data_dir) as redis_url:
+        checks = model_checks(models) + asyncio.run(network_checks(settings, redis_url))
+    render(checks, Console())
+    return 1 if any(c.outcome == "fail" for c in checks) else 0
+
+
+def add_doctor_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    doctor = sub.add_parser(
+        "doctor", help="check the installation: models, Redis, TURN",
+        description="Check this installation without serving: every model loads, Redis answers (the "
+                    "embedded Valkey when REDIS_URL is unset), and TURN allocates a relay with Vigil's "
+                    "credentials when VIGIL_TURN_SECRET and VIGIL_TURN_URLS are set. Prints a pass/fail "
+                    "table; exit 0 when every check passes, 1 otherwise, 2 on a bad setting.",
+        epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    doctor.set_defaults(func=cmd_doctor)
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     """`vigil user add`: an account of any role, written straight to Redis (embedded Valkey when unset)."""
     import getpass
@@ -145,7 +240,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from server.store.embedded import redis_for
     from server.store.store import Store
 
-    settings = Settings.from_env()
+    settings = settings_from_env()
     password = args.password or os.environ.get("VIGIL_USER_PASSWORD")
     if not password:
         password = getpass.getpass(f"password for {args.email}: ")
@@ -156,6 +251,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     async def add(redis_url: str) -> str:
         store = Store(redis_url)
         try:
+            if not await store.ping():
+                raise CliError(f"cannot reach Redis at {redact_url(redis_url)} (REDIS_URL)")
             user = await Accounts(store.accounts, secret="").create_user(args.email, password, args.role)
             return f"created {user.role} {user.email} (user id {user.user_id})"
         finally:
@@ -259,13 +356,20 @@ def add_integration_parsers(sub: argparse._SubParsersAction) -> None:  # type: i
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigil", description="Real-time WebRTC proctoring media server")
+    parser.add_argument("--version", action="version", version=f"vigil {vigil_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server (embedded Valkey when REDIS_URL is unset)")
+    serve = sub.add_parser(
+        "serve", help="run the server (embedded Valkey when REDIS_URL is unset)",
+        description="Serve the exam page, the dashboard, the HTTP API and WebRTC sessions. Settings come "
+                    "from the environment (below); REDIS_URL unset starts or attaches to an embedded "
+                    "Valkey in VIGIL_DATA_DIR. A bad setting stops it before anything loads (exit 2).",
+        epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default=None, help="listen address (default VIGIL_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="listen port (default VIGIL_PORT or 8080)")
+    serve.add_argument("--port", type=port_number, default=None, help="listen port (default VIGIL_PORT or 8080)")
     serve.add_argument("--workers", type=int, default=1, help="media worker processes sharing the port (default 1)")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of several, started by --workers
     serve.set_defaults(func=cmd_serve)
+    add_doctor_parser(sub)
     from server.tools.loadtest import add_parser as add_loadtest_parser
 
     add_loadtest_parser(sub)
@@ -286,7 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ def everyone(status: int) -> dict[str, int]:
 #: (method, route) -> expected status per caller. Bodies: BODIES below.
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/health"): everyone(200),
+    ("GET", "/livez"): everyone(200),
+    ("GET", "/readyz"): everyone(200),
     ("GET", "/metrics"): everyone(200),
     ("GET", "/"): everyone(200),
     ("GET", "/exam.html"): everyone(200),

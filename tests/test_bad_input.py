@@ -4,6 +4,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from server.http.errors import ERROR_KEYS
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 
@@ -16,7 +17,7 @@ async def _call(http: aiohttp.ClientSession, method: str, url: str, **kw) -> tup
 
 def _assert_error(status: int, body: dict, expected: int) -> None:
     assert status == expected, (status, body)
-    assert set(body) == {"error", "detail"} and isinstance(body["error"], str) and body["error"]
+    assert set(body) == ERROR_KEYS and isinstance(body["error"], str) and body["error"]
     assert "Traceback" not in str(body)
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from aiohttp.web import RouteDef
 
 from server.core.config import SETTINGS_DOC, Settings
 
@@ -36,6 +37,8 @@ DEPLOY_ENV = {
 STANDARD_ENV = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "TZ", "GLOG_minloglevel"}
 #: Deployment secrets compose must refuse to start without (`${VAR:?...}`), never default.
 REQUIRED_SECRETS = {"VIGIL_JWT_SECRET", "VIGIL_TURN_SECRET"}
+#: the probes (server/http/routes/health.py): a container healthcheck asks liveness only
+LIVENESS, READINESS = "/livez", "/readyz"
 
 _INTERPOLATION = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[?-])(?P<arg>[^}]*))?\}")
 
@@ -213,9 +216,7 @@ def test_vigil_port_matches_settings_command_and_healthcheck(services: dict[str,
     assert port == Settings().port, "vigil's --port differs from server/core/config.py's default port"
     assert option(argv, "--host") == "0.0.0.0", "inside a container vigil must listen on all interfaces"
 
-    health = " ".join(as_argv(vigil["healthcheck"]["test"]))
-    match = re.search(r"http://(127\.0\.0\.1|localhost):(\d+)/health\b", health)
-    assert match and int(match.group(2)) == port, health
+    assert probe_of(" ".join(as_argv(vigil["healthcheck"]["test"]))) == (port, LIVENESS)
 
     if vigil.get("network_mode") == "host":
         # Published ports are meaningless (and rejected by some engines) on the host network.
@@ -319,6 +320,43 @@ def test_turnserver_conf_is_hardened() -> None:
         "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
     ):
         assert private in denied, f"{private} is not a denied peer range"
+
+
+def probe_of(command: str) -> tuple[int, str]:
+    """(port, path) of the loopback URL a healthcheck command asks."""
+    match = re.search(r"http://(?:127\.0\.0\.1|localhost):(\d+)(/[\w/]*)", command)
+    assert match, f"no loopback URL in the healthcheck {command!r}"
+    return int(match.group(1)), match.group(2)
+
+
+def served_paths() -> set[str]:
+    """GET paths of the probe routes, read from the code."""
+    from server.http.routes.health import routes
+
+    return {route.path for route in routes if isinstance(route, RouteDef) and route.method == "GET"}
+
+
+def test_the_probes_the_deployment_asks_are_served() -> None:
+    assert {LIVENESS, READINESS, "/health"} <= served_paths()
+
+
+def test_dockerfile_healthcheck_asks_liveness_on_the_served_port() -> None:
+    checks = [args for instr, args in dockerfile_instructions() if instr == "HEALTHCHECK"]
+    assert len(checks) == 1, "the image declares no HEALTHCHECK"
+    options, _, command = checks[0].partition("CMD ")
+    assert exec_form(command)[0] == "python", "python:3.11-slim has no curl"
+    # liveness, never /readyz or /health: those are 503 during a Redis blip and would get a worker restarted
+    assert probe_of(command) == (Settings().port, LIVENESS)
+
+
+def test_the_image_defaults_to_production() -> None:
+    env: dict[str, str] = {}
+    for instr, args in dockerfile_instructions():
+        if instr == "ENV":
+            env.update(item.split("=", 1) for item in shlex.split(args))
+    assert env.get("VIGIL_ENV") == "production", "`docker run` must not start in dev mode (demo exam, 0.0.0.0)"
+    settings = Settings.from_env({**env, "VIGIL_JWT_SECRET": "from-the-operator"})
+    assert settings.env == "production" and str(settings.data_dir) == "/data"
 
 
 def test_healthchecks_and_startup_order(services: dict[str, Any]) -> None:

@@ -110,3 +110,22 @@ async def test_two_workers_spread_sessions_and_survive_a_crash(two_workers) -> N
 
 async def _has_kind(store: Store, sid: str, kind: str) -> bool:
     return any(e["kind"] == kind for e in await store.events(sid))
+
+
+async def test_each_scrape_names_its_worker_and_both_workers_are_seen(two_workers) -> None:  # type: ignore[no-untyped-def]
+    """Under --workers 2 a scrape reaches one worker (the kernel spreads connections): each sample says
+    which, so counters never appear to jump between workers' values."""
+    import aiohttp
+    from prometheus_client.parser import text_string_to_metric_families
+
+    base, _store = two_workers
+    seen: set[str] = set()
+    for _ in range(60):  # a fresh connection per scrape; each lands on either worker
+        async with aiohttp.ClientSession() as http, http.get(base + "/metrics") as resp:
+            text = await resp.text()
+        workers = {s.labels.get("worker") for f in text_string_to_metric_families(text) for s in f.samples}
+        assert len(workers) == 1 and None not in workers, workers  # one worker per scrape, on every sample
+        seen |= workers  # type: ignore[arg-type]
+        if len(seen) == 2:
+            break
+    assert len(seen) == 2, seen

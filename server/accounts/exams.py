@@ -35,11 +35,11 @@ def validated_policy(policy: Any) -> str | None:
     if policy is None:
         return None
     if not isinstance(policy, dict):
-        raise ApiError(400, "policy must be a JSON object")
+        raise ApiError(400, "policy must be a JSON object", code="invalid_policy")
     try:
         policy_from_dict(policy)
     except (ValueError, TypeError) as exc:  # PolicyError is a ValueError naming the bad key
-        raise ApiError(400, str(exc), {"field": getattr(exc, "key", None)}) from None
+        raise ApiError(400, str(exc), {"field": getattr(exc, "key", None)}, code="invalid_policy") from None
     return json.dumps(policy, separators=(",", ":"))
 
 
@@ -55,7 +55,7 @@ class Exams:
             if await self.records.claim_join_code(code, exam_id):
                 break
         else:
-            raise ApiError(409, "could not allocate a join code; try again")
+            raise ApiError(409, "could not allocate a join code; try again", code="join_code_unavailable")
         fields = {"exam_id": exam_id, "title": title, "owner": owner.user_id, "join_code": code,
                   "created_at": str(now)}
         if stored_policy is not None:

@@ -56,7 +56,7 @@ class PasswordHashing:
     async def _run(self, fn: Callable[..., T], *args: str) -> T:
         if self._waiting >= self._max_waiting:
             REJECTED.labels("password_hashing").inc()
-            raise ApiError(503, "too many sign-ins at once; retry shortly", {"retry_after_s": 1})
+            raise ApiError(503, "too many sign-ins at once; retry shortly", {"retry_after_s": 1}, code="busy", retry_after_s=1)
         self._waiting += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)

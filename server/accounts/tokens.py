@@ -24,13 +24,13 @@ class SessionTokens:
         try:
             claims = jwt.decode(token, self.secret, algorithms=["HS256"], options={"require": ["exp", "sid"]})
         except jwt.ExpiredSignatureError:
-            raise ApiError(401, "session token expired") from None
+            raise ApiError(401, "session token expired", code="token_expired") from None
         except jwt.PyJWTError:
-            raise ApiError(401, "invalid session token") from None
+            raise ApiError(401, "invalid session token", code="invalid_token") from None
         if claims.get("scope") != SESSION_SCOPE:
-            raise ApiError(401, "not a session token")
+            raise ApiError(401, "not a session token", code="invalid_token")
         if claims.get("sid") != session_id:
-            raise ApiError(403, "token belongs to another session")
+            raise ApiError(403, "token belongs to another session", code="forbidden")
 
 
 def bearer(header: str | None) -> str | None:

@@ -49,13 +49,13 @@ REGISTRATIONS_PER_ADDRESS_PER_HOUR = 30
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     if not EMAIL_RE.match(email):
-        raise ApiError(400, "invalid email address")
+        raise ApiError(400, "invalid email address", code="invalid_email")
     return email
 
 
 def check_password(password: str) -> None:
     if not MIN_PASSWORD_LEN <= len(password) <= MAX_PASSWORD_LEN:
-        raise ApiError(400, f"password must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters")
+        raise ApiError(400, f"password must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters", code="invalid_password")
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Accounts:
         email = normalise_email(email)
         check_password(password)
         if role not in ROLES:
-            raise ApiError(400, f"role must be one of {', '.join(ROLES)}")
+            raise ApiError(400, f"role must be one of {', '.join(ROLES)}", code="invalid_role")
         if client is not None:
             await self._limit("register", client, REGISTRATIONS_PER_ADDRESS_PER_HOUR, 3600)
         password_hash = await self.hashing.hash(password)
@@ -87,7 +87,7 @@ class Accounts:
             "user_id": user_id, "email": email, "role": role, "password_hash": password_hash,
             "created_at": str(now if now is not None else time.time())})
         if not created:
-            raise ApiError(409, "an account with this email exists")
+            raise ApiError(409, "an account with this email exists", code="email_taken")
         return User(user_id, email, role)
 
     async def get_user(self, user_id: str) -> User | None:
@@ -109,7 +109,7 @@ class Accounts:
         if failures >= LOGIN_MAX_FAILURES:
             REJECTED.labels("login").inc()
             retry = max(1, await self.records.login_failures_ttl(email, client))
-            raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": retry})
+            raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": retry}, code="too_many_logins", retry_after_s=retry)
         await self._limit("login", client, LOGINS_PER_ADDRESS_PER_MIN, 60)
         await self._limit("login", "all", LOGINS_PER_MIN, 60)
         user_id = await self.records.user_id_for_email(email) if len(password) <= MAX_PASSWORD_LEN else None
@@ -118,7 +118,7 @@ class Accounts:
         user = await self.get_user(user_id) if ok and stored and user_id else None
         if user is None:
             await self.records.add_login_failure(email, client, LOGIN_WINDOW_S)
-            raise ApiError(401, "wrong email or password")
+            raise ApiError(401, "wrong email or password", code="wrong_credentials")
         await self.records.clear_login_failures(email, client)
         if self.hashing.needs_rehash(stored or ""):
             new_hash = await self.hashing.hash(password)
@@ -128,7 +128,7 @@ class Accounts:
     async def _limit(self, name: str, subject: str, limit: int, window_s: int) -> None:
         if await self.records.rates.count(name, subject, window_s) > limit:
             REJECTED.labels(name).inc()
-            raise ApiError(429, f"too many {name} attempts; try again later", {"retry_after_s": window_s})
+            raise ApiError(429, f"too many {name} attempts; try again later", {"retry_after_s": window_s}, code="rate_limited", retry_after_s=window_s)
 
     # -- tokens --------------------------------------------------------------------------------
     def issue(self, user: User, now: float) -> IssuedToken:

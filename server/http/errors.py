@@ -1,4 +1,9 @@
-"""The one error shape of the HTTP API: `{"error": "...", "detail": ...}`, never a stack trace."""
+"""The one error shape of the HTTP API, never a stack trace: an RFC 9457 problem.
+
+`application/problem+json` with `type`, `title`, `status` and the stable `code`
+(`server.protocol.errors.ERROR_CODES`), plus the keys clients read before: `error` (this occurrence's
+message) and `detail` (its data, or null). A 429 or 503 carries `Retry-After`, a 405 its `Allow`.
+"""
 from __future__ import annotations
 
 import logging
@@ -10,13 +15,25 @@ from pydantic import ValidationError
 
 from server.core.metrics import REJECTED
 from server.core.strict_json import dumps, loads
-from server.protocol.errors import ApiError
+from server.http.keys import STORE
+from server.protocol.errors import (
+    DEFAULT_RETRY_AFTER_S,
+    ERROR_CODES,
+    PROBLEM_TYPE_PREFIX,
+    ApiError,
+    code_for_status,
+)
 from server.store.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 #: statuses that mean "a limit said no", counted in vigil_rejected{limit=...}
 LIMIT_NAMES = {413: "body_size"}
+PROBLEM_JSON = "application/problem+json"
+#: the keys of every error body
+ERROR_KEYS = frozenset({"type", "title", "status", "code", "error", "detail"})
+#: statuses that tell the client to come back later: they always carry Retry-After
+RETRYABLE = (429, 503)
 
 
 def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -24,8 +41,22 @@ def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | 
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 
-def error_response(status: int, error: str, detail: Any = None) -> web.Response:
-    return json_response({"error": error, "detail": detail}, status=status)
+def error_response(status: int, error: str, detail: Any = None, *, code: str | None = None,
+                   retry_after_s: float | None = None, allow: str | None = None) -> web.Response:
+    """The problem answer; `code` defaults to the status's generic one."""
+    code = code or code_for_status(status)
+    body = {"type": PROBLEM_TYPE_PREFIX + code, "title": ERROR_CODES[code], "status": status, "code": code,
+            "error": error, "detail": detail}
+    headers = {"Content-Type": PROBLEM_JSON}
+    if status in RETRYABLE:
+        headers["Retry-After"] = str(max(1, round(retry_after_s or DEFAULT_RETRY_AFTER_S)))
+    if allow is not None:
+        headers["Allow"] = allow
+    return web.Response(text=dumps(body), status=status, headers=headers)
+
+
+def api_error_response(exc: ApiError) -> web.Response:
+    return error_response(exc.status, exc.error, exc.detail, code=exc.code, retry_after_s=exc.retry_after_s)
 
 
 def _validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
@@ -39,37 +70,39 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
     except ApiError as exc:
         if exc.status in LIMIT_NAMES:
             REJECTED.labels(LIMIT_NAMES[exc.status]).inc()
-        return error_response(exc.status, exc.error, exc.detail)
+        return api_error_response(exc)
     except ValidationError as exc:
-        return error_response(400, "invalid request body", _validation_detail(exc))
+        return error_response(400, "invalid request body", _validation_detail(exc), code="invalid_body")
     except web.HTTPRequestEntityTooLarge as exc:
         REJECTED.labels("body_size").inc()
         return error_response(413, "request body too large", {"max_bytes": exc.max_size if hasattr(exc, "max_size") else None})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, exc.reason or "error", None)
+        return error_response(exc.status, exc.reason or "error", None, allow=exc.headers.get("Allow"))
     except StoreUnavailable as exc:  # the store is away: a retryable answer, not a crash
         log.warning("store unavailable on %s %s: %s", request.method, request.path, exc)
-        return error_response(503, "store unavailable, retry shortly", None)
+        request.app[STORE].errors += 1  # counted in vigil_redis_errors_total
+        return error_response(503, "store unavailable, retry shortly", None, code="store_unavailable")
     except Exception:  # the client gets the shape, the log gets the trace
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error", None)
-    if response.status >= 400 and response.content_type != "application/json":
+    if response.status >= 400 and response.content_type not in ("application/json", PROBLEM_JSON):
         # aiohttp's own answers (static files, unmatched routes) come back as plain text
-        return error_response(response.status, getattr(response, "reason", None) or "error", None)
+        return error_response(response.status, getattr(response, "reason", None) or "error", None,
+                              allow=response.headers.get("Allow"))
     return response
 
 
 async def read_body(request: web.Request, max_bytes: int, expected: str) -> bytes:
     """The raw body, with 413 past `max_bytes` and 400 when it is empty (`expected` names what was)."""
     if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(413, "request body too large", {"max_bytes": max_bytes})
+        raise ApiError(413, "request body too large", {"max_bytes": max_bytes}, code="body_too_large")
     raw = await request.content.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        raise ApiError(413, "request body too large", {"max_bytes": max_bytes})
+        raise ApiError(413, "request body too large", {"max_bytes": max_bytes}, code="body_too_large")
     if not raw:
-        raise ApiError(400, f"request body is empty; {expected} expected")
+        raise ApiError(400, f"request body is empty; {expected} expected", code="empty_body")
     return raw
 
 
@@ -79,6 +112,6 @@ async def read_json(request: web.Request, max_bytes: int) -> Any:
     try:
         return loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError, as are Infinity/NaN
-        raise ApiError(400, "malformed JSON", str(exc)) from None
+        raise ApiError(400, "malformed JSON", str(exc), code="invalid_json") from None
     except RecursionError:  # "[[[[..." thousands deep: not a body any client of ours sends
-        raise ApiError(400, "malformed JSON", "nested too deeply") from None
+        raise ApiError(400, "malformed JSON", "nested too deeply", code="invalid_json") from None

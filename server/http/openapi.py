@@ -30,7 +30,11 @@ SDP = "server.protocol.http:SessionDescription"
 DOCUMENT_READERS = "that candidate's session token; proctor, admin with ?session_id="
 ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/health"): RouteDoc("Health: Redis, models (loaded or missing: why), worker, sessions", "anyone"),
-    ("GET", "/metrics"): RouteDoc("Prometheus metrics", "admin network", content="text/plain"),
+    ("GET", "/livez"): RouteDoc("Liveness probe: 200 while the process answers", "anyone"),
+    ("GET", "/readyz"): RouteDoc("Readiness probe: Redis, models, capacity; 503 with Retry-After when not ready",
+                                 "anyone"),
+    ("GET", "/metrics"): RouteDoc("Prometheus metrics of this worker (samples labelled by worker)",
+                                  "anyone in dev; in production VIGIL_METRICS_TOKEN or admin", content="text/plain"),
     ("POST", "/api/sessions"): RouteDoc("Create a session (join code, join token, an API key's exam_id, or the demo "
                                         "exam in dev)", "candidate, API key",
                                         "server.protocol.http:CreateSession", 201),

@@ -25,12 +25,12 @@ def check_cookie_write(request: web.Request) -> None:
     source = origin if origin is not None else request.headers.get("Referer")
     if source is None:
         raise ApiError(403, "cross-site request refused: a cookie-authenticated write needs an Origin "
-                            "or Referer header", {"origin": None})
+                            "or Referer header", {"origin": None}, code="cross_site")
     if urlsplit(source).netloc != request.host:
-        raise ApiError(403, "cross-site request refused", {"origin": source[:200]})
+        raise ApiError(403, "cross-site request refused", {"origin": source[:200]}, code="cross_site")
     if request.body_exists and request.content_type != "application/json":
         raise ApiError(415, "a cookie-authenticated write must send application/json",
-                       {"content_type": request.content_type})
+                       {"content_type": request.content_type}, code="unsupported_media_type")
 
 
 def origin_middleware(cookie_name: str) -> Callable[..., Awaitable[web.StreamResponse]]:

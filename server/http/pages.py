@@ -15,7 +15,7 @@ PAGES = {"/": "exam.html", "/exam.html": "exam.html", "/dashboard.html": "dashbo
 async def page(request: web.Request) -> web.StreamResponse:
     path = STATIC_DIR / PAGES[request.path]
     if not path.is_file():
-        raise ApiError(404, "page not found")
+        raise ApiError(404, "page not found", code="not_found")
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 

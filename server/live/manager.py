@@ -70,7 +70,7 @@ class SessionManager:
         exam_id = exam_id or await self._resolve_exam(body)
         if self.connected_count() >= self.settings.max_sessions:
             REJECTED.labels("sessions").inc()
-            raise ApiError(429, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions})
+            raise ApiError(429, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions}, code="session_limit")
         sid = uuid.uuid4().hex
         await self.store.create_session(sid, {
             "session_id": sid, "candidate_id": body.candidate_id, "exam_id": exam_id, "status": "created",
@@ -83,18 +83,18 @@ class SessionManager:
         if body.join_code is not None:
             exam_id = await self.store.exam_for_join_code(body.join_code)
             if exam_id is None:
-                raise ApiError(404, "unknown join code")
+                raise ApiError(404, "unknown join code", code="unknown_join_code")
             return exam_id
         if self.settings.env == "production":
-            raise ApiError(403, "a join code is required", {"hint": "ask your proctor for the exam's join code"})
+            raise ApiError(403, "a join code is required", {"hint": "ask your proctor for the exam's join code"}, code="join_code_required")
         if body.exam_id not in (None, DEMO_EXAM_ID):
-            raise ApiError(403, "joining an exam needs its join code")
+            raise ApiError(403, "joining an exam needs its join code", code="join_code_required")
         return DEMO_EXAM_ID
 
     async def require(self, sid: str) -> dict[str, str]:
         data = await self.store.session(sid)
         if data is None:
-            raise ApiError(404, "unknown session", {"session_id": sid})
+            raise ApiError(404, "unknown session", {"session_id": sid}, code="unknown_session")
         return data
 
     # -- offer / resume ------------------------------------------------------------------------
@@ -103,12 +103,12 @@ class SessionManager:
             data = await self.require(sid)
             status = data.get("status")
             if status == "ended":
-                raise ApiError(409, "session has ended")
+                raise ApiError(409, "session has ended", code="session_ended")
             if resume and status not in ("disconnected", "connecting", "live"):
-                raise ApiError(409, f"nothing to resume: session is {status}", {"status": status})
+                raise ApiError(409, f"nothing to resume: session is {status}", {"status": status}, code="nothing_to_resume")
             if not resume and status != "created":
                 raise ApiError(409, f"session already has a peer (status {status}); use /resume after a drop",
-                               {"status": status})
+                               {"status": status}, code="session_has_peer")
             _check_offer(desc.sdp)
             session = self.live.get(sid)
             if session is not None:  # a re-offer replaces the old peer; history stays
@@ -127,7 +127,7 @@ class SessionManager:
                 await session.stop_media()
                 if not resume and self.live.pop(sid, None) is not None:
                     await session.aclose(flush_s=1.0)
-                raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
+                raise ApiError(400, "could not negotiate this offer", str(exc)[:300], code="invalid_offer") from None
             session.status = "connecting"
             fields: dict[str, Any] = {"status": "connecting", "worker": self.worker_id, "connected_at": time.time()}
             if not data.get("started_at"):
@@ -273,6 +273,6 @@ class SessionManager:
 def _check_offer(sdp: str) -> None:
     """Refuse offers that cannot be a candidate's: no video, or not SDP at all."""
     if not sdp.startswith("v=0"):
-        raise ApiError(400, "offer is not SDP (must start with v=0)")
+        raise ApiError(400, "offer is not SDP (must start with v=0)", code="invalid_offer")
     if "\nm=video " not in sdp.replace("\r\n", "\n"):
-        raise ApiError(400, "offer has no video track", {"hint": "send the camera track (and audio, and a 'vigil' data channel)"})
+        raise ApiError(400, "offer has no video track", {"hint": "send the camera track (and audio, and a 'vigil' data channel)"}, code="invalid_offer")

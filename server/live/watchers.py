@@ -95,7 +95,7 @@ class Watchers:
     async def start(self, session: LiveSession, desc: SessionDescription) -> dict[str, str]:
         track = session.watch_track()
         if track is None or session.status != "live":
-            raise ApiError(409, "the candidate's video is not live yet; retry shortly", {"status": session.status})
+            raise ApiError(503, "the candidate's video is not live yet; retry shortly", {"status": session.status}, code="video_not_live", retry_after_s=2)
         sid = session.session_id
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         watcher = Watcher(session, pc, track, on_closed=lambda: self._forget(sid, pc))
@@ -105,7 +105,7 @@ class Watchers:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
             await watcher.close()
-            raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
+            raise ApiError(400, "could not negotiate this offer", str(exc)[:300], code="invalid_offer") from None
         self.by_session.setdefault(sid, set()).add(pc)
         self._tasks.spawn(self._supervise(session, pc, watcher.close), f"watch-{sid}")
         return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}

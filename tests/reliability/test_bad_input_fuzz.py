@@ -12,6 +12,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server.http.errors import ERROR_KEYS
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP, REPO, free_port
 
@@ -33,7 +34,7 @@ def _is_error_shape(status: int, text: str) -> bool:
         body = json.loads(text)
     except ValueError:
         return False
-    return 400 <= status < 500 and set(body) == {"error", "detail"} and "Traceback" not in text
+    return 400 <= status < 500 and set(body) == ERROR_KEYS and "Traceback" not in text
 
 
 async def test_fuzzed_bodies_get_4xx_and_a_live_session_keeps_going(vigil_server, ledger) -> None:

@@ -93,7 +93,7 @@ async def test_a_model_failing_on_frames_is_counted_and_the_session_goes_on(
         session = server.sessions.live[client.session_id]
         assert session.session_pipeline.errors["flaky"] >= 2
         async with client.http.get(server.url + "/metrics") as resp:  # type: ignore[union-attr]
-            assert 'vigil_stage_errors_total{stage="flaky"}' in await resp.text()
+            assert 'vigil_stage_errors_total{stage="flaky",worker=' in await resp.text()
     finally:
         await client.close()
 

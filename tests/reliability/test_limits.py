@@ -10,7 +10,7 @@ from tests.conftest import FACE_CLIP
 
 
 def _rejected(metrics_text: str, limit: str) -> float:
-    match = re.search(rf'vigil_rejected_total{{limit="{limit}"}} ([0-9.e+]+)', metrics_text)
+    match = re.search(rf'vigil_rejected_total{{limit="{limit}",worker="[^"]+"}} ([0-9.e+]+)', metrics_text)
     return float(match.group(1)) if match else 0.0
 
 
@@ -26,6 +26,7 @@ async def test_session_and_body_limits_answer_clearly_and_are_counted(vigil_serv
                 assert resp.status == 429
                 body = await resp.json()
                 assert "session limit" in body["error"] and body["detail"] == {"max_sessions": 1}
+                assert body["code"] == "session_limit" and int(resp.headers["Retry-After"]) > 0
             async with http.post(server.url + "/api/sessions", data=b"{" + b" " * 20000 + b"}",
                                  headers={"Content-Type": "application/json"}) as resp:
                 assert resp.status == 413 and (await resp.json())["detail"] == {"max_bytes": 16384}

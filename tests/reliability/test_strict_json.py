@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from server.http.errors import ERROR_KEYS, PROBLEM_JSON
 from server.protocol.datachannel import ClientMessage
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
@@ -122,7 +123,7 @@ async def test_non_finite_numbers_in_http_bodies_are_a_400(vigil_server, ledger)
                                      headers={"Content-Type": "application/json", **headers}) as resp:
                     text = await resp.text()
                     assert resp.status == 400, (path, value, resp.status, text)
-                    assert set(strict_loads(text)) == {"error", "detail"}
+                    assert set(strict_loads(text)) == ERROR_KEYS
                 tried += 1
         ledger.tried("non_finite_http", tried)
         async with http.get(base + "/api/exams", headers={"Authorization": f"Bearer {proctor}"}) as resp:
@@ -155,11 +156,11 @@ async def test_a_non_ascii_bearer_token_is_a_401(vigil_server, ledger) -> None:
             status, body = await _raw_request(base, route + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token
                                               + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             assert status == 401, (route, token, status, body)
-            assert set(strict_loads(body)) == {"error", "detail"}
+            assert set(strict_loads(body)) == ERROR_KEYS
     for route in (b"GET /api/auth/profile", b"GET /api/exams"):  # the account cookie, likewise
         status, body = await _raw_request(base, route + b" HTTP/1.1\r\nHost: x\r\nCookie: vigil_auth=ab\xe9\xff"
                                           b"\r\nConnection: close\r\n\r\n")
-        assert status == 401 and set(strict_loads(body)) == {"error", "detail"}, (route, status, body)
+        assert status == 401 and set(strict_loads(body)) == ERROR_KEYS, (route, status, body)
     ledger.tried("non_ascii_bearer", len(routes) * 3 + 2)
 
 
@@ -170,13 +171,13 @@ async def test_oversized_headers_get_the_json_error_shape(vigil_server, ledger) 
         for headers in ({"X-Big": big}, {"Cookie": f"vigil_auth={big}"}, {"Authorization": f"Bearer {big}"}):
             async with http.get(base + "/api/auth/profile", headers=headers) as resp:
                 text = await resp.text()
-                assert resp.status == 400 and resp.content_type == "application/json", (resp.status, text)
+                assert resp.status == 400 and resp.content_type == PROBLEM_JSON, (resp.status, text)
                 body = strict_loads(text)
-                assert set(body) == {"error", "detail"} and body["error"] == "request header too large", body
+                assert set(body) == ERROR_KEYS and body["error"] == "request header too large", body
         async with http.get(base + "/health") as resp:
             assert resp.status == 200  # the server goes on
     status, body = await _raw_request(base, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status == 400 and strict_loads(body)["error"] == "request header too large"
     status, body = await _raw_request(base, b"NOT AN HTTP REQUEST\r\n\r\n")
-    assert status == 400 and set(strict_loads(body)) == {"error", "detail"}
+    assert status == 400 and set(strict_loads(body)) == ERROR_KEYS
     ledger.tried("oversized_header", 4)

@@ -32,9 +32,9 @@ async def register(request: web.Request) -> web.Response:
     if role != "candidate":
         user = await caller(request)
         if user is None:
-            raise ApiError(401, "only an admin may create proctor or admin accounts; log in as one")
+            raise ApiError(401, "only an admin may create proctor or admin accounts; log in as one", code="login_required")
         if user.role != "admin":
-            raise ApiError(403, "only an admin may create proctor or admin accounts")
+            raise ApiError(403, "only an admin may create proctor or admin accounts", code="forbidden")
     created = await accounts.create_user(body.email, body.password, role, time.time(), client=request.remote or "?")
     return json_response(await accounts.profile(created), status=201)
 
@@ -67,5 +67,5 @@ async def logout(request: web.Request) -> web.Response:
 async def profile(request: web.Request) -> web.Response:
     user = await caller(request)
     if user is None:
-        raise ApiError(401, "login required")
+        raise ApiError(401, "login required", code="login_required")
     return json_response(await request.app[ACCOUNTS].profile(user))

@@ -48,7 +48,6 @@ from pipeline.stages.faces import FacesResult
 from server.core.metrics import REGISTRY, REJECTED
 from server.core.strict_json import dumps
 from server.http.access import require_role
-from server.http.errors import json_response
 from server.http.keys import ANALYSIS_EXECUTOR, AUTH, BASELINE_SOCKETS, PIPELINE, SETTINGS
 from server.live.session import MAX_ANALYSIS_WIDTH
 from server.protocol.errors import ApiError
@@ -197,13 +196,13 @@ async def _admit(request: web.Request) -> None:
     protocol has no credentials of its own, so anyone could otherwise run the models for free."""
     settings = request.app[SETTINGS]
     if not settings.ws_baseline_enabled:
-        raise ApiError(404, "the seed WebSocket is off", {"hint": "VIGIL_WS_BASELINE=on enables it"})
+        raise ApiError(404, "the seed WebSocket is off", {"hint": "VIGIL_WS_BASELINE=on enables it"}, code="feature_off")
     if settings.env == "production":
         query_token = request.query.get("token")
         if query_token and "Authorization" not in request.headers:  # browsers cannot set headers on a WebSocket
             user = await request.app[AUTH].user_for_token(query_token)
             if user is None or user.role not in ("proctor", "admin"):
-                raise ApiError(403, "the seed WebSocket needs a proctor or admin token")
+                raise ApiError(403, "the seed WebSocket needs a proctor or admin token", code="forbidden")
             return
         await require_role(request, "proctor", "admin")
 
@@ -214,13 +213,13 @@ async def face_detection(request: web.Request) -> web.StreamResponse:
     await _admit(request)
     client_id = request.match_info["client_id"]
     if not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
-        return json_response({"error": "bad client id", "detail": None}, status=400)
+        raise ApiError(400, "bad client id", code="invalid_parameter")
     app, open_sockets = request.app, request.app[BASELINE_SOCKETS]
     # the seed protocol has no credentials: cap its sockets like sessions, so it cannot eat the CPU
     if len(open_sockets) >= app[SETTINGS].max_sessions:
         REJECTED.labels("ws_baseline").inc()
-        return json_response({"error": "too many WebSocket clients on this worker",
-                                  "detail": {"max": app[SETTINGS].max_sessions}}, status=429)
+        raise ApiError(429, "too many WebSocket clients on this worker", {"max": app[SETTINGS].max_sessions},
+                       code="too_many_clients")
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     conn = BaselineConnection(ws, app[PIPELINE], app[ANALYSIS_EXECUTOR], app[SETTINGS].analysis_fps)

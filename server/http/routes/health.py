@@ -1,4 +1,10 @@
-"""Health (Redis, models, worker) and Prometheus metrics.
+"""Probes (`/livez`, `/readyz`), the health summary (`/health`) and Prometheus metrics.
+
+Two probes, two questions. `/livez`: does this process answer? 200 whenever the event loop runs; it
+checks nothing else, so a Redis blip never makes an orchestrator restart a worker (which would drop
+its live candidates). `/readyz`: should new candidates be sent here? 200 when Redis answers, every
+model loaded and the worker below its session limit; else 503 with `Retry-After` and the failing
+checks. `/health` stays the human summary (every model's state, sessions, the embedded Valkey).
 
 With REDIS_URL unset, `/health` also says what the embedded Valkey's owner did (`redis_embedded`:
 its url, how often it restarted a dead Valkey, and when last), read from the status file the owner
@@ -8,19 +14,54 @@ worker, so its memory is not ours to read.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from pipeline.audio.vad import SileroVad
-from server.core.metrics import REGISTRY, SESSIONS_LIVE
+from server.accounts.tokens import bearer
+from server.core.metrics import REDIS_ERRORS, REGISTRY, SESSIONS_LIVE, WORKER_LOAD, WorkerLabelled
+from server.http.access import require_role
 from server.http.errors import json_response
 from server.http.keys import PIPELINE, SESSIONS, SETTINGS, STORE, VAD
 from server.store.embedded import read_status
+from server.store.store import Store
 
 routes = web.RouteTableDef()
+#: seconds a load balancer should wait before asking `/readyz` again after a 503
+READY_RETRY_AFTER_S = 5
+
+
+@routes.get("/livez")
+async def livez(request: web.Request) -> web.Response:
+    return json_response({"status": "ok", "worker": request.app[SESSIONS].worker_id})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    models = {**app[PIPELINE].health(), "vad": _vad_health(app[VAD])}
+    checks = readiness(redis_ok=await app[STORE].ping(), models=models,
+                       sessions=app[SESSIONS].connected_count(), max_sessions=app[SETTINGS].max_sessions)
+    ready = all(state == "ok" for state in checks.values())
+    body = {"status": "ready" if ready else "not_ready", "worker": app[SESSIONS].worker_id, "checks": checks}
+    if ready:
+        return json_response(body)
+    return json_response(body, status=503, headers={"Retry-After": str(READY_RETRY_AFTER_S)})
+
+
+def readiness(*, redis_ok: bool, models: dict[str, str], sessions: int, max_sessions: int) -> dict[str, str]:
+    """Each readiness check's state: "ok", or why not."""
+    missing = sorted(name for name, state in models.items() if state != "loaded")
+    return {
+        "redis": "ok" if redis_ok else "unreachable",
+        "models": "ok" if not missing else f"not loaded: {', '.join(missing)}",
+        "capacity": "ok" if sessions < max_sessions else f"full: {sessions} of {max_sessions} sessions",
+    }
 
 
 @routes.get("/health")
@@ -61,5 +102,36 @@ def _vad_health(vad: SileroVad | None) -> str:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    SESSIONS_LIVE.set(request.app[SESSIONS].connected_count())
-    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    """This worker's metrics, every sample labelled with its worker; in production for scrapers only."""
+    app = request.app
+    await _authorise_scrape(request)
+    sessions, capacity = app[SESSIONS].connected_count(), app[SETTINGS].max_sessions
+    SESSIONS_LIVE.set(sessions)
+    WORKER_LOAD.set(sessions / capacity)
+    _sync_redis_errors(app[STORE])
+    body = generate_latest(WorkerLabelled(REGISTRY, app[SESSIONS].worker_id))  # type: ignore[arg-type]
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _authorise_scrape(request: web.Request) -> None:
+    """Open in dev; in production `VIGIL_METRICS_TOKEN` as a bearer token, or an admin's account token."""
+    settings = request.app[SETTINGS]
+    if settings.env != "production":
+        return
+    token = bearer(request.headers.get("Authorization"))
+    if settings.metrics_token and token and hmac.compare_digest(token.encode(), settings.metrics_token.encode()):
+        return
+    await require_role(request, "admin")
+
+
+#: each store's failure count already added to vigil_redis_errors_total
+_REDIS_ERRORS_COUNTED: WeakKeyDictionary[Store, int] = WeakKeyDictionary()
+
+
+def _sync_redis_errors(store: Store) -> None:
+    """The store counts its failed operations (`Store.errors`, bumped wherever one fails, retried or not);
+    the counter takes what was added since the last scrape."""
+    counted = _REDIS_ERRORS_COUNTED.get(store, 0)
+    if store.errors > counted:
+        REDIS_ERRORS.inc(store.errors - counted)
+        _REDIS_ERRORS_COUNTED[store] = store.errors

@@ -41,7 +41,7 @@ async def report(request: web.Request) -> Report:
     sid = await authorised(request)
     built = await load_report(request.app[STORE], sid, evidence_root=evidence_root(request), now=time.time())
     if built is None:
-        raise ApiError(404, "unknown session", {"session_id": sid})
+        raise ApiError(404, "unknown session", {"session_id": sid}, code="unknown_session")
     return built
 
 
@@ -65,7 +65,7 @@ async def evidence(request: web.Request) -> web.StreamResponse:
     sid = await authorised(request)
     path = evidence_file(evidence_root(request), sid, request.match_info["name"])
     if path is None:
-        raise ApiError(404, "no such evidence file")
+        raise ApiError(404, "no such evidence file", code="not_found")
     headers = {"Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff",
                "Cache-Control": "private, no-store"}
     return web.FileResponse(path, headers=headers)

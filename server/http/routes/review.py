@@ -44,13 +44,13 @@ async def get_review(request: web.Request) -> web.Response:
 async def patch_review(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin", token=False)
     if access.user is None:  # token=False: never, a user is required
-        raise ApiError(401, "login required")
+        raise ApiError(401, "login required", code="login_required")
     body = ReviewPatch.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     store, sid = request.app[STORE], access.session_id
     _, events = await load_review(store, sid, access.session)
     unknown = unknown_flags(events, body.flags)
     if unknown:
-        raise ApiError(400, "unknown event ids", {"event_ids": unknown})
+        raise ApiError(400, "unknown event ids", {"event_ids": unknown}, code="unknown_event")
     item = ReviewItem(kind="review", t=time.time(), by=Reviewer(user_id=access.user.user_id, email=access.user.email),
                       flags=body.flags, decision=body.decision)
     await store.append_item(sid, item.model_dump(mode="json", exclude={"id"}))

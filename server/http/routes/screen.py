@@ -51,17 +51,17 @@ def _problems(body: ScreenInfo) -> list[str]:
 async def post_screen_info(request: web.Request) -> web.Response:
     sid = token_session(request)
     if sid is None:
-        raise ApiError(401, "session token required (Authorization: Bearer <token>)")
+        raise ApiError(401, "session token required (Authorization: Bearer <token>)", code="session_token_required")
     body = ScreenInfo.model_validate(await read_json(request, MAX_BODY_BYTES))
     store = request.app[STORE]
     session = await store.session(sid)
     if session is None:
-        raise ApiError(404, "unknown session", {"session_id": sid})
+        raise ApiError(404, "unknown session", {"session_id": sid}, code="unknown_session")
     if session.get("candidate_id") != body.candidate_id:
-        raise ApiError(403, "a session may only describe its own candidate's screen")
+        raise ApiError(403, "a session may only describe its own candidate's screen", code="forbidden")
     problems = _problems(body)
     if problems:
-        raise ApiError(400, "implausible screen description", problems)
+        raise ApiError(400, "implausible screen description", problems, code="invalid_screen")
     doc: dict[str, Any] = {**body.model_dump(), "session_id": sid, "exam_id": session.get("exam_id", ""),
                            "updated_at": time.time()}
     if body.width_mm:

@@ -108,7 +108,7 @@ async def past_sessions(request: web.Request) -> web.Response:
     try:
         limit = min(MAX_PAGE, max(1, int(request.query.get("limit", DEFAULT_PAGE))))
     except ValueError:
-        raise ApiError(400, "limit must be an integer") from None
+        raise ApiError(400, "limit must be an integer", code="invalid_parameter") from None
     store = request.app[STORE]
     out: list[dict[str, Any]] = []
     for start in range(0, MAX_HISTORY_SCAN, SCAN_STEP):  # a proctor's page may need a scan
@@ -128,7 +128,7 @@ async def delete_session(request: web.Request) -> web.Response:
     access = await session_access(request, "admin", token=False)
     sid, data = access.session_id, access.session
     if sid in request.app[SESSIONS].live or data.get("status") in LIVE_STATUSES:
-        raise ApiError(409, "end the session before deleting it", {"status": data.get("status")})
+        raise ApiError(409, "end the session before deleting it", {"status": data.get("status")}, code="session_not_ended")
     await request.app[STORE].delete_session(sid)
     await delete_evidence(request.app[SETTINGS].data_dir / "evidence", sid)  # all of its data
     return json_response({"deleted": sid})

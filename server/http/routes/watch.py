@@ -23,18 +23,18 @@ async def watch(request: web.Request) -> web.Response:
     sessions, watchers = request.app[SESSIONS], request.app[WATCHERS]
     desc = SessionDescription.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     if "\nm=video " not in desc.sdp.replace("\r\n", "\n"):
-        raise ApiError(400, "offer has no video m-line", {"hint": "addTransceiver('video', {direction: 'recvonly'})"})
+        raise ApiError(400, "offer has no video m-line", {"hint": "addTransceiver('video', {direction: 'recvonly'})"}, code="invalid_offer")
     session = sessions.live.get(sid)
     status = data.get("status")
     if session is None:
         if status == "ended":
-            raise ApiError(409, "session has ended", {"status": status})
+            raise ApiError(409, "session has ended", {"status": status}, code="session_ended")
         worker = data.get("worker")
         if status in ("connecting", "live") and worker and worker != sessions.worker_id:
             raise ApiError(409, "session is hosted on another worker; ask that worker",
-                           {"status": status, "worker": worker})
-        raise ApiError(409, f"session is not live (status {status})", {"status": status, "worker": worker})
+                           {"status": status, "worker": worker}, code="wrong_worker")
+        raise ApiError(409, f"session is not live (status {status})", {"status": status, "worker": worker}, code="session_not_live")
     if watchers.count(sid) >= MAX_WATCHERS_PER_SESSION:
         REJECTED.labels("watchers").inc()
-        raise ApiError(429, "too many watchers on this session", {"max": MAX_WATCHERS_PER_SESSION})
+        raise ApiError(429, "too many watchers on this session", {"max": MAX_WATCHERS_PER_SESSION}, code="too_many_watchers")
     return json_response(await watchers.start(session, desc))

@@ -31,13 +31,14 @@ class Sample:
 
 
 def parse_metrics(text: str) -> dict[str, float]:
-    """The un-labelled samples of the Prometheus text format we need."""
+    """The samples of the Prometheus text format we need (labelled only by `worker`: one a scrape)."""
     wanted = {METRIC_CPU, METRIC_RSS, METRIC_LIVE}
     out: dict[str, float] = {}
     for line in text.splitlines():
         if not line or line[0] == "#":
             continue
         name, _, value = line.partition(" ")
+        name = name.partition("{")[0]  # `name{worker="..."}`
         if name in wanted:
             try:
                 out[name] = float(value.split()[0])

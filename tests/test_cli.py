@@ -1,0 +1,102 @@
+"""The `vigil` command as an operator meets it: subprocesses, real models, a real Valkey and coturn.
+
+Bad settings end in one clear line and exit 2 (never a traceback), `serve --help` lists the
+environment, `--version` answers, and `vigil doctor` prints a pass/fail table of models, Redis and TURN.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from server.core.config import SETTINGS_DOC
+from tests.conftest import free_port
+from tests.turn_helpers import start_coturn, turnserver_path
+
+REPO = Path(__file__).resolve().parents[1]
+TURN_SECRET = "vigil-doctor-test-secret-0123456789"
+
+
+def vigil(*args: str, env: dict[str, str], data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`vigil ARGS` from this tree, in an environment holding only `env` of Vigil's settings."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_") and k != "REDIS_URL"}
+    full = {**base, "VIGIL_DATA_DIR": str(data_dir), "COLUMNS": "200", **env}
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=REPO, env=full, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(("env", "args", "message"), [
+    ({"VIGIL_PORT": "70000"}, ("serve",), "VIGIL_PORT must be between 1 and 65535, not '70000'"),
+    ({"VIGIL_LOG_LEVEL": "LOUD"}, ("serve",), "VIGIL_LOG_LEVEL must be one of DEBUG"),
+    ({"VIGIL_ANALYSIS_FPS": "fast"}, ("serve",), "VIGIL_ANALYSIS_FPS must be a number, not 'fast'"),
+    ({"VIGIL_ENV": "bogus"}, ("user", "add", "--email", "a@b.org", "--role", "admin"), "VIGIL_ENV must be"),
+    ({"REDIS_URL": "http://example.org"}, ("doctor",), "REDIS_URL must be a redis/rediss/unix URL"),
+    ({"VIGIL_ENV": "production"}, ("serve",), "VIGIL_JWT_SECRET is required when VIGIL_ENV=production"),
+    ({}, ("serve", "--port", "0"), "argument --port: must be between 1 and 65535, not 0"),
+])
+def test_a_bad_setting_is_one_clear_line_and_exit_2(env: dict[str, str], args: tuple[str, ...], message: str,
+                                                   tmp_path: Path) -> None:
+    run = vigil(*args, env={**env, "VIGIL_USER_PASSWORD": "long enough password"}, data_dir=tmp_path, timeout=30)
+    assert run.returncode == 2, (run.returncode, run.stderr)
+    assert message in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith(("vigil: ", "vigil serve: ")), run.stderr
+
+
+def test_user_add_with_an_unreachable_redis_says_so(tmp_path: Path) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"  # nothing listens there
+    run = vigil("user", "add", "--email", "a@b.org", "--role", "admin", data_dir=tmp_path, timeout=30,
+                env={"REDIS_URL": url, "VIGIL_USER_PASSWORD": "long enough password"})
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "cannot reach Redis at redis://:***@127.0.0.1" in run.stderr and "hunter2" not in run.stderr
+
+
+def test_serve_help_describes_the_command_and_every_setting(tmp_path: Path) -> None:
+    run = vigil("serve", "--help", env={}, data_dir=tmp_path, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert "Serve the exam page" in run.stdout and "environment variables" in run.stdout
+    missing = [name for name in SETTINGS_DOC if name not in run.stdout]
+    assert not missing, missing
+    assert "VIGIL_PORT" in run.stdout and "1 to 65535" in run.stdout
+
+
+def test_version(tmp_path: Path) -> None:
+    run = vigil("--version", env={}, data_dir=tmp_path, timeout=30)
+    assert (run.returncode, run.stdout.strip()) == (0, f"vigil {version('vigil')}")
+
+
+def _rows(table: str) -> dict[str, str]:
+    """check name -> result, from the doctor's table."""
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) == 3 and cells[1] in ("pass", "FAIL", "skip"):
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_doctor_passes_on_a_working_install_and_names_what_fails(valkey_url: str, tmp_path: Path) -> None:
+    run = vigil("doctor", env={"REDIS_URL": valkey_url}, data_dir=tmp_path)
+    rows = _rows(run.stdout)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert rows["redis"] == "pass" and rows["turn"] == "skip", rows
+    assert {"model faces", "model landmarks", "model objects", "model vad"} <= set(rows)
+    assert set(rows.values()) <= {"pass", "skip"}
+
+    run = vigil("doctor", env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, data_dir=tmp_path)
+    assert run.returncode == 1 and _rows(run.stdout)["redis"] == "FAIL", run.stdout
+
+
+@pytest.mark.skipif(turnserver_path() is None, reason="coturn's turnserver is not installed (apt-get install coturn)")
+def test_doctor_allocates_a_turn_relay_with_vigils_credentials(valkey_url: str, tmp_path: Path) -> None:
+    with start_coturn(tmp_path, TURN_SECRET) as (turn_url, _proc):
+        env = {"REDIS_URL": valkey_url, "VIGIL_TURN_URLS": turn_url + "?transport=udp"}
+        run = vigil("doctor", env={**env, "VIGIL_TURN_SECRET": TURN_SECRET}, data_dir=tmp_path)
+        turn_row = f"turn {turn_url}?transport=udp"
+        assert run.returncode == 0 and _rows(run.stdout)[turn_row] == "pass", run.stdout
+        run = vigil("doctor", env={**env, "VIGIL_TURN_SECRET": "not-coturns-secret"}, data_dir=tmp_path)
+        assert run.returncode == 1 and _rows(run.stdout)[turn_row] == "FAIL", run.stdout
+        assert "401" in run.stdout
