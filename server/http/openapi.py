@@ -27,6 +27,8 @@ class RouteDoc:
 
 SDP = "server.protocol.http:SessionDescription"
 #: documents shared across sessions belong to a session's identity (server.http.access.candidate_document)
+#: who may call the original backends' APIs (server/http/legacy/common.py)
+LEGACY = "anyone in dev; proctor, admin in production"
 DOCUMENT_READERS = "that candidate's session token; proctor, admin with ?session_id="
 ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/health"): RouteDoc("Health: Redis, models (loaded or missing: why), worker, sessions", "anyone"),
@@ -74,6 +76,16 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                                                   "session token, proctor, admin"),
     ("GET", "/ws/face-detection/{client_id}"): RouteDoc("Seed WebSocket protocol (base64 JPEG frames)", "anyone",
                                                         success=101),
+    # the original backends' APIs (server/http/legacy/, docs/legacy-apis.md): each off in production unless
+    # VIGIL_LEGACY_APIS names it, and then for a proctor or admin token
+    ("POST", "/start-session"): RouteDoc("Original interview API: start a session", LEGACY,
+                                         "server.http.legacy.interview:StartSession"),
+    ("POST", "/analyze-frame"): RouteDoc("Original interview API: a base64 frame -> risk, attention, gaze, faces, "
+                                         "objects, events", LEGACY, "server.http.legacy.interview:AnalyzeFrame"),
+    ("POST", "/end-session"): RouteDoc("Original interview API: end a session; the verdict", LEGACY,
+                                       "server.http.legacy.interview:EndSession"),
+    ("GET", "/docs"): RouteDoc("Original interview API's docs address: redirects to /api/docs", "anyone",
+                               success=302, content="text/html"),
     ("GET", "/api/openapi.json"): RouteDoc("This description", "anyone"),
     ("GET", "/api/docs"): RouteDoc("The API docs page", "anyone", content="text/html"),
     ("GET", "/"): RouteDoc("The candidate's exam page", "anyone", content="text/html"),
