@@ -70,6 +70,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # frames and end only for sessions /start-session made, never a WebRTC session such as the matrix's
     ("POST", "/analyze-frame"): everyone(409),
     ("POST", "/end-session"): everyone(409),
+    ("GET", "/ws/{session_id}"): everyone(400),  # a plain GET without the upgrade
+    ("POST", "/generate_report/{session_id}"): everyone(200),
     ("GET", "/docs"): everyone(200),  # a redirect to /api/docs, followed
     # screen geometry and calibrations (server/http/routes/screen.py, calibration.py): a session writes its own
     # candidate's screen; reads are for that session, and for admins and the owning proctor naming the
