@@ -72,6 +72,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/end-session"): everyone(409),
     ("GET", "/ws/{session_id}"): everyone(400),  # a plain GET without the upgrade
     ("POST", "/generate_report/{session_id}"): everyone(200),
+    ("GET", "/ws/posture"): everyone(400),
+    # saved analyses are the logged-in account's own (any role); the matrix's id is not one (404)
+    ("POST", "/api/analysis/save"): row(401, 201, 201, 201, 201, 401),
+    ("GET", "/api/analysis/list"): row(401, 200, 200, 200, 200, 401),
+    ("GET", "/api/analysis/{analysis_id}"): row(401, 404, 404, 404, 404, 401),
+    ("DELETE", "/api/analysis/{analysis_id}"): row(401, 404, 404, 404, 404, 401),
     ("GET", "/docs"): everyone(200),  # a redirect to /api/docs, followed
     # screen geometry and calibrations (server/http/routes/screen.py, calibration.py): a session writes its own
     # candidate's screen; reads are for that session, and for admins and the owning proctor naming the
@@ -85,7 +91,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/calibration/diagnostics/{session_id}"): row(401, 403, 200, 403, 200, 200),
 }
 
-PATHS = {"/static": "/static/vigil.css", **{route: route + "?session_id={session_id}" for route in (
+PATHS = {"/static": "/static/vigil.css", "/api/analysis/{analysis_id}": "/api/analysis/" + "0" * 32, **{route: route + "?session_id={session_id}" for route in (
     "/api/screen/info/{candidate_id}", "/api/calibration/{candidate_id}", "/api/calibration/{candidate_id}/download")}}
 
 
@@ -105,6 +111,8 @@ def body_for(key: tuple[str, str], join_code: str, login_email: str) -> dict | N
         return {"title": "matrix exam"}
     if route.endswith("/review") and method == "PATCH":
         return {"decision": {"decision": "inconclusive", "note": "matrix"}}
+    if route == "/api/analysis/save":
+        return {"keypoints": [], "posture_score": 0.5}
     if route in ("/analyze-frame", "/end-session"):
         return {"session_id": "{session_id}"}
     if route == "/api/screen/info":

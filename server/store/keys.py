@@ -21,6 +21,8 @@
 | `rate:{name}:{subject}`             | string | accounts              | a fixed-window counter (logins per address, all logins, registrations per address); expires with its window |
 | `calibration:{owner}`               | string (JSON) | live calibration | the owner's latest gaze calibration; `RETENTION_S` from its last write |
 | `screen:{owner}`                    | string (JSON) | screen route   | the owner's screen geometry; `RETENTION_S` from its last write |
+| `analysis:{user_id}:{id}`           | string (JSON) | posture API    | a user's saved posture analysis; until deleted, or pushed out past `MAX_SAVED_ANALYSES` |
+| `analyses:{user_id}`                | zset   | posture API           | as its analyses; the user's analysis ids by save time |
 
 `{owner}` is `document_owner(...)`: the session's authenticated identity (`account:<user_id>` for a
 session created by a logged-in candidate account), shared by that identity's sessions; or
@@ -40,6 +42,8 @@ WORKERS = PREFIX + "workers"
 ALL_EXAMS = PREFIX + "exams:all"
 #: how long an ended session's data stays (overridden per exam by the policy's retention).
 RETENTION_S = 30 * 24 * 3600
+#: saved posture analyses kept per user (the original posture API's); saving one more drops the oldest
+MAX_SAVED_ANALYSES = 500
 #: a worker that misses heartbeats (one a second) this long is considered dead.
 WORKER_TTL_S = 4
 
@@ -115,3 +119,13 @@ def rate_key(name: str, subject: str) -> str:
 
 def revoked_token_key(jti: str) -> str:
     return f"{PREFIX}jwt:revoked:{jti}"
+
+
+def saved_analysis_key(user_id: str, analysis_id: str) -> str:
+    """One saved posture analysis of a user (the original posture API's `/api/analysis/*`)."""
+    return f"{PREFIX}analysis:{user_id}:{analysis_id}"
+
+
+def saved_analyses_index(user_id: str) -> str:
+    """The user's saved analysis ids by save time."""
+    return f"{PREFIX}analyses:{user_id}"

@@ -31,7 +31,7 @@ from server.store.keys import (
     worker_key,
     worker_sessions_key,
 )
-from server.store.records import AccountRecords, ExamRecords, RateCounters
+from server.store.records import AccountRecords, ExamRecords, RateCounters, SavedAnalyses
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class Store:
         self.accounts = AccountRecords(self.redis)
         self.exams = ExamRecords(self.redis)
         self.rates = RateCounters(self.redis)
+        self.saved_analyses = SavedAnalyses(self.redis)
 
     async def close(self) -> None:
         await self.redis.aclose()

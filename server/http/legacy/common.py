@@ -28,9 +28,14 @@ from server.protocol.errors import ApiError
 
 async def admit(request: web.Request, api: str) -> User | None:
     """404 while `api` is switched off; else the caller (`integrator`)."""
+    require_on(request, api)
+    return await integrator(request)
+
+
+def require_on(request: web.Request, api: str) -> None:
+    """404 while `api` is switched off (VIGIL_LEGACY_APIS)."""
     if not request.app[SETTINGS].legacy_api_enabled(api):
         raise ApiError(404, f"the original {api} API is off", {"hint": f"VIGIL_LEGACY_APIS={api} enables it"})
-    return await integrator(request)
 
 
 async def integrator(request: web.Request) -> User | None:
