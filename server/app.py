@@ -43,6 +43,7 @@ from server.http.keys import (
     VAD,
     WATCHERS,
 )
+from server.http.legacy import calibration as legacy_calibration
 from server.http.legacy import interview, posture, proctoring
 from server.http.legacy.state import HttpSessions
 from server.http.origin import origin_middleware
@@ -69,7 +70,7 @@ log = logging.getLogger(__name__)
 #: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS)
 ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, openapi.routes,
-                pages.routes, interview.routes, posture.routes, proctoring.routes)
+                pages.routes, interview.routes, posture.routes, proctoring.routes, legacy_calibration.routes)
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,

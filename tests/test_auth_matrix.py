@@ -78,6 +78,15 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/analysis/list"): row(401, 200, 200, 200, 200, 401),
     ("GET", "/api/analysis/{analysis_id}"): row(401, 404, 404, 404, 404, 401),
     ("DELETE", "/api/analysis/{analysis_id}"): row(401, 404, 404, 404, 404, 401),
+    # the calibration API's run in the path is no run (404); its bodies here are empty (400)
+    ("POST", "/api/calibration/session/create"): everyone(200),
+    ("GET", "/api/calibration/session/{run_id}"): everyone(404),
+    ("POST", "/api/calibration/session/{run_id}/link"): everyone(404),
+    ("GET", "/api/calibration/session/{run_id}/download"): everyone(404),
+    ("POST", "/api/calibration/start"): everyone(400),
+    ("POST", "/api/calibration/frame"): everyone(400),
+    ("POST", "/api/calibration/frames"): everyone(400),
+    ("POST", "/api/calibration/complete"): everyone(400),
     ("GET", "/docs"): everyone(200),  # a redirect to /api/docs, followed
     # screen geometry and calibrations (server/http/routes/screen.py, calibration.py): a session writes its own
     # candidate's screen; reads are for that session, and for admins and the owning proctor naming the
@@ -91,7 +100,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/calibration/diagnostics/{session_id}"): row(401, 403, 200, 403, 200, 200),
 }
 
-PATHS = {"/static": "/static/vigil.css", "/api/analysis/{analysis_id}": "/api/analysis/" + "0" * 32, **{route: route + "?session_id={session_id}" for route in (
+NO_ID = "0" * 32  # the shape of an id, naming nothing
+PATHS = {"/static": "/static/vigil.css", "/api/analysis/{analysis_id}": "/api/analysis/" + NO_ID,
+         **{route: route.replace("{run_id}", NO_ID) for route in (
+             "/api/calibration/session/{run_id}", "/api/calibration/session/{run_id}/link",
+             "/api/calibration/session/{run_id}/download")}, **{route: route + "?session_id={session_id}" for route in (
     "/api/screen/info/{candidate_id}", "/api/calibration/{candidate_id}", "/api/calibration/{candidate_id}/download")}}
 
 
@@ -113,7 +126,7 @@ def body_for(key: tuple[str, str], join_code: str, login_email: str) -> dict | N
         return {"decision": {"decision": "inconclusive", "note": "matrix"}}
     if route == "/api/analysis/save":
         return {"keypoints": [], "posture_score": 0.5}
-    if route in ("/analyze-frame", "/end-session"):
+    if route in ("/analyze-frame", "/end-session", "/api/calibration/session/{run_id}/link"):
         return {"session_id": "{session_id}"}
     if route == "/api/screen/info":
         return {"candidate_id": "matrix", "screen_w": 1536, "screen_h": 864, "dpr": 1.25}

@@ -21,6 +21,7 @@
 | `rate:{name}:{subject}`             | string | accounts              | a fixed-window counter (logins per address, all logins, registrations per address); expires with its window |
 | `calibration:{owner}`               | string (JSON) | live calibration | the owner's latest gaze calibration; `RETENTION_S` from its last write |
 | `screen:{owner}`                    | string (JSON) | screen route   | the owner's screen geometry; `RETENTION_S` from its last write |
+| `calrun:{id}`                       | string (JSON) | calibration API | one HTTP calibration run of the original gaze calibration API (targets, samples, result, model); `RETENTION_S` from its last write |
 | `analysis:{user_id}:{id}`           | string (JSON) | posture API    | a user's saved posture analysis; until deleted, or pushed out past `MAX_SAVED_ANALYSES` |
 | `analyses:{user_id}`                | zset   | posture API           | as its analyses; the user's analysis ids by save time |
 
@@ -129,3 +130,8 @@ def saved_analysis_key(user_id: str, analysis_id: str) -> str:
 def saved_analyses_index(user_id: str) -> str:
     """The user's saved analysis ids by save time."""
     return f"{PREFIX}analyses:{user_id}"
+
+
+def calibration_run_key(run_id: str) -> str:
+    """One calibration run of the original gaze calibration API (`server/http/legacy/calibration.py`)."""
+    return f"{PREFIX}calrun:{run_id}"

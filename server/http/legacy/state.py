@@ -49,6 +49,11 @@ class HttpSessions:
         self.pipeline = pipeline
         self.settings = settings
         self.sessions: dict[str, HttpSession] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, key: str) -> asyncio.Lock:
+        """A lock per document these APIs read, change and write back (a calibration run), on this worker."""
+        return self._locks.setdefault(key, asyncio.Lock())
 
     async def get(self, sid: str, data: dict[str, str]) -> HttpSession:
         """The session held here, else one restored from its stored snapshot (`data`: its hash)."""
