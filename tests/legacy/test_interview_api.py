@@ -122,3 +122,31 @@ async def test_off_in_production_unless_named_and_then_for_a_proctor(vigil_serve
         assert st == 403
         st, ended = await call(http, "POST", server.url + "/end-session", owner, json={"session_id": sid})
         assert st == 200 and ended["verdict"] == "REVIEW"  # never observed: never CLEAR
+
+
+async def test_an_idle_session_leaves_memory_and_its_next_frame_continues_from_the_store(
+        vigil_server, shared_data: Path) -> None:
+    from server.http.keys import HTTP_SESSIONS
+    from server.live.manager import DISCONNECT_GRACE_S
+
+    base, held = vigil_server.url, vigil_server.app[HTTP_SESSIONS]
+    two_faces = jpeg_b64(shared_data / "images/multi_face/obama_and_biden.jpg")
+    async with aiohttp.ClientSession() as http:
+        _, first = await post(http, base + "/start-session", {"candidate_id": "idle"})
+        sid = first["session_id"]
+        for _ in range(MAX_FRAMES):
+            _, result = await post(http, base + "/analyze-frame", {"session_id": sid, "frame": two_faces})
+            if "multiple_faces" in result["events"]:
+                break
+        assert "multiple_faces" in result["events"]
+        held.sessions[sid].used_at -= DISCONNECT_GRACE_S + 1  # as if no frame came for the grace period
+        _, other = await post(http, base + "/start-session", {"candidate_id": "busy"})
+        st, _ = await post(http, base + "/analyze-frame", {"session_id": other["session_id"], "frame": two_faces})
+        assert st == 200 and sid not in held.sessions
+        # restored from the snapshot: the same frame count, score and open event (as on another worker)
+        st, restored = await post(http, base + "/analyze-frame", {"session_id": sid, "frame": two_faces})
+        assert st == 200 and restored["frame_id"] == result["frame_id"] + 1
+        assert "multiple_faces" in restored["events"] and restored["risk_score"] >= result["risk_score"] * 0.9
+        assert not [c for c in restored["changed"] if c["type"] == "multiple_faces"]  # not started again
+        st, ended = await post(http, base + "/end-session", {"session_id": sid})
+        assert st == 200 and ended["counts"].get("multiple_faces") == 1
