@@ -60,3 +60,19 @@ async def test_when_on_a_proctor_follows_and_reports_only_their_own_exams_sessio
         assert st == 200
         st, _ = await call(http, "GET", f"{server.url}/api/calibration/session/{run['calibration_session_id']}", other)
         assert st == 404
+
+
+def test_the_setting_names_apis_or_all_or_none_and_refuses_unknown_names() -> None:
+    import pytest
+
+    from server.core.config import Settings
+
+    dev, prod = Settings.from_env({}), Settings.from_env({"VIGIL_ENV": "production", "VIGIL_JWT_SECRET": SECRET})
+    assert dev.legacy_api_enabled("interview") and not prod.legacy_api_enabled("interview")
+    some = Settings.from_env({"VIGIL_LEGACY_APIS": "posture, Interview"})
+    assert some.legacy_apis == ("interview", "posture") and not some.legacy_api_enabled("calibration")
+    assert Settings.from_env({"VIGIL_LEGACY_APIS": "none"}).legacy_apis == ()
+    assert Settings.from_env({"VIGIL_ENV": "production", "VIGIL_JWT_SECRET": SECRET,
+                              "VIGIL_LEGACY_APIS": "all"}).legacy_api_enabled("calibration")
+    with pytest.raises(ValueError, match="VIGIL_LEGACY_APIS"):
+        Settings.from_env({"VIGIL_LEGACY_APIS": "interview,seed"})
