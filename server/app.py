@@ -41,6 +41,7 @@ from server.http.keys import (
     BASELINE_SOCKETS,
     EXAMS,
     FANOUT,
+    HTTP_SESSIONS,
     JOIN_TOKENS,
     PIPELINE,
     SESSIONS,
@@ -50,6 +51,9 @@ from server.http.keys import (
     WATCHERS,
     WEBHOOKS,
 )
+from server.http.legacy import calibration as legacy_calibration
+from server.http.legacy import interview, posture, proctoring
+from server.http.legacy.state import HttpSessions
 from server.http.observe import observe_middleware
 from server.http.origin import origin_middleware
 from server.http.routes import (
@@ -74,10 +78,12 @@ from server.store.store import Store
 
 log = logging.getLogger(__name__)
 
-#: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline
+#: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline;
+#: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS)
 ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, whip.routes, openapi.routes,
-                pages.routes, apikeys.routes, webhooks.routes)
+                pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
+                legacy_calibration.routes)
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
@@ -95,6 +101,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     user_accounts, exam_records = Accounts(store.accounts, tokens.secret, hashing), Exams(store.exams)
     router = WorkerRouter(manager, store, placement_of)
     fanout, watchers = LiveFanout(store), Watchers()
+    http_sessions = HttpSessions(store, pipeline, settings)
     app = web.Application(middlewares=[observe_middleware, error_middleware, origin_middleware(COOKIE),
                                        router.middleware],
                           client_max_size=settings.max_body_bytes)
@@ -113,6 +120,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     app[APIKEYS] = ApiKeys(store.apikeys, store.exams, tokens.secret)
     app[JOIN_TOKENS] = JoinTokens(tokens.secret, app[APIKEYS])
     app[WEBHOOKS] = Webhooks(store.webhooks)
+    app[HTTP_SESSIONS] = http_sessions
 
     delivery = WebhookDelivery(store, worker_id)  # one worker at a time delivers (a lease in Redis)
 
@@ -128,6 +136,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
         await fanout.close()
         await watchers.close()
         await jobs.close()
+        await http_sessions.close()
         await manager.close()
         await router.close()
         executor.shutdown(wait=False, cancel_futures=True)

@@ -72,6 +72,30 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # the seed's WebSocket baseline (server/http/routes/face_ws.py) takes no credentials at all: a plain GET
     # without the upgrade is 400 for everyone. Kept for latency comparisons; not for production.
     ("GET", "/ws/face-detection/{client_id}"): everyone(400),
+    # the original backends' APIs (server/http/legacy/): on in dev for anyone, as the originals took no
+    # credentials (production: off unless VIGIL_LEGACY_APIS names them, then proctor or admin; tests/legacy/)
+    ("POST", "/start-session"): everyone(200),
+    # frames and end only for sessions /start-session made, never a WebRTC session such as the matrix's
+    ("POST", "/analyze-frame"): everyone(409),
+    ("POST", "/end-session"): everyone(409),
+    ("GET", "/ws/{session_id}"): everyone(400),  # a plain GET without the upgrade
+    ("POST", "/generate_report/{session_id}"): everyone(200),
+    ("GET", "/ws/posture"): everyone(400),
+    # saved analyses are the logged-in account's own (any role); the matrix's id is not one (404)
+    ("POST", "/api/analysis/save"): row(401, 201, 201, 201, 201, 401),
+    ("GET", "/api/analysis/list"): row(401, 200, 200, 200, 200, 401),
+    ("GET", "/api/analysis/{analysis_id}"): row(401, 404, 404, 404, 404, 401),
+    ("DELETE", "/api/analysis/{analysis_id}"): row(401, 404, 404, 404, 404, 401),
+    # the calibration API's run in the path is no run (404); its bodies here are empty (400)
+    ("POST", "/api/calibration/session/create"): everyone(200),
+    ("GET", "/api/calibration/session/{run_id}"): everyone(404),
+    ("POST", "/api/calibration/session/{run_id}/link"): everyone(404),
+    ("GET", "/api/calibration/session/{run_id}/download"): everyone(404),
+    ("POST", "/api/calibration/start"): everyone(400),
+    ("POST", "/api/calibration/frame"): everyone(400),
+    ("POST", "/api/calibration/frames"): everyone(400),
+    ("POST", "/api/calibration/complete"): everyone(400),
+    ("GET", "/docs"): everyone(200),  # a redirect to /api/docs, followed
     # screen geometry and calibrations (server/http/routes/screen.py, calibration.py): a session writes its own
     # candidate's screen; reads are for that session, and for admins and the owning proctor naming the
     # session (`?session_id=`, PATHS below). The session under test has no stored screen info (the GETs
@@ -95,7 +119,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/exams/{exam_id}/webhooks/{webhook_id}/deliveries"): row(401, 403, 404, 403, 404, 401),
 }
 
-PATHS = {"/static": "/static/vigil.css", **{route: route + "?session_id={session_id}" for route in (
+NO_ID = "0" * 32  # the shape of an id, naming nothing
+PATHS = {"/static": "/static/vigil.css", "/api/analysis/{analysis_id}": "/api/analysis/" + NO_ID,
+         **{route: route.replace("{run_id}", NO_ID) for route in (
+             "/api/calibration/session/{run_id}", "/api/calibration/session/{run_id}/link",
+             "/api/calibration/session/{run_id}/download")}, **{route: route + "?session_id={session_id}" for route in (
     "/api/screen/info/{candidate_id}", "/api/calibration/{candidate_id}", "/api/calibration/{candidate_id}/download")}}
 
 
@@ -121,6 +149,10 @@ def body_for(key: tuple[str, str], join_code: str, login_email: str, exam_id: st
         return {"candidate_id": "matrix"}
     if route.endswith("/webhooks") and method == "POST":
         return {"url": "http://127.0.0.1:9/matrix"}
+    if route == "/api/analysis/save":
+        return {"keypoints": [], "posture_score": 0.5}
+    if route in ("/analyze-frame", "/end-session", "/api/calibration/session/{run_id}/link"):
+        return {"session_id": "{session_id}"}
     if route == "/api/screen/info":
         return {"candidate_id": "matrix", "screen_w": 1536, "screen_h": 864, "dpr": 1.25}
     if method in ("POST", "DELETE") and route != "/api/auth/logout" and not route.endswith("/end"):
@@ -173,6 +205,8 @@ async def test_auth_matrix(vigil_server) -> None:
                     .replace("{exam_id}", exam["exam_id"]).replace("{key_id}", "matrix").replace("{webhook_id}", "matrix")
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 body = body_for(key, exam["join_code"], login_email, exam["exam_id"])
+                if body is not None and body.get("session_id") == "{session_id}":
+                    body = {**body, "session_id": created["session_id"]}
                 async with http.request(method, base + path, headers=headers, json=body) as resp:
                     status = resp.status  # streams are not read: the status is the answer
                 if status != expected[actor]:

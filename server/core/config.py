@@ -43,7 +43,11 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_METRICS_TOKEN": ("unset", "bearer token a Prometheus scraper sends for `/metrics` in production (`Authorization: Bearer ...`); an admin's account token works too; in dev `/metrics` is open"),
     "VIGIL_LOG_LEVEL": ("INFO", "log level; readable lines in a terminal, JSON lines otherwise, with session and request ids; DEBUG also shows the access lines of probes and the native libraries' (mediapipe) stderr"),
     "VIGIL_WS_BASELINE": ("on in dev, off in production", "the seed's face-detection WebSocket (`/ws/face-detection/{id}`): `on` or `off`; in production, when on, it needs a proctor or admin token (`Authorization: Bearer` or `?token=`)"),
+    "VIGIL_LEGACY_APIS": ("all in dev, none in production", "the original backends' APIs Vigil also answers (`docs/legacy-apis.md`): a comma list of `interview`, `proctoring`, `posture`, `calibration`, or `all` / `none`; in production they need a proctor or admin token"),
 }
+
+#: the original backends' APIs VIGIL_LEGACY_APIS can switch on (`server/http/legacy/`)
+LEGACY_APIS = ("interview", "proctoring", "posture", "calibration")
 
 
 #: the inclusive range of each numeric setting: a value outside is refused before anything loads
@@ -62,6 +66,19 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _legacy_apis(value: str | None) -> tuple[str, ...] | None:
+    """VIGIL_LEGACY_APIS: None when unset (the mode decides), else the APIs named (`all`, `none`)."""
+    names = {v.lower() for v in _csv(value)}
+    if not names:
+        return None
+    if names <= {"all"} or names <= {"none"}:
+        return LEGACY_APIS if "all" in names else ()
+    unknown = names - set(LEGACY_APIS)
+    if unknown:
+        raise ValueError(f"VIGIL_LEGACY_APIS: unknown {sorted(unknown)}; known: {', '.join(LEGACY_APIS)}, all, none")
+    return tuple(n for n in LEGACY_APIS if n in names)
 
 
 def _env_mode(e: Mapping[str, str]) -> str:
@@ -154,11 +171,16 @@ class Settings:
     log_level: str = "INFO"
     #: the seed's WebSocket; None: on in dev, off in production
     ws_baseline: bool | None = None
+    #: the original backends' APIs switched on; None: all in dev, none in production
+    legacy_apis: tuple[str, ...] | None = None
     worker_id: str = field(default="")
 
     @property
     def ws_baseline_enabled(self) -> bool:
         return self.env == "dev" if self.ws_baseline is None else self.ws_baseline
+
+    def legacy_api_enabled(self, name: str) -> bool:
+        return self.env == "dev" if self.legacy_apis is None else name in self.legacy_apis
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -193,6 +215,7 @@ class Settings:
             face_landmarker=path("VIGIL_FACE_LANDMARKER"),
             log_level=read.choice("VIGIL_LOG_LEVEL", "INFO", LOG_LEVELS),
             ws_baseline=switch("VIGIL_WS_BASELINE"),
+            legacy_apis=_legacy_apis(e.get("VIGIL_LEGACY_APIS")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -19,6 +19,7 @@ from server.accounts.users import Accounts
 from server.accounts.webhooks import Webhooks
 from server.cluster.fanout import LiveFanout
 from server.core.config import Settings
+from server.http.legacy.state import HttpSessions
 from server.live.manager import SessionManager
 from server.live.watchers import Watchers
 from server.store.store import Store
@@ -43,3 +44,5 @@ WATCHERS: web.AppKey[Watchers] = web.AppKey("watchers", Watchers)
 FANOUT: web.AppKey[LiveFanout] = web.AppKey("fanout", LiveFanout)
 #: the seed WebSocket baseline's open sockets on this worker (capped like sessions)
 BASELINE_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("baseline_sockets", set)
+#: the original interview API's sessions driven over HTTP on this worker (`server.http.legacy`)
+HTTP_SESSIONS: web.AppKey[HttpSessions] = web.AppKey("http_sessions", HttpSessions)

@@ -27,6 +27,8 @@ class RouteDoc:
 
 SDP = "server.protocol.http:SessionDescription"
 #: documents shared across sessions belong to a session's identity (server.http.access.candidate_document)
+#: who may call the original backends' APIs (server/http/legacy/common.py)
+LEGACY = "anyone in dev; proctor, admin in production"
 DOCUMENT_READERS = "that candidate's session token; proctor, admin with ?session_id="
 ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/health"): RouteDoc("Health: Redis, models (loaded or missing: why), worker, sessions", "anyone"),
@@ -101,6 +103,46 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                                                        "proctor owning the exam, admin"),
     ("GET", "/api/exams/{exam_id}/webhooks/{webhook_id}/deliveries"): RouteDoc(
         "The endpoint's newest delivery attempts and its pending count", "proctor owning the exam, admin"),
+    # the original backends' APIs (server/http/legacy/, docs/legacy-apis.md): each off in production unless
+    # VIGIL_LEGACY_APIS names it, and then for a proctor or admin token
+    ("POST", "/start-session"): RouteDoc("Original interview API: start a session", LEGACY,
+                                         "server.http.legacy.interview:StartSession"),
+    ("POST", "/analyze-frame"): RouteDoc("Original interview API: a base64 frame -> risk, attention, gaze, faces, "
+                                         "objects, events", LEGACY, "server.http.legacy.interview:AnalyzeFrame"),
+    ("POST", "/end-session"): RouteDoc("Original interview API: end a session; the verdict", LEGACY,
+                                       "server.http.legacy.interview:EndSession"),
+    ("GET", "/ws/{session_id}"): RouteDoc("Original AI proctoring API: WebSocket of the session's events", LEGACY,
+                                          success=101),
+    ("POST", "/generate_report/{session_id}"): RouteDoc("Original AI proctoring API: the session's PDF report", LEGACY,
+                                                        content="application/pdf"),
+    ("GET", "/ws/posture"): RouteDoc("Original posture API: WebSocket, {image} -> keypoints, posture_score", LEGACY,
+                                     success=101),
+    ("POST", "/api/analysis/save"): RouteDoc("Original posture API: save an analysis (any JSON object)", "logged in",
+                                             success=201),
+    ("GET", "/api/analysis/list"): RouteDoc("Original posture API: the caller's saved analyses, newest first",
+                                            "logged in"),
+    ("GET", "/api/analysis/{analysis_id}"): RouteDoc("Original posture API: one of the caller's saved analyses",
+                                                     "logged in"),
+    ("DELETE", "/api/analysis/{analysis_id}"): RouteDoc("Original posture API: delete one of the caller's analyses",
+                                                        "logged in"),
+    ("POST", "/api/calibration/session/create"): RouteDoc("Original calibration API: a calibration session", LEGACY,
+                                                          "server.http.legacy.calibration:CreateRun"),
+    ("GET", "/api/calibration/session/{run_id}"): RouteDoc("Original calibration API: a calibration session's status",
+                                                           LEGACY),
+    ("POST", "/api/calibration/session/{run_id}/link"): RouteDoc("Original calibration API: link to an interview "
+                                                                 "session", LEGACY, "server.http.legacy.calibration:LinkRun"),
+    ("GET", "/api/calibration/session/{run_id}/download"): RouteDoc("Original calibration API: the run with its "
+                                                                    "model, as JSON", LEGACY),
+    ("POST", "/api/calibration/start"): RouteDoc("Original calibration API: start, the dots to show", LEGACY,
+                                                 "server.http.legacy.calibration:StartRun"),
+    ("POST", "/api/calibration/frame"): RouteDoc("Original calibration API: one base64 frame at a dot", LEGACY,
+                                                 "server.http.legacy.calibration:RunFrame"),
+    ("POST", "/api/calibration/frames"): RouteDoc("Original calibration API: a batch of frames at a dot", LEGACY,
+                                                  "server.http.legacy.calibration:RunFrames"),
+    ("POST", "/api/calibration/complete"): RouteDoc("Original calibration API: fit and judge the map", LEGACY,
+                                                    "server.http.legacy.calibration:CompleteRun"),
+    ("GET", "/docs"): RouteDoc("Original interview API's docs address: redirects to /api/docs", "anyone",
+                               success=302, content="text/html"),
     ("GET", "/api/openapi.json"): RouteDoc("This description", "anyone"),
     ("GET", "/api/docs"): RouteDoc("The API docs page", "anyone", content="text/html"),
     ("GET", "/"): RouteDoc("The candidate's exam page", "anyone", content="text/html"),

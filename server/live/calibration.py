@@ -320,25 +320,7 @@ class CalibrationController:
         self.session.send({"type": "calibration.result", "mode": "calibration", **_RESULT_DEFAULTS, **fields})
 
     def _result_fields(self, cal: Calibration) -> dict[str, Any]:
-        acc = cal.accuracy
-        out: dict[str, Any] = {**_RESULT_DEFAULTS, "ok": cal.ok, "status": cal.status, "message": cal.message,
-                               "limit_deg": cal.limit_deg, "basis": cal.basis,
-                               "rejected_frames": dict(self.rejected),
-                               "points": [_point(e) for e in cal.points]}
-        if acc is not None:
-            sized = not acc.assumed_pixel_size  # degrees only on a measured screen
-            out.update({"mean_error_px": _r(acc.mean_px), "max_error_px": _r(acc.max_px),
-                        "mean_error_deg": _r(acc.mean_deg, 2) if sized else None,
-                        "max_error_deg": _r(acc.max_deg, 2) if sized else None,
-                        "mean_error_mm": _r(acc.mean_mm), "max_error_mm": _r(acc.max_mm),
-                        "mean_error_screen_fraction": _r(acc.mean_fraction, 4),
-                        "max_error_screen_fraction": _r(acc.max_fraction, 4),
-                        "limit_screen_fraction": cal.limit_fraction,
-                        "viewing_distance_mm": round(acc.distance_mm), "distance_estimated": acc.distance_estimated,
-                        "assumed_pixel_size": acc.assumed_pixel_size})
-            if not sized:
-                out["points"] = [{**p, "error_deg": None} for p in out["points"]]
-        return out
+        return result_fields(cal, self.rejected)
 
     def _record(self, cal: Calibration, layout: int, now: float) -> dict[str, Any]:
         s = cal.screen
@@ -414,6 +396,29 @@ class CalibrationController:
             self.session.store.errors += 1
             log.warning("calibration store access failed: %s", exc)
             return None
+
+
+def result_fields(cal: Calibration, rejected: Mapping[str, int]) -> dict[str, Any]:
+    """A calibration's `calibration.result` fields: accuracy, limits, per-point errors, rejected frames."""
+    acc = cal.accuracy
+    out: dict[str, Any] = {**_RESULT_DEFAULTS, "ok": cal.ok, "status": cal.status, "message": cal.message,
+                           "limit_deg": cal.limit_deg, "basis": cal.basis,
+                           "rejected_frames": dict(rejected),
+                           "points": [_point(e) for e in cal.points]}
+    if acc is not None:
+        sized = not acc.assumed_pixel_size  # degrees only on a measured screen
+        out.update({"mean_error_px": _r(acc.mean_px), "max_error_px": _r(acc.max_px),
+                    "mean_error_deg": _r(acc.mean_deg, 2) if sized else None,
+                    "max_error_deg": _r(acc.max_deg, 2) if sized else None,
+                    "mean_error_mm": _r(acc.mean_mm), "max_error_mm": _r(acc.max_mm),
+                    "mean_error_screen_fraction": _r(acc.mean_fraction, 4),
+                    "max_error_screen_fraction": _r(acc.max_fraction, 4),
+                    "limit_screen_fraction": cal.limit_fraction,
+                    "viewing_distance_mm": round(acc.distance_mm), "distance_estimated": acc.distance_estimated,
+                    "assumed_pixel_size": acc.assumed_pixel_size})
+        if not sized:
+            out["points"] = [{**p, "error_deg": None} for p in out["points"]]
+    return out
 
 
 def _point(e: Any) -> dict[str, Any]:

@@ -32,6 +32,9 @@
 | `webhook:{id}:queue`                | stream | webhook delivery      | messages waiting for that endpoint, in order; an entry leaves when delivered |
 | `webhook:{id}:deliveries`           | list   | webhook delivery      | the newest `DELIVERY_LOG_LEN` delivery attempts (JSON), newest first |
 | `exam:{id}:webhooks`                | set    | exam owners, admins   | the exam's endpoint ids |
+| `calrun:{id}`                       | string (JSON) | calibration API | one HTTP calibration run of the original gaze calibration API (targets, samples, result, model); `RETENTION_S` from its last write |
+| `analysis:{user_id}:{id}`           | string (JSON) | posture API    | a user's saved posture analysis; until deleted, or pushed out past `MAX_SAVED_ANALYSES` |
+| `analyses:{user_id}`                | zset   | posture API           | as its analyses; the user's analysis ids by save time |
 
 `{owner}` is `document_owner(...)`: the session's authenticated identity (`account:<user_id>` for a
 session created by a logged-in candidate account), shared by that identity's sessions; or
@@ -60,6 +63,8 @@ HOOK_LEASE_S = 10
 DELIVERY_LOG_LEN = 200
 #: how long an ended session's data stays (overridden per exam by the policy's retention).
 RETENTION_S = 30 * 24 * 3600
+#: saved posture analyses kept per user (the original posture API's); saving one more drops the oldest
+MAX_SAVED_ANALYSES = 500
 #: a worker that misses heartbeats (one a second) this long is considered dead.
 WORKER_TTL_S = 4
 
@@ -160,3 +165,16 @@ def webhook_deliveries_key(webhook_id: str) -> str:
 
 def exam_webhooks_key(exam_id: str) -> str:
     return f"{exam_key(exam_id)}:webhooks"
+def saved_analysis_key(user_id: str, analysis_id: str) -> str:
+    """One saved posture analysis of a user (the original posture API's `/api/analysis/*`)."""
+    return f"{PREFIX}analysis:{user_id}:{analysis_id}"
+
+
+def saved_analyses_index(user_id: str) -> str:
+    """The user's saved analysis ids by save time."""
+    return f"{PREFIX}analyses:{user_id}"
+
+
+def calibration_run_key(run_id: str) -> str:
+    """One calibration run of the original gaze calibration API (`server/http/legacy/calibration.py`)."""
+    return f"{PREFIX}calrun:{run_id}"

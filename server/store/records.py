@@ -1,4 +1,4 @@
-"""Accounts', exams', API keys' and webhooks' records in Redis: the operations their owners need, nothing more.
+"""Accounts', exams', API keys', webhooks' and saved analyses' records in Redis: the operations their owners need, nothing more.
 
 The rules (who may register, password checks, join-code alphabet) stay in `server.accounts`; this
 module only knows where the records live (`keys.py`) and how to write them atomically.
@@ -19,6 +19,7 @@ from server.store.keys import (
     HOOK_FEED,
     HOOK_FEED_CURSOR,
     HOOK_LEASE,
+    MAX_SAVED_ANALYSES,
     apikey_key,
     email_key,
     exam_key,
@@ -29,6 +30,8 @@ from server.store.keys import (
     login_failures_key,
     rate_key,
     revoked_token_key,
+    saved_analyses_index,
+    saved_analysis_key,
     user_key,
     webhook_deliveries_key,
     webhook_key,
@@ -287,3 +290,41 @@ class WebhookRecords:
 
     async def deliveries(self, webhook_id: str, limit: int) -> list[str]:
         return list(await self._redis.lrange(webhook_deliveries_key(webhook_id), 0, limit - 1))
+
+
+class SavedAnalyses:
+    """A user's saved posture analyses (the original posture API's): JSON documents by id, newest first."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis: RedisClient = redis
+
+    async def save(self, user_id: str, analysis_id: str, doc: str, now: float) -> None:
+        """Write the document and index it; past `MAX_SAVED_ANALYSES` the oldest are dropped."""
+        index = saved_analyses_index(user_id)
+        async with self._redis.pipeline(transaction=True) as p:
+            p.set(saved_analysis_key(user_id, analysis_id), doc)
+            p.zadd(index, {analysis_id: now})
+            p.zrange(index, 0, -(MAX_SAVED_ANALYSES + 1))
+            *_, overflow = await p.execute()
+        if overflow:
+            async with self._redis.pipeline(transaction=True) as p:
+                p.delete(*(saved_analysis_key(user_id, old) for old in overflow))
+                p.zrem(index, *overflow)
+                await p.execute()
+
+    async def newest(self, user_id: str, limit: int) -> list[str]:
+        """The user's documents, newest first, at most `limit`."""
+        ids = await self._redis.zrevrange(saved_analyses_index(user_id), 0, limit - 1)
+        if not ids:
+            return []
+        return [doc for doc in await self._redis.mget([saved_analysis_key(user_id, i) for i in ids]) if doc]
+
+    async def get(self, user_id: str, analysis_id: str) -> str | None:
+        return await self._redis.get(saved_analysis_key(user_id, analysis_id))
+
+    async def delete(self, user_id: str, analysis_id: str) -> bool:
+        async with self._redis.pipeline(transaction=True) as p:
+            p.delete(saved_analysis_key(user_id, analysis_id))
+            p.zrem(saved_analyses_index(user_id), analysis_id)
+            deleted, _ = await p.execute()
+        return bool(deleted)

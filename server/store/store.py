@@ -36,6 +36,7 @@ from server.store.records import (
     ApiKeyRecords,
     ExamRecords,
     RateCounters,
+    SavedAnalyses,
     WebhookRecords,
     add_to_feed,
     hook_item_entry,
@@ -81,6 +82,7 @@ class Store:
         self.rates = RateCounters(self.redis)
         self.apikeys = ApiKeyRecords(self.redis)
         self.webhooks = WebhookRecords(self.redis)
+        self.saved_analyses = SavedAnalyses(self.redis)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -5,7 +5,8 @@ base64 data URLs; the server answers each analysed frame with a `detection_resul
 
     -> {"type": "frame", "image": "data:image/jpeg;base64,...", "timestamp": 1732370000101.0}
     <- {"type": "detection_result", "timestamp": 1732370000101.0,   # echoed as sent
-        "faces": [{"box": [x, y, w, h], "confidence": 0.97}],       # every face, boxes 0..1
+        "faces": [{"box": [x, y, w, h], "confidence": 0.97,         # every face, boxes 0..1
+                   "eyes": [[x, y, w, h], [x, y, w, h]]}],          # the meshed face's eyes, else []
         "face_count": 1, "frame_id": 7, "received_ms": ..., "analysed_ms": ..., "pipeline_ms": ...,
         "head_pose": {...}, "gaze": {...}, "objects": [...], "stages": {...}, ...,
         "counters": {"frames_received": ..., "frames_analysed": ..., "frames_dropped": ..., "errors": ...}}
@@ -45,6 +46,7 @@ from prometheus_client import Counter
 from pipeline.frame import VideoFrame
 from pipeline.runner import Pipeline, SessionPipeline
 from pipeline.stages.faces import FacesResult
+from pipeline.stages.landmarks import LandmarksResult, Mesh
 from server.core.metrics import REGISTRY, REJECTED
 from server.core.strict_json import dumps
 from server.http.access import require_role
@@ -57,6 +59,8 @@ log = logging.getLogger(__name__)
 
 #: a 640x480 JPEG at quality 80 is ~60 kB as base64; 4 MB leaves room for 1080p stills.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+#: a box: x, y, w, h normalised to 0..1 of the frame
+Box = tuple[float, float, float, float]
 #: client ids in the path: what the seed's pages sent (uuid-ish), bounded.
 MAX_CLIENT_ID_CHARS = 128
 
@@ -95,17 +99,54 @@ def decode_image(image_b64: str) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def parse_frame(msg: Any) -> PendingFrame:
-    """A `frame` message's image (data-URL prefix stripped) and timestamp; ValueError otherwise."""
-    if not isinstance(msg, dict) or msg.get("type") != "frame":
-        raise ValueError("expected {\"type\": \"frame\", ...} or {\"type\": \"stats\"}")
-    image = msg.get("image")
+def strip_data_url(image: Any) -> str:
+    """The base64 of an image given bare or as a data URL (`data:image/jpeg;base64,...`); ValueError otherwise."""
     if not isinstance(image, str) or not image:
         raise ValueError("frame without an image")
     if image.startswith("data:"):
         head, sep, image = image.partition(",")
         if not sep or not head.endswith(";base64") or not head.startswith("data:image/"):
             raise ValueError("image must be a base64 data URL (data:image/jpeg;base64,...)")
+    return image
+
+
+def eye_boxes(mesh: LandmarksResult) -> tuple[Box, Box]:
+    """The primary face's eyes [A, B] as boxes (x, y, w, h, 0..1 of the frame), as the seed's Haar eye
+    detector gave them: around the eye's corners, lids and iris rim, the iris's width and height at
+    least, so a half-closed eye still gets a box that holds its iris."""
+    pts = mesh.landmarks
+    out = []
+    for outline, iris in ((Mesh.A_EAR, Mesh.A_IRIS), (Mesh.B_EAR, Mesh.B_IRIS)):
+        xy = pts[[*outline, *range(iris + 1, iris + 5)], :2].astype(np.float64)
+        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+        out.append((float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
+    return out[0], out[1]
+
+
+def face_entries(faces: FacesResult, mesh: LandmarksResult | None) -> list[dict[str, Any]]:
+    """Each face's box and confidence, with `eyes`: the meshed face's two eye boxes on the face whose box
+    holds both eyes' centres (the landmarker meshes the primary face only), `[]` on the others."""
+    eyes = eye_boxes(mesh) if mesh is not None else None
+    owner = None if eyes is None else next((i for i, f in enumerate(faces.faces)
+                                            if all(_inside(_centre(e), f.box) for e in eyes)), None)
+    return [{"box": [round(v, 4) for v in f.box], "confidence": round(f.confidence, 3),
+             "eyes": [[round(v, 4) for v in e] for e in eyes] if eyes is not None and i == owner else []}
+            for i, f in enumerate(faces.faces)]
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return box[0] + box[2] / 2, box[1] + box[3] / 2
+
+
+def _inside(point: tuple[float, float], box: Box) -> bool:
+    return box[0] <= point[0] <= box[0] + box[2] and box[1] <= point[1] <= box[1] + box[3]
+
+
+def parse_frame(msg: Any) -> PendingFrame:
+    """A `frame` message's image (data-URL prefix stripped) and timestamp; ValueError otherwise."""
+    if not isinstance(msg, dict) or msg.get("type") != "frame":
+        raise ValueError("expected {\"type\": \"frame\", ...} or {\"type\": \"stats\"}")
+    image = strip_data_url(msg.get("image"))
     timestamp = msg.get("timestamp")
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float, str, type(None))):
         timestamp = None
@@ -168,8 +209,7 @@ class BaselineConnection:
         fields.pop("face", None)
         fields.pop("faces", None)
         faces = analysis.result("faces", FacesResult)
-        boxes = [] if faces is None else [
-            {"box": [round(v, 4) for v in f.box], "confidence": round(f.confidence, 3)} for f in faces.faces]
+        boxes = [] if faces is None else face_entries(faces, analysis.result("landmarks", LandmarksResult))
         await self._send({
             "type": "detection_result", "timestamp": pending.timestamp, "faces": boxes,
             "face_count": None if faces is None else len(boxes), "frame_id": frame_id,

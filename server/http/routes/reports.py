@@ -38,11 +38,24 @@ async def authorised(request: web.Request) -> str:
 
 
 async def report(request: web.Request) -> Report:
-    sid = await authorised(request)
+    return await report_of(request, await authorised(request))
+
+
+async def report_of(request: web.Request, sid: str) -> Report:
+    """Session `sid`'s report, for a caller already authorised."""
     built = await load_report(request.app[STORE], sid, evidence_root=evidence_root(request), now=time.time())
     if built is None:
         raise ApiError(404, "unknown session", {"session_id": sid}, code="unknown_session")
     return built
+
+
+async def pdf_response(request: web.Request, built: Report) -> web.Response:
+    """The report as a PDF answer, rendered in a thread."""
+    folder = session_dir(evidence_root(request), built.session_id)
+    body = await asyncio.get_running_loop().run_in_executor(None, partial(render_pdf, built, folder))
+    return web.Response(body=body, content_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="vigil-report-{built.session_id}.pdf"',
+        "Cache-Control": "no-store"})
 
 
 @routes.get("/api/sessions/{session_id}/report.json")
@@ -52,12 +65,7 @@ async def report_json(request: web.Request) -> web.Response:
 
 @routes.get("/api/sessions/{session_id}/report.pdf")
 async def report_pdf(request: web.Request) -> web.Response:
-    built = await report(request)
-    folder = session_dir(evidence_root(request), built.session_id)
-    body = await asyncio.get_running_loop().run_in_executor(None, partial(render_pdf, built, folder))
-    return web.Response(body=body, content_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="vigil-report-{built.session_id}.pdf"',
-        "Cache-Control": "no-store"})
+    return await pdf_response(request, await report(request))
 
 
 @routes.get("/api/sessions/{session_id}/evidence/{name}")

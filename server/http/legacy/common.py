@@ -1,0 +1,82 @@
+"""What the original APIs' adapters share: their on/off switch and caller check, base64 frames in.
+
+Callers. The originals had no credentials. In `dev` an adapter answers anyone, as they did; in
+`production` (where each is off unless `VIGIL_LEGACY_APIS` names it) `integrator` admits an exam
+platform's backend. Until API keys exist it accepts a proctor or admin account's bearer token (or
+`?token=` on a WebSocket, where browsers cannot set headers); API-key authentication plugs in there,
+and nowhere else. A caller who is a user sees only the sessions of exams they may see.
+
+Frames. A frame is a JPEG or PNG as bare base64 or a data URL; it is decoded and analysed on the app's
+analysis executor (never on the event loop), scaled like every other frame (`face_ws.decode_image`).
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from pipeline.analysis import FrameAnalysis
+from pipeline.frame import VideoFrame
+from pipeline.runner import SessionPipeline
+from server.accounts.auth import User
+from server.http.access import is_session_id, require_role, require_visible
+from server.http.keys import ANALYSIS_EXECUTOR, AUTH, SETTINGS, STORE
+from server.http.routes.face_ws import InvalidImage, decode_image, strip_data_url
+from server.protocol.errors import ApiError
+
+
+async def admit(request: web.Request, api: str) -> User | None:
+    """404 while `api` is switched off; else the caller (`integrator`)."""
+    require_on(request, api)
+    return await integrator(request)
+
+
+def require_on(request: web.Request, api: str) -> None:
+    """404 while `api` is switched off (VIGIL_LEGACY_APIS)."""
+    if not request.app[SETTINGS].legacy_api_enabled(api):
+        raise ApiError(404, f"the original {api} API is off", {"hint": f"VIGIL_LEGACY_APIS={api} enables it"})
+
+
+async def integrator(request: web.Request) -> User | None:
+    """Who drives an original API. Production: a proctor or admin token (API keys plug in here); dev: anyone,
+    None (credentials given are not looked at: the originals had none, and a token must not narrow them)."""
+    if request.app[SETTINGS].env != "production":
+        return None
+    query_token = request.query.get("token")
+    if query_token and "Authorization" not in request.headers:  # a browser's WebSocket
+        user = await request.app[AUTH].user_for_token(query_token)
+        if user is None or user.role not in ("proctor", "admin"):
+            raise ApiError(403, "this API needs a proctor or admin token")
+        return user
+    return await require_role(request, "proctor", "admin")
+
+
+async def visible_session(request: web.Request, sid: Any, user: User | None) -> dict[str, str]:
+    """The hash of session `sid`, which `user` (when there is one) may see; 404 for an unknown id."""
+    data = await request.app[STORE].session(sid) if isinstance(sid, str) and is_session_id(sid) else None
+    if data is None:
+        raise ApiError(404, "unknown session", {"session_id": str(sid)[:64]})
+    await require_visible(request, user, data)
+    return data
+
+
+def frame_payload(image: Any) -> str:
+    """The bare base64 of a frame given bare or as a data URL; 400 otherwise."""
+    try:
+        return strip_data_url(image)
+    except ValueError as exc:
+        raise ApiError(400, "invalid image", str(exc)) from None
+
+
+async def analyse_frame(request: web.Request, image_b64: str, sp: SessionPipeline, *, t: float, frame_id: int,
+                        only: tuple[str, ...] | None = None) -> FrameAnalysis:
+    """Decode and analyse one frame on the analysis executor; 400 for an image that does not decode."""
+    def work() -> FrameAnalysis:
+        rgb = decode_image(image_b64)
+        return sp.analyse(VideoFrame(rgb, t=t, frame_id=frame_id, received_ms=t * 1000.0), only)
+
+    try:
+        return await asyncio.get_running_loop().run_in_executor(request.app[ANALYSIS_EXECUTOR], work)
+    except InvalidImage as exc:
+        raise ApiError(400, "invalid image", str(exc)) from None

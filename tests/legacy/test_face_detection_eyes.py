@@ -1,0 +1,50 @@
+"""The face-detection WebSocket's contract (the seed's API): each face carries its `eyes` boxes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aiohttp
+
+from tests.legacy.images import clip_frame_b64, jpeg_b64
+
+
+async def detect(url: str, image_b64: str) -> dict:  # type: ignore[type-arg]
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        await ws.send_str(json.dumps({"type": "frame", "image": "data:image/jpeg;base64," + image_b64,
+                                      "timestamp": 1.0}))
+        msg = await ws.receive(timeout=30)
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        return json.loads(msg.data)
+
+
+def inside(inner: list[float], outer: list[float]) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and \
+        inner[0] + inner[2] <= outer[0] + outer[2] and inner[1] + inner[3] <= outer[1] + outer[3]
+
+
+async def test_a_face_has_two_eye_boxes_inside_its_box_left_of_image_first(vigil_server, shared_data: Path) -> None:
+    url = vigil_server.url.replace("http://", "ws://") + "/ws/face-detection/eyes"
+    for image in (jpeg_b64(shared_data / "images/faces/obama.jpg"), clip_frame_b64(20)):
+        result = await detect(url, image)
+        assert result["type"] == "detection_result" and result["face_count"] == 1, result
+        face = result["faces"][0]
+        assert len(face["eyes"]) == 2, face
+        (a, b) = face["eyes"]
+        for eye in (a, b):
+            assert inside(eye, face["box"]), (eye, face["box"])
+            assert 0.02 < eye[2] < face["box"][2] / 2 and 0 < eye[3] < face["box"][3] / 3
+        # eye A (the candidate's right) sits on the image's left, both in the upper half of the face
+        assert a[0] + a[2] <= b[0]
+        assert abs(a[1] - b[1]) < face["box"][3] / 5
+        assert a[1] + a[3] < face["box"][1] + face["box"][3] * 0.6
+
+
+async def test_only_the_meshed_face_gets_eyes_in_a_crowd(vigil_server, shared_data: Path) -> None:
+    url = vigil_server.url.replace("http://", "ws://") + "/ws/face-detection/crowd"
+    result = await detect(url, jpeg_b64(shared_data / "images/multi_face/obama_and_biden.jpg"))
+    assert result["face_count"] >= 2, result
+    with_eyes = [f for f in result["faces"] if f["eyes"]]
+    assert len(with_eyes) == 1 and all(f["eyes"] == [] for f in result["faces"] if f not in with_eyes)
+    largest = max(result["faces"], key=lambda f: f["box"][2] * f["box"][3])
+    assert with_eyes[0] is largest
