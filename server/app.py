@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -86,69 +87,87 @@ ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, w
                 legacy_calibration.routes)
 
 
+@dataclass
+class WorkerParts:
+    """The worker's long-lived objects, made together; `lifetimes` starts them and closes them in reverse."""
+
+    executor: ThreadPoolExecutor
+    background: ThreadPoolExecutor
+    tokens: SessionTokens
+    manager: SessionManager
+    hashing: PasswordHashing
+    router: WorkerRouter
+    fanout: LiveFanout
+    watchers: Watchers
+    http_sessions: HttpSessions
+    delivery: WebhookDelivery
+
+    @classmethod
+    def make(cls, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
+             vad: SileroVad | None) -> WorkerParts:
+        executor = ThreadPoolExecutor(max_workers=settings.analysis_threads, thread_name_prefix="analysis")
+        # one lane for the slow 1-2 Hz stages, so they never hold up a frame's per-frame analysis and
+        # never take more than one core from it; under load they run less often (their age shows it)
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="background-stages")
+        tokens = SessionTokens(signing_secret(settings), settings.session_token_ttl)
+        manager = SessionManager(settings=settings, store=store, pipeline=pipeline, executor=executor,
+                                 tokens=tokens, worker_id=worker_id, vad=vad, background=background)
+        return cls(executor, background, tokens, manager,
+                   PasswordHashing(),  # its own thread: a login flood never takes the analysis threads
+                   WorkerRouter(manager, store, placement_of), LiveFanout(store), Watchers(),
+                   HttpSessions(store, pipeline, settings),
+                   WebhookDelivery(store, worker_id))  # one worker at a time delivers (a lease in Redis)
+
+    async def lifetimes(self, _app: web.Application) -> AsyncIterator[None]:
+        jobs = worker_jobs(self.manager)
+        webhook_jobs = Jobs([PeriodicJob("webhooks", WEBHOOK_PERIOD_S, self.delivery.run_once)])
+        jobs.start()
+        webhook_jobs.start()
+        self.fanout.start()
+        yield
+        await webhook_jobs.close()
+        await self.delivery.close()
+        await self.fanout.close()
+        await self.watchers.close()
+        await jobs.close()
+        await self.http_sessions.close()
+        await self.manager.close()
+        await self.router.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.background.shutdown(wait=False, cancel_futures=True)
+        self.hashing.close()
+
+    async def end_live_streams(self, _app: web.Application) -> None:
+        """Dashboards' streams never end by themselves: end them before aiohttp waits for open handlers."""
+        await self.fanout.close()
+
+
+def _put_keys(app: web.Application, parts: WorkerParts, settings: Settings, store: Store, pipeline: Pipeline,
+              vad: SileroVad | None) -> None:
+    """What route modules read from `request.app` (`server.http.keys`)."""
+    accounts, exams = Accounts(store.accounts, parts.tokens.secret, parts.hashing), Exams(store.exams)
+    app[SETTINGS], app[STORE], app[PIPELINE], app[VAD] = settings, store, pipeline, vad
+    app[ACCOUNTS], app[EXAMS] = accounts, exams
+    app[AUTH] = Authenticator(parts.tokens, user_for_token=accounts.user_for_token, exam_owner=exams.owner)
+    app[SESSIONS], app[ANALYSIS_EXECUTOR] = parts.manager, parts.executor
+    app[WATCHERS], app[FANOUT], app[BASELINE_SOCKETS] = parts.watchers, parts.fanout, set()
+    app[APIKEYS] = ApiKeys(store.apikeys, store.exams, parts.tokens.secret)
+    app[JOIN_TOKENS] = JoinTokens(parts.tokens.secret, app[APIKEYS])
+    app[WEBHOOKS] = Webhooks(store.webhooks)
+    app[HTTP_SESSIONS] = parts.http_sessions
+
+
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
               vad: SileroVad | None = None) -> web.Application:
     """The app around loaded models (`pipeline.load()` and `vad.load()` done by the caller)."""
     aiohttp_private.install()  # requests aiohttp refuses before routing get the JSON error shape too
-    executor = ThreadPoolExecutor(max_workers=settings.analysis_threads, thread_name_prefix="analysis")
-    # one lane for the slow 1-2 Hz stages, so they never hold up a frame's per-frame analysis and
-    # never take more than one core from it; under load they run less often (their age shows it)
-    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="background-stages")
-    tokens = SessionTokens(signing_secret(settings), settings.session_token_ttl)
-    manager = SessionManager(settings=settings, store=store, pipeline=pipeline, executor=executor,
-                             tokens=tokens, worker_id=worker_id, vad=vad, background=background)
-    hashing = PasswordHashing()  # its own thread: a login flood never takes the analysis threads
-    user_accounts, exam_records = Accounts(store.accounts, tokens.secret, hashing), Exams(store.exams)
-    router = WorkerRouter(manager, store, placement_of)
-    fanout, watchers = LiveFanout(store), Watchers()
-    http_sessions = HttpSessions(store, pipeline, settings)
+    parts = WorkerParts.make(settings, store, pipeline, worker_id, vad)
     app = web.Application(middlewares=[observe_middleware, error_middleware, origin_middleware(COOKIE),
-                                       router.middleware],
+                                       parts.router.middleware],
                           client_max_size=settings.max_body_bytes)
-    app[SETTINGS] = settings
-    app[STORE] = store
-    app[PIPELINE] = pipeline
-    app[VAD] = vad
-    app[ACCOUNTS] = user_accounts
-    app[EXAMS] = exam_records
-    app[AUTH] = Authenticator(tokens, user_for_token=user_accounts.user_for_token, exam_owner=exam_records.owner)
-    app[SESSIONS] = manager
-    app[ANALYSIS_EXECUTOR] = executor
-    app[WATCHERS] = watchers
-    app[FANOUT] = fanout
-    app[BASELINE_SOCKETS] = set()
-    app[APIKEYS] = ApiKeys(store.apikeys, store.exams, tokens.secret)
-    app[JOIN_TOKENS] = JoinTokens(tokens.secret, app[APIKEYS])
-    app[WEBHOOKS] = Webhooks(store.webhooks)
-    app[HTTP_SESSIONS] = http_sessions
-
-    delivery = WebhookDelivery(store, worker_id)  # one worker at a time delivers (a lease in Redis)
-
-    async def lifetimes(app: web.Application) -> AsyncIterator[None]:
-        jobs = worker_jobs(manager)
-        jobs.start()
-        webhook_jobs = Jobs([PeriodicJob("webhooks", WEBHOOK_PERIOD_S, delivery.run_once)])
-        webhook_jobs.start()
-        fanout.start()
-        yield
-        await webhook_jobs.close()
-        await delivery.close()
-        await fanout.close()
-        await watchers.close()
-        await jobs.close()
-        await http_sessions.close()
-        await manager.close()
-        await router.close()
-        executor.shutdown(wait=False, cancel_futures=True)
-        background.shutdown(wait=False, cancel_futures=True)
-        hashing.close()
-
-    async def end_live_streams(_app: web.Application) -> None:
-        """Dashboards' streams never end by themselves: end them before aiohttp waits for open handlers."""
-        await fanout.close()
-
-    app.cleanup_ctx.append(lifetimes)
-    app.on_shutdown.append(end_live_streams)
+    _put_keys(app, parts, settings, store, pipeline, vad)
+    app.cleanup_ctx.append(parts.lifetimes)
+    app.on_shutdown.append(parts.end_live_streams)
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
     return app
