@@ -43,6 +43,8 @@ DEMO_EXAM_ID = "demo"
 DISCONNECT_GRACE_S = 120.0
 #: how often a live session's counters and score are written to its hash.
 STATE_WRITE_PERIOD_S = 1.0
+#: the liveness check (every STATE_WRITE_PERIOD_S) running later than this means the loop stalled
+LOOP_STALL_S = 2.5
 #: the window of the per-address limit on session creation (`settings.create_per_min` in it)
 CREATE_WINDOW_S = 60
 
@@ -65,6 +67,8 @@ class SessionManager:
         #: session id -> when to check whether it was abandoned (sessions this worker answers for)
         self.open: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: when the liveness check last ran (a late run means this worker's loop stalled)
+        self._liveness_at: float | None = None
 
     def connected_count(self) -> int:
         return sum(1 for s in self.live.values() if s.status in ("connecting", "live"))
@@ -253,7 +257,13 @@ class SessionManager:
             }))
 
     async def check_liveness(self, now: float) -> None:
-        """Peers that never connected, or from which nothing arrives, are gone (slot freed)."""
+        """Peers that never connected, or from which nothing arrives, are gone (slot freed).
+        After a stall of this worker's own event loop the check waits a round: media that arrived
+        meanwhile is still in the queues, and the peers are not to blame."""
+        last, self._liveness_at = self._liveness_at, now
+        if last is not None and now - last > LOOP_STALL_S:
+            log.warning("event loop stalled %.1f s: liveness check skipped once", now - last)
+            return
         for session in list(self.live.values()):
             reason = session.unresponsive(now)
             if reason is not None:
