@@ -30,7 +30,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_ANALYSIS_FPS": ("5", "analysed frames per second per session (newest frame wins, the rest are dropped)"),
     "VIGIL_ANALYSIS_THREADS": ("2", "executor threads for model work in one worker process"),
     "VIGIL_MAX_SESSIONS": ("64", "live sessions one worker accepts before answering 429"),
-    "VIGIL_CREATE_PER_MIN": ("120", "sessions one client address may create per minute before answering 429"),
+    "VIGIL_CREATE_PER_MIN": ("300", "sessions one client address may create per minute before answering 429"),
     "VIGIL_CREATED_TTL": ("600", "seconds a created session may wait for its offer; then the server ends it (abandoned, never observed)"),
     "VIGIL_ABANDON_AFTER": ("600", "seconds a disconnected session may wait for a resume; then the server ends it with its verdict"),
     "VIGIL_MAX_BODY_BYTES": ("262144", "largest accepted HTTP request body"),
@@ -63,7 +63,7 @@ class Settings:
     analysis_fps: float = 5.0
     analysis_threads: int = 2
     max_sessions: int = 64
-    create_per_min: int = 120
+    create_per_min: int = 300
     created_ttl_s: float = 600.0
     abandon_after_s: float = 600.0
     max_body_bytes: int = 256 * 1024
@@ -126,7 +126,7 @@ class Settings:
             analysis_fps=float(num("VIGIL_ANALYSIS_FPS", 5.0, float)),
             analysis_threads=int(num("VIGIL_ANALYSIS_THREADS", 2)),
             max_sessions=int(num("VIGIL_MAX_SESSIONS", 64)),
-            create_per_min=int(num("VIGIL_CREATE_PER_MIN", 120)),
+            create_per_min=int(num("VIGIL_CREATE_PER_MIN", 300)),
             created_ttl_s=float(num("VIGIL_CREATED_TTL", 600.0, float)),
             abandon_after_s=float(num("VIGIL_ABANDON_AFTER", 600.0, float)),
             max_body_bytes=int(num("VIGIL_MAX_BODY_BYTES", 256 * 1024)),
