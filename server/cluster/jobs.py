@@ -38,6 +38,7 @@ class PeriodicJob:
         self.runs = 0
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
@@ -45,18 +46,23 @@ class PeriodicJob:
 
     async def _forever(self) -> None:
         await asyncio.sleep(self.first_after)
-        while True:
+        # `_stopping` as well as the cancel: a library that turns a cancel into an ordinary error
+        # (a client's timeout wrapper) would otherwise keep the job, and its close, going forever
+        while not self._stopping:
             try:
                 await self.run()
             except Exception:  # retried next period
                 self.failures += 1
-                log.warning("periodic job %s failed", self.name, exc_info=True)
+                if not self._stopping:
+                    log.warning("periodic job %s failed", self.name, exc_info=True)
             self.runs += 1
-            await asyncio.sleep(self.period)
+            if not self._stopping:
+                await asyncio.sleep(self.period)
 
     async def close(self) -> None:
         """Stop the job (waiting for a run in progress to be cancelled); a second call does nothing."""
         task, self._task = self._task, None
+        self._stopping = True
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

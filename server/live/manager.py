@@ -273,6 +273,8 @@ class SessionManager:
         """End the sessions this worker answers for that were abandoned: created and never
         offered for `created_ttl_s`, or disconnected and not resumed for `abandon_after_s`."""
         due = [sid for sid, at in self.open.items() if at <= now]
+        if not due:
+            return
         for sid, data in zip(due, await self.store.sessions(due), strict=True):
             why, again = self._abandoned(sid, data, now)
             if why is not None:
