@@ -192,6 +192,7 @@ class SessionManager:
             final: dict[str, Any] = {}
             if session is not None:
                 session.status = "ended"
+                await session.stop_analysis()  # `ended` is the last message on the channel
                 session.send({"type": "ended", "session_id": sid})
                 await session.stop_media()
                 final = session.counter_fields()  # the last frame's counts, not the last second's

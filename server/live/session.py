@@ -180,6 +180,11 @@ class LiveSession:
     def start(self) -> None:
         self.outbox.start()
 
+    async def stop_analysis(self) -> None:
+        """Stop the tasks (drains, analysis) but keep the peer, so a last message goes out after
+        the last analysis: the counters then say what the candidate received."""
+        await self.tasks.cancel()
+
     async def stop_media(self) -> None:
         """Close the peer and stop every task; the session's data stays (a re-offer may follow)."""
         self.video_slot.close()

@@ -45,6 +45,8 @@ async def test_status_and_listing_have_one_type_per_field_and_final_counters(vig
         assert live["status"] == "live" and live["frames_received"] > 0
         assert live["frames_dropped"] == live["frames_received"] - live["frames_analysed"]
         summary = await client.end()
+        # the channel is ordered: once `ended` is here, every analysis sent before it is too
+        await client.wait_for(lambda m: m.get("type") == "ended", timeout=10)
         ended = await status()
         ledger.tried("status_states", 3)
     finally:
