@@ -1,8 +1,10 @@
 """The worker's periodic jobs, each named, each with its own period, start and idempotent close.
 
-One worker runs seven: the risk tick of its live sessions with their score point, the check for
-sessions whose microphone never delivered, the write of every session's counters and risk state,
-the status publish for dashboards, the eviction of disconnected sessions not resumed in time, the
+One worker runs nine: the risk tick of its live sessions with their score point, the check for
+sessions whose microphone never delivered, the liveness check (a peer that never connects or from
+which nothing arrives is disconnected), the write of every session's counters and risk state, the
+status publish for dashboards, the eviction of disconnected sessions from memory, the end of
+abandoned sessions (created and never offered, or disconnected and not resumed, in time), the
 retention sweep, and the heartbeat that also marks the sessions of dead workers disconnected. A run
 that raises is logged and the job goes on at its next period: one failing job never stops another.
 The app (the manager's owner) starts `worker_jobs(manager)` after the manager and closes it before.
@@ -36,6 +38,7 @@ class PeriodicJob:
         self.runs = 0
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
@@ -43,18 +46,23 @@ class PeriodicJob:
 
     async def _forever(self) -> None:
         await asyncio.sleep(self.first_after)
-        while True:
+        # `_stopping` as well as the cancel: a library that turns a cancel into an ordinary error
+        # (a client's timeout wrapper) would otherwise keep the job, and its close, going forever
+        while not self._stopping:
             try:
                 await self.run()
             except Exception:  # retried next period
                 self.failures += 1
-                log.warning("periodic job %s failed", self.name, exc_info=True)
+                if not self._stopping:
+                    log.warning("periodic job %s failed", self.name, exc_info=True)
             self.runs += 1
-            await asyncio.sleep(self.period)
+            if not self._stopping:
+                await asyncio.sleep(self.period)
 
     async def close(self) -> None:
         """Stop the job (waiting for a run in progress to be cancelled); a second call does nothing."""
         task, self._task = self._task, None
+        self._stopping = True
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -80,7 +88,7 @@ class Jobs:
 
 
 def worker_jobs(manager: SessionManager) -> Jobs:
-    """The seven jobs of one worker (see the module docstring), not yet started."""
+    """The nine jobs of one worker (see the module docstring), not yet started."""
     evidence_root = manager.settings.data_dir / "evidence"
 
     async def risk_tick() -> None:
@@ -95,12 +103,20 @@ def worker_jobs(manager: SessionManager) -> Jobs:
     async def evict() -> None:
         await manager.evict_abandoned(time.time())
 
+    async def liveness() -> None:
+        await manager.check_liveness(time.time())
+
+    async def end_abandoned() -> None:
+        await manager.end_abandoned(time.time())
+
     return Jobs([
         PeriodicJob("risk-tick", STATE_WRITE_PERIOD_S, risk_tick),
         PeriodicJob("missing-audio", STATE_WRITE_PERIOD_S, missing_audio),
+        PeriodicJob("liveness", STATE_WRITE_PERIOD_S, liveness),
         PeriodicJob("state-write", STATE_WRITE_PERIOD_S, manager.write_states),
         PeriodicJob("status-publish", STATE_WRITE_PERIOD_S, manager.publish_statuses),
         PeriodicJob("evict-abandoned", STATE_WRITE_PERIOD_S, evict),
+        PeriodicJob("end-abandoned", STATE_WRITE_PERIOD_S, end_abandoned),
         PeriodicJob("retention-sweep", SWEEP_PERIOD_S, retention, first_after=STATE_WRITE_PERIOD_S),
         PeriodicJob("heartbeat", STATE_WRITE_PERIOD_S, manager.heartbeat),
     ])

@@ -35,6 +35,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_VIDEO_MAX_KBPS": ("500", "video bitrate a publisher is asked to stay under, kbit/s: `b=AS`/`b=TIAS` in the answer and the REMB Vigil sends (docs/media.md)"),
     "VIGIL_ANALYSIS_THREADS": ("2", "executor threads for model work in one worker process"),
     "VIGIL_MAX_SESSIONS": ("64", "live sessions one worker accepts before answering 429"),
+    "VIGIL_CREATE_PER_MIN": ("300", "sessions one client address may create per minute before answering 429"),
+    "VIGIL_CREATED_TTL": ("600", "seconds a created session may wait for its offer; then the server ends it (abandoned, never observed)"),
+    "VIGIL_ABANDON_AFTER": ("600", "seconds a disconnected session may wait for a resume; then the server ends it with its verdict"),
     "VIGIL_MAX_BODY_BYTES": ("262144", "largest accepted HTTP request body"),
     "VIGIL_SESSION_TOKEN_TTL": ("14400", "lifetime of a session token, seconds"),
     "VIGIL_POLICY": ("built-in", "path of a TOML or JSON risk policy file"),
@@ -163,6 +166,9 @@ class Settings:
     video_max_kbps: int = 500
     analysis_threads: int = 2
     max_sessions: int = 64
+    create_per_min: int = 300
+    created_ttl_s: float = 600.0
+    abandon_after_s: float = 600.0
     max_body_bytes: int = 256 * 1024
     session_token_ttl: int = 4 * 3600
     policy_path: Path | None = None
@@ -208,6 +214,9 @@ class Settings:
             video_max_kbps=int(num("VIGIL_VIDEO_MAX_KBPS", 500)),
             analysis_threads=int(num("VIGIL_ANALYSIS_THREADS", 2)),
             max_sessions=int(num("VIGIL_MAX_SESSIONS", 64)),
+            create_per_min=int(num("VIGIL_CREATE_PER_MIN", 300)),
+            created_ttl_s=float(num("VIGIL_CREATED_TTL", 600.0, float)),
+            abandon_after_s=float(num("VIGIL_ABANDON_AFTER", 600.0, float)),
             max_body_bytes=int(num("VIGIL_MAX_BODY_BYTES", 256 * 1024)),
             session_token_ttl=int(num("VIGIL_SESSION_TOKEN_TTL", 4 * 3600)),
             policy_path=path("VIGIL_POLICY"),

@@ -87,6 +87,8 @@ class AnalysisLane:
         self.frame_seq = first_frame_id  # frame ids continue across a resume
         self.pending: list[dict[str, Any]] = []
         self._background_busy = False
+        #: frames_dropped already added to the process-wide metric
+        self._dropped_counted = 0
 
     def note_changes(self, changed: list[dict[str, Any]]) -> None:
         """Event changes from outside a frame (browser, audio, ticks) ride on the next analysis."""
@@ -154,9 +156,9 @@ class AnalysisLane:
     def _record(self, analysis: FrameAnalysis) -> None:
         self.counters.frames_analysed += 1
         metrics.FRAMES_ANALYSED.inc()
-        dropped = self.slot.dropped
-        metrics.FRAMES_DROPPED.inc(max(0, dropped - self.counters.frames_dropped))
-        self.counters.frames_dropped = dropped
+        dropped = self.counters.frames_dropped  # received - analysed: every frame not analysed
+        metrics.FRAMES_DROPPED.inc(max(0, dropped - self._dropped_counted))
+        self._dropped_counted = dropped
         metrics.PIPELINE_SECONDS.observe(analysis.total_ms / 1000.0)
         record_stage_metrics(analysis.outputs)
 

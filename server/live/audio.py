@@ -28,6 +28,19 @@ MISSING_WARNING = ("No microphone audio is reaching the proctoring server: check
                    "is connected and allowed for this page.")
 
 
+class _Arrivals:
+    """An audio track that calls `on_frame()` as each frame arrives, before analysis."""
+
+    def __init__(self, track: Any, on_frame: Callable[[], None]) -> None:
+        self.track = track
+        self.on_frame = on_frame
+
+    async def recv(self) -> Any:
+        frame = await self.track.recv()
+        self.on_frame()
+        return frame
+
+
 class SessionAudio:
     def __init__(self, *, risk: Any, executor: Executor, vad: Any,
                  note_changes: Callable[[list[dict[str, Any]]], None],
@@ -48,8 +61,9 @@ class SessionAudio:
         self._fed_t = 0.0
         self._warned = False
 
-    async def consume(self, track: Any) -> None:
-        """Voice activity off the event loop; without a VAD the track is still drained."""
+    async def consume(self, track: Any, on_frame: Callable[[], None] | None = None) -> None:
+        """Voice activity off the event loop; without a VAD the track is still drained.
+        `on_frame()` is called as each audio frame arrives (the session's liveness)."""
         vad = self.vad
 
         def analyzer() -> AudioAnalyzer:
@@ -58,7 +72,8 @@ class SessionAudio:
             return AudioAnalyzer(vad)
 
         self.track_seen = True
-        await consume_audio(track, analyzer, self.executor, self.on_update, time.time)
+        source = track if on_frame is None else _Arrivals(track, on_frame)
+        await consume_audio(source, analyzer, self.executor, self.on_update, time.time)
 
     def on_update(self, update: AudioUpdate) -> None:
         """One 32 ms chunk: track speaking, judge other voices, feed the risk engine at ~5 Hz."""

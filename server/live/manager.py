@@ -3,11 +3,18 @@
 Statuses: created -> connecting (offer answered) -> live (peer connected) -> disconnected (peer
 gone; resumable) -> ended (final; verdict stored). The session hash in Redis is the shared truth;
 `self.live` holds the sessions whose peer this worker owns.
+
+Abandoned sessions are ended by the server, with their verdict and the exam's retention like any
+other: a session `created` and never offered for `settings.created_ttl_s`, and one `disconnected`
+and not resumed for `settings.abandon_after_s`. `self.open` holds the due time of each session this
+worker answers for (created here, offered here, or adopted from a worker that stopped beating);
+`end_abandoned` reads the hashes of those that are due.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from concurrent.futures import Executor
@@ -21,8 +28,9 @@ from server.core.config import Settings
 from server.core.metrics import REJECTED
 from server.live.risk import RiskSession, policy_for
 from server.live.session import LiveSession
+from server.live.session_state import session_state
 from server.protocol.errors import ApiError
-from server.protocol.http import CreateSession, SessionDescription
+from server.protocol.http import CreateSession, SessionDescription, SessionState
 from server.rtc import negotiate
 from server.rtc.socket_buffers import bound_receive_buffers
 from server.rtc.turn import ice_servers
@@ -36,6 +44,10 @@ DEMO_EXAM_ID = "demo"
 DISCONNECT_GRACE_S = 120.0
 #: how often a live session's counters and score are written to its hash.
 STATE_WRITE_PERIOD_S = 1.0
+#: the liveness check (every STATE_WRITE_PERIOD_S) running later than this means the loop stalled
+LOOP_STALL_S = 2.5
+#: the window of the per-address limit on session creation (`settings.create_per_min` in it)
+CREATE_WINDOW_S = 60
 
 
 class SessionManager:
@@ -53,7 +65,11 @@ class SessionManager:
         #: where other workers reach this one (set by the server once it listens)
         self.internal_url = ""
         self.live: dict[str, LiveSession] = {}
+        #: session id -> when to check whether it was abandoned (sessions this worker answers for)
+        self.open: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: when the liveness check last ran (a late run means this worker's loop stalled)
+        self._liveness_at: float | None = None
 
     def connected_count(self) -> int:
         return sum(1 for s in self.live.values() if s.status in ("connecting", "live"))
@@ -62,20 +78,27 @@ class SessionManager:
         return self._locks.setdefault(sid, asyncio.Lock())
 
     # -- create --------------------------------------------------------------------------------
-    async def create(self, body: CreateSession, now: float, identity: str | None = None,
+    async def create(self, body: CreateSession, now: float, client: str, identity: str | None = None,
                      exam_id: str | None = None) -> dict[str, Any]:
-        """A new session; `identity` (the authenticated caller, `server.http.access.session_grant`)
-        keys the documents its sessions share (`server.store.keys.document_owner`); `exam_id`, when
-        the caller's credential grants one (an API key, a join token), replaces the body's join code."""
+        """A new session; `client` (the caller's address) is under the creation rate limit; `identity`
+        (the authenticated caller, `server.http.access.session_grant`) keys the documents its sessions
+        share (`server.store.keys.document_owner`); `exam_id`, when the caller's credential grants one
+        (an API key, a join token), replaces the body's join code."""
         exam_id = exam_id or await self._resolve_exam(body)
         if self.connected_count() >= self.settings.max_sessions:
             REJECTED.labels("sessions").inc()
             raise ApiError(429, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions}, code="session_limit")
+        if await self.store.rates.count("create_session", client, CREATE_WINDOW_S) > self.settings.create_per_min:
+            REJECTED.labels("create_session").inc()
+            raise ApiError(429, "too many sessions created from this address; try again later",
+                           {"retry_after_s": CREATE_WINDOW_S}, retry_after_s=CREATE_WINDOW_S)
         sid = uuid.uuid4().hex
         await self.store.create_session(sid, {
             "session_id": sid, "candidate_id": body.candidate_id, "exam_id": exam_id, "status": "created",
             "created_at": now, "worker": self.worker_id, **({"identity": identity} if identity else {}),
         }, now)
+        await self.store.claim_session(self.worker_id, sid)  # a worker that outlives this one ends it if abandoned
+        self.open[sid] = now + self.settings.created_ttl_s
         return {"session_id": sid, "token": self.tokens.issue(sid, now),
                 "ice_servers": ice_servers(self.settings, sid, now)}
 
@@ -110,6 +133,7 @@ class SessionManager:
                 raise ApiError(409, f"session already has a peer (status {status}); use /resume after a drop",
                                {"status": status}, code="session_has_peer")
             _check_offer(desc.sdp)
+            await _check_negotiable(desc.sdp)  # before the working peer is touched
             session = self.live.get(sid)
             if session is not None:  # a re-offer replaces the old peer; history stays
                 await session.stop_media()
@@ -124,16 +148,19 @@ class SessionManager:
                         session.safe_store(self.store.update_session(sid, {"peer_error": reason})), "peer-error"))
                 bound_receive_buffers(pc)
             except Exception as exc:
-                await session.stop_media()
-                if not resume and self.live.pop(sid, None) is not None:
-                    await session.aclose(flush_s=1.0)
+                if resume:  # the old media is gone: the session is not live, and says so
+                    await session.gone("resume failed")
+                else:
+                    await session.stop_media()
+                    if self.live.pop(sid, None) is not None:
+                        await session.aclose(flush_s=1.0)
                 raise ApiError(400, "could not negotiate this offer", str(exc)[:300], code="invalid_offer") from None
-            session.status = "connecting"
             fields: dict[str, Any] = {"status": "connecting", "worker": self.worker_id, "connected_at": time.time()}
             if not data.get("started_at"):
                 fields["started_at"] = fields["connected_at"]
             await self.store.update_session(sid, fields)
             await self.store.claim_session(self.worker_id, sid)
+            self.open[sid] = math.inf  # held here: checked again once it disconnects
             return {"sdp": answer_sdp, "type": "answer"}
 
     async def _new_live_session(self, sid: str, data: dict[str, str]) -> LiveSession:
@@ -151,6 +178,7 @@ class SessionManager:
     async def _on_gone(self, session: LiveSession, reason: str) -> None:
         sid = session.session_id
         session.gone_at = time.time()
+        self.open[sid] = session.gone_at + self.settings.abandon_after_s
         await session.stop_media()
         await self._write_state(session)
         try:
@@ -161,16 +189,20 @@ class SessionManager:
             log.warning("could not mark %s disconnected: %s", sid, exc)
 
     # -- end -----------------------------------------------------------------------------------
-    async def end(self, sid: str, now: float) -> dict[str, Any]:
+    async def end(self, sid: str, now: float, *, abandoned: str | None = None) -> dict[str, Any]:
+        """End the session and store its verdict; `abandoned`: why the server ends it itself."""
         async with self.lock(sid):
             data = await self.require(sid)
             if data.get("status") == "ended":
                 return RiskSession.stored_summary(data)
             session = self.live.pop(sid, None)
+            final: dict[str, Any] = {}
             if session is not None:
                 session.status = "ended"
+                await session.stop_analysis()  # `ended` is the last message on the channel
                 session.send({"type": "ended", "session_id": sid})
                 await session.stop_media()
+                final = session.counter_fields()  # the last frame's counts, not the last second's
                 risk = session.risk
             else:  # ended while disconnected, or on another worker after a crash: rebuild from the log
                 policy = await policy_for(self.store, data.get("exam_id", DEMO_EXAM_ID), self.settings)
@@ -179,34 +211,37 @@ class SessionManager:
             started = float(data.get("started_at") or data.get("created_at") or now)
             summary = risk.finish(now, session_id=sid, started_at=started)
             await (risk.close() if session is None else session.aclose())
-            await self.store.update_session(sid, {**RiskSession.summary_fields(summary), "status": "ended",
-                                                  "ended_at": now})
+            await self.store.update_session(sid, {**final, **RiskSession.summary_fields(summary), "status": "ended",
+                                                  "ended_at": now, "ended_by": "server" if abandoned else "client",
+                                                  "end_reason": abandoned or ""})
             await expire_ended(self.store, sid, risk.engine.policy.retention_days)
             await self.store.set_live(sid, False)
             await self.store.release_session(self.worker_id, sid)
             self._locks.pop(sid, None)
+            self.open.pop(sid, None)
             return summary
 
-    async def status(self, sid: str) -> dict[str, Any]:
+    async def status(self, sid: str) -> SessionState:
         data = await self.require(sid)
         session = self.live.get(sid)
-        out: dict[str, Any] = {k: v for k, v in data.items() if k not in ("risk_state",)}
+        live: dict[str, Any] = {}
         if session is not None:
-            out.update(session.counter_fields())
-            out["risk_score"] = session.risk.risk_score
-            out["attention"] = session.risk.attention
-        return out
+            coverage = session.risk.engine.coverage
+            live = {**session.counter_fields(), "status": session.status, "risk_score": session.risk.risk_score,
+                    "attention": session.risk.attention, "observed_seconds": coverage.observed_seconds,
+                    "coverage": coverage.coverage()}
+        return session_state(data, live)
 
     # -- periodic work (each a named job in server/cluster/jobs.py) -----------------------------
     def _live_now(self) -> list[LiveSession]:
         return [s for s in self.live.values() if s.status == "live"]
 
     def tick_risk(self, now: float) -> None:
-        """Advance every live session's risk engine; one score point a second for the report's
-        timeline, through the lossless outbox."""
+        """Advance every live session's risk engine (with its newest video frame's arrival); one
+        score point a second for the report's timeline, through the lossless outbox."""
         for session in self._live_now():
             risk = session.risk
-            session.note_changes(risk.tick(now).changed)
+            session.tick(now)
             session.outbox.put({"kind": "score", "t": round(now, 3), "risk": round(risk.risk_score, 1),
                                 "attention": None if risk.attention is None else round(risk.attention, 1)})
 
@@ -220,18 +255,69 @@ class SessionManager:
 
     async def publish_statuses(self) -> None:
         """Once a second per session here: the dashboard's grid row, on every worker via pub/sub."""
+        now = time.time()
         for session in list(self.live.values()):
-            last = session.last_message or {}
             await session.safe_store(self.store.publish({
                 "type": "status", "session_id": session.session_id, "exam_id": session.exam_id,
                 "candidate_id": session.candidate_id, "status": session.status, "worker": self.worker_id,
                 "risk_score": round(session.risk.risk_score, 1), "attention": session.risk.attention,
-                "faces": last.get("faces"), "flags": session.risk.active_types(),
+                "faces": session.faces(now), "flags": session.risk.active_types(),
             }))
+
+    async def check_liveness(self, now: float) -> None:
+        """Peers that never connected, or from which nothing arrives, are gone (slot freed).
+        After a stall of this worker's own event loop the check waits a round: media that arrived
+        meanwhile is still in the queues, and the peers are not to blame."""
+        last, self._liveness_at = self._liveness_at, now
+        if last is not None and now - last > LOOP_STALL_S:
+            log.warning("event loop stalled %.1f s: liveness check skipped once", now - last)
+            return
+        for session in list(self.live.values()):
+            reason = session.unresponsive(now)
+            if reason is not None:
+                await session.gone(reason)
+
+    async def end_abandoned(self, now: float) -> None:
+        """End the sessions this worker answers for that were abandoned: created and never
+        offered for `created_ttl_s`, or disconnected and not resumed for `abandon_after_s`."""
+        due = [sid for sid, at in self.open.items() if at <= now]
+        if not due:
+            return
+        for sid, data in zip(due, await self.store.sessions(due), strict=True):
+            why, again = self._abandoned(sid, data, now)
+            if why is not None:
+                summary = await self.end(sid, now, abandoned=why)
+                log.info("ended abandoned session %s (%s): %s", sid, why, summary["verdict"])
+            elif again is None:
+                self.open.pop(sid, None)
+                await self.store.release_session(self.worker_id, sid)
+            else:
+                self.open[sid] = again
+
+    def _abandoned(self, sid: str, data: dict[str, str], now: float) -> tuple[str | None, float | None]:
+        """(why it is abandoned, or None; else when to look again, None: no longer ours to watch)."""
+        status = data.get("status")
+        if data.get("worker") != self.worker_id:
+            return None, None  # ended and deleted, or offered on another worker, which watches it now
+        if status == "created":
+            if now - float(data.get("created_at") or now) >= self.settings.created_ttl_s:
+                return "never connected", None
+            return None, float(data.get("created_at") or now) + self.settings.created_ttl_s
+        if status == "disconnected":
+            since = float(data.get("disconnected_at") or now)
+            if sid in self.live and self.live[sid].gone_at is not None:
+                since = self.live[sid].gone_at or since
+            if now - since >= self.settings.abandon_after_s:
+                return "disconnected and not resumed", None
+            return None, since + self.settings.abandon_after_s
+        if status in ("connecting", "live") and sid in self.live:
+            return None, math.inf
+        return None, None  # ended
 
     async def evict_abandoned(self, now: float) -> None:
         """Free disconnected sessions not resumed within the grace period; their state is in Redis,
-        so a later resume (here or on any worker) restores them."""
+        so a later resume (here or on any worker) restores them. This worker still answers for
+        ending them if they are abandoned (`self.open` and its claim in Redis stay)."""
         for sid, session in list(self.live.items()):
             if session.status == "disconnected" and session.gone_at and now - session.gone_at > DISCONNECT_GRACE_S:
                 async with self.lock(sid):
@@ -239,7 +325,6 @@ class SessionManager:
                         del self.live[sid]
                         await self._write_state(session)
                         await session.aclose(flush_s=5.0)
-                        await self.store.release_session(self.worker_id, sid)
 
     async def heartbeat(self) -> None:
         """This worker's beat; the sessions of workers that stopped beating are marked disconnected."""
@@ -248,7 +333,17 @@ class SessionManager:
         for dead in await self.store.dead_workers():
             if dead != self.worker_id:
                 sids = await self.store.reap_worker(dead, time.time())
+                for sid in sids:
+                    await self._adopt(sid, dead)
                 log.warning("worker %s stopped beating; %d of its sessions marked disconnected", dead, len(sids))
+
+    async def _adopt(self, sid: str, dead: str) -> None:
+        """A dead worker's session not ended: this worker now holds it, and ends it if abandoned."""
+        data = await self.store.session(sid)
+        if data and data.get("worker") == dead and data.get("status") != "ended":
+            await self.store.update_session(sid, {"worker": self.worker_id})
+            await self.store.claim_session(self.worker_id, sid)
+            self.open.setdefault(sid, time.time())
 
     async def _write_state(self, session: LiveSession) -> None:
         fields: dict[str, Any] = {**session.counter_fields(), **session.risk.state_fields()}
@@ -268,6 +363,18 @@ class SessionManager:
     async def _mark_stopped(self, sid: str) -> None:
         await self.store.update_session(sid, {"status": "disconnected", "disconnect_reason": "server stopped"})
         await self.store.set_live(sid, False)
+
+
+async def _check_negotiable(sdp: str) -> None:
+    """Refuse an offer aiortc cannot negotiate (SDP it cannot parse, a video m-line without a
+    codec it can receive), on a throwaway peer: a failed resume must not stop the working one."""
+    probe = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        await probe.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+    except Exception as exc:
+        raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
+    finally:
+        await probe.close()
 
 
 def _check_offer(sdp: str) -> None:

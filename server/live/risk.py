@@ -154,8 +154,11 @@ class RiskSession:
         return sorted({e.type for e in self._open.values()})
 
     def state_fields(self) -> dict[str, Any]:
+        coverage = self.engine.coverage.coverage()
         return {"risk_score": round(self.risk_score, 2),
                 "attention": None if self.attention is None else round(self.attention, 1),
+                "observed_seconds": round(self.engine.coverage.observed_seconds, 1),
+                "coverage": None if coverage is None else round(coverage, 3),
                 "risk_state": dumps(self.engine.snapshot())}
 
     def finish(self, now: float, *, session_id: str, started_at: float) -> dict[str, Any]:
@@ -185,7 +188,8 @@ class RiskSession:
     @staticmethod
     def summary_fields(summary: Mapping[str, Any]) -> dict[str, Any]:
         return {"verdict": summary["verdict"], "final_risk_score": summary["final_risk_score"],
-                "total_violations": summary["total_violations"], "summary": dumps(summary)}
+                "total_violations": summary["total_violations"], "observed_seconds": summary["observed_seconds"],
+                "coverage": summary["coverage"], "summary": dumps(summary)}
 
     @staticmethod
     def stored_summary(data: Mapping[str, str]) -> dict[str, Any]:

@@ -8,7 +8,13 @@ and out), `analysis_lane` (per-frame job, background stages, metrics), `audio`, 
 
 Statuses: created -> connecting (offer answered; the manager writes it) -> live (peer connected:
 writes `status=live` and the live set) -> disconnected (peer gone; `on_gone` tells the manager,
-which writes it) -> ended (the manager writes the verdict). A re-offer replaces the peer with
+which writes it) -> ended (the manager writes the verdict). The status follows the peer: a peer
+that fails or closes, a data channel that closes, a peer that never connects (`CONNECT_TIMEOUT_S`)
+and a peer from which nothing arrives (`SILENCE_TIMEOUT_S`) all make the session disconnected.
+
+Observation: the risk engine hears when the peer connects and goes away (`risk.connection`), and
+every tick gets the arrival time of the newest decoded video frame (`tick`), so it can account
+every second as observed or not and raise `video_lost`, which also warns the candidate. A re-offer replaces the peer with
 `stop_media` and keeps the rest. `aclose` is the one final close: idempotent, it stops the media and
 tasks, then closes what the session created (risk publishes, evidence writes, the outbox).
 """
@@ -43,6 +49,16 @@ log = logging.getLogger(__name__)
 
 OnGone = Callable[["LiveSession", str], Awaitable[None]]
 
+#: a peer not connected this long after its offer was answered is closed (its slot is freed).
+CONNECT_TIMEOUT_S = 20.0
+#: a connected peer from which no video frame, audio frame or data-channel message arrived for this
+#: long is gone. Browsers send audio frames every 20 ms (silence included) and scripted clients
+#: `clock` messages with every video frame, so only a vanished client is this quiet; ICE consent
+#: freshness alone takes about 30 s to notice.
+SILENCE_TIMEOUT_S = 6.0
+VIDEO_LOST_WARNING = ("No camera video is reaching the proctoring server: check that the camera is "
+                      "connected, allowed for this page and not used by another application.")
+
 
 class LiveSession:
     def __init__(self, *, session_id: str, candidate_id: str, exam_id: str, store: Store, pipeline: Pipeline,
@@ -60,6 +76,12 @@ class LiveSession:
         #: when the peer connected / went away (None before / while connected)
         self.connected_at: float | None = None
         self.gone_at: float | None = None
+        #: when the current peer's offer was answered, and when anything last arrived from it
+        #: (a video or audio frame, a data-channel message); None before
+        self.offered_at: float | None = None
+        self.heard_at: float | None = None
+        #: arrival time of the newest decoded video frame (None before the first)
+        self.video_at: float | None = None
         self.pc: Any = None
         self.tasks = TaskSet(self.log, session_id)
         self.counters = Counters()
@@ -107,13 +129,46 @@ class LiveSession:
         self.send({"type": "warning", "message": message})
 
     def note_changes(self, changed: list[dict[str, Any]]) -> None:
+        """Event changes from outside a frame (audio, browser, ticks, the peer): they ride on the
+        next analysis; `video_lost` starting also warns the candidate now (no analysis comes)."""
         self.lane.note_changes(changed)
+        if any(c["type"] == "video_lost" and c["state"] == "started" for c in changed):
+            self.warn(VIDEO_LOST_WARNING)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> Any:
         return self.tasks.spawn(coro, name)
 
     def counter_fields(self) -> dict[str, int]:
         return {**self.counters.as_dict(), "audio_chunks": self.audio.chunks}
+
+    # -- time passing (the manager's periodic jobs) ---------------------------------------------
+    def tick(self, now: float) -> None:
+        """Advance the risk engine with the newest video frame's arrival."""
+        self.note_changes(self.risk.tick(now, video_at=self.video_at).changed)
+
+    def video_arriving(self, now: float) -> bool:
+        """Whether decoded video arrived within the policy's observation gap."""
+        gap = self.risk.engine.policy.observation_gap_seconds
+        return self.video_at is not None and now - self.video_at <= gap
+
+    def faces(self, now: float) -> int | None:
+        """Faces in the latest analysis; None before one, and while no video arrives (the last
+        analysis says nothing about a camera that stopped)."""
+        if not self.video_arriving(now):
+            return None
+        faces = (self.last_message or {}).get("faces")
+        return faces if isinstance(faces, int) else None
+
+    def unresponsive(self, now: float) -> str | None:
+        """Why the peer counts as gone although it did not say so, or None: an answered offer not
+        connected within CONNECT_TIMEOUT_S, or a connected peer silent for SILENCE_TIMEOUT_S."""
+        if self.status == "connecting" and self.offered_at is not None and now - self.offered_at > CONNECT_TIMEOUT_S:
+            return f"peer did not connect within {CONNECT_TIMEOUT_S:.0f} s"
+        if self.status == "live":
+            last = max(self.heard_at or 0.0, self.connected_at or 0.0)
+            if now - last > SILENCE_TIMEOUT_S:
+                return f"nothing received for {SILENCE_TIMEOUT_S:.0f} s"
+        return None
 
     def watch_track(self) -> Any:
         """A new subscription to the candidate's live video for a watcher, or None before it arrives."""
@@ -124,6 +179,11 @@ class LiveSession:
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         self.outbox.start()
+
+    async def stop_analysis(self) -> None:
+        """Stop the tasks (drains, analysis) but keep the peer, so a last message goes out after
+        the last analysis: the counters then say what the candidate received."""
+        await self.tasks.cancel()
 
     async def stop_media(self) -> None:
         """Close the peer and stop every task; the session's data stays (a re-offer may follow)."""
@@ -155,7 +215,10 @@ class LiveSession:
     # -- peer wiring ----------------------------------------------------------------------------
     def attach_peer(self, pc: Any) -> None:
         self.pc = pc
+        self.status = "connecting"
         self.gone_at = None
+        self.offered_at = time.time()
+        self.heard_at = None
         pc.on("track", self._on_track)
         pc.on("datachannel", lambda dc: self._on_datachannel(pc, dc))
         pc.on("connectionstatechange", lambda: self._on_peer_state(pc))
@@ -164,7 +227,10 @@ class LiveSession:
         if track.kind == "video":
             self._on_video(track)
         elif track.kind == "audio":
-            self.spawn(self.audio.consume(track), "audio")
+            self.spawn(self.audio.consume(track, on_frame=self._heard), "audio")
+
+    def _heard(self) -> None:
+        self.heard_at = time.time()
 
     def _on_video(self, track: Any) -> None:
         from aiortc.contrib.media import MediaRelay
@@ -180,6 +246,7 @@ class LiveSession:
         self.spawn(AnalysisLoop(self.video_slot, self.analysis_fps, self.lane.analyse).run(), "analysis")
 
     def _on_frame(self, frame: Any, received_ms: float) -> None:
+        self.video_at = self.heard_at = received_ms / 1000.0
         self.counters.frames_received += 1
         metrics.FRAMES_RECEIVED.inc()
         if self.decode_guard is not None:
@@ -195,7 +262,7 @@ class LiveSession:
         @dc.on("close")
         def on_close() -> None:
             if self.pc is pc:
-                self.spawn(self._gone("data channel closed"), "gone")
+                self.spawn(self.gone("data channel closed"), "gone")
 
     def _flooded(self, reason: str) -> None:
         """The channel cut the candidate off for a flood: tell them and the watchers, then disconnect."""
@@ -208,24 +275,29 @@ class LiveSession:
         if state == "connected":
             await self._went_live()
         elif state in ("failed", "closed") and self.pc is pc:
-            await self._gone(f"peer {state}")
+            await self.gone(f"peer {state}")
 
     async def _went_live(self) -> None:
         self.status = "live"
         self.connected_at = time.time()
+        self.note_changes(self.risk.connection(self.connected_at, True).changed)
         await self.safe_store(self.store.update_session(self.session_id, {"status": "live"}))
         await self.safe_store(self.store.set_live(self.session_id, True))
 
-    async def _gone(self, reason: str) -> None:
+    async def gone(self, reason: str) -> None:
+        """The peer went away (or is treated so): disconnected, told to the risk engine and the
+        manager, which stops the media and writes the status. A second call does nothing."""
         if self.status in ("ended", "disconnected"):
             return
         self.status = "disconnected"
         self.log.info("disconnected: %s", reason)
+        self.note_changes(self.risk.connection(time.time(), False).changed)
         await self.on_gone(self, reason)
 
     # -- data channel in ------------------------------------------------------------------------
     def _dispatch(self, msg: ClientMessage) -> None:
         """A valid client message to the part it is for."""
+        self._heard()
         if isinstance(msg, ClockMessage):
             self.clock.record(msg.pts, msg.captured_ms)
         elif isinstance(msg, BrowserMessage):

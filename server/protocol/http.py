@@ -6,7 +6,10 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
+from pipeline.risk.messages import Decision
 from server.protocol.base import Absent, Frozen, Outbound
+from server.protocol.events import VerdictSummary
+from server.protocol.status import SessionStatus
 
 ID_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
 
@@ -50,6 +53,76 @@ class SessionAnswer(Outbound):
 
     sdp: str
     type: Literal["answer"]
+
+
+class SessionRow(Outbound):
+    """A session as `GET /api/sessions` lists it: one JSON type per field in every state (a field
+    not known yet is null, a counter not counted yet is 0). Read from the session hash
+    (`server/live/session_state.py`), with the live values when this worker holds the peer."""
+
+    session_id: str
+    candidate_id: str
+    exam_id: str
+    status: SessionStatus
+    #: the worker that created the session or holds (held) its peer
+    worker: str
+    #: UNIX seconds; null until it happened
+    created_at: float
+    started_at: float | None
+    connected_at: float | None
+    disconnected_at: float | None
+    disconnect_reason: str | None
+    ended_at: float | None
+    #: who ended it: the candidate's client, a proctor or an admin ("client"), or the server
+    #: ("server": abandoned, `end_reason` says why); null while not ended
+    ended_by: Literal["client", "server"] | None
+    end_reason: str | None
+    risk_score: float
+    attention: float | None
+    #: seconds of usable analysed video so far, and their share of the session's time (null before
+    #: any time was accounted)
+    observed_seconds: float
+    coverage: float | None
+    frames_received: int
+    frames_analysed: int
+    #: frames_received - frames_analysed
+    frames_dropped: int
+    analysis_errors: int
+    dc_sent: int
+    dc_dropped: int
+    dc_bad_messages: int
+    dc_rate_limited: int
+    decode_sheds: int
+    audio_chunks: int
+    #: the verdict fields, null until the session ended
+    verdict: Decision | None
+    final_risk_score: float | None
+    total_violations: int | None
+    #: the gaze calibration's summary for reports (accuracy, model, screen), null without one
+    calibration: dict[str, Any] | None
+    #: the summary's peak risk, null until ended
+    peak_risk: float | None
+    #: the authenticated identity whose documents the session shares (`account:...`, `apikey:...`),
+    #: null for a join-code session (docs/http-api.md, "Documents shared across sessions")
+    identity: str | None
+    #: why the peer's ICE or DTLS failed (docs/media.md), null when it did not
+    peer_error: str | None
+    #: which API made the session when not Vigil's own (e.g. the original interview API), else null
+    source: str | None
+
+
+class SessionState(SessionRow):
+    """`GET /api/sessions/{id}`: the row plus the verdict summary (null until ended) and, for the
+    candidate's own token, fresh ICE servers for a resume."""
+
+    summary: VerdictSummary | None
+    ice_servers: Absent[list[IceServer]] = None
+
+
+class SessionList(Outbound):
+    """`GET /api/sessions`: newest first, the sessions visible to the caller."""
+
+    sessions: list[SessionRow]
 
 
 # -- accounts, exams ---------------------------------------------------------------------------

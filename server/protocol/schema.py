@@ -33,7 +33,8 @@ REF = "#/$defs/{model}"
 
 HTTP_MODELS: tuple[type[BaseModel], ...] = (
     http.CreateSession, http.SessionDescription, http.SessionCreated, http.SessionAnswer, VerdictSummary,
-    http.LoginBody, http.RegisterBody, http.CreateExam, http.ScreenInfo, http.ReviewPatch, http.ReviewState)
+    http.SessionState, http.SessionList, http.LoginBody, http.RegisterBody, http.CreateExam, http.ScreenInfo,
+    http.ReviewPatch, http.ReviewState)
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def live_row(sid: str, data: dict[str, str], sessions: SessionManager) -> dict[s
     if local is not None:  # this worker has the peer: fresher than the hash's once-a-second copy
         row.update(status=local.status, risk_score=round(local.risk.risk_score, 1),
                    attention=local.risk.attention, flags=local.risk.active_types(),
-                   faces=(local.last_message or {}).get("faces"))
+                   faces=local.faces(time.time()))
     return row
 
 

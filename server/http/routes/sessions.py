@@ -6,9 +6,7 @@ on the worker holding the peer.
 """
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
 
 from aiohttp import web
 
@@ -17,8 +15,9 @@ from server.http.access import Visibility, require_session_token, session_access
 from server.http.affinity import new_session, on_session_worker
 from server.http.errors import json_response, read_json
 from server.http.keys import SESSIONS, SETTINGS, STORE
+from server.live.session_state import session_row
 from server.protocol.errors import ApiError
-from server.protocol.http import CreateSession, SessionDescription
+from server.protocol.http import CreateSession, SessionDescription, SessionList, SessionRow
 from server.rtc.turn import ice_servers
 from server.store.retention import delete_evidence
 
@@ -39,7 +38,8 @@ async def create_session(request: web.Request) -> web.Response:
     body = CreateSession.model_validate(await read_json(request, settings.max_body_bytes))
     now = time.time()
     grant = await session_grant(request, body, now)  # join code, join token or API key: docs/integration.md
-    result = await request.app[SESSIONS].create(body, now, grant.identity, exam_id=grant.exam_id)
+    result = await request.app[SESSIONS].create(body, now, request.remote or "?", grant.identity,
+                                                exam_id=grant.exam_id)
     SESSIONS_CREATED.inc()
     return json_response(result, status=201)
 
@@ -68,10 +68,11 @@ async def resume(request: web.Request) -> web.Response:
 @on_session_worker
 async def get_session(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin")
-    status = await request.app[SESSIONS].status(access.session_id)
+    state = await request.app[SESSIONS].status(access.session_id)
+    out = state.model_dump(mode="json", exclude={"ice_servers"})
     if access.user is None:  # the candidate: fresh ICE servers (TURN credentials expire) for a resume
-        status["ice_servers"] = ice_servers(request.app[SETTINGS], access.session_id, time.time())
-    return json_response(status)
+        out["ice_servers"] = ice_servers(request.app[SETTINGS], access.session_id, time.time())
+    return json_response(out)
 
 
 @routes.post("/api/sessions/{session_id}/end")
@@ -88,18 +89,6 @@ async def session_events(request: web.Request) -> web.Response:
                               "events": await request.app[STORE].events(access.session_id)})
 
 
-def _listed(data: dict[str, str]) -> dict[str, Any]:
-    """A session hash for the listing: the bulky fields left out, the summary's `peak_risk` kept (the review
-    workspace sorts by it)."""
-    row: dict[str, Any] = {k: v for k, v in data.items() if k not in ("risk_state", "summary")}
-    try:
-        peak = json.loads(data["summary"]).get("peak_risk") if data.get("summary") else None
-    except (ValueError, AttributeError):
-        peak = None
-    if isinstance(peak, (int, float)):
-        row["peak_risk"] = peak
-    return row
-
 
 @routes.get("/api/sessions")
 async def past_sessions(request: web.Request) -> web.Response:
@@ -110,16 +99,16 @@ async def past_sessions(request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(400, "limit must be an integer", code="invalid_parameter") from None
     store = request.app[STORE]
-    out: list[dict[str, Any]] = []
+    out: list[SessionRow] = []
     for start in range(0, MAX_HISTORY_SCAN, SCAN_STEP):  # a proctor's page may need a scan
         ids = await store.session_ids_newest(start, start + SCAN_STEP - 1)
         hashes = await store.sessions(ids)
         for sid, data in zip(ids, hashes, strict=False):
             if data and len(out) < limit and await visible.allows(sid, data.get("exam_id")):
-                out.append(_listed(data))
+                out.append(session_row(data))
         if len(out) >= limit or len(ids) < SCAN_STEP:
             break
-    return json_response({"sessions": out})
+    return json_response(SessionList(sessions=out).model_dump(mode="json"))
 
 
 @routes.delete("/api/sessions/{session_id}")

@@ -76,8 +76,21 @@ class LoopingVideoTrack(MediaStreamTrack):
         self._index = 0
         self._start: float | None = None
         self.sent = 0
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def stall(self) -> None:
+        """Stop delivering frames (a stopped or stalled camera); the track and the peer stay up."""
+        self._flowing.clear()
+
+    def unstall(self) -> None:
+        """Deliver frames again, at the normal rate from now (no burst to catch up)."""
+        if not self._flowing.is_set():
+            self._start = time.monotonic() - self._index / self.fps
+            self._flowing.set()
 
     async def recv(self) -> av.VideoFrame:
+        await self._flowing.wait()
         if self.readyState != "live":
             from aiortc.mediastreams import MediaStreamError
             raise MediaStreamError
