@@ -20,7 +20,7 @@ import uuid
 from concurrent.futures import Executor
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from pipeline.runner import Pipeline
 from server.accounts.tokens import SessionTokens

@@ -267,7 +267,7 @@ class LiveSession:
     def _flooded(self, reason: str) -> None:
         """The channel cut the candidate off for a flood: tell them and the watchers, then disconnect."""
         self.warn(reason)
-        self.spawn(self._gone(reason), "gone")
+        self.spawn(self.gone(reason), "gone")
 
     async def _on_peer_state(self, pc: Any) -> None:
         state = pc.connectionState

@@ -190,7 +190,7 @@ class ScreenInfo(Frozen):
 # -- human review (server/http/routes/review.py) ------------------------------------------------
 FlagStatus = Literal["confirmed", "dismissed"]
 #: the human decision on a session; the automatic verdict is only the AI's suggestion
-Decision = Literal["cleared", "violation", "inconclusive"]
+HumanDecision = Literal["cleared", "violation", "inconclusive"]
 Note = Annotated[str, Field(max_length=2000)]
 #: flags one PATCH may mark (a two-hour session has a few hundred events)
 MAX_FLAGS_PER_PATCH = 1000
@@ -206,7 +206,7 @@ class FlagMark(Frozen):
 class DecisionMark(Frozen):
     """The reviewer's decision on the whole session."""
 
-    decision: Decision
+    decision: HumanDecision
     note: Note = ""
 
 
@@ -244,7 +244,7 @@ class FlagReview(Outbound):
 
 
 class DecisionRecord(Outbound):
-    decision: Decision
+    decision: HumanDecision
     note: str
     by: Reviewer
     at: float

@@ -104,7 +104,8 @@ async def start_session(request: web.Request) -> web.Response:
         exam_id = await app[STORE].exam_for_join_code(body.join_code)
         if exam_id is not None and not await app[AUTH].can_see_exam(user, exam_id):
             raise ApiError(403, "this join code belongs to another proctor's exam")
-    created = await app[SESSIONS].create(CreateSession(candidate_id=body.candidate_id, join_code=body.join_code), now)
+    created = await app[SESSIONS].create(CreateSession(candidate_id=body.candidate_id, join_code=body.join_code), now,
+                                         request.remote or "?")
     sid = created["session_id"]
     await app[STORE].update_session(sid, {"status": "live", "started_at": now, "source": SOURCE})
     SESSIONS_CREATED.inc()
