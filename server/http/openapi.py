@@ -79,6 +79,7 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/"): RouteDoc("The candidate's exam page", "anyone", content="text/html"),
     ("GET", "/exam.html"): RouteDoc("The candidate's exam page", "anyone", content="text/html"),
     ("GET", "/dashboard.html"): RouteDoc("The proctor's dashboard", "anyone", content="text/html"),
+    ("GET", "/favicon.ico"): RouteDoc("The site icon (SVG)", "anyone", content="image/svg+xml"),
 }
 
 ERROR_SCHEMA = {"type": "object", "required": ["error", "detail"],
