@@ -130,3 +130,22 @@ async def test_favicon_is_served(vigil_server) -> None:
         assert resp.status == 200
         assert resp.content_type == "image/svg+xml"
         assert (await resp.text()).startswith("<svg")
+
+
+async def test_the_embedded_example_reaches_live(vigil_server, fake_media) -> None:  # noqa: F811
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(vigil_server.url + "/static/embed-example.html")
+        await page.click("#start")
+        await page.wait_for_selector('body[data-vigil-state="live"]', state="attached", timeout=WAIT_MS)
+        await page.wait_for_function(
+            "() => document.getElementById('vigil-status').textContent.includes('Face found')", timeout=WAIT_MS)
+        sid = await page.evaluate("JSON.parse(sessionStorage.getItem('vigil.session')).id")
+        await until(lambda: _is(store_status(vigil_server, sid), "live"), WAIT_MS / 1000, "Redis status live")
+        await page.click("#submit")
+        await until(lambda: _is(store_status(vigil_server, sid), "ended"), WAIT_MS / 1000, "Redis status ended")
+        assert await page.evaluate("sessionStorage.getItem('vigil.session')") is None
+        assert not errors, errors
