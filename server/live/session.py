@@ -103,8 +103,8 @@ class LiveSession:
     def send(self, message: dict[str, Any]) -> bool:
         return self.channel.send(message)
 
-    def warn(self, message: str) -> None:
-        self.send({"type": "warning", "message": message})
+    def warn(self, message: str, code: str) -> None:
+        self.send({"type": "warning", "code": code, "message": message})
 
     def note_changes(self, changed: list[dict[str, Any]]) -> None:
         self.lane.note_changes(changed)
@@ -199,7 +199,7 @@ class LiveSession:
 
     def _flooded(self, reason: str) -> None:
         """The channel cut the candidate off for a flood: tell them and the watchers, then disconnect."""
-        self.warn(reason)
+        self.warn(reason, "message_flood")
         self.spawn(self._gone(reason), "gone")
 
     async def _on_peer_state(self, pc: Any) -> None:

@@ -48,4 +48,6 @@ export default {
   "exam.finish": "Finish exam",
   "finish.yes": "Yes, finish",
   "finish.no": "Keep going",
+  "server.microphone_missing": "No microphone audio is reaching the proctoring server: check that the microphone is connected and allowed for this page.",
+  "server.message_flood": "Your browser sent too many messages; the connection was closed. Please reload the page.",
 };

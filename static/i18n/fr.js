@@ -47,4 +47,6 @@ export default {
   "exam.finish": "Terminer l'examen",
   "finish.yes": "Oui, terminer",
   "finish.no": "Continuer",
+  "server.microphone_missing": "Aucun son du micro n'arrive au serveur de surveillance : vérifiez que le micro est branché et autorisé pour cette page.",
+  "server.message_flood": "Votre navigateur a envoyé trop de messages ; la connexion a été fermée. Rechargez la page.",
 };

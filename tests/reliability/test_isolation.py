@@ -112,7 +112,8 @@ async def test_a_data_channel_flood_is_cut_off_and_does_not_slow_another_candida
         assert rate_flooded >= 0.9 * rate_quiet, \
             f"analysed fps fell from {rate_quiet:.2f} to {rate_flooded:.2f} under a data-channel flood"
         # the flooder was told, then disconnected: its channel closed before the window ended
-        await flooder.wait_for(lambda m: m == {"type": "warning", "message": FLOOD_REASON}, timeout=5)
+        await flooder.wait_for(lambda m: m == {"type": "warning", "code": "message_flood",
+                                                  "message": FLOOD_REASON}, timeout=5)
         assert flooder.channel.readyState != "open"
         status = await _disconnected(flooder)
         assert status["status"] == "disconnected" and status["disconnect_reason"] == FLOOD_REASON
