@@ -149,3 +149,13 @@ async def test_the_embedded_example_reaches_live(vigil_server, fake_media) -> No
         await until(lambda: _is(store_status(vigil_server, sid), "ended"), WAIT_MS / 1000, "Redis status ended")
         assert await page.evaluate("sessionStorage.getItem('vigil.session')") is None
         assert not errors, errors
+
+
+async def test_the_page_speaks_french_when_asked(vigil_server, fake_media) -> None:  # noqa: F811
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.goto(vigil_server.url + "/?lang=fr")
+        await page.wait_for_function("() => document.getElementById('agree').textContent.includes('accepte')",
+                                     timeout=WAIT_MS)
+        assert await page.text_content("#finish") == "Terminer l'examen"
