@@ -63,6 +63,9 @@ async def test_a_dropped_peer_and_a_reload_resume_the_same_session(vigil_server,
         await until(lambda: _is(store_status(vigil_server, sid), "live"), WAIT_MS / 1000, "live after resume")
         events_after = await vigil_server.store.events(sid)
         assert events_after[:len(events_before)] == events_before
+        # an honest candidate's browser raises no devtools nor full-screen flag by itself
+        signals = {e.get("event") for e in events_after if e.get("kind") == "browser"}
+        assert not signals & {"devtools", "fullscreen_exit"}, signals
         await page.screenshot(path=str(tmp_path / "exam_resumed.png"), full_page=True)
 
         # a reload of the tab resumes too (the token is in sessionStorage), with no new session
