@@ -87,7 +87,10 @@ export class VigilClient {
     // Full screen first, while the click that started us still counts as a user gesture.
     if (this.options.fullscreen) enterExamFullscreen();
     window.addEventListener("pagehide", this.onPageHide);
-    const saved = this.session || savedSession(this.options.storage);
+    // a session this tab already holds (a reload) is resumed; one the host's backend made is offered
+    const given = this.session;
+    const saved = savedSession(this.options.storage);
+    const resumable = saved && (!given || given.id === saved.id) ? saved : null;
     this.status("connecting", "status.starting_camera");
     try {
       if (!this.media) this.media = await openMedia(this.options.devices);
@@ -96,13 +99,19 @@ export class VigilClient {
       return;
     }
     this.showPreview();
-    if (saved) {
-      this.session = saved;
+    if (resumable) {
+      this.session = resumable;
       this.resume();
       return;
     }
     try {
       this.status("connecting", "status.connecting");
+      if (given) {
+        saveSession(given, this.options.storage);
+        const info = await this.api.get(`/api/sessions/${given.id}`, given.token);
+        await this.connect(info.ice_servers || [], "offer");
+        return;
+      }
       const { joinCode, candidateId } = this.options;
       const candidate = candidateId || "candidate-" + Math.random().toString(36).slice(2, 8);
       const created = await this.api.post("/api/sessions",

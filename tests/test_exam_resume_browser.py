@@ -162,3 +162,21 @@ async def test_the_page_speaks_french_when_asked(vigil_server, fake_media) -> No
         await page.wait_for_function("() => document.getElementById('agree').textContent.includes('accepte')",
                                      timeout=WAIT_MS)
         assert await page.text_content("#finish") == "Terminer l'examen"
+
+
+async def test_a_session_made_by_the_hosts_backend_is_offered_not_resumed(vigil_server, fake_media) -> None:  # noqa: F811
+    camera, mic = fake_media
+    async with aiohttp.ClientSession() as http, \
+            http.post(vigil_server.url + "/api/sessions", json={"candidate_id": "backend-made"}) as resp:
+        created = await resp.json()
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.goto(vigil_server.url + "/static/embed-example.html")
+        await page.evaluate("""async ([id, token]) => {
+          const { VigilClient } = await import("/static/vigil-client.js");
+          window.embedded = VigilClient.start({ sessionId: id, joinToken: token, candidateId: "backend-made" });
+        }""", [created["session_id"], created["token"]])
+        await page.wait_for_function("() => window.embedded.state === 'live'", timeout=WAIT_MS)
+        assert await page.evaluate("window.embedded.sessionId") == created["session_id"]
+        await until(lambda: _is(store_status(vigil_server, created["session_id"]), "live"), WAIT_MS / 1000,
+                    "the backend-made session live")
