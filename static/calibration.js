@@ -1,8 +1,9 @@
 // Vigil gaze calibration overlay: instructions, the dot the server moves, progress, the result in
 // plain words, Redo and Recentre. The server drives the sequence over the `vigil` data channel
 // (calibration.target / calibration.result); this page only draws what it is told and reports the
-// screen size. exam.js calls window.VigilCalibration.onMessage(msg, channel) for every message and
-// VigilCalibration.attach(channel, session) once the channel is open.
+// screen size. The client (vigil-client.js) calls window.VigilCalibration.onMessage(msg, channel) for every
+// message and VigilCalibration.attach(channel, session) once the channel is open. The overlay is a dialog:
+// it takes focus when it opens, Escape closes it.
 //
 // Screen size: browsers do not know the screen's physical size (a CSS px is 0.16-0.26 mm depending on
 // the device), and without it the server claims no accuracy in degrees. The panel offers a card
@@ -13,7 +14,8 @@
 "use strict";
 (() => {
   const body = document.body;
-  const st = { channel: null, session: null, overlay: null, running: false, prevState: "live", mmPerPx: null };
+  const st = { channel: null, session: null, overlay: null, running: false, prevState: "live", mmPerPx: null,
+              ownFullscreen: false, returnFocus: null };
   const CARD_MM = [85.60, 53.98]; // ISO/IEC 7810 ID-1: bank cards, most ID cards
   const css0 = 25.4 / 96; // the CSS reference pixel: the starting guess for the rectangle
   function screenKey() {
@@ -61,6 +63,9 @@
     redo.addEventListener("click", () => begin());
     recentre.addEventListener("click", () => recentreNow());
     close.addEventListener("click", () => hide());
+    // a dialog: Escape closes it (a running calibration stops), like its Close button
+    o.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); hide(); } });
+    o.tabIndex = -1;
     st.overlay = o;
     return o;
   }
@@ -129,7 +134,12 @@
   }
 
   function show() {
-    build().hidden = false;
+    const o = build();
+    if (o.hidden) { // opening: the dialog takes focus, and gives it back when it closes
+      st.returnFocus = document.activeElement;
+      o.hidden = false;
+      o.focus();
+    }
     if (body.dataset.vigilState !== "calibrating") st.prevState = body.dataset.vigilState || "live";
     body.dataset.vigilState = "calibrating";
   }
@@ -137,7 +147,14 @@
     if (!st.overlay) return;
     st.overlay.hidden = true;
     st.running = false;
-    if (document.fullscreenElement && document.exitFullscreen) document.exitFullscreen().catch(() => {});
+    // leave only the full screen this overlay entered (the exam's own stays), and say it is ours
+    if (st.ownFullscreen && document.fullscreenElement && document.exitFullscreen) {
+      window.VigilFullscreenOwner = "calibration";
+      document.exitFullscreen().catch(() => {});
+    }
+    st.ownFullscreen = false;
+    if (st.returnFocus && st.returnFocus.focus) st.returnFocus.focus();
+    st.returnFocus = null;
     if (body.dataset.vigilState === "calibrating") body.dataset.vigilState = st.prevState === "calibrating" ? "live" : st.prevState;
   }
   function panelVisible(visible) { $("cal-panel").hidden = !visible; }
@@ -153,12 +170,13 @@
     show();
     try {
       if (document.documentElement.requestFullscreen && !document.fullscreenElement) {
-        // this full screen is the page's own, for the dots: leaving it is not a violation (exam.js)
+        // this full screen is the page's own, for the dots: leaving it is not a violation (client/signals.js)
         window.VigilFullscreenOwner = "calibration";
         await document.documentElement.requestFullscreen();
+        st.ownFullscreen = true;
       }
     }
-    catch (_) { /* calibration works in a window too; targets use the viewport */ }
+    catch (_) { window.VigilFullscreenOwner = undefined; /* works in a window too; targets use the viewport */ }
     await new Promise((r) => setTimeout(r, 300)); // let the viewport settle after going full screen
     if (!send({ type: "calibration.start", points: points || 9, ...screenInfo() })) return;
     st.running = true;

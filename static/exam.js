@@ -1,134 +1,92 @@
-// Vigil exam page: consent, camera + microphone over WebRTC, live status from the `vigil` channel.
-"use strict";
-(() => {
-  const body = document.body;
-  const $ = (id) => document.getElementById(id);
-  const state = { pc: null, channel: null, session: null, token: null, media: null };
+// Vigil exam page: consent, the system check, then a host of the embeddable client (vigil-client.js)
+// that shows its status and warnings, and the body's data-vigil-* attributes (docs/pages.md).
+import { SystemCheck } from "./client/system-check.js";
+import { translatePage, translator } from "./i18n/index.js";
+import { VigilClient } from "./vigil-client.js";
 
-  function setState(s) { body.dataset.vigilState = s; }
-  // Once the exam is over the camera and microphone are released (the browser's camera light goes off)
-  // and the preview and finish button go away.
-  function stopMedia() {
-    if (state.media) for (const track of state.media.getTracks()) track.stop();
-    state.media = null;
-    $("preview").srcObject = null;
-  }
-  function ended(text) {
-    setState("ended"); // first, so the channel's close that follows is not taken for a lost connection
-    if (state.pc) state.pc.close();
-    stopMedia();
+const body = document.body;
+const $ = (id) => document.getElementById(id);
+const t = translator();
+translatePage(t);
+let client = null;
+let check = null;
+
+function say(el, text, kind) {
+  el.textContent = text;
+  el.dataset.kind = kind || "info";
+}
+
+function showStatus({ state, code, kind, message, faces, sessionId }) {
+  // the calibration overlay owns the state while it is open and the session is live (calibration.js)
+  if (!(state === "live" && body.dataset.vigilState === "calibrating")) body.dataset.vigilState = state;
+  body.dataset.vigilFaces = faces === null || faces === undefined ? "" : String(faces);
+  body.dataset.vigilSession = sessionId || "";
+  say($("status"), message, kind);
+  $("fact-camera").textContent = state === "ended" ? "-" : t("fact.on");
+  $("fact-connection").textContent = state === "live" ? t("fact.live") : state === "reconnecting" ? t("fact.reconnecting") : "-";
+  $("fact-face").textContent = faces === 1 ? t("fact.found") : faces === 0 ? t("fact.not_found")
+    : faces > 1 ? t("fact.faces", { n: faces }) : "-";
+  if (state === "ended" || state === "error") {
     $("finish").hidden = true;
-    $("preview").parentElement.hidden = true;
-    say(text, "info");
+    $("calibrate").hidden = true;
   }
-  function say(text, kind) {
-    const el = $("status");
-    el.textContent = text;
-    el.dataset.kind = kind || "info";
+  if (state === "error" && code.startsWith("media.")) showCheck(); // pick other devices, try again
+}
+
+// One list item per open warning code, removed when it ends.
+function showWarning({ code, active, message }) {
+  const list = $("warnings");
+  const item = [...list.children].find((li) => li.dataset.code === code);
+  if (!active) { if (item) item.remove(); return; }
+  if (item) { item.textContent = message; return; }
+  const li = document.createElement("li");
+  li.dataset.code = code;
+  li.textContent = message;
+  list.prepend(li);
+}
+
+function showCheck() {
+  $("consent").hidden = true;
+  $("live").hidden = true;
+  $("check").hidden = false;
+  body.dataset.vigilState = "checking";
+}
+
+// The system check: only after consent (the camera opens here).
+async function start() {
+  showCheck();
+  check = check || new SystemCheck({ video: $("check-preview"), meter: $("mic-level"),
+                                     cameraSelect: $("camera-select"), micSelect: $("mic-select") });
+  $("begin").disabled = true;
+  $("retry").hidden = true;
+  say($("check-status"), t("check.opening"));
+  const result = await check.open();
+  if (!result.ok) {
+    say($("check-status"), t(result.code, result.vars), "warn");
+    $("retry").hidden = false;
+    return;
   }
-  async function api(path, payload, token) {
-    const headers = { "Content-Type": "application/json" };
-    if (token) headers.Authorization = "Bearer " + token;
-    const resp = await fetch(path, { method: "POST", headers, body: JSON.stringify(payload) });
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) throw new Error(data.error ? `${data.error}` : `HTTP ${resp.status}`);
-    return data;
-  }
-  function waitForIce(pc) {
-    if (pc.iceGatheringState === "complete") return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => { if (pc.iceGatheringState === "complete") { pc.removeEventListener("icegatheringstatechange", done); resolve(); } };
-      pc.addEventListener("icegatheringstatechange", done);
-      setTimeout(resolve, 3000); // non-trickle: send what we have after 3 s
-    });
-  }
-  function sendSignal(event) {
-    const ch = state.channel;
-    if (ch && ch.readyState === "open") ch.send(JSON.stringify({ type: "browser", event }));
-  }
-  function showWarnings(events) {
-    const list = $("warnings");
-    for (const ev of events || []) {
-      if (ev.end) continue;
-      const li = document.createElement("li");
-      li.textContent = `${ev.type.replace(/_/g, " ")} (${ev.severity})`;
-      list.prepend(li);
-      while (list.children.length > 5) list.lastChild.remove();
-    }
-  }
-  function onMessage(raw) {
-    let msg;
-    try { msg = JSON.parse(raw); } catch { return; }
-    if (window.VigilCalibration?.onMessage(msg, state.channel)) return; // calibration.* (static/calibration.js)
-    if (msg.type === "analysis") {
-      body.dataset.vigilFaces = String(msg.faces ?? "");
-      if (msg.faces === 1) { say("Face found: you are being proctored.", "ok"); $("fact-face").textContent = "found"; }
-      else if (msg.faces === 0) { say("No face found: please face the camera.", "warn"); $("fact-face").textContent = "not found"; }
-      else if (msg.faces > 1) { say(`${msg.faces} faces found: only you should be in view.`, "warn"); $("fact-face").textContent = `${msg.faces} faces`; }
-      if (msg.gaze && msg.gaze.direction) $("fact-gaze").textContent = msg.gaze.direction;
-      if (msg.risk_score !== null && msg.risk_score !== undefined) $("fact-risk").textContent = String(Math.round(msg.risk_score));
-      showWarnings(msg.events);
-    } else if (msg.type === "warning") {
-      say(msg.message, "warn");
-    } else if (msg.type === "ended") {
-      ended("The exam has ended.");
-    }
-  }
-  async function start() {
-    const candidate = $("candidate").value.trim() || "candidate-" + Math.random().toString(36).slice(2, 8);
-    const joinCode = $("joincode").value.trim();
-    setState("connecting");
-    $("consent").hidden = true;
-    $("live").hidden = false;
-    say("Starting camera...");
-    try {
-      // Raw audio: voice detection must hear the room as it is (no gain control or suppression).
-      const media = await navigator.mediaDevices.getUserMedia({
-        video: { width: 640, height: 480, frameRate: 15 },
-        audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-      });
-      state.media = media;
-      $("preview").srcObject = media;
-      const created = await api("/api/sessions", joinCode ? { candidate_id: candidate, join_code: joinCode } : { candidate_id: candidate });
-      state.session = created.session_id; state.token = created.token;
-      const pc = new RTCPeerConnection({ iceServers: created.ice_servers || [] });
-      state.pc = pc;
-      for (const track of media.getTracks()) pc.addTrack(track, media);
-      const channel = pc.createDataChannel("vigil");
-      state.channel = channel;
-      channel.onmessage = (e) => onMessage(e.data);
-      channel.onopen = () => {
-        setState("live"); say("Connected: looking for your face...");
-        window.VigilCalibration?.attach(channel, { token: state.token, candidate });
-      };
-      channel.onclose = () => { if (body.dataset.vigilState !== "ended") { setState("error"); say("Connection lost.", "warn"); } };
-      say("Connecting to the proctoring server...");
-      await pc.setLocalDescription(await pc.createOffer());
-      await waitForIce(pc);
-      const answer = await api(`/api/sessions/${state.session}/offer`, { sdp: pc.localDescription.sdp, type: "offer" }, state.token);
-      await pc.setRemoteDescription(answer);
-    } catch (err) {
-      setState("error");
-      say("Could not start: " + err.message, "warn");
-    }
-  }
-  async function finish() {
-    if (!state.session) return;
-    let text = "The exam has ended. You may close this tab.";
-    try { await api(`/api/sessions/${state.session}/end`, {}, state.token); }
-    catch (err) { text = `The exam has ended here, but the server did not confirm it (${err.message}). You may close this tab.`; }
-    ended(text);
-  }
-  document.addEventListener("visibilitychange", () => sendSignal(document.hidden ? "visibility_hidden" : "visibility_visible"));
-  document.addEventListener("fullscreenchange", () => {
-    if (document.fullscreenElement) return;
-    // leaving a full screen the page opened for itself (calibration) is not the candidate's doing
-    const own = window.VigilFullscreenOwner;
-    window.VigilFullscreenOwner = undefined;
-    if (!own) sendSignal("fullscreen_exit");
+  say($("check-status"), t("check.ok"), "ok");
+  $("begin").disabled = false;
+}
+
+function connect(media) {
+  $("consent").hidden = true;
+  $("check").hidden = true;
+  $("live").hidden = false;
+  client = VigilClient.start({
+    server: "", candidateId: $("candidate").value.trim(), joinCode: $("joincode").value.trim(),
+    container: $("camera-box"), media, onstatus: showStatus, onwarning: showWarning, t,
   });
-  document.addEventListener("paste", () => sendSignal("paste"));
-  window.addEventListener("pagehide", () => { if (state.pc) state.pc.close(); stopMedia(); });
-  $("agree").addEventListener("click", start);
-  $("finish").addEventListener("click", finish);
-})();
+  window.vigilClient = client; // for tests and support: the session id, the state
+}
+
+$("agree").addEventListener("click", start);
+$("retry").addEventListener("click", start);
+$("begin").addEventListener("click", () => connect(check.take()));
+$("finish").addEventListener("click", () => $("finish-confirm").showModal());
+$("finish-no").addEventListener("click", () => $("finish-confirm").close());
+$("finish-yes").addEventListener("click", () => { $("finish-confirm").close(); client?.finish(); });
+
+// A reload of this tab during the exam: consent was given, the session resumes.
+if (VigilClient.savedSession()) connect(null);

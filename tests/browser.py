@@ -43,9 +43,10 @@ BASE_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
-    "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 )
+#: grants the camera and microphone without a prompt; left out, getUserMedia fails with NotAllowedError
+GRANT_MEDIA = "--use-fake-ui-for-media-stream"
 
 
 def chromium_missing_reason() -> str | None:
@@ -106,16 +107,18 @@ def make_wav(source: Path, out: Path, *, silence_s: float = 1.0) -> Path:
     return out
 
 
-def chromium_flags(camera: Path, microphone: Path | None = None) -> list[str]:
-    flags = [*BASE_FLAGS, f"--use-file-for-fake-video-capture={camera}"]
+def chromium_flags(camera: Path, microphone: Path | None = None, *, grant_media: bool = True) -> list[str]:
+    flags = [*BASE_FLAGS, *([GRANT_MEDIA] if grant_media else []), f"--use-file-for-fake-video-capture={camera}"]
     if microphone is not None:
         flags.append(f"--use-file-for-fake-audio-capture={microphone}")
     return flags
 
 
 @asynccontextmanager
-async def launch_chromium(camera: Path, microphone: Path | None = None) -> AsyncIterator[BrowserContext]:
-    """Headless Debian Chromium with a fresh profile, the y4m as camera and the WAV as microphone.
+async def launch_chromium(camera: Path, microphone: Path | None = None, *,
+                          grant_media: bool = True) -> AsyncIterator[BrowserContext]:
+    """Headless Debian Chromium with a fresh profile, the y4m as camera and the WAV as microphone
+    (`grant_media=False`: the candidate's camera permission is denied).
 
     Playwright refuses `--user-data-dir` in `args`; a persistent context on a new temporary directory is
     how it takes a profile directory of ours (removed afterwards), so nothing of a developer's leaks in.
@@ -127,7 +130,7 @@ async def launch_chromium(camera: Path, microphone: Path | None = None) -> Async
         async with async_playwright() as pw:
             context = await pw.chromium.launch_persistent_context(
                 str(profile), executable_path=str(CHROMIUM), headless=True,
-                args=chromium_flags(camera, microphone), viewport={"width": 900, "height": 900},
+                args=chromium_flags(camera, microphone, grant_media=grant_media), viewport={"width": 900, "height": 900},
                 timeout=60_000)
             try:
                 yield context

@@ -36,6 +36,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/dashboard.html"): everyone(200),
     ("GET", "/exams.html"): everyone(200),
     ("GET", "/review.html"): everyone(200),
+    ("GET", "/favicon.ico"): everyone(200),
     ("GET", "/static"): everyone(200),  # /static/vigil.css
     ("GET", "/api/openapi.json"): everyone(200),  # the API's description is public
     ("GET", "/api/docs"): everyone(200),

@@ -77,12 +77,15 @@ async def start_exam(page: Page, server: RunningServer, candidate: str) -> tuple
     await page.goto(server.url + "/")
     assert await page.get_attribute("body", "data-vigil-state") == "consent"
     await page.fill("#candidate", candidate)
+    await page.click("#agree")  # consent, then the system check opens the camera
+    await page.wait_for_selector("#begin:not([disabled])", timeout=WAIT_MS)
+
     def is_create(r: Response) -> bool:
         return r.url.endswith("/api/sessions") and r.request.method == "POST"
 
     async with page.expect_response(is_create, timeout=WAIT_MS) as info:
         t0 = time.monotonic()
-        await page.click("#agree")
+        await page.click("#begin")
     created = await (await info.value).json()
     timings: dict[str, float] = {}
     await page.wait_for_function(CAMERA_OPEN, timeout=WAIT_MS)
@@ -116,7 +119,9 @@ async def test_consent_goes_live_with_one_face_then_finish_ends_the_session(vigi
 
         await page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-        await page.click("#finish")
+        await page.click("#finish")  # asks first
+        assert await page.is_visible("#finish-confirm")
+        await page.click("#finish-yes")
         await page.wait_for_selector('body[data-vigil-state="ended"]', state="attached", timeout=WAIT_MS)
         await until(lambda: _is(store_status(vigil_server, sid), "ended"), WAIT_MS / 1000,
                     "Redis status ended")

@@ -150,6 +150,7 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/dashboard.html"): RouteDoc("The proctor's dashboard", "anyone", content="text/html"),
     ("GET", "/exams.html"): RouteDoc("The proctor's exams page", "anyone", content="text/html"),
     ("GET", "/review.html"): RouteDoc("The proctor's review workspace", "anyone", content="text/html"),
+    ("GET", "/favicon.ico"): RouteDoc("The site icon (SVG)", "anyone", content="image/svg+xml"),
 }
 
 ERROR_SCHEMA = {"type": "object", "required": ["error", "detail"],

@@ -1,4 +1,4 @@
-"""The pages (exam, dashboard) and their static assets."""
+"""The pages (exam, dashboard), the site icon and the static assets."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +10,8 @@ from server.protocol.errors import ApiError
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
 PAGES = {"/": "exam.html", "/exam.html": "exam.html", "/dashboard.html": "dashboard.html",
          "/exams.html": "exams.html", "/review.html": "review.html"}
+#: browsers ask for /favicon.ico whatever the page says; the answer is the SVG icon
+FAVICON = "favicon.svg"
 
 
 async def page(request: web.Request) -> web.StreamResponse:
@@ -19,8 +21,16 @@ async def page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
+async def favicon(request: web.Request) -> web.StreamResponse:
+    path = STATIC_DIR / FAVICON
+    if not path.is_file():
+        raise ApiError(404, "icon not found")
+    return web.FileResponse(path, headers={"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"})
+
+
 #: each page, and the static assets; registered like the other route modules' tables
 routes: list[web.AbstractRouteDef] = [
     *(web.get(path, page) for path in PAGES),
+    web.get("/favicon.ico", favicon),
     web.static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False),
 ]

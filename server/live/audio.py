@@ -24,6 +24,7 @@ from server.rtc.audio_track import consume_audio
 AUDIO_RISK_PERIOD_S = 0.2
 #: no audio this long after the peer connected means no microphone track.
 MISSING_AFTER_S = 3.0
+MISSING_CODE = "microphone_missing"
 MISSING_WARNING = ("No microphone audio is reaching the proctoring server: check that the microphone "
                    "is connected and allowed for this page.")
 
@@ -44,7 +45,7 @@ class _Arrivals:
 class SessionAudio:
     def __init__(self, *, risk: Any, executor: Executor, vad: Any,
                  note_changes: Callable[[list[dict[str, Any]]], None],
-                 warn: Callable[[str], None], log: Callable[[dict[str, Any]], None]) -> None:
+                 warn: Callable[[str, str], None], log: Callable[[dict[str, Any]], None]) -> None:
         self.risk = risk
         self.executor = executor
         self.vad = vad
@@ -100,7 +101,7 @@ class SessionAudio:
             return
         if not self._warned:
             self._warned = True
-            self.warn(MISSING_WARNING)
+            self.warn(MISSING_WARNING, MISSING_CODE)
         self._feed(now, None, None, True, force=True)
 
     def _feed(self, t: float, speaking: bool | None, voice: bool | None, muted: bool | None,

@@ -238,7 +238,8 @@ class CalibrationController:
         self.rejected = Counter()
         screen, distance, problems = await self._screen_for(msg)
         if problems:
-            self._send_result({"ok": False, "status": "failed", "message": "The screen size the page reported "
+            self._send_result({"ok": False, "status": "failed", "code": "calibration.screen_implausible",
+                               "message": "The screen size the page reported "
                                "looks wrong (" + "; ".join(problems) + "). Reload the page and try again."})
             return
         assert screen is not None
@@ -288,7 +289,7 @@ class CalibrationController:
     # -- recentre -------------------------------------------------------------------------------
     async def _recentre(self) -> None:
         if self.model is None or self.screen is None:
-            self._send_result({"mode": "recentre", "ok": False, "status": "failed",
+            self._send_result({"mode": "recentre", "ok": False, "status": "failed", "code": "recentre.not_calibrated",
                                "message": "There is no accepted calibration to recentre; please calibrate first."})
             return
         self.state = "recentring"
@@ -317,7 +318,9 @@ class CalibrationController:
 
     # -- messages and storage -------------------------------------------------------------------
     def _send_result(self, fields: Mapping[str, Any]) -> None:
-        self.session.send({"type": "calibration.result", "mode": "calibration", **_RESULT_DEFAULTS, **fields})
+        result = {"type": "calibration.result", "mode": "calibration", **_RESULT_DEFAULTS, **fields}
+        result.setdefault("code", f"{result['mode']}.{result['status']}")  # unless a sender said more
+        self.session.send(result)
 
     def _result_fields(self, cal: Calibration) -> dict[str, Any]:
         return result_fields(cal, self.rejected)

@@ -125,15 +125,15 @@ class LiveSession:
     def send(self, message: dict[str, Any]) -> bool:
         return self.channel.send(message)
 
-    def warn(self, message: str) -> None:
-        self.send({"type": "warning", "message": message})
+    def warn(self, message: str, code: str) -> None:
+        self.send({"type": "warning", "code": code, "message": message})
 
     def note_changes(self, changed: list[dict[str, Any]]) -> None:
         """Event changes from outside a frame (audio, browser, ticks, the peer): they ride on the
         next analysis; `video_lost` starting also warns the candidate now (no analysis comes)."""
         self.lane.note_changes(changed)
         if any(c["type"] == "video_lost" and c["state"] == "started" for c in changed):
-            self.warn(VIDEO_LOST_WARNING)
+            self.warn(VIDEO_LOST_WARNING, "video_lost")
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> Any:
         return self.tasks.spawn(coro, name)
@@ -266,7 +266,7 @@ class LiveSession:
 
     def _flooded(self, reason: str) -> None:
         """The channel cut the candidate off for a flood: tell them and the watchers, then disconnect."""
-        self.warn(reason)
+        self.warn(reason, "message_flood")
         self.spawn(self.gone(reason), "gone")
 
     async def _on_peer_state(self, pc: Any) -> None:

@@ -53,6 +53,10 @@ class CalibrationResult(Outbound):
     mode: Literal["calibration", "recentre", "stored"]
     ok: bool
     status: Literal["accepted", "refused", "failed", "recentred", "reused", "recentre_needed", "recalibrate_needed"]
+    #: stable across languages, for a page to translate by: `{mode}.{status}` (e.g. `calibration.accepted`,
+    #: `stored.recentre_needed`), or a more precise reason (`calibration.screen_implausible`,
+    #: `recentre.not_calibrated`); `message` says the same in English with the details
+    code: str
     message: str
     mean_error_px: float | None
     max_error_px: float | None

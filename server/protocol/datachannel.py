@@ -71,10 +71,15 @@ client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
 # -- server to client --------------------------------------------------------------------------
+#: what a `warning` is about, stable across languages: a page translates by it, `message` is English
+WarningCode = Literal["microphone_missing", "video_lost", "message_flood"]
+
+
 class WarningMessage(Outbound):
     """Plain words for the candidate, e.g. no microphone audio reaching the server."""
 
     type: Literal["warning"]
+    code: WarningCode
     message: str
 
 

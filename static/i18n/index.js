@@ -1,0 +1,27 @@
+// The page's strings: one table per language (en.js is complete; others may be partial). The language
+// is the page's <html lang> unless ?lang= says otherwise; unknown keys come back as the key itself so a
+// missing string is visible, never blank.
+import en from "./en.js";
+import fr from "./fr.js";
+
+const TABLES = { en, fr };
+
+export function pageLanguage() {
+  const asked = new URLSearchParams(window.location.search).get("lang");
+  const lang = (asked || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
+  return TABLES[lang] ? lang : "en";
+}
+
+export function translator(lang = pageLanguage()) {
+  const table = TABLES[lang] || en;
+  return (key, vars) => {
+    let text = table[key] ?? en[key] ?? key;
+    for (const [k, v] of Object.entries(vars || {})) text = text.replaceAll(`{${k}}`, String(v));
+    return text;
+  };
+}
+
+// Fills every element marked data-i18n="key" (text) under root; English is already in the HTML.
+export function translatePage(t, root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+}
