@@ -18,7 +18,8 @@ SID = "0123456789abcdef0123456789abcdef"
 EXPECTED = {
     ("POST", "/api/sessions"): NewSession(),
     **{(method, f"/api/sessions/{SID}{tail}"): OnSessionWorker(SID) for method, tail in (
-        ("POST", "/offer"), ("POST", "/resume"), ("POST", "/end"), ("POST", "/watch"), ("GET", ""), ("DELETE", ""))},
+        ("POST", "/offer"), ("POST", "/resume"), ("POST", "/end"), ("POST", "/watch"), ("GET", ""), ("DELETE", ""),
+        ("POST", "/whip"), ("DELETE", "/whip"))},  # WHIP offers and ends on the peer's worker too
 }
 
 

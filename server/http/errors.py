@@ -98,7 +98,10 @@ async def read_body(request: web.Request, max_bytes: int, expected: str) -> byte
     """The raw body, with 413 past `max_bytes` and 400 when it is empty (`expected` names what was)."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, "request body too large", {"max_bytes": max_bytes}, code="body_too_large")
-    raw = await request.content.read(max_bytes + 1)
+    # `request.read()` keeps the body on the request: a handler that runs after the placement proxy
+    # already read it (a forward that failed, handled here) gets the same bytes, not an empty stream.
+    # It stops at the app's `client_max_size` (413 past it); the route's own limit is checked here.
+    raw = await request.read()
     if len(raw) > max_bytes:
         raise ApiError(413, "request body too large", {"max_bytes": max_bytes}, code="body_too_large")
     if not raw:

@@ -359,6 +359,10 @@ class SessionManager:
             await self._write_state(session)
             await session.safe_store(self._mark_stopped(sid))
             await session.aclose(flush_s=3.0)
+        try:
+            await self.store.forget_worker(self.worker_id)
+        except Exception as exc:  # Redis away: its beat expires by itself within WORKER_TTL_S
+            log.warning("could not deregister worker %s: %s", self.worker_id, exc)
 
     async def _mark_stopped(self, sid: str) -> None:
         await self.store.update_session(sid, {"status": "disconnected", "disconnect_reason": "server stopped"})

@@ -236,6 +236,11 @@ class Store:
         return [[json.loads(fields["json"]) for _, fields in reversed(entries)] for entries in rows]
 
     # -- workers -------------------------------------------------------------------------------
+    async def forget_worker(self, worker_id: str) -> None:
+        """A worker stopping cleanly ends its beat now: others stop routing to it at once instead of
+        after the beat expires, and reap what it held as they do for any dead worker."""
+        await self.redis.delete(worker_key(worker_id))
+
     async def heartbeat(self, worker_id: str, *, sessions: int, capacity: int, url: str, now: float) -> None:
         async with self.redis.pipeline(transaction=False) as p:
             p.hset(worker_key(worker_id), mapping={"sessions": sessions, "capacity": capacity, "beat": now, "url": url})
