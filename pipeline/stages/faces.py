@@ -70,7 +70,8 @@ class _FacesSession:
     last_full_t: float | None = None
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
     ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
     iw = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
     ih = max(0.0, min(ay2, by2) - max(a[1], b[1]))
@@ -143,5 +144,5 @@ class FaceDetectionStage(Stage):
         if not due:
             return FacesResult(tuple(faces), "short")
         session.last_full_t = frame.t
-        extra = [f for f in self._run_full(frame) if all(_iou(f.box, s.box) < SAME_FACE_IOU for s in faces)]
+        extra = [f for f in self._run_full(frame) if all(iou(f.box, s.box) < SAME_FACE_IOU for s in faces)]
         return FacesResult(tuple(faces + extra), "both")

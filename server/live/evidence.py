@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import tempfile
 from collections import Counter, deque
 from collections.abc import Mapping
@@ -42,6 +41,7 @@ from pipeline.stages.faces import FacesResult
 from pipeline.stages.objects import ObjectsResult
 from server.live.tasks import TaskSet
 from server.protocol.stream import EvidenceSkipReason as SkipReason
+from server.store.evidence_files import EVIDENCE_NAME, session_dir
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,6 @@ JPEG_QUALITY_FALLBACK = 50
 DRAIN_TIMEOUT_S = 5.0
 
 #: event ids are `<type>-<n>`; files are named after them. Anything else is refused (no path tricks).
-EVIDENCE_NAME = re.compile(r"[A-Za-z0-9_]{1,40}-[0-9]{1,9}\.jpg")
-SESSION_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 FACE_COLOUR = (0, 255, 0)  # RGB: the candidate's face
 OTHER_FACE_COLOUR = (255, 215, 0)  # RGB: every other face seen (multiple_faces)
@@ -224,24 +222,6 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def session_dir(evidence_root: Path, session_id: str) -> Path | None:
-    if not SESSION_ID.fullmatch(session_id):
-        return None
-    return evidence_root / session_id
-
-
-def evidence_file(evidence_root: Path, session_id: str, name: str) -> Path | None:
-    """The existing snapshot `name` of this session, or None for anything else (no path tricks)."""
-    folder = session_dir(evidence_root, session_id)
-    if folder is None or not EVIDENCE_NAME.fullmatch(name):
-        return None
-    path = folder / name
-    try:
-        if path.is_symlink() or not path.is_file() or path.resolve().parent != folder.resolve():
-            return None
-    except OSError:
-        return None
-    return path
 
 
 class Outbox(Protocol):

@@ -20,10 +20,10 @@ from aiohttp import web
 from server.http.access import session_access
 from server.http.errors import json_response
 from server.http.keys import SETTINGS, STORE
-from server.live.evidence import evidence_file, session_dir
 from server.protocol.errors import ApiError
 from server.reports.data import Report, load_report
 from server.reports.pdf import render_pdf
+from server.store.evidence_files import evidence_file, session_dir
 
 routes = web.RouteTableDef()
 

@@ -22,6 +22,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pipeline.stages.faces import iou
+
 Span = tuple[float, float]
 #: x, y, w, h in pixels (or any one unit for both boxes).
 Box = tuple[float, float, float, float]
@@ -116,13 +118,6 @@ def per_minute(count: int, seconds: float) -> float | None:
     return count * 60.0 / seconds if seconds > 0 else None
 
 
-def iou(a: Box, b: Box) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
-    ih = max(0.0, min(ay2, by2) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
