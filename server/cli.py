@@ -236,11 +236,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     import getpass
 
     from server.accounts.users import Accounts
-    from server.protocol.errors import ApiError
-    from server.store.embedded import redis_for
-    from server.store.store import Store
 
-    settings = settings_from_env()
     password = args.password or os.environ.get("VIGIL_USER_PASSWORD")
     if not password:
         password = getpass.getpass(f"password for {args.email}: ")
@@ -248,39 +244,29 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             print("vigil: passwords differ", file=sys.stderr)
             return 2
 
-    async def add(redis_url: str) -> str:
-        store = Store(redis_url)
-        try:
-            if not await store.ping():
-                raise CliError(f"cannot reach Redis at {redact_url(redis_url)} (REDIS_URL)")
-            user = await Accounts(store.accounts, secret="").create_user(args.email, password, args.role)
-            return f"created {user.role} {user.email} (user id {user.user_id})"
-        finally:
-            await store.close()
+    async def add(store: Store, _settings: Settings) -> str:
+        user = await Accounts(store.accounts, secret="").create_user(args.email, password, args.role)
+        return f"created {user.role} {user.email} (user id {user.user_id})"
 
-    try:
-        with redis_for(settings.redis_url, settings.data_dir) as redis_url:
-            print(asyncio.run(add(redis_url)))
-    except ApiError as exc:
-        print(f"vigil: {exc.error}", file=sys.stderr)
-        return 1
-    return 0
+    return _with_store(add)
 
 
-def _with_store(run: Callable[[Store, str], Awaitable[str]]) -> int:
-    """Run `run(store, signing_secret)` against the server's Redis (the running embedded Valkey when
-    REDIS_URL is unset) and print its answer; an API error is printed and exits 1."""
-    from server.accounts.secrets import signing_secret
+def _with_store(run: Callable[[Store, Settings], Awaitable[str]]) -> int:
+    """Run `run(store, settings)` against the server's Redis (the running embedded Valkey when
+    REDIS_URL is unset: attached, never a second one) and print its answer; an unreachable Redis is
+    a `CliError`, an API error is printed and exits 1, a refused setting exits 2."""
     from server.protocol.errors import ApiError
     from server.store.embedded import redis_for
     from server.store.store import Store
 
-    settings = Settings.from_env()
+    settings = settings_from_env()
 
     async def main(redis_url: str) -> str:
         store = Store(redis_url)
         try:
-            return await run(store, signing_secret(settings))
+            if not await store.ping():
+                raise CliError(f"cannot reach Redis at {redact_url(redis_url)} (REDIS_URL)")
+            return await run(store, settings)
         finally:
             await store.close()
 
@@ -302,9 +288,10 @@ def cmd_apikey(args: argparse.Namespace) -> int:
     import time
 
     from server.accounts.apikeys import ApiKeys
+    from server.accounts.secrets import signing_secret
 
-    async def run(store: Store, secret: str) -> str:
-        keys = ApiKeys(store.apikeys, store.exams, secret)
+    async def run(store: Store, settings: Settings) -> str:
+        keys = ApiKeys(store.apikeys, store.exams, signing_secret(settings))
         if args.apikey_command == "create":
             made = await keys.create(args.name, args.exam, "cli", time.time())
             return (f"created API key {made['key_id']} for exams {', '.join(made['exams'])}; "
@@ -322,9 +309,11 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
     from server.accounts.apikeys import ApiKeys
     from server.accounts.join_tokens import JoinTokens
+    from server.accounts.secrets import signing_secret
     from server.protocol.errors import ApiError
 
-    async def run(store: Store, secret: str) -> str:
+    async def run(store: Store, settings: Settings) -> str:
+        secret = signing_secret(settings)
         keys = ApiKeys(store.apikeys, store.exams, secret)
         key = await keys.active(args.key)
         if key is None:
