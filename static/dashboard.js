@@ -2,8 +2,8 @@
 // and watching one candidate over WebRTC. No build step. Account auth rides on the HttpOnly cookie
 // the login sets; this script never sees the token.
 "use strict";
+// `$` and `api` come from common.js, shared with the exams and review pages (loaded first).
 
-const $ = (id) => document.getElementById(id);
 const sessions = new Map();        // session_id -> row (the /api/live shape, updated by status messages)
 const cards = new Map();           // session_id -> <li>
 let stream = null;
@@ -13,19 +13,6 @@ let streamState = "connecting";
 //: /api/live is re-read this often: it drops ended sessions, which send no more status messages
 const RECONCILE_MS = 5000;
 const MAX_FEED = 200;
-
-async function api(path, options = {}) {
-  const resp = await fetch(path, { credentials: "same-origin", ...options,
-    headers: { "Content-Type": "application/json", ...(options.headers || {}) } });
-  let body = null;
-  try { body = await resp.json(); } catch (_) { /* empty or not JSON */ }
-  if (!resp.ok) {
-    const err = new Error((body && body.error) || `HTTP ${resp.status}`);
-    err.status = resp.status; err.detail = body && body.detail;
-    throw err;
-  }
-  return body;
-}
 
 function setStatus(text) { $("status").textContent = text; }
 
