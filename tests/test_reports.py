@@ -31,6 +31,7 @@ from server.live.evidence import (
     EvidenceWriter,
     FrameRing,
     RingFrame,
+    compress,
     draw_detections,
     encode_snapshot,
 )
@@ -213,7 +214,7 @@ async def _session_with_a_snapshot(server: Any, candidate: str) -> str:
             sid = (await r.json())["session_id"]
     folder = server.settings.data_dir / "evidence" / sid
     folder.mkdir(parents=True)
-    frame = RingFrame(1, time.time(), np.full((240, 320, 3), 90, np.uint8))
+    frame = RingFrame.of(1, time.time(), np.full((240, 320, 3), 90, np.uint8))
     (folder / "paste-1.jpg").write_bytes(encode_snapshot(frame, "paste-1", 100_000) or b"")
     return sid
 
@@ -290,7 +291,7 @@ async def test_evidence_is_bounded_per_type_and_per_session_and_skips_are_logged
     writer = EvidenceWriter(evidence_root=tmp_path, session_id="abc123", outbox=outbox, executor=None,
                             limits=EvidenceLimits(per_type=2, per_session=3))
     writer.event_started(_started("phone", 1))  # before any frame
-    writer.remember(7, 1.0, np.zeros((240, 320, 3), np.uint8), Detections())
+    writer.remember(7, 1.0, compress(np.zeros((240, 320, 3), np.uint8)), Detections())
     for n in range(2, 6):
         writer.event_started(_started("phone", n))
     writer.event_started(_started("paste", 1))
@@ -312,7 +313,7 @@ async def test_a_disk_error_is_reported_not_raised(tmp_path: Path) -> None:
     blocker.write_text("a file where the evidence folder should be")
     outbox = ListOutbox()
     writer = EvidenceWriter(evidence_root=blocker, session_id="abc123", outbox=outbox, executor=None)
-    writer.remember(1, 1.0, np.zeros((240, 320, 3), np.uint8), Detections())
+    writer.remember(1, 1.0, compress(np.zeros((240, 320, 3), np.uint8)), Detections())
     writer.event_started(_started("no_face", 1))
     await writer.drain()
     assert writer.errors == 1
@@ -324,7 +325,7 @@ def test_the_ring_picks_the_events_frame_else_the_nearest_else_the_newest() -> N
     ring = FrameRing(size=3)
     assert ring.pick(5) is None
     for fid in (10, 11, 12, 13):
-        ring.add(RingFrame(fid, float(fid), np.zeros((2, 2, 3), np.uint8)))
+        ring.add(RingFrame.of(fid, float(fid), np.zeros((2, 2, 3), np.uint8)))
     assert ring.pick(12).frame_id == 12  # type: ignore[union-attr]
     assert ring.pick(3).frame_id == 11  # type: ignore[union-attr]  # left the ring: the nearest kept
     assert ring.pick(None).frame_id == 13  # type: ignore[union-attr]
@@ -428,7 +429,7 @@ def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: f
                           "reason": reason})
             continue
         kept += 1
-        data = encode_snapshot(RingFrame(ev["evidence_frame_id"], start, frame, drawn), ev["id"], 100_000)
+        data = encode_snapshot(RingFrame.of(ev["evidence_frame_id"], start, frame, drawn), ev["id"], 100_000)
         (evidence_dir / f"{ev['id']}.jpg").write_bytes(data or b"")
         items.append({"kind": "evidence", "t": start, "event_id": ev["id"], "type": kind,
                       "file": f"{ev['id']}.jpg", "frame_id": ev["evidence_frame_id"],

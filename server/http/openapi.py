@@ -57,8 +57,9 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/api/sessions/{session_id}/events"): RouteDoc("The session's event log, oldest first", "proctor, admin"),
     ("GET", "/api/sessions/{session_id}/report.pdf"): RouteDoc("PDF report", "proctor, admin", content="application/pdf"),
     ("GET", "/api/sessions/{session_id}/report.json"): RouteDoc("Report content as data", "proctor, admin"),
-    ("GET", "/api/sessions/{session_id}/evidence/{name}"): RouteDoc("An evidence snapshot (JPEG)", "proctor, admin",
-                                                                    content="image/jpeg"),
+    ("GET", "/api/sessions/{session_id}/evidence/{name}"): RouteDoc(
+        "An evidence file: an event's snapshot (`<event id>.jpg`, JPEG) or clip (`<event id>.webm`, video/webm)",
+        "proctor, admin", content="image/jpeg"),
     ("GET", "/api/sessions/{session_id}/review"): RouteDoc("The human review: flag marks, unreviewed flags, decision, "
                                                           "AI suggestion", "proctor, admin"),
     ("PATCH", "/api/sessions/{session_id}/review"): RouteDoc("Confirm or dismiss flags with a note, record the decision",

@@ -5,7 +5,7 @@ frame is converted and analysed in the executor, and if a newer frame arrived wh
 for a thread, the newer one is analysed instead (newest wins; the skipped one counts as dropped).
 The slow stages (objects, posture) due on that frame run in the `background` executor, one job at
 a time, off the per-frame path: later frames carry their results with their age. Then mouth
-activity, calibrated gaze, the risk engine and evidence see the frame, and one `analysis` message
+activity, calibrated gaze, the risk engine, evidence snapshots and clips see the frame, and one `analysis` message
 goes out on the data channel. Event changes from outside a frame (browser, audio, ticks) wait in
 `pending` and ride on the next analysis.
 """
@@ -28,8 +28,9 @@ from pipeline.stages.base import StageOutput
 from server.core import metrics
 from server.live.audio import SessionAudio
 from server.live.calibration import CalibrationController
+from server.live.clips import ClipWriter
 from server.live.counters import Counters
-from server.live.evidence import Detections, EvidenceWriter, thumbnail
+from server.live.evidence import Detections, EvidenceWriter, compress, thumbnail
 from server.live.risk import RiskSession
 from server.protocol.analysis import AnalysedFrame, FrameRisk, FrameTiming, analysis_message
 from server.rtc.clock_sync import CaptureClock
@@ -54,8 +55,8 @@ class Analysed:
     analysis: FrameAnalysis
     chosen: Received[Any]
     video: VideoFrame
-    #: the frame scaled down for evidence snapshots (None without an evidence writer)
-    small: np.ndarray | None
+    #: the frame scaled down and compressed for the evidence ring (None without an evidence writer)
+    small: bytes | None
 
 
 def record_stage_metrics(outputs: Mapping[str, StageOutput]) -> None:
@@ -70,7 +71,7 @@ class AnalysisLane:
     def __init__(self, *, session_pipeline: SessionPipeline, executor: Executor, background: Executor | None,
                  slot: NewestFrame[Any], counters: Counters, first_frame_id: int, risk: RiskSession,
                  audio: SessionAudio, calibration: CalibrationController | None, evidence: EvidenceWriter | None,
-                 clock: CaptureClock, send: Callable[[dict[str, Any]], bool],
+                 clock: CaptureClock, clips: ClipWriter | None = None, send: Callable[[dict[str, Any]], bool],
                  log: logging.LoggerAdapter[Any]) -> None:
         self.session_pipeline = session_pipeline
         self.executor = executor
@@ -81,6 +82,7 @@ class AnalysisLane:
         self.audio = audio
         self.calibration = calibration
         self.evidence = evidence
+        self.clips = clips
         self.clock = clock
         self.send = send
         self.log = log
@@ -117,7 +119,7 @@ class AnalysisLane:
         newest = self.slot.newest()
         chosen = newest if newest is not None and newest.received_ms > item.received_ms else item
         rgb = to_rgb(chosen.frame)
-        small = thumbnail(rgb) if self.evidence is not None else None
+        small = compress(thumbnail(rgb)) if self.evidence is not None else None
         video = VideoFrame(rgb, t=chosen.received_ms / 1000.0, pts=int(chosen.frame.pts or 0),
                            frame_id=frame_id, received_ms=chosen.received_ms)
         analysis = self.session_pipeline.analyse(video, defer_rated=self.background is not None)
@@ -172,6 +174,8 @@ class AnalysisLane:
         if self.evidence is not None and done.small is not None:
             self.evidence.remember(analysis.frame_id, analysis.t, done.small, Detections.of(analysis))
             self.evidence.on_changes(changed)
+            if self.clips is not None:
+                self.clips.on_frame(analysis.t, changed)
         timing = FrameTiming(received_ms=done.chosen.received_ms, captured_ms=self.clock.captured_ms(analysis.pts),
                              analysed_ms=time.time() * 1000.0)
         self.send(analysis_message(AnalysedFrame(

@@ -1,8 +1,11 @@
 """Evidence snapshots: the analysed frame at an event's start, with its detections drawn, on disk.
 
-Flow. The analysis lane (`server/live/analysis_lane.py`) keeps the last `RING_FRAMES` analysed frames in a `FrameRing`
-(downscaled to `SNAPSHOT_WIDTH` px RGB in the executor, with their frame ids and `Detections`:
-the face and object boxes of the frame's `FrameAnalysis`).
+Flow. The analysis lane (`server/live/analysis_lane.py`) keeps the analysed frames of the last `RING_SECONDS`
+(at most `RING_MAX_FRAMES`) in a `FrameRing`: downscaled to `SNAPSHOT_WIDTH` px and JPEG-compressed in the
+executor, with their frame ids and `Detections` (the face and object boxes of the frame's `FrameAnalysis`).
+Compressed, because the same ring feeds the event clips (`server/live/clips.py`), which need ~6 s of
+frames: at 5 fps a 320x240 webcam frame is ~10-20 kB as JPEG against 230 kB raw, so the ring holds
+~0.5-1 MB per session (`FrameRing.bytes`; about 1 ms of encoding per frame).
 When an event starts, `EvidenceWriter.event_started` picks the ring frame whose id is the event's
 `evidence_frame_id` (the frame where its condition began); if that frame has left the ring, the one
 nearest to it; for events without a frame (browser and audio signals), the newest. The choice and
@@ -45,11 +48,15 @@ from server.store.evidence_files import EVIDENCE_NAME, session_dir
 
 log = logging.getLogger(__name__)
 
-#: analysed frames kept per session: ~3 s at 5 fps covers the debounce of most event types, so the
-#: frame where the condition began is usually still there when the event is confirmed.
-RING_FRAMES = 15
-#: snapshot width in px: enough to see a face and a phone, ~15-25 kB as JPEG, ~230 kB per ring frame.
+#: how far back the ring reaches: a clip's 3 s before an event's start, for an event confirmed up to 3 s
+#: (the longest debounce) after its condition began and collected 3 s after that start, plus margin
+RING_SECONDS = 8.0
+#: and at most this many frames whatever the analysis rate (8 s at 10 fps): the ring's memory bound
+RING_MAX_FRAMES = 80
+#: snapshot width in px: enough to see a face and a phone, ~15-25 kB as JPEG.
 SNAPSHOT_WIDTH = 320
+#: quality of the ring's frames: a snapshot or clip frame is decoded from them and encoded once more
+RING_JPEG_QUALITY = 85
 JPEG_QUALITY = 80
 #: second try when a snapshot is over the per-file cap (a very busy scene).
 JPEG_QUALITY_FALLBACK = 50
@@ -116,8 +123,27 @@ class Detections:
 class RingFrame:
     frame_id: int
     t: float
-    rgb: np.ndarray  # SNAPSHOT_WIDTH px wide, uint8 HxWx3
+    jpeg: bytes  # the analysed frame, SNAPSHOT_WIDTH px wide, as JPEG (`compress`)
     detections: Detections = Detections()
+
+    @classmethod
+    def of(cls, frame_id: int, t: float, rgb: np.ndarray, detections: Detections = Detections()) -> RingFrame:
+        return cls(frame_id, t, compress(rgb), detections)
+
+    def rgb(self) -> np.ndarray:
+        """The frame as RGB uint8 HxWx3 (decoded: run it in the executor)."""
+        bgr = cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"ring frame {self.frame_id} is not a JPEG")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def compress(rgb: np.ndarray) -> bytes:
+    """An RGB frame as the ring keeps it (JPEG). Runs in the executor."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, RING_JPEG_QUALITY])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
 
 
 def thumbnail(rgb: np.ndarray) -> np.ndarray:
@@ -130,16 +156,28 @@ def thumbnail(rgb: np.ndarray) -> np.ndarray:
 
 
 class FrameRing:
-    """The last `size` analysed frames of one session, oldest first."""
+    """One session's analysed frames of the last `seconds` (by their times), at most `size`, oldest first."""
 
-    def __init__(self, size: int = RING_FRAMES) -> None:
+    def __init__(self, size: int = RING_MAX_FRAMES, seconds: float = RING_SECONDS) -> None:
         self._frames: deque[RingFrame] = deque(maxlen=size)
+        self.seconds = seconds
 
     def __len__(self) -> int:
         return len(self._frames)
 
+    @property
+    def bytes(self) -> int:
+        """The JPEG bytes held: the ring's memory, give or take the small per-frame objects."""
+        return sum(len(f.jpeg) for f in self._frames)
+
     def add(self, frame: RingFrame) -> None:
         self._frames.append(frame)
+        while self._frames[0].t < frame.t - self.seconds:
+            self._frames.popleft()
+
+    def window(self, start: float, end: float) -> tuple[RingFrame, ...]:
+        """The frames analysed from `start` to `end` (their times), oldest first."""
+        return tuple(f for f in self._frames if start <= f.t <= end)
 
     def pick(self, frame_id: int | None) -> RingFrame | None:
         """The frame with this id; else the one nearest to it; with no id, the newest."""
@@ -197,7 +235,7 @@ def draw_detections(rgb: np.ndarray, detections: Detections, caption: str = "") 
 
 def encode_snapshot(frame: RingFrame, caption: str, max_bytes: int) -> bytes | None:
     """The annotated frame as JPEG, or None if it stays over `max_bytes`. Runs in the executor."""
-    img = draw_detections(frame.rgb, frame.detections, caption)
+    img = draw_detections(frame.rgb(), frame.detections, caption)
     bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
     for quality in (JPEG_QUALITY, JPEG_QUALITY_FALLBACK):
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -247,8 +285,8 @@ class EvidenceWriter:
         self._per_type: Counter[str] = Counter()
         self._writes = TaskSet(log, session_id)
 
-    def remember(self, frame_id: int, t: float, small_rgb: np.ndarray, detections: Detections) -> None:
-        self.ring.add(RingFrame(frame_id, t, small_rgb, detections))
+    def remember(self, frame_id: int, t: float, small_jpeg: bytes, detections: Detections) -> None:
+        self.ring.add(RingFrame(frame_id, t, small_jpeg, detections))
 
     def on_changes(self, changed: list[dict[str, Any]]) -> None:
         """Snapshot every event that started in this batch of changes."""

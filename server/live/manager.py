@@ -26,6 +26,7 @@ from pipeline.runner import Pipeline
 from server.accounts.tokens import SessionTokens
 from server.core.config import Settings
 from server.core.metrics import REJECTED
+from server.live.clips import ClipEncoder
 from server.live.risk import RiskSession, policy_for
 from server.live.session import LiveSession
 from server.live.session_state import session_state
@@ -62,6 +63,8 @@ class SessionManager:
         self.worker_id = worker_id
         self.vad = vad
         self.background = background
+        #: the worker's one clip encoder, shared by its sessions (`server/live/clips.py`); closed in `close`
+        self.clip_encoder = ClipEncoder()
         #: where other workers reach this one (set by the server once it listens)
         self.internal_url = ""
         self.live: dict[str, LiveSession] = {}
@@ -170,7 +173,7 @@ class SessionManager:
             session_id=sid, candidate_id=data.get("candidate_id", ""), exam_id=data.get("exam_id", ""),
             store=self.store, pipeline=self.pipeline, executor=self.executor, background=self.background,
             analysis_fps=self.settings.analysis_fps, risk=risk, on_gone=self._on_gone, vad=self.vad,
-            evidence_root=self.settings.data_dir / "evidence")
+            evidence_root=self.settings.data_dir / "evidence", clip_encoder=self.clip_encoder)
         session.start()
         self.live[sid] = session
         return session
@@ -359,6 +362,7 @@ class SessionManager:
             await self._write_state(session)
             await session.safe_store(self._mark_stopped(sid))
             await session.aclose(flush_s=3.0)
+        self.clip_encoder.close()
         try:
             await self.store.forget_worker(self.worker_id)
         except Exception as exc:  # Redis away: its beat expires by itself within WORKER_TTL_S

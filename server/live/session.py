@@ -4,7 +4,7 @@ Data flows one way: video track -> newest frame -> analysis lane (executor) -> r
 channel, store (event stream via the outbox) and live fan-out. Browser signals from the data channel
 and audio updates feed the same risk engine. The parts, one module each: `channel` (data channel in
 and out), `analysis_lane` (per-frame job, background stages, metrics), `audio`, `risk`,
-`calibration`, `evidence`; the watchers subscribe through `watch_track` and `channel.listeners`.
+`calibration`, `evidence`, `clips`; the watchers subscribe through `watch_track` and `channel.listeners`.
 
 Statuses: created -> connecting (offer answered; the manager writes it) -> live (peer connected:
 writes `status=live` and the live set) -> disconnected (peer gone; `on_gone` tells the manager,
@@ -34,6 +34,7 @@ from server.live.analysis_lane import AnalysisLane
 from server.live.audio import SessionAudio
 from server.live.calibration import CalibrationController
 from server.live.channel import SessionChannel
+from server.live.clips import ClipEncoder, ClipWriter
 from server.live.counters import Counters
 from server.live.evidence import EvidenceWriter
 from server.live.risk import RiskSession
@@ -63,7 +64,8 @@ VIDEO_LOST_WARNING = ("No camera video is reaching the proctoring server: check 
 class LiveSession:
     def __init__(self, *, session_id: str, candidate_id: str, exam_id: str, store: Store, pipeline: Pipeline,
                  executor: Executor, analysis_fps: float, risk: RiskSession, on_gone: OnGone, vad: Any = None,
-                 background: Executor | None = None, evidence_root: Path | None = None) -> None:
+                 background: Executor | None = None, evidence_root: Path | None = None,
+                 clip_encoder: ClipEncoder | None = None) -> None:
         self.session_id, self.candidate_id, self.exam_id = session_id, candidate_id, exam_id
         self.store = store
         self.executor = executor
@@ -89,13 +91,16 @@ class LiveSession:
         self.video_slot: NewestFrame[Any] = NewestFrame()
         self.session_pipeline = pipeline.new_session()
         self._closed = False
-        self._make_parts(vad, evidence_root)
+        self._make_parts(vad, evidence_root, clip_encoder)
 
-    def _make_parts(self, vad: Any, evidence_root: Path | None) -> None:
+    def _make_parts(self, vad: Any, evidence_root: Path | None, clip_encoder: ClipEncoder | None) -> None:
         self.outbox = EventOutbox(self.store, self.session_id)
         self.risk.attach(self.outbox)
         self.evidence = None if evidence_root is None else EvidenceWriter(
             evidence_root=evidence_root, session_id=self.session_id, outbox=self.outbox, executor=self.executor)
+        self.clips = None if self.evidence is None or evidence_root is None or clip_encoder is None else ClipWriter(
+            evidence_root=evidence_root, session_id=self.session_id, ring=self.evidence.ring, encoder=clip_encoder,
+            outbox=self.outbox)
         self.channel = SessionChannel(self.counters, self._dispatch, self._flooded)
         self.audio = SessionAudio(risk=self.risk, executor=self.executor, vad=vad,
                                   note_changes=self.note_changes, warn=self.warn, log=self.outbox.put)
@@ -111,7 +116,7 @@ class LiveSession:
             session_pipeline=self.session_pipeline, executor=self.executor, background=self.background,
             slot=self.video_slot, counters=self.counters, first_frame_id=self.risk.last_frame_id, risk=self.risk,
             audio=self.audio, calibration=self.calibration, evidence=self.evidence, clock=self.clock,
-            send=self.send, log=self.log)
+            send=self.send, log=self.log, clips=self.clips)
 
     # -- what other parts and the manager use ---------------------------------------------------
     @property
@@ -200,6 +205,8 @@ class LiveSession:
         await self.tasks.cancel()
         if self.evidence is not None:  # snapshots in flight reach the stream before the outbox closes
             await self.evidence.drain()
+        if self.clips is not None:  # so do clips: pending ones with the frames there are
+            await self.clips.drain()
         self.video_slot = NewestFrame()
         self.lane.slot = self.video_slot
 

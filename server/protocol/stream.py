@@ -19,6 +19,9 @@ from server.protocol.http import DecisionMark, FlagMark, Reviewer
 #: why an event got no snapshot: its type's or the session's snapshot budget was spent, the JPEG
 #: did not fit the session's bytes, no analysed frame was kept from its start, or its id is unsafe
 EvidenceSkipReason = Literal["per_type", "per_session", "size", "no_frame", "bad_id"]
+#: why an event got no clip (`server/live/clips.py`): the same budgets, the worker's encoder had no
+#: room (`busy`), no analysed frame in its window, an unsafe id, or encoding or writing failed (`error`)
+ClipSkipReason = Literal["per_type", "per_session", "size", "busy", "no_frame", "bad_id", "error"]
 
 
 class _Item(Outbound):
@@ -83,6 +86,25 @@ class EvidenceError(_EvidenceItem):
     error: str
 
 
+class ClipItem(_EvidenceItem):
+    """A clip written for an event, `start` to `end` (its first and last frames' times):
+    `GET /api/sessions/{id}/evidence/{file}` (video/webm)."""
+
+    kind: Literal["clip"]
+    file: str
+    start: float
+    end: float
+    frames: int
+    bytes: int
+
+
+class ClipSkipped(_EvidenceItem):
+    kind: Literal["clip_skipped"]
+    reason: ClipSkipReason
+    #: the failure, for `error`
+    error: Absent[str] = None
+
+
 class SpeechStarted(_Item):
     """A speech segment's true start; `track_s` is seconds into the audio track."""
 
@@ -109,6 +131,6 @@ class ReviewItem(_Item):
 
 StreamItem = Annotated[
     EventStarted | EventEnded | BrowserItem | ScoreItem | VerdictItem | EvidenceItem | EvidenceSkipped
-    | EvidenceError | SpeechStarted | SpeechEnded | ReviewItem,
+    | EvidenceError | ClipItem | ClipSkipped | SpeechStarted | SpeechEnded | ReviewItem,
     Field(discriminator="kind")]
 stream_item: TypeAdapter[StreamItem] = TypeAdapter(StreamItem)

@@ -1,4 +1,5 @@
-"""Where a session's evidence snapshots live on disk: `<evidence root>/<session id>/<name>.jpg`.
+"""Where a session's evidence lives on disk: `<evidence root>/<session id>/<event id>.jpg` (snapshots) and
+`<event id>.webm` (clips).
 
 One layout for the writer (`server/live/evidence.py`), the reports that read it and the routes that
 serve it; the names are checked so a request can never reach outside a session's folder.
@@ -8,7 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-EVIDENCE_NAME = re.compile(r"[A-Za-z0-9_]{1,40}-[0-9]{1,9}\.jpg")
+EVIDENCE_NAME = re.compile(r"[A-Za-z0-9_]{1,40}-[0-9]{1,9}\.(?:jpg|webm)")
+#: what each kind of evidence file is served as
+CONTENT_TYPES = {".jpg": "image/jpeg", ".webm": "video/webm"}
 SESSION_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
@@ -19,7 +22,7 @@ def session_dir(evidence_root: Path, session_id: str) -> Path | None:
 
 
 def evidence_file(evidence_root: Path, session_id: str, name: str) -> Path | None:
-    """The existing snapshot `name` of this session, or None for anything else (no path tricks)."""
+    """The existing evidence file `name` of this session, or None for anything else (no path tricks)."""
     folder = session_dir(evidence_root, session_id)
     if folder is None or not EVIDENCE_NAME.fullmatch(name):
         return None

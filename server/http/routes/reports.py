@@ -2,8 +2,9 @@
 
 - `GET /api/sessions/{id}/report.json`: the report's content (`Report.to_dict()`)
 - `GET /api/sessions/{id}/report.pdf`: the same content as a PDF
-- `GET /api/sessions/{id}/evidence/{name}`: one snapshot; 404 for anything that is not the plain name
-  of an existing file in that session's evidence folder
+- `GET /api/sessions/{id}/evidence/{name}`: one snapshot (`<event id>.jpg`) or clip (`<event id>.webm`, with
+  byte ranges so a `<video>` can seek); 404 for anything that is not the plain name of an existing file
+  in that session's evidence folder
 
 Reports are built in a thread (reportlab and matplotlib are CPU-bound) so the event loop, which also
 carries live media, never waits on them.
@@ -23,7 +24,7 @@ from server.http.keys import SETTINGS, STORE
 from server.protocol.errors import ApiError
 from server.reports.data import Report, load_report
 from server.reports.pdf import render_pdf
-from server.store.evidence_files import evidence_file, session_dir
+from server.store.evidence_files import CONTENT_TYPES, evidence_file, session_dir
 
 routes = web.RouteTableDef()
 
@@ -74,6 +75,6 @@ async def evidence(request: web.Request) -> web.StreamResponse:
     path = evidence_file(evidence_root(request), sid, request.match_info["name"])
     if path is None:
         raise ApiError(404, "no such evidence file", code="not_found")
-    headers = {"Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff",
+    headers = {"Content-Type": CONTENT_TYPES[path.suffix], "X-Content-Type-Options": "nosniff",
                "Cache-Control": "private, no-store"}
     return web.FileResponse(path, headers=headers)
