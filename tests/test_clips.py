@@ -6,6 +6,7 @@ The real-peer session whose event yields a clip, and the clip's deletion with it
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ class ListOutbox:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
 
-    def put(self, item: dict[str, Any]) -> None:
+    def put(self, item: Mapping[str, Any]) -> None:
         self.items.append(dict(item))
 
 
@@ -46,7 +47,7 @@ def started(kind: str, n: int, start: float) -> dict[str, Any]:
 
 
 def decode(data: bytes) -> list[av.VideoFrame]:
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), "r") as container:
         return list(container.decode(video=0))
 
 
