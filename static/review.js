@@ -126,9 +126,8 @@ function markCell(mark) {
 function renderFlags(review) {
   const marks = new Map(review.flags.map((f) => [f.event_id, f]));
   const t0 = report.started_at || report.created_at || 0;
-  const evidence = (e) => (e.evidence
-    ? link(`/api/sessions/${report.session_id}/evidence/${encodeURIComponent(e.evidence)}`, "snapshot")
-    : el("span", { className: "muted" }, e.evidence_note || "none"));
+  const file = (name, what, note) => (name ? link(evidenceUrl(name), what) : el("span", { className: "muted" }, note || `no ${what}`));
+  const evidence = (e) => el("span", {}, file(e.evidence, "snapshot", e.evidence_note), el("br"), file(e.clip, "clip", e.clip_note));
   $("flags").tBodies[0].replaceChildren(...report.events.map((e) => {
     const mark = marks.get(e.id);
     const note = el("textarea", { maxLength: 2000, placeholder: "Note", ariaLabel: `Note on ${e.id}`, className: "flag-note" });
@@ -152,14 +151,18 @@ function renderFlags(review) {
   $("flags").hidden = report.events.length === 0;
 }
 
+function evidenceUrl(name) { return `/api/sessions/${report.session_id}/evidence/${encodeURIComponent(name)}`; }
+
+// Each flag's snapshot and its clip (a few seconds around the flag's start, played here; the PDF cannot).
 function renderGallery() {
   const t0 = report.started_at || report.created_at || 0;
-  const shots = report.events.filter((e) => e.evidence).sort((a, b) => a.start - b.start);
+  const shots = report.events.filter((e) => e.evidence || e.clip).sort((a, b) => a.start - b.start);
   $("gallery").replaceChildren(...(shots.length ? shots.map((e) => el("figure", { dataset: { eventId: e.id } },
-    el("img", { src: `/api/sessions/${report.session_id}/evidence/${encodeURIComponent(e.evidence)}`, loading: "lazy",
-      alt: `${readable(e.type)} at ${clock(e.start - t0)}` }),
+    e.evidence ? el("img", { src: evidenceUrl(e.evidence), loading: "lazy", alt: `${readable(e.type)} at ${clock(e.start - t0)}` }) : null,
+    e.clip ? el("video", { src: evidenceUrl(e.clip), controls: true, preload: "metadata", muted: true, playsInline: true,
+      ariaLabel: `Clip: ${readable(e.type)} at ${clock(e.start - t0)}` }) : null,
     el("figcaption", {}, `${clock(e.start - t0)} · ${readable(e.type)} (${e.severity})`)))
-    : [el("p", { className: "empty" }, "No snapshots: " + (report.events.length ? "none was kept for these flags." : "no flags."))]));
+    : [el("p", { className: "empty" }, "No snapshots or clips: " + (report.events.length ? "none was kept for these flags." : "no flags."))]));
 }
 
 function renderReport() {

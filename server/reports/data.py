@@ -4,7 +4,7 @@ event stream in Redis and the evidence files on disk. So a report works after a 
 Stream items read (oldest first; see `server.live.risk`, `server.live.evidence`, `server.live.manager`):
 `event_started` / `event_ended` (joined by event id into one row with its duration), `browser`
 (counted by signal), `score` (the once-a-second risk and attention: the timeline), `evidence`,
-`evidence_skipped`, `evidence_error` (joined to their events, counted), `verdict` (its summary; the
+`evidence_skipped`, `evidence_error`, `clip`, `clip_skipped` (joined to their events, counted), `verdict` (its summary; the
 session hash's `summary` field when the stream has none), `review` (the human review,
 `server.reports.review`; its time is not the session's). Unknown kinds are ignored.
 
@@ -61,6 +61,8 @@ class ReportEvent:
     evidence_frame_id: int | None
     evidence: str | None = None  # snapshot file name, when it exists on disk
     evidence_note: str | None = None  # why there is none ("skipped: per_type", "error: ...")
+    clip: str | None = None  # clip file name (`server.live.clips`), when it exists on disk
+    clip_note: str | None = None  # why there is none ("skipped: busy", "file missing")
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ class _StreamFold:
     browser: Counter[str] = field(default_factory=Counter)
     files: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    clips: dict[str, str] = field(default_factory=dict)
+    clip_notes: dict[str, str] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     verdict: dict[str, Any] | None = None
@@ -181,6 +185,10 @@ class _StreamFold:
             self.browser[str(item.get("event"))] += 1
         elif kind in ("evidence", "evidence_skipped", "evidence_error"):
             self._evidence(kind, item)
+        elif kind == "clip":
+            self.clips[str(item.get("event_id"))] = str(item.get("file"))
+        elif kind == "clip_skipped":
+            self.clip_notes[str(item.get("event_id"))] = f"skipped: {item.get('reason')}"
         elif kind == "verdict" and isinstance(item.get("summary"), Mapping):
             self.verdict = dict(item["summary"])
 
@@ -213,7 +221,8 @@ class _StreamFold:
 
     def as_dict(self) -> dict[str, Any]:
         return {"events": self.events, "points": self.points, "browser": dict(self.browser),
-                "files": self.files, "notes": self.notes, "skipped": dict(self.skipped), "errors": self.errors,
+                "files": self.files, "notes": self.notes, "clips": self.clips, "clip_notes": self.clip_notes,
+                "skipped": dict(self.skipped), "errors": self.errors,
                 "verdict": self.verdict, "reviews": self.reviews, "last_t": self.last_t}
 
 
@@ -260,15 +269,18 @@ def unobserved_spans(verdict: Mapping[str, Any] | None, session: Mapping[str, st
     return spans
 
 
-def _snapshot(folded: Mapping[str, Any], ev_id: str, evidence_root: Path, sid: str) -> tuple[str | None, str | None]:
-    """The event's snapshot file name when it is on disk, else None and why there is none."""
-    name: str | None = folded["files"].get(ev_id)
+def _on_disk(folded: Mapping[str, Any], files: str, notes: str, what: str, ev_id: str, evidence_root: Path,
+             sid: str) -> tuple[str | None, str | None]:
+    """The event's evidence file (`files`: "files" for snapshots, "clips") when it is on disk, else None and
+    why there is none."""
+    name: str | None = folded[files].get(ev_id)
     if name is not None and evidence_file(evidence_root, sid, name) is None:
-        return None, "snapshot file missing"
-    return name, folded["notes"].get(ev_id) if name is None else None
+        return None, f"{what} file missing"
+    return name, folded[notes].get(ev_id) if name is None else None
 
 
-def _report_event(ev_id: str, ev: Mapping[str, Any], evidence: str | None, note: str | None) -> ReportEvent:
+def _report_event(ev_id: str, ev: Mapping[str, Any], evidence: tuple[str | None, str | None],
+                  clip: tuple[str | None, str | None]) -> ReportEvent:
     start = float(ev.get("start") or ev.get("at") or 0.0)
     end = ev.get("end")
     end = float(end) if isinstance(end, (int, float)) else None
@@ -278,19 +290,21 @@ def _report_event(ev_id: str, ev: Mapping[str, Any], evidence: str | None, note:
         id=ev_id, type=str(ev.get("type", "")), severity=str(ev.get("severity", "")), start=start,
         end=end, duration_s=None if end is None else round(max(0.0, end - start), 1),
         confidence=float(conf) if isinstance(conf, (int, float)) else None,
-        evidence_frame_id=int(frame) if isinstance(frame, int) else None, evidence=evidence,
-        evidence_note=note)
+        evidence_frame_id=int(frame) if isinstance(frame, int) else None, evidence=evidence[0],
+        evidence_note=evidence[1], clip=clip[0], clip_note=clip[1])
 
 
 def _report_events(folded: Mapping[str, Any], evidence_root: Path, sid: str) -> list[ReportEvent]:
-    rows = [_report_event(ev_id, ev, *_snapshot(folded, ev_id, evidence_root, sid))
+    rows = [_report_event(ev_id, ev, _on_disk(folded, "files", "notes", "snapshot", ev_id, evidence_root, sid),
+                          _on_disk(folded, "clips", "clip_notes", "clip", ev_id, evidence_root, sid))
             for ev_id, ev in folded["events"].items()]
     rows.sort(key=lambda r: (r.start, r.id))
     return rows
 
 
 def _evidence_summary(folded: Mapping[str, Any], rows: list[ReportEvent]) -> dict[str, Any]:
-    return {"files": sum(r.evidence is not None for r in rows), "skipped": sum(folded["skipped"].values()),
+    return {"files": sum(r.evidence is not None for r in rows), "clips": sum(r.clip is not None for r in rows),
+            "skipped": sum(folded["skipped"].values()),
             "skipped_by_reason": folded["skipped"], "errors": len(folded["errors"]),
             "error_messages": folded["errors"][:MAX_ERROR_LINES]}
 

@@ -267,6 +267,8 @@ def _browser_table(report: Report) -> Any:
 def _evidence_line(report: Report) -> str:
     ev = report.evidence
     text = f"{ev['files']} evidence snapshots"
+    if ev.get("clips"):
+        text += f" and {ev['clips']} video clips (played on the review page)"
     if ev["skipped"]:
         why = ", ".join(f"{n} {SKIP_REASONS.get(r, r)}" for r, n in sorted(ev["skipped_by_reason"].items()))
         text += f"; {ev['skipped']} not kept ({why})"
