@@ -47,8 +47,7 @@ import av
 import cv2
 import numpy as np
 
-from pipeline.risk.events import EVENT_SPECS
-from server.live.evidence import FrameRing, Outbox, RingFrame, draw_detections, write_atomically
+from server.live.evidence import FrameRing, Outbox, RingFrame, draw_detections, event_phrase, write_atomically
 from server.live.tasks import TaskSet
 from server.protocol.stream import ClipSkipReason
 from server.store.evidence_files import EVIDENCE_NAME, session_dir
@@ -132,7 +131,9 @@ def encode_clip(frames: Sequence[RingFrame], caption: Callable[[RingFrame], str]
         assert isinstance(stream, av.video.stream.VideoStream)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.bit_rate = BIT_RATE
-        stream.time_base = Fraction(1, 1000)
+        # milliseconds in the container and the encoder: with the encoder's default (1 / rate) every frame
+        # would be rounded to the 5 fps grid
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
         stream.codec_context.options = {"deadline": "realtime", "cpu-used": "8"}
         last_pts = -1
         for frame in frames:
@@ -161,12 +162,6 @@ class PendingClip:
     @property
     def window(self) -> tuple[float, float]:
         return self.start - CLIP_BEFORE_S, self.start + CLIP_AFTER_S
-
-
-def event_phrase(kind: str) -> str:
-    """The event type's readable phrase for a caption ("phone seen"); the type when unknown."""
-    spec = EVENT_SPECS.get(kind)  # type: ignore[call-overload]
-    return str(spec.phrase) if spec is not None else kind.replace("_", " ")
 
 
 class ClipWriter:

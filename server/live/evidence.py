@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from pipeline.analysis import FrameAnalysis
+from pipeline.risk.events import EVENT_SPECS
 from pipeline.stages.faces import FacesResult
 from pipeline.stages.objects import ObjectsResult
 from server.live.tasks import TaskSet
@@ -144,6 +145,12 @@ def compress(rgb: np.ndarray) -> bytes:
     if not ok:
         raise ValueError("JPEG encoding failed")
     return buf.tobytes()
+
+
+def event_phrase(kind: str) -> str:
+    """The event type's readable phrase for a caption ("phone seen"); the type when unknown."""
+    spec = EVENT_SPECS.get(kind)  # type: ignore[call-overload]
+    return str(spec.phrase) if spec is not None else kind.replace("_", " ")
 
 
 def thumbnail(rgb: np.ndarray) -> np.ndarray:
@@ -327,7 +334,7 @@ class EvidenceWriter:
 
     async def _write(self, event_id: str, kind: str, frame: RingFrame) -> None:
         path = self.root / self.session_id / f"{event_id}.jpg"
-        caption = f"{event_id}  frame {frame.frame_id}"
+        caption = f"{event_phrase(kind)}  {event_id}  frame {frame.frame_id}"
         room = min(self.limits.max_file_bytes, self.limits.max_session_bytes - self.bytes)
 
         def work() -> int | None:
