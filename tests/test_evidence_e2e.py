@@ -178,7 +178,9 @@ async def test_an_event_gives_a_playable_clip_and_a_snapshot_boxing_every_face(
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(body)
     text = " ".join(pdf_text(pdf).split())
-    assert "Multiple faces seen multiple_faces-1" in text and "multiple_faces /" not in text
+    assert "Multiple faces seen" in text and "multiple_faces-1" in text and "multiple_faces /" not in text
+    # the AI's reasons name events in words too ("kinds: multiple faces seen, ...", not "multiple_faces, ...")
+    assert "kinds: multiple_faces" not in text and "multiple faces seen" in text
     assert "Disconnections 1 (" in text and "disconnected" in text
     assert "video clips (played on the review page)" in text
     render_pages(pdf, tmp_path / "report")  # to look at

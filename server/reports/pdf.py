@@ -13,6 +13,7 @@ shown in UTC, and events also relative to the session's start.
 from __future__ import annotations
 
 import io
+import re
 import time
 from functools import partial
 from pathlib import Path
@@ -189,6 +190,18 @@ def event_label(event_type: str) -> str:
     return phrase[:1].upper() + phrase[1:]
 
 
+#: a raw event type inside the verdict's reasons ("... of 3 kinds: multiple_faces, phone"): only the types
+#: with an underscore, as a one-word type ("phone") is already a word and begins its own phrase ("phone seen")
+_EVENT_TYPE_WORD = re.compile(r"\b(" + "|".join(sorted((t for t in EVENT_SPECS if "_" in t), key=len, reverse=True))
+                              + r")\b")
+
+
+def readable_reason(reason: str) -> str:
+    """A verdict reason with raw event types put in words ("multiple_faces" -> "multiple faces seen"); the
+    verdict itself keeps the types, as the data channel's `ended` message carries them."""
+    return _EVENT_TYPE_WORD.sub(lambda m: EVENT_SPECS[m.group(1)].phrase, reason)  # type: ignore[index]
+
+
 def _facts(report: Report) -> Table:
     exam = report.exam_title or report.exam_id or "-"
     if report.exam_title and report.exam_id:
@@ -309,7 +322,7 @@ def _story(report: Report, evidence_dir: Path | None) -> list[Any]:
     reasons = (report.verdict or {}).get("reasons") or []
     if reasons:
         story.append(Paragraph("Why the AI suggests this", H2))
-        story += [Paragraph(f"&bull;&nbsp; {escape(str(r))}", BODY) for r in reasons]
+        story += [Paragraph(f"&bull;&nbsp; {escape(readable_reason(str(r)))}", BODY) for r in reasons]
     story.append(_timeline_section(report))
     story.append(KeepTogether([Paragraph("Browser signals", H2), _browser_table(report)]))
     # no heading alone at a page's foot: a new page unless the heading, its note and a first row fit.
