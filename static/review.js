@@ -177,10 +177,13 @@ function renderReport() {
     ["Observed", v.coverage == null ? null : `${Math.round(v.coverage * 100)}% of the session`]]);
   $("pdf").href = `/api/sessions/${report.session_id}/report.pdf`;
   $("json").href = `/api/sessions/${report.session_id}/report.json`;
-  $("ai-reasons").replaceChildren(...(v.reasons || []).map((r) => el("li", {}, r)));
+  // the verdict's reasons name event types (multiple_faces): in words here, as in the PDF
+  $("ai-reasons").replaceChildren(...(v.reasons || []).map((r) => el("li", {}, String(r).replace(/\b([a-z]+(?:_[a-z]+)+)\b/g, (m) => m.replace(/_/g, " ")))));
   $("timeline").replaceChildren(drawTimeline(report));
+  // a span shorter than a second would read "0:10–0:10" alone: its length goes with it
+  const length = (s) => (s.end - s.start < 60 ? `${(s.end - s.start).toFixed(1)} s` : clock(s.end - s.start));
   $("unobserved").replaceChildren(...report.unobserved_spans.map((s) => el("li", {},
-    `${clock(s.start - started)}–${clock(s.end - started)} not observed: ${s.reason.replace(/_/g, " ")}`)));
+    `${clock(s.start - started)}–${clock(s.end - started)} (${length(s)}) not observed: ${s.reason.replace(/_/g, " ")}`)));
   const c = report.calibration;
   facts($("calibration"), [["Status", c.status], ["Mean error", c.mean_error_deg == null ? null : `${c.mean_error_deg.toFixed(1)}°`],
     ["Limit", c.limit_deg == null ? null : `${c.limit_deg}°`], ["Mean error (px)", c.mean_error_px == null ? null : Math.round(c.mean_error_px)],
