@@ -460,8 +460,10 @@ async def test_a_two_hour_session_report_renders(vigil_server, tmp_path: Path) -
     store = vigil_server.store
     sid = uuid.uuid4().hex
     t0 = time.time() - 7300
-    session, items = synthesise_long_session(sid, t0, vigil_server.settings.data_dir / "evidence" / sid)
+    # made aside and moved in once the hash exists: the retention sweep removes a folder without a session
+    session, items = synthesise_long_session(sid, t0, tmp_path / sid)
     await store.create_session(sid, session, t0)
+    shutil.move(tmp_path / sid, vigil_server.settings.data_dir / "evidence" / sid)
     for i in range(0, len(items), 1000):
         await store.append_events(sid, items[i:i + 1000])
     admin = await user_headers(vigil_server.app, "admin")
