@@ -4,8 +4,9 @@ Flow. The analysis lane (`server/live/analysis_lane.py`) keeps the analysed fram
 (at most `RING_MAX_FRAMES`) in a `FrameRing`: downscaled to `SNAPSHOT_WIDTH` px and JPEG-compressed in the
 executor, with their frame ids and `Detections` (the face and object boxes of the frame's `FrameAnalysis`).
 Compressed, because the same ring feeds the event clips (`server/live/clips.py`), which need ~6 s of
-frames: at 5 fps a 320x240 webcam frame is ~10-20 kB as JPEG against 230 kB raw, so the ring holds
-~0.5-1 MB per session (`FrameRing.bytes`; about 1 ms of encoding per frame).
+frames. Measured on the test clips at 5 fps: a 320x240 frame is 9-20 kB as JPEG against 230 kB raw, so
+the ring's 41 frames hold 0.37-0.69 MB per session (`FrameRing.bytes`) where raw frames would take 9.4 MB;
+scaling and compressing a frame takes ~0.5 ms in the executor. At 10 fps the 80-frame cap doubles that.
 When an event starts, `EvidenceWriter.event_started` picks the ring frame whose id is the event's
 `evidence_frame_id` (the frame where its condition began); if that frame has left the ring, the one
 nearest to it; for events without a frame (browser and audio signals), the newest. The choice and
