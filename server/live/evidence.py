@@ -228,12 +228,13 @@ def draw_detections(rgb: np.ndarray, detections: Detections, caption: str = "") 
     """A copy of the frame with every face's box, the object boxes and their labels, and a caption banner."""
     img = np.ascontiguousarray(rgb).copy()
     h, w = img.shape[:2]
-    if detections.face is not None:
-        _draw(img, detections.face, FACE_COLOUR)
-    for other in detections.other_faces:
-        _draw(img, other, OTHER_FACE_COLOUR)
+    # objects first, faces on top: a person's large box must not cut through a face's box or label
     for obj in detections.objects:
         _draw(img, obj, OBJECT_COLOUR)
+    for other in detections.other_faces:
+        _draw(img, other, OTHER_FACE_COLOUR)
+    if detections.face is not None:
+        _draw(img, detections.face, FACE_COLOUR)
     if caption:
         cv2.rectangle(img, (0, h - 16), (w - 1, h - 1), BANNER_COLOUR, -1)
         cv2.putText(img, caption[:60], (4, h - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1,
