@@ -27,8 +27,9 @@ file and per session; past them a clip is skipped and the skip logged, so a sess
 events (an abusive or broken client) spends its own budget, not the worker's. The worker encodes one
 clip at a time (one thread) and lets at most `MAX_WAITING` clips wait for it, from all sessions
 together; a clip arriving when they are all taken is skipped as `busy` rather than queued, so a
-burst of events cannot build an unbounded backlog of frames in memory. A session ending closes its
-pending windows with the frames it has and waits up to `DRAIN_TIMEOUT_S` for its clips.
+burst of events cannot build an unbounded backlog of frames in memory. A session stopping its media
+(ending, disconnecting, or replacing its peer on a resume) closes its pending windows with the frames it
+has and waits up to `DRAIN_TIMEOUT_S` for its clips.
 """
 from __future__ import annotations
 
