@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from server.core.config import Settings, redact_url, setting_docs
+from server.core.version import vigil_version
 
 if TYPE_CHECKING:
     from pipeline.audio.vad import SileroVad
@@ -54,15 +55,6 @@ def settings_help() -> str:
     for doc in setting_docs():
         lines.append(f"  {doc.variable:<26} {doc.meaning.replace('`', '')} (default: {doc.default.replace('`', '')})")
     return "\n".join(lines)
-
-
-def vigil_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("vigil")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
 
 
 def _worker_id() -> str:

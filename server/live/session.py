@@ -96,7 +96,7 @@ class LiveSession:
         self.risk.attach(self.outbox)
         self.evidence = None if evidence_root is None else EvidenceWriter(
             evidence_root=evidence_root, session_id=self.session_id, outbox=self.outbox, executor=self.executor)
-        self.channel = SessionChannel(self.counters, self._dispatch, self._flooded)
+        self.channel = SessionChannel(self.session_id, self.counters, self._dispatch, self._flooded)
         self.audio = SessionAudio(risk=self.risk, executor=self.executor, vad=vad,
                                   note_changes=self.note_changes, warn=self.warn, log=self.outbox.put)
         self.calibration = CalibrationController(session=self)
