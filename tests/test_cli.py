@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from server.core.config import SETTINGS_DOC
+from server.core.config import setting_docs
 from tests.conftest import free_port
 from tests.turn_helpers import start_coturn, turnserver_path
 
@@ -21,11 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 TURN_SECRET = "vigil-doctor-test-secret-0123456789"
 
 
-def vigil(*args: str, env: dict[str, str], data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def vigil(*args: str, env: dict[str, str], data_dir: Path, timeout: float = 120,
+          cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """`vigil ARGS` from this tree, in an environment holding only `env` of Vigil's settings."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_") and k != "REDIS_URL"}
-    full = {**base, "VIGIL_DATA_DIR": str(data_dir), "COLUMNS": "200", **env}
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=REPO, env=full, capture_output=True,
+    full = {**base, "VIGIL_DATA_DIR": str(data_dir), "COLUMNS": "200", "PYTHONPATH": str(REPO), **env}
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=cwd, env=full, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -36,7 +37,12 @@ def vigil(*args: str, env: dict[str, str], data_dir: Path, timeout: float = 120)
     ({"VIGIL_ENV": "bogus"}, ("user", "add", "--email", "a@b.org", "--role", "admin"), "VIGIL_ENV must be"),
     ({"REDIS_URL": "http://example.org"}, ("doctor",), "REDIS_URL must be a redis/rediss/unix URL"),
     ({"VIGIL_ENV": "production"}, ("serve",), "VIGIL_JWT_SECRET is required when VIGIL_ENV=production"),
-    ({}, ("serve", "--port", "0"), "argument --port: must be between 1 and 65535, not 0"),
+    ({}, ("serve", "--port", "0"), "argument --port: must be between 1 and 65535, not '0'"),
+    ({"VIGIL_JWT_SECRET_FILE": "/nonexistent/jwt"}, ("serve",),
+     "VIGIL_JWT_SECRET_FILE: cannot read /nonexistent/jwt: No such file or directory"),
+    ({"VIGIL_TURN_SECRET": "a", "VIGIL_TURN_SECRET_FILE": "/etc/hostname"}, ("doctor",),
+     "set VIGIL_TURN_SECRET or VIGIL_TURN_SECRET_FILE, not both"),
+    ({"VIGIL_ENV": "production", "VIGIL_JWT_SECRET": "short"}, ("serve",), "VIGIL_JWT_SECRET must be at least 16"),
 ])
 def test_a_bad_setting_is_one_clear_line_and_exit_2(env: dict[str, str], args: tuple[str, ...], message: str,
                                                    tmp_path: Path) -> None:
@@ -44,6 +50,20 @@ def test_a_bad_setting_is_one_clear_line_and_exit_2(env: dict[str, str], args: t
     assert run.returncode == 2, (run.returncode, run.stderr)
     assert message in run.stderr and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith(("vigil: ", "vigil serve: ")), run.stderr
+
+
+def test_a_bad_dotenv_line_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("VIGIL_HOST=0.0.0.0\nthis is not a setting\n")
+    run = vigil("serve", env={}, data_dir=tmp_path, cwd=tmp_path, timeout=30)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "vigil: bad setting: .env line 2: expected NAME=value, not 'this is not a setting'" in run.stderr
+
+
+def test_dotenv_is_read_under_the_environment(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("VIGIL_PORT=70001\nVIGIL_LOG_LEVEL=LOUD\n")
+    run = vigil("serve", env={"VIGIL_LOG_LEVEL": "INFO"}, data_dir=tmp_path, cwd=tmp_path, timeout=30)
+    assert run.returncode == 2 and "VIGIL_PORT must be between 1 and 65535, not '70001'" in run.stderr
+    assert "VIGIL_LOG_LEVEL" not in run.stderr, run.stderr  # the environment's INFO wins over the file's
 
 
 def test_user_add_with_an_unreachable_redis_says_so(tmp_path: Path) -> None:
@@ -58,8 +78,9 @@ def test_serve_help_describes_the_command_and_every_setting(tmp_path: Path) -> N
     run = vigil("serve", "--help", env={}, data_dir=tmp_path, timeout=30)
     assert run.returncode == 0, run.stderr
     assert "Serve the exam page" in run.stdout and "environment variables" in run.stdout
-    missing = [name for name in SETTINGS_DOC if name not in run.stdout]
+    missing = [doc.variable for doc in setting_docs() if doc.variable not in run.stdout]
     assert not missing, missing
+    assert "VIGIL_JWT_SECRET_FILE" in run.stdout and ".env" in run.stdout
     assert "VIGIL_PORT" in run.stdout and "1 to 65535" in run.stdout
 
 

@@ -18,8 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from aiohttp.web import RouteDef
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-from server.core.config import SETTINGS_DOC, Settings
+from server.core.config import Settings, setting_docs
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -188,15 +190,16 @@ def test_services_exist(services: dict[str, Any]) -> None:
 
 
 def test_vigil_environment_is_known_settings(vigil_env: dict[str, str]) -> None:
-    unknown = set(vigil_env) - set(SETTINGS_DOC) - STANDARD_ENV
-    assert not unknown, f"not in server.core.config.SETTINGS_DOC: {sorted(unknown)}"
+    declared = {doc.variable for doc in setting_docs()} | {f"{d.variable}_FILE" for d in setting_docs() if d.secret}
+    unknown = set(vigil_env) - declared - STANDARD_ENV
+    assert not unknown, f"not declared in server.core.config.Settings: {sorted(unknown)}"
 
 
 def test_vigil_environment_is_a_valid_production_configuration(vigil_env: dict[str, str]) -> None:
     settings = Settings.from_env(vigil_env)  # raises on a malformed number or mode
     assert settings.env == "production"
-    assert settings.jwt_secret == DEPLOY_ENV["VIGIL_JWT_SECRET"]
-    assert settings.turn_secret == DEPLOY_ENV["VIGIL_TURN_SECRET"]
+    assert settings.jwt_secret and settings.jwt_secret.get_secret_value() == DEPLOY_ENV["VIGIL_JWT_SECRET"]
+    assert settings.turn_secret and settings.turn_secret.get_secret_value() == DEPLOY_ENV["VIGIL_TURN_SECRET"]
     assert settings.turn_urls, "VIGIL_TURN_URLS is empty"
     assert all(DEPLOY_ENV["TURN_HOST"] in url for url in settings.turn_urls)
 
@@ -394,28 +397,61 @@ def test_dockerfile_runs_the_projects_console_script(
     assert exposed == [str(Settings().port)]
 
 
-def test_dockerfile_installs_like_the_makefile(pyproject: dict[str, Any]) -> None:
+def _pins(lock: str) -> dict[str, str]:
+    """name -> version of a lock file's `name==version` lines."""
+    pins = {}
+    for line in (REPO / lock).read_text().splitlines():
+        if line and not line.startswith((" ", "#", "-")):
+            name, _, pinned = line.partition("==")
+            pins[canonicalize_name(name)] = pinned.split(";")[0].strip()
+    return pins
+
+
+def _makefile_var(name: str) -> str:
+    found = re.search(rf"^{name}\s*:?=\s*(\S+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
+    assert found, f"Makefile has no {name}"
+    return found.group(1)
+
+
+def test_dockerfile_installs_the_lock_like_the_makefile(pyproject: dict[str, Any]) -> None:
     instructions = dockerfile_instructions()
     base = [args for instr, args in instructions if instr == "FROM"]
     python = re.search(r"python:(\d+\.\d+)-slim", base[0])
     assert python and f">={python.group(1)}" in pyproject["project"]["requires-python"]
 
+    lock, test_lock = _makefile_var("LOCK"), _makefile_var("TEST_LOCK")
     runs = " && ".join(args for instr, args in instructions if instr == "RUN")
     steps = [step.strip() for step in re.split(r"&&|;", runs)]
-    assert "pip install -e ." in steps
-
-    makefile = (REPO / "Makefile").read_text()
-    nodeps = re.search(r"^NODEPS\s*:?=\s*(.+)$", makefile, re.MULTILINE)
-    assert nodeps, "Makefile has no NODEPS"
-    docker_nodeps = [s for s in steps if s.startswith("pip install --no-deps ")]
-    assert len(docker_nodeps) == 1
-    assert set(docker_nodeps[0].split()[3:]) == set(nodeps.group(1).split()), "--no-deps list != Makefile's"
-    assert steps.index("pip install -e .") < steps.index(docker_nodeps[0]), "--no-deps must come last"
+    assert f"pip install --no-deps -r {lock}" in steps and "pip install --no-deps -e ." in steps
+    assert steps.index(f"pip install --no-deps -r {lock}") < steps.index("pip install --no-deps -e .")
+    assert not [s for s in steps if s.startswith("pip install") and "--no-deps" not in s and "torch" not in s], \
+        "every install in the image takes the locked versions"
+    recipe = (REPO / "Makefile").read_text()
+    assert "pip install --quiet --no-deps -r $(TEST_LOCK)" in recipe
+    assert "pip install --quiet --no-deps -e ." in recipe
 
     copied = {args.split()[0].rstrip("/") for instr, args in instructions if instr == "COPY"}
     include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
     packages = {p.rstrip("*").rstrip(".") for p in include}
-    assert packages | {"static"} <= copied, f"image lacks {sorted(packages | {'static'} - copied)}"
+    assert packages | {"static", lock} <= copied, f"image lacks {sorted(packages | {'static', lock} - copied)}"
+
+    # the test lock is the server's lock plus the test tools: the tests run what the image runs
+    runtime, testing = _pins(lock), _pins(test_lock)
+    assert {name: testing.get(name) for name in runtime} == runtime
+
+
+def test_the_locks_hold_every_declared_dependency(pyproject: dict[str, Any]) -> None:
+    """A dependency added to pyproject.toml without `make lock` fails here, not on a clean clone."""
+    runtime, testing = _pins(_makefile_var("LOCK")), _pins(_makefile_var("TEST_LOCK"))
+    declared = [(runtime, Requirement(r)) for r in pyproject["project"]["dependencies"]]
+    declared += [(testing, Requirement(r)) for r in pyproject["project"]["optional-dependencies"]["test"]]
+    for pins, req in declared:
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req} is not in the lock: run `make lock`"
+        assert req.specifier.contains(pins[name], prereleases=True), f"lock has {name}=={pins[name]}, not {req}"
+    excluded = {canonicalize_name(n) for n in pyproject["tool"]["uv"]["exclude-dependencies"]}
+    assert not excluded & set(testing), f"excluded yet locked: {sorted(excluded & set(testing))}"
+    assert runtime["mediapipe"] == "0.10.21" and runtime["numpy"].startswith("2."), "mediapipe's override"
 
 
 def test_dockerfile_torch_is_optional_and_cpu_only() -> None:

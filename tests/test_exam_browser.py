@@ -116,6 +116,9 @@ async def test_consent_goes_live_with_one_face_then_finish_ends_the_session(vigi
         await until(lambda: _is(store_status(vigil_server, sid), "live"), WAIT_MS / 1000, "Redis status live")
         assert sid in await vigil_server.store.live_sessions()
         assert (await vigil_server.store.session(sid))["candidate_id"] == "browser-alice"
+        # the page's hello on the channel's open was answered (docs/data-channel.md, "Versions and hello")
+        welcome = await (await page.wait_for_function("window.vigilClient.welcome", timeout=WAIT_MS)).json_value()
+        assert (welcome["type"], welcome["v"], welcome["session_id"]) == ("welcome", 1, sid)
 
         await page.screenshot(path=str(SCREENSHOT), full_page=True)
 

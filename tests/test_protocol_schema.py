@@ -28,12 +28,16 @@ def test_the_committed_schema_is_what_the_models_generate() -> None:
 
 def test_an_undocumented_or_missing_key_fails_validation() -> None:
     """The session test below can fail: outbound models refuse keys they do not describe."""
-    ended = {"type": "ended", "session_id": "s1"}
+    ended = {"type": "ended", "v": 1, "session_id": "s1"}
     server_message.validate_python(ended)
     with pytest.raises(ValidationError):
         server_message.validate_python({**ended, "reason": "new and undocumented"})
     with pytest.raises(ValidationError):
         server_message.validate_python({"type": "warning"})
+    with pytest.raises(ValidationError):  # every message carries the channel's version, and only it
+        server_message.validate_python({**ended, "v": 2})
+    with pytest.raises(ValidationError):
+        server_message.validate_python({"type": "ended", "session_id": "s1"})
     with pytest.raises(ValidationError):  # `Absent` keys may be missing, never null
         stream_item.validate_python({"kind": "score", "t": 1.0, "risk": 0.0, "attention": None, "id": None})
 
@@ -93,7 +97,9 @@ def check(client: CandidateClient, capture: Capture, items: list[dict[str, Any]]
     for item in items:
         stream_item.validate_python(item)
     types = {json.loads(text)["type"] for text in capture.sent}
-    assert {m["type"] for m in received} <= types
+    # the answer to the client's own hello goes to its channel only, not to the session's listeners
+    assert {m["type"] for m in received} - {"welcome"} <= types
+    assert [m["type"] for m in received].count("welcome") == 1
     return types, {item["kind"] for item in items}
 
 

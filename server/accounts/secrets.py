@@ -12,9 +12,10 @@ MIN_SECRET_LEN = 16
 
 def signing_secret(settings: Settings) -> str:
     if settings.jwt_secret:
-        if len(settings.jwt_secret) < MIN_SECRET_LEN:
+        secret = settings.jwt_secret.get_secret_value()
+        if len(secret) < MIN_SECRET_LEN:
             raise ValueError(f"VIGIL_JWT_SECRET must be at least {MIN_SECRET_LEN} characters")
-        return settings.jwt_secret
+        return secret
     if settings.env == "production":
         raise ValueError("VIGIL_JWT_SECRET is required when VIGIL_ENV=production")
     path = Path(settings.data_dir) / "jwt_secret"

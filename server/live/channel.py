@@ -15,6 +15,10 @@ its budget is never cut off.
 Out: `send` gives every message to the listeners (proctors watching, as JSON text) and to the
 candidate, unless the candidate's channel holds more than `MAX_CHANNEL_BUFFER_BYTES` unread: then the
 message is dropped for the candidate (counted), so a client that does not read cannot grow our memory.
+Every message leaves with `v`, the protocol version (`server.protocol.versions`).
+Hello: the client's `hello` is answered here, on the candidate's channel only (a watcher did not ask):
+`welcome` with the version chosen, or `error` when the client speaks none of ours. A client that sends
+no hello gets the same messages (old pages keep working).
 """
 from __future__ import annotations
 
@@ -28,8 +32,16 @@ from pydantic import ValidationError
 from server.core import metrics
 from server.core.rate_limit import TokenBucket
 from server.core.strict_json import dumps
+from server.core.version import vigil_version
 from server.live.counters import Counters
-from server.protocol.datachannel import MAX_CLIENT_MESSAGE_BYTES, ClientMessage, client_message
+from server.protocol.datachannel import (
+    FEATURES,
+    MAX_CLIENT_MESSAGE_BYTES,
+    ClientMessage,
+    HelloMessage,
+    client_message,
+)
+from server.protocol.versions import SUPPORTED_VERSIONS, chosen_version, versioned
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +64,22 @@ def message_cost(raw: str | bytes) -> float:
     return float(max(1, -(-len(raw) // MAX_CLIENT_MESSAGE_BYTES)))
 
 
+def hello_answer(hello: HelloMessage, session_id: str) -> dict[str, Any]:
+    """`welcome` in the highest version both speak, or `error` naming ours."""
+    ours = list(SUPPORTED_VERSIONS)
+    chosen = chosen_version(hello.offered())
+    if chosen is None:
+        return versioned({"type": "error", "code": "unsupported_version", "versions": ours,
+                          "message": f"this server speaks data-channel version {', '.join(map(str, ours))}, "
+                                     f"not {', '.join(map(str, hello.offered()))}"})
+    return {"type": "welcome", "v": chosen, "session_id": session_id, "server_version": vigil_version(),
+            "versions": ours, "features": list(FEATURES)}
+
+
 class SessionChannel:
-    def __init__(self, counters: Counters, dispatch: Callable[[ClientMessage], None],
+    def __init__(self, session_id: str, counters: Counters, dispatch: Callable[[ClientMessage], None],
                  on_flood: Callable[[str], None]) -> None:
+        self.session_id = session_id
         self.counters = counters
         self.dispatch = dispatch
         #: called once, with the reason, when the client floods past its tolerance
@@ -97,7 +122,16 @@ class SessionChannel:
             self.counters.dc_bad_messages += 1
             metrics.DC_BAD.inc()
             return
+        if isinstance(msg, HelloMessage):
+            self._answer(msg)
+            return
         self.dispatch(msg)
+
+    def _answer(self, hello: HelloMessage) -> None:
+        answer = hello_answer(hello, self.session_id)
+        log.info("data channel hello from %s: %s", hello.client or "a client", answer["type"],
+                 extra={"versions": hello.offered(), "features": hello.features})
+        self._to_candidate(dumps(answer))
 
     def _cut_off(self) -> None:
         self.flooded = True
@@ -108,6 +142,7 @@ class SessionChannel:
     # -- out ------------------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> bool:
         """True when the candidate's channel took the message."""
+        message = versioned(message)
         try:
             text = dumps(message)
         except ValueError as exc:  # a non-finite number: a bug upstream; never send broken JSON
@@ -115,6 +150,9 @@ class SessionChannel:
             return self._dropped()
         self.last_message = message
         self._tell_listeners(text)
+        return self._to_candidate(text)
+
+    def _to_candidate(self, text: str) -> bool:
         dc = self.dc
         if dc is None or dc.readyState != "open":
             return False

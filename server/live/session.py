@@ -101,7 +101,7 @@ class LiveSession:
         self.clips = None if self.evidence is None or evidence_root is None or clip_encoder is None else ClipWriter(
             evidence_root=evidence_root, session_id=self.session_id, ring=self.evidence.ring, encoder=clip_encoder,
             outbox=self.outbox)
-        self.channel = SessionChannel(self.counters, self._dispatch, self._flooded)
+        self.channel = SessionChannel(self.session_id, self.counters, self._dispatch, self._flooded)
         self.audio = SessionAudio(risk=self.risk, executor=self.executor, vad=vad,
                                   note_changes=self.note_changes, warn=self.warn, log=self.outbox.put)
         self.calibration = CalibrationController(session=self)

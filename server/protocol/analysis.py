@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.analysis import CalibratedGaze, FrameAnalysis
+from server.protocol.versions import DC_VERSION
 
-#: bump when a field's meaning changes; clients may check it.
-ANALYSIS_VERSION = 1
+#: the analysis message's `v`: the data channel's version (server/protocol/versions.py says when it moves)
+ANALYSIS_VERSION = DC_VERSION
 
 
 @dataclass(frozen=True)

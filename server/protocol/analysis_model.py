@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from pipeline.risk.messages import GazeDirection, ImageQuality
 from pipeline.stages.base import StageStatus
 from pipeline.stages.posture import PostureLabel
-from server.protocol.analysis import ANALYSIS_VERSION
 from server.protocol.base import Absent, Outbound
 from server.protocol.events import EventChange
+from server.protocol.versions import Version
 
 #: x, y, width, height, normalised to 0..1 of the frame
 Box = Annotated[list[float], Field(min_length=4, max_length=4)]
@@ -98,7 +98,7 @@ class StageReport(Outbound):
 
 class AnalysisMessage(Outbound):
     type: Literal["analysis"]
-    v: Annotated[int, Field(json_schema_extra={"const": ANALYSIS_VERSION})]
+    v: Version
     frame_id: int
     #: the frame's RTP timestamp (90 kHz)
     frame_pts: int
@@ -125,10 +125,3 @@ class AnalysisMessage(Outbound):
     #: events that started or ended since the previous analysis (browser and audio ones included)
     events: list[EventChange]
     pipeline_ms: float
-
-    @field_validator("v")
-    @classmethod
-    def _this_version(cls, v: int) -> int:
-        if v != ANALYSIS_VERSION:
-            raise ValueError(f"analysis version {v}, this server speaks {ANALYSIS_VERSION}")
-        return v

@@ -4,12 +4,14 @@ from __future__ import annotations
 from typing import Literal
 
 from server.protocol.base import Absent, Outbound
+from server.protocol.versions import Version
 
 
 class CalibrationTarget(Outbound):
     """Draw the dot now at (x, y), CSS px of the calibrated area; it stays `duration_ms`."""
 
     type: Literal["calibration.target"]
+    v: Version
     index: int
     x: float
     y: float
@@ -50,6 +52,7 @@ class CalibrationResult(Outbound):
     """
 
     type: Literal["calibration.result"]
+    v: Version
     mode: Literal["calibration", "recentre", "stored"]
     ok: bool
     status: Literal["accepted", "refused", "failed", "recentred", "reused", "recentre_needed", "recalibrate_needed"]

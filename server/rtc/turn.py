@@ -56,7 +56,7 @@ def ice_servers(settings: Settings, session_id: str, now: float) -> list[IceServ
     """
     servers: list[IceServer] = []
     if settings.turn_secret and settings.turn_urls:
-        username, credential = turn_credentials(settings.turn_secret, session_id, settings.turn_ttl, now)
+        username, credential = turn_credentials(settings.turn_secret.get_secret_value(), session_id, settings.turn_ttl, now)
         servers.append({"urls": list(settings.turn_urls), "username": username, "credential": credential})
     if settings.stun_urls:
         servers.append({"urls": list(settings.stun_urls)})

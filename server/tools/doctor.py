@@ -64,7 +64,7 @@ async def turn_checks(settings: Settings, now: float) -> list[Check]:
     """An allocation on every `turn:` URL with a credential minted as for a session; skipped unless configured."""
     if not (settings.turn_secret and settings.turn_urls):
         return [Check("turn", "skip", "not configured (VIGIL_TURN_SECRET and VIGIL_TURN_URLS)")]
-    username, password = turn_credentials(settings.turn_secret, "vigil-doctor", settings.turn_ttl, now)
+    username, password = turn_credentials(settings.turn_secret.get_secret_value(), "vigil-doctor", settings.turn_ttl, now)
     return [await _allocate(url, username, password) for url in settings.turn_urls]
 
 

@@ -143,7 +143,7 @@ def test_the_channel_cuts_a_flooder_off_once_and_reads_a_new_channel_again() -> 
             pass
 
     counters, reasons, dispatched = Counters(), [], []
-    channel = SessionChannel(counters, dispatched.append, reasons.append)
+    channel = SessionChannel("s1", counters, dispatched.append, reasons.append)
     clock = '{"type":"clock","pts":1,"captured_ms":1.0}'
     for _ in range(int(DC_MESSAGE_BURST)):  # a burst within the budget: all read
         channel.receive(clock)

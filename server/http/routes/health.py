@@ -119,7 +119,7 @@ async def _authorise_scrape(request: web.Request) -> None:
     if settings.env != "production":
         return
     token = bearer(request.headers.get("Authorization"))
-    if settings.metrics_token and token and hmac.compare_digest(token.encode(), settings.metrics_token.encode()):
+    if settings.metrics_token and token and hmac.compare_digest(token.encode(), settings.metrics_token.get_secret_value().encode()):
         return
     await require_role(request, "admin")
 

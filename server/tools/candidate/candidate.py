@@ -6,6 +6,9 @@ timestamp the server reports as `frame_pts` equals the pts the client gave the f
 client mapped to its capture time when it handed the frame to the encoder. Latency of an analysis =
 its receipt time minus that capture time, both on the client's clock. The client also sends
 `clock` messages so the server can report `captured_ms` itself.
+
+On the channel's open it sends `hello` (unless `hello=False`, an older client) and keeps the server's
+`welcome` (docs/data-channel.md); every message it sends carries `v`.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from server.protocol.versions import DC_VERSION, SUPPORTED_VERSIONS, versioned
 from server.rtc.aiortc_private import zero_rtp_origin
 from server.tools.candidate.media_files import (
     LoopingAudioTrack,
@@ -32,6 +36,10 @@ from server.tools.candidate.media_files import (
     load_audio,
     load_video_frames,
 )
+
+#: what this client says on the channel's open
+HELLO = {"type": "hello", "v": DC_VERSION, "versions": list(SUPPORTED_VERSIONS),
+         "features": ["analysis", "warning", "clock", "calibration"], "client": "vigil-candidate"}
 
 
 class ClientError(RuntimeError):
@@ -62,6 +70,8 @@ class CandidateClient:
     with_audio: bool = True
     messages: list[Received] = field(default_factory=list)
     capture_ms: dict[int, float] = field(default_factory=dict)
+    #: send `hello` when the channel opens (False: behave as a client older than the hello)
+    hello: bool = True
 
     def __post_init__(self) -> None:
         zero_rtp_origin()
@@ -74,6 +84,8 @@ class CandidateClient:
         self.http: aiohttp.ClientSession | None = None
         self.video_track: LoopingVideoTrack | None = None
         self.new_message = asyncio.Event()
+        #: the server's answer to the last hello (`welcome` or `error`), None before it
+        self.welcome: dict[str, Any] | None = None
 
     # -- HTTP --------------------------------------------------------------------------------------
     async def _post(self, path: str, body: dict[str, Any], auth: bool = True) -> dict[str, Any]:
@@ -104,7 +116,7 @@ class CandidateClient:
             for key in list(self.capture_ms)[:1000]:
                 del self.capture_ms[key]
         if self.channel is not None and self.channel.readyState == "open":
-            self.channel.send(json.dumps({"type": "clock", "pts": pts, "captured_ms": captured_ms}))
+            self.send({"type": "clock", "pts": pts, "captured_ms": captured_ms})
 
     async def connect(self, *, resume: bool = False, timeout: float = 20.0) -> float:
         """Offer video, audio and the data channel; returns setup seconds (POST to channel open)."""
@@ -147,6 +159,8 @@ class CandidateClient:
 
         @channel.on("open")
         def on_open() -> None:
+            if self.hello:
+                channel.send(json.dumps(HELLO))
             self.channel_open.set()
 
         @channel.on("message")
@@ -156,6 +170,8 @@ class CandidateClient:
             except (TypeError, ValueError):
                 return
             self.messages.append(Received(msg, time.time() * 1000.0))
+            if isinstance(msg, dict) and msg.get("type") in ("welcome", "error"):
+                self.welcome = msg
             self.new_message.set()
 
     async def _negotiate(self, pc: RTCPeerConnection, *, resume: bool) -> None:
@@ -167,7 +183,8 @@ class CandidateClient:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
 
     def send(self, message: dict[str, Any]) -> None:
-        self.channel.send(json.dumps(message))
+        """`message` on the channel, with `v` (unless it has its own)."""
+        self.channel.send(json.dumps(versioned(message)))
 
     def analyses(self) -> list[Received]:
         return [r for r in self.messages if r.message.get("type") == "analysis"]
