@@ -126,6 +126,30 @@ class ExamRecords:
     async def field(self, exam_id: str, name: str) -> str | None:
         return await self._redis.hget(exam_key(exam_id), name)
 
+    async def get(self, exam_id: str) -> dict[str, str] | None:
+        return await self._redis.hgetall(exam_key(exam_id)) or None
+
+    async def update(self, exam_id: str, fields: Mapping[str, str], drop: tuple[str, ...] = ()) -> None:
+        """Set `fields` and remove the fields named in `drop` (e.g. a policy reset to the default)."""
+        async with self._redis.pipeline(transaction=True) as p:
+            if fields:
+                p.hset(exam_key(exam_id), mapping=dict(fields))
+            if drop:
+                p.hdel(exam_key(exam_id), *drop)
+            await p.execute()
+
+    async def switch_join_code(self, exam_id: str, old: str | None, new: str) -> None:
+        """Point the exam at `new` (already claimed with `claim_join_code`) and release `old`, in one
+        transaction: from then on `old` is an unknown join code. `old` is released only if it still
+        names this exam."""
+        async with self._redis.pipeline(transaction=True) as p:
+            p.hset(exam_key(exam_id), "join_code", new)
+            if old:
+                p.get(joincode_key(old))
+            _, *owner = await p.execute()
+        if old and owner and owner[0] == exam_id:
+            await self._redis.delete(joincode_key(old))
+
     async def newest(self, owner_id: str | None, limit: int) -> list[dict[str, Any]]:
         """Exam hashes newest first: every exam (owner None) or one owner's, at most `limit`."""
         index = ALL_EXAMS if owner_id is None else exam_owner_index(owner_id)
