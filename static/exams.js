@@ -98,7 +98,7 @@ function editRow(exam) {
   const form = el("form", { id: "edit", className: "edit-form" },
     el("div", { className: "row" },
       el("label", {}, "Title", el("input", { id: "edit-title", required: true, maxLength: 200, value: exam.title, autocomplete: "off" })),
-      el("label", {}, "Retention (days)", el("input", { id: "edit-retention", type: "number", min: "0.01", max: "3650", step: "any",
+      el("label", {}, "Retention (days)", el("input", { id: "edit-retention", type: "number", step: "any",
         value: retention == null ? "" : String(retention), placeholder: "30 (default)" })),
       el("button", { id: "edit-save", type: "submit" }, "Save"),
       el("button", { id: "edit-cancel", type: "button", className: "secondary" }, "Cancel")),
