@@ -54,9 +54,6 @@ function render(sid) {
     card.querySelector(".end-button").addEventListener("click", () => endSession(sid));
     card.querySelector(".message-button").addEventListener("click", () => toggleMessage(card));
     card.querySelector(".message-form").addEventListener("submit", (e) => { e.preventDefault(); sendMessage(sid, card); });
-    const img = card.querySelector(".thumb");
-    img.addEventListener("load", () => { img.hidden = false; card.querySelector(".no-thumb").hidden = true; card.dataset.thumb = "loaded"; });
-    img.addEventListener("error", () => { img.hidden = true; card.querySelector(".no-thumb").hidden = false; card.dataset.thumb = "none"; });
     cards.set(sid, card);
     $("grid").appendChild(card);
   }
@@ -150,10 +147,25 @@ function openStream() {
 // -- thumbnails and messages ---------------------------------------------------------------------
 // Every live card's picture is re-read from the API (any worker answers: the thumbnails are in Redis);
 // a card whose candidate has no picture (video not analysed yet, or stopped) shows "No picture yet".
+// Each picture loads off-page and replaces the shown one when complete: no blank card between two.
 function refreshThumbnails() {
   for (const [sid, card] of cards) {
     if ((sessions.get(sid) || {}).status !== "live") continue;
-    card.querySelector(".thumb").src = `/api/sessions/${encodeURIComponent(sid)}/thumbnail.jpg?t=${Date.now()}`;
+    const next = new Image();
+    next.className = "thumb";
+    next.onload = () => {
+      const shown = card.querySelector(".thumb");
+      next.alt = shown.alt;
+      shown.replaceWith(next);
+      card.querySelector(".no-thumb").hidden = true;
+      card.dataset.thumb = "loaded";
+    };
+    next.onerror = () => {
+      card.querySelector(".thumb").hidden = true;
+      card.querySelector(".no-thumb").hidden = false;
+      card.dataset.thumb = "none";
+    };
+    next.src = `/api/sessions/${encodeURIComponent(sid)}/thumbnail.jpg?t=${Date.now()}`;
   }
 }
 

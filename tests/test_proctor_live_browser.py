@@ -21,7 +21,7 @@ import pytest
 
 from server.tools.candidate.candidate import CandidateClient, ClientError
 from tests.browser import chromium_missing_reason, launch_chromium, make_wav, make_y4m
-from tests.conftest import FACE_CLIP
+from tests.conftest import FACE_CLIP, eventually
 from tests.test_accounts import PASSWORD, call, login, make_user, new_exam
 from tests.test_dashboard_browser import FLAGS
 
@@ -212,14 +212,21 @@ async def test_live_grid_thumbnails_message_watch_feed_and_end(vigil_server, chr
 
             # -- a feed item opens the session; End on liam's card ends his session -------------------------
             scripted.send({"type": "browser", "event": "paste"})
-            item = page.locator(f'#events li[data-session-id="{liam}"][data-event-type="paste"] a')
+
+            async def paste_logged() -> bool:
+                return any(i.get("kind") == "event_started" and i["event"]["type"] == "paste"
+                           for i in await vigil_server.store.events(liam))
+            state = await vigil_server.store.session(liam)
+            await eventually(paste_logged, WAIT_MS / 1000, f"liam's paste to be logged (session {state.get('status')} "
+                             f"{state.get('disconnect_reason')}, channel {scripted.channel.readyState})")
+            item = page.locator(f'#events li[data-session-id="{liam}"][data-event-type="paste"] a').first  # started and ended
             await item.wait_for(timeout=WAIT_MS)
             assert await item.get_attribute("href") == f"/review.html?session={liam}"
             await page.click(f'li.cand[data-session-id="{liam}"] .end-button')
             await page.wait_for_selector(f'li.cand[data-session-id="{liam}"]', state="detached", timeout=WAIT_MS)
             assert (await vigil_server.store.session(liam))["status"] == "ended"
             assert await page.locator(f'li.cand[data-session-id="{kate}"]').count() == 1
-            await page.locator(f'#events li[data-session-id="{liam}"][data-event-type="paste"] a').click()
+            await item.click()
             await page.wait_for_url(f"**/review.html?session={liam}")
             await page.wait_for_function("['session', 'error'].includes(document.body.dataset.vigilView)",
                                          timeout=WAIT_MS)
