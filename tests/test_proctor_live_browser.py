@@ -197,7 +197,10 @@ async def test_live_grid_thumbnails_message_watch_feed_and_end(vigil_server, chr
             assert await exam_page.get_attribute("#proctor-messages-list", "aria-live") == "assertive"
             await exam_page.screenshot(path=str(tmp_path / "4-candidate-message.png"), full_page=True)
             await exam_page.screenshot(path=str(SHOTS / "vigil-proctor-live-4-candidate-message.png"), full_page=True)
-            logged = [i for i in await vigil_server.store.events(kate) if i.get("kind") == "proctor_message"]
+
+            async def messages_logged() -> list[dict]:
+                return [i for i in await vigil_server.store.events(kate) if i.get("kind") == "proctor_message"]
+            logged = await eventually(messages_logged, 10, "the message in the event stream (through the outbox)")
             assert [(i["text"], i["by"]["email"], i["delivered"]) for i in logged] == [(MESSAGE, email, True)]
 
             # -- watch kate: her video and her microphone reach the proctor's page --------------------------
