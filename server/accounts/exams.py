@@ -85,9 +85,8 @@ class Exams:
     async def new_join_code(self, exam_id: str) -> str:
         """A fresh join code for the exam; the old one is released (joining with it is then refused).
         Sessions already made keep going: a code only admits new candidates."""
-        old = await self.records.field(exam_id, "join_code")
         code = await self._claim_new_code(exam_id)
-        await self.records.switch_join_code(exam_id, old, code)
+        await self.records.switch_join_code(exam_id, code)
         return code
 
     async def listed(self, exam_id: str) -> dict[str, Any]:
