@@ -1,5 +1,6 @@
-// Vigil proctor dashboard: login, a grid of live candidates fed by Server-Sent Events, an event feed,
-// and watching one candidate over WebRTC. No build step. Account auth rides on the HttpOnly cookie
+// Vigil proctor dashboard: login, a grid of live candidates fed by Server-Sent Events (each card with a
+// low-rate thumbnail, a message box and End), an event feed whose items open the session, and watching
+// one candidate (video and audio) over WebRTC. No build step. Account auth rides on the HttpOnly cookie
 // the login sets; this script never sees the token.
 "use strict";
 // `$` and `api` come from common.js, shared with the exams and review pages (loaded first).
@@ -13,6 +14,9 @@ let streamState = "connecting";
 //: /api/live is re-read this often: it drops ended sessions, which send no more status messages
 const RECONCILE_MS = 5000;
 const MAX_FEED = 200;
+//: thumbnails are re-read this often (the server renews them every 2 s from the frames it analyses)
+const THUMB_MS = 2000;
+let thumbTimer = null;
 
 function setStatus(text) { $("status").textContent = text; }
 
@@ -48,6 +52,8 @@ function render(sid) {
     card.dataset.sessionId = sid;
     card.querySelector(".watch-button").addEventListener("click", () => watch(sid));
     card.querySelector(".end-button").addEventListener("click", () => endSession(sid));
+    card.querySelector(".message-button").addEventListener("click", () => toggleMessage(card));
+    card.querySelector(".message-form").addEventListener("submit", (e) => { e.preventDefault(); sendMessage(sid, card); });
     cards.set(sid, card);
     $("grid").appendChild(card);
   }
@@ -67,6 +73,8 @@ function render(sid) {
     const li = document.createElement("li"); li.textContent = f.replace(/_/g, " "); return li;
   }));
   card.querySelector(".watch-button").disabled = s.status !== "live";
+  card.querySelector(".message-button").disabled = s.status !== "live";
+  card.querySelector(".thumb").alt = `${card.querySelector(".name").textContent}, live camera (a picture every few seconds)`;
   card.querySelector(".end-button").disabled = s.status === "ended";
   card.setAttribute("aria-label", `${card.querySelector(".name").textContent}: ${card.querySelector(".state").textContent}, risk ${risk.toFixed(0)}`);
 }
@@ -79,8 +87,15 @@ function addFeed(sid, event, at) {
   li.className = `sev-${event.severity || "low"}`;
   li.dataset.sessionId = sid;
   li.dataset.eventType = event.type;
-  li.textContent = `${when} · ${who} · ${String(event.type).replace(/_/g, " ")}` +
-    `${event.severity ? " (" + event.severity + ")" : ""} ${event.state || ""}`;
+  // the item opens the session's review page (its flags and timeline so far); a live one can also be watched
+  li.append(el("a", { href: `/review.html?session=${encodeURIComponent(sid)}` },
+    `${when} · ${who} · ${String(event.type).replace(/_/g, " ")}` +
+    `${event.severity ? " (" + event.severity + ")" : ""} ${event.state || ""}`));
+  if (s && s.status === "live") {
+    const button = el("button", { type: "button", className: "secondary feed-watch" }, "Watch");
+    button.addEventListener("click", () => watch(sid));
+    li.append(button);
+  }
   const list = $("events");
   list.prepend(li);
   while (list.children.length > MAX_FEED) list.lastElementChild.remove();
@@ -129,6 +144,57 @@ function openStream() {
   });
 }
 
+// -- thumbnails and messages ---------------------------------------------------------------------
+// Every live card's picture is re-read from the API (any worker answers: the thumbnails are in Redis);
+// a card whose candidate has no picture (video not analysed yet, or stopped) shows "No picture yet".
+// Each picture loads off-page and replaces the shown one when complete: no blank card between two.
+function refreshThumbnails() {
+  for (const [sid, card] of cards) {
+    if ((sessions.get(sid) || {}).status !== "live") continue;
+    const next = new Image();
+    next.className = "thumb";
+    next.onload = () => {
+      const shown = card.querySelector(".thumb");
+      next.alt = shown.alt;
+      shown.replaceWith(next);
+      card.querySelector(".no-thumb").hidden = true;
+      card.dataset.thumb = "loaded";
+    };
+    next.onerror = () => {
+      card.querySelector(".thumb").hidden = true;
+      card.querySelector(".no-thumb").hidden = false;
+      card.dataset.thumb = "none";
+    };
+    next.src = `/api/sessions/${encodeURIComponent(sid)}/thumbnail.jpg?t=${Date.now()}`;
+  }
+}
+
+function toggleMessage(card) {
+  const form = card.querySelector(".message-form");
+  form.hidden = !form.hidden;
+  card.querySelector(".message-button").setAttribute("aria-expanded", String(!form.hidden));
+  if (!form.hidden) card.querySelector(".message-text").focus();
+}
+
+// The text goes to the worker holding the candidate's peer, which shows it on the candidate's page and
+// logs it (who, when, what) in the session's event stream.
+async function sendMessage(sid, card) {
+  const input = card.querySelector(".message-text"), status = card.querySelector(".message-status");
+  const text = input.value.trim();
+  if (!text) return;
+  card.querySelector(".message-send").disabled = true;
+  try {
+    const sent = await api(`/api/sessions/${encodeURIComponent(sid)}/message`, { method: "POST", body: JSON.stringify({ text }) });
+    status.textContent = sent.delivered ? `Sent at ${new Date(sent.at * 1000).toLocaleTimeString()}.`
+      : "Not delivered (the candidate's connection is busy or closing); it is logged.";
+    card.dataset.message = sent.delivered ? "sent" : "undelivered";
+    input.value = "";
+  } catch (err) {
+    status.textContent = `Could not send: ${err.message}`;
+    card.dataset.message = "error";
+  } finally { card.querySelector(".message-send").disabled = false; }
+}
+
 // Ends the candidate's exam for them, after the proctor confirms: the verdict is made, the peer closed.
 async function endSession(sid) {
   const who = (sessions.get(sid) || {}).candidate_id || sid.slice(0, 8);
@@ -167,6 +233,8 @@ async function watch(sid) {
   $("watch-title").textContent = `Watching ${s.candidate_id || sid.slice(0, 8)}`;
   $("watch-status").textContent = "Connecting…";
   pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });  // the candidate's microphone (the Watch click allows sound)
+  $("watch-video").muted = false;
   const channel = pc.createDataChannel("vigil");
   channel.onmessage = (e) => {
     const m = JSON.parse(e.data);
@@ -175,7 +243,11 @@ async function watch(sid) {
         (m.attention == null ? "" : ` · attention ${Math.round(m.attention)}%`);
     } else if (m.type === "ended") stopWatching("The session has ended.");
   };
-  pc.ontrack = (e) => { $("watch-video").srcObject = e.streams[0] || new MediaStream([e.track]); };
+  const media = new MediaStream();  // the server's answer puts video and audio in no stream: gather them here
+  pc.ontrack = (e) => {
+    media.addTrack(e.track);
+    if ($("watch-video").srcObject !== media) $("watch-video").srcObject = media;
+  };
   pc.onconnectionstatechange = () => {
     if (watching && watching.pc === pc && ["failed", "closed", "disconnected"].includes(pc.connectionState)) {
       stopWatching("The live view stopped (the candidate may have dropped). Press Watch to try again.");
@@ -196,6 +268,7 @@ async function watch(sid) {
 function showLogin(message) {
   if (stream) { stream.close(); stream = null; }
   clearInterval(pollTimer);
+  clearInterval(thumbTimer);
   stopWatching(null);
   $("main").hidden = true; $("logout").hidden = true; $("who").textContent = "";
   $("login").hidden = false;
@@ -219,6 +292,9 @@ async function start(user) {
   openStream();
   clearInterval(pollTimer);
   pollTimer = setInterval(() => reconcile(false), RECONCILE_MS);
+  refreshThumbnails();
+  clearInterval(thumbTimer);
+  thumbTimer = setInterval(refreshThumbnails, THUMB_MS);
 }
 
 $("login-form").addEventListener("submit", async (e) => {

@@ -45,6 +45,18 @@ function showWarning({ code, active, message }) {
   list.prepend(li);
 }
 
+// A proctor's message: appended to the page's log (aria-live), newest last, with the time it was sent.
+function showProctorMessage({ text, at }) {
+  const li = document.createElement("li");
+  const time = document.createElement("time");
+  time.dateTime = new Date(at * 1000).toISOString();
+  time.textContent = new Date(at * 1000).toLocaleTimeString();
+  li.append(time, " ", text);
+  $("proctor-messages-list").append(li);
+  $("proctor-messages").hidden = false;
+  body.dataset.vigilMessages = String($("proctor-messages-list").children.length);
+}
+
 function showCheck() {
   $("consent").hidden = true;
   $("live").hidden = true;
@@ -76,7 +88,8 @@ function connect(media) {
   $("live").hidden = false;
   client = VigilClient.start({
     server: "", candidateId: $("candidate").value.trim(), joinCode: $("joincode").value.trim(),
-    container: $("camera-box"), media, onstatus: showStatus, onwarning: showWarning, t,
+    container: $("camera-box"), media, onstatus: showStatus, onwarning: showWarning,
+    onproctormessage: showProctorMessage, t,
   });
   window.vigilClient = client; // for tests and support: the session id, the state
 }

@@ -6,6 +6,7 @@
 //   const client = VigilClient.start({ server: "", joinCode, candidateId, container });
 //   client.onstatus = ({ state, code, message, kind, faces }) => ...;
 //   client.onwarning = ({ code, message, active }) => ...;
+//   client.onproctormessage = ({ text, at }) => ...;   // a proctor's words for the candidate: show them
 //
 // States: `connecting` (camera, session, offer), `live` (the data channel is open), `reconnecting`
 // (the peer or channel dropped: fresh ICE servers and POST .../resume with backoff, in the same
@@ -66,12 +67,13 @@ export class VigilClient {
 
   constructor({ server = "", joinCode = "", joinToken = "", sessionId = "", candidateId = "", container = null,
                 media = null, devices = {}, fullscreen = true, storage = window.sessionStorage,
-                t = translator(), onstatus = null, onwarning = null } = {}) {
+                t = translator(), onstatus = null, onwarning = null, onproctormessage = null } = {}) {
     this.api = createApi(server);
     this.options = { joinCode, candidateId, container, devices, fullscreen, storage };
     this.t = t;
     this.onstatus = onstatus;
     this.onwarning = onwarning;
+    this.onproctormessage = onproctormessage;
     this.media = media;
     this.state = "idle";
     this.session = joinToken && sessionId ? { id: sessionId, token: joinToken, candidate: candidateId } : null;
@@ -278,6 +280,8 @@ export class VigilClient {
       this.welcome = msg;
     } else if (msg.type === "error") {
       console.warn(`vigil: ${msg.message}`); // a server that speaks none of our versions: messages may be misread
+    } else if (msg.type === "proctor.message") {
+      this.proctorMessage(msg);
     }
   }
 
@@ -294,6 +298,11 @@ export class VigilClient {
     const detail = { state: this.state, code, kind, message: this.t(code, vars), faces: this.faces,
                      sessionId: this.sessionId, ...extra };
     if (this.onstatus) this.onstatus(detail);
+  }
+
+  // A proctor's message, as plain text (a host shows it with textContent, never as HTML); `at` in UNIX seconds.
+  proctorMessage(msg) {
+    if (this.onproctormessage) this.onproctormessage({ text: String(msg.text ?? ""), at: Number(msg.at) || Date.now() / 1000 });
   }
 
   warning(code, active, message) {

@@ -68,6 +68,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/auth/profile"): row(401, 200, 200, 200, 200, 401),
     ("POST", "/api/exams"): row(401, 403, 201, 201, 201, 401),
     ("GET", "/api/exams"): row(401, 403, 200, 200, 200, 401),
+    ("PATCH", "/api/exams/{exam_id}"): row(401, 403, 200, 403, 200, 401),
+    ("POST", "/api/exams/{exam_id}/join-code"): row(401, 403, 200, 403, 200, 401),
+    # the session has no peer here: allowed callers get 409 (not live), the others never learn that
+    ("POST", "/api/sessions/{session_id}/message"): row(401, 403, 409, 403, 409, 401),
+    # no thumbnail before the candidate's video is analysed
+    ("GET", "/api/sessions/{session_id}/thumbnail.jpg"): row(401, 403, 404, 403, 404, 401),
     ("GET", "/api/live"): row(401, 403, 200, 200, 200, 401),
     ("GET", "/api/live/stream"): row(401, 403, 200, 200, 200, 401),
     # the seed's WebSocket baseline (server/http/routes/face_ws.py) takes no credentials at all: a plain GET
@@ -142,6 +148,10 @@ def body_for(key: tuple[str, str], join_code: str, login_email: str, exam_id: st
         return {"email": login_email, "password": PASSWORD}
     if route == "/api/exams" and method == "POST":
         return {"title": "matrix exam"}
+    if route == "/api/exams/{exam_id}":
+        return {"title": "matrix exam, renamed"}
+    if route.endswith("/message"):
+        return {"text": "matrix"}
     if route.endswith("/review") and method == "PATCH":
         return {"decision": {"decision": "inconclusive", "note": "matrix"}}
     if route == "/api/apikeys" and method == "POST":
@@ -210,6 +220,8 @@ async def test_auth_matrix(vigil_server) -> None:
                     body = {**body, "session_id": created["session_id"]}
                 async with http.request(method, base + path, headers=headers, json=body) as resp:
                     status = resp.status  # streams are not read: the status is the answer
+                    if route.endswith("/join-code") and status == 200:  # the old code no longer admits
+                        exam["join_code"] = (await resp.json())["join_code"]
                 if status != expected[actor]:
                     failures.append(f"{method} {route} as {actor}: expected {expected[actor]}, got {status}")
     assert not failures, "\n".join(failures)

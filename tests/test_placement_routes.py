@@ -19,7 +19,7 @@ EXPECTED = {
     ("POST", "/api/sessions"): NewSession(),
     **{(method, f"/api/sessions/{SID}{tail}"): OnSessionWorker(SID) for method, tail in (
         ("POST", "/offer"), ("POST", "/resume"), ("POST", "/end"), ("POST", "/watch"), ("GET", ""), ("DELETE", ""),
-        ("POST", "/whip"), ("DELETE", "/whip"))},  # WHIP offers and ends on the peer's worker too
+        ("POST", "/whip"), ("DELETE", "/whip"), ("POST", "/message"))},  # WHIP offers and ends on the peer's worker too; a proctor's message goes out on its data channel
 }
 
 

@@ -129,3 +129,46 @@ async def test_each_scrape_names_its_worker_and_both_workers_are_seen(two_worker
         if len(seen) == 2:
             break
     assert len(seen) == 2, seen
+
+
+async def test_thumbnails_and_messages_reach_sessions_on_either_worker(two_workers) -> None:  # type: ignore[no-untyped-def]
+    """The dashboard's calls on a candidate work wherever they land: a thumbnail from Redis on any worker,
+    a message routed to the worker that holds the candidate's peer (fresh connections: either worker)."""
+    import aiohttp
+
+    from tests.test_accounts import login, make_user, new_exam
+
+    base, store = two_workers
+    email = await make_user(store, "proctor")
+    async with aiohttp.ClientSession() as http:
+        token = await login(http, base, email)
+        exam = await new_exam(http, base, token)
+    clients = [CandidateClient(base, FACE_CLIP, candidate_id=f"grid-{i}", join_code=exam["join_code"]) for i in range(2)]
+    try:
+        for client in clients:
+            await client.connect()
+            await client.wait_for(lambda m: m.get("type") == "analysis", timeout=30)
+            await asyncio.sleep(1.2)  # let the heartbeats report the new load
+        hosts = {(await store.session(c.session_id))["worker"] for c in clients}
+        assert len(hosts) == 2, hosts  # one candidate on each worker
+        auth = {"Authorization": f"Bearer {token}"}
+        for client in clients:
+            for _ in range(6):  # fresh connections: the kernel spreads them over both workers
+                async with aiohttp.ClientSession() as http, \
+                        http.get(f"{base}/api/sessions/{client.session_id}/thumbnail.jpg", headers=auth) as resp:
+                    body = await resp.read()
+                    assert resp.status == 200 and resp.content_type == "image/jpeg", (resp.status, body[:200])
+                    assert body[:2] == b"\xff\xd8"
+            text = f"hello {client.candidate_id}"
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"{base}/api/sessions/{client.session_id}/message", headers=auth, json={"text": text}) as resp:
+                sent = await resp.json()
+                assert resp.status == 200 and sent["delivered"], sent
+            got = await client.wait_for(lambda m, text=text: m.get("type") == "proctor.message" and m["text"] == text,
+                                        timeout=10)
+            assert got.message["at"] == sent["at"]
+            await eventually(lambda sid=client.session_id: _has_kind(store, sid, "proctor_message"), 10,
+                             "the message in the event stream (written through the outbox)")
+    finally:
+        for client in clients:
+            await client.close()

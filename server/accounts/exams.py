@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from pipeline.risk.policy_io import policy_from_dict
@@ -47,15 +48,17 @@ class Exams:
     def __init__(self, records: ExamRecords) -> None:
         self.records = records
 
-    async def create(self, owner: User, title: str, policy: Any, now: float) -> dict[str, str]:
-        stored_policy = validated_policy(policy)
-        exam_id = uuid.uuid4().hex
+    async def _claim_new_code(self, exam_id: str) -> str:
         for _ in range(JOIN_CODE_TRIES):
             code = new_join_code()
             if await self.records.claim_join_code(code, exam_id):
-                break
-        else:
-            raise ApiError(409, "could not allocate a join code; try again", code="join_code_unavailable")
+                return code
+        raise ApiError(409, "could not allocate a join code; try again", code="join_code_unavailable")
+
+    async def create(self, owner: User, title: str, policy: Any, now: float) -> dict[str, str]:
+        stored_policy = validated_policy(policy)
+        exam_id = uuid.uuid4().hex
+        code = await self._claim_new_code(exam_id)
         fields = {"exam_id": exam_id, "title": title, "owner": owner.user_id, "join_code": code,
                   "created_at": str(now)}
         if stored_policy is not None:
@@ -63,15 +66,46 @@ class Exams:
         await self.records.create(exam_id, owner.user_id, fields, now)
         return {"exam_id": exam_id, "join_code": code}
 
+    async def update(self, exam_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply `changes` (`title`, `policy`: the keys a PATCH gave; a policy of None resets it to the
+        defaults) after checking the policy as `create` does; the exam as listed."""
+        fields: dict[str, str] = {}
+        drop: tuple[str, ...] = ()
+        if "title" in changes and changes["title"] is not None:
+            fields["title"] = changes["title"].strip() or changes["title"]
+        if "policy" in changes:
+            stored = validated_policy(changes["policy"])
+            if stored is None:
+                drop = ("policy",)
+            else:
+                fields["policy"] = stored
+        await self.records.update(exam_id, fields, drop)
+        return await self.listed(exam_id)
+
+    async def new_join_code(self, exam_id: str) -> str:
+        """A fresh join code for the exam; the old one is released (joining with it is then refused).
+        Sessions already made keep going: a code only admits new candidates."""
+        code = await self._claim_new_code(exam_id)
+        await self.records.switch_join_code(exam_id, code)
+        return code
+
+    async def listed(self, exam_id: str) -> dict[str, Any]:
+        row = await self.records.get(exam_id)
+        if row is None:
+            raise ApiError(404, "unknown exam", {"exam_id": exam_id[:64]})
+        return _listed(row)
+
     async def owner(self, exam_id: str) -> str | None:
         return await self.records.field(exam_id, "owner")
 
     async def list_for(self, user: User) -> list[dict[str, Any]]:
         rows = await self.records.newest(None if user.role == "admin" else user.user_id, MAX_LIST)
-        out = []
-        for row in rows:
-            item: dict[str, Any] = {k: v for k, v in row.items() if k != "policy"}
-            item["created_at"] = float(row.get("created_at") or 0)
-            item["policy"] = json.loads(row["policy"]) if row.get("policy") else None
-            out.append(item)
-        return out
+        return [_listed(row) for row in rows]
+
+
+def _listed(row: Mapping[str, str]) -> dict[str, Any]:
+    """An exam's hash as the API shows it: numbers as numbers, the policy as an object (null: defaults)."""
+    item: dict[str, Any] = {k: v for k, v in row.items() if k != "policy"}
+    item["created_at"] = float(row.get("created_at") or 0)
+    item["policy"] = json.loads(row["policy"]) if row.get("policy") else None
+    return item

@@ -85,6 +85,17 @@ async def require_role(request: web.Request, *roles: Role) -> User:
     return user
 
 
+async def exam_manager(request: web.Request) -> tuple[User, str]:
+    """The caller, an admin or the proctor owning `{exam_id}` (401, then 404 for an unknown exam, then 403)."""
+    user = await require_role(request, "proctor", "admin")
+    exam_id = request.match_info["exam_id"]
+    if not exam_id.isalnum() or await request.app[STORE].exam_field(exam_id, "exam_id") is None:
+        raise ApiError(404, "unknown exam", {"exam_id": exam_id[:64]})
+    if not await request.app[AUTH].can_see_exam(user, exam_id):
+        raise ApiError(403, "this exam belongs to another proctor")
+    return user, exam_id
+
+
 def require_session_token(request: web.Request, sid: str) -> None:
     """This session's own token, and nothing else."""
     token = bearer(request.headers.get("Authorization"))

@@ -75,6 +75,17 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("POST", "/api/exams"): RouteDoc("Create an exam; returns its join code", "proctor, admin",
                                      "server.protocol.http:CreateExam", 201),
     ("GET", "/api/exams"): RouteDoc("The caller's exams", "proctor, admin"),
+    ("PATCH", "/api/exams/{exam_id}"): RouteDoc("Edit an exam: title, risk policy (retention included); "
+                                               "returns the exam", "proctor owning the exam, admin",
+                                               "server.protocol.http:UpdateExam"),
+    ("POST", "/api/exams/{exam_id}/join-code"): RouteDoc("A new join code for the exam; the old one stops admitting",
+                                                         "proctor owning the exam, admin"),
+    ("POST", "/api/sessions/{session_id}/message"): RouteDoc(
+        "Send the candidate a message (data channel `proctor.message`; logged in the event stream)",
+        "proctor, admin", "server.protocol.http:ProctorMessageBody"),
+    ("GET", "/api/sessions/{session_id}/thumbnail.jpg"): RouteDoc(
+        "The live candidate's newest thumbnail (a small JPEG, renewed every few seconds); 404 when none",
+        "proctor, admin", content="image/jpeg"),
     ("GET", "/api/live"): RouteDoc("Live sessions with risk, attention, flags", "proctor, admin"),
     ("GET", "/api/live/stream"): RouteDoc("Server-sent events: live status and events", "proctor, admin",
                                           content="text/event-stream"),

@@ -32,6 +32,7 @@ from server.live.clips import ClipWriter
 from server.live.counters import Counters
 from server.live.evidence import Detections, EvidenceWriter, compress, thumbnail
 from server.live.risk import RiskSession
+from server.live.thumbnails import ThumbnailClock, encode_thumbnail
 from server.protocol.analysis import AnalysedFrame, FrameRisk, FrameTiming, analysis_message
 from server.rtc.clock_sync import CaptureClock
 from server.rtc.frames import NewestFrame, Received
@@ -57,6 +58,8 @@ class Analysed:
     video: VideoFrame
     #: the frame scaled down and compressed for the evidence ring (None without an evidence writer)
     small: bytes | None
+    #: the live grid's JPEG thumbnail, when one was due (`server.live.thumbnails`)
+    thumbnail: bytes | None = None
 
 
 def record_stage_metrics(outputs: Mapping[str, StageOutput]) -> None:
@@ -72,7 +75,7 @@ class AnalysisLane:
                  slot: NewestFrame[Any], counters: Counters, first_frame_id: int, risk: RiskSession,
                  audio: SessionAudio, calibration: CalibrationController | None, evidence: EvidenceWriter | None,
                  clock: CaptureClock, clips: ClipWriter | None = None, send: Callable[[dict[str, Any]], bool],
-                 log: logging.LoggerAdapter[Any]) -> None:
+                 log: logging.LoggerAdapter[Any], on_thumbnail: Callable[[bytes], None] | None = None) -> None:
         self.session_pipeline = session_pipeline
         self.executor = executor
         self.background = background
@@ -86,6 +89,9 @@ class AnalysisLane:
         self.clock = clock
         self.send = send
         self.log = log
+        #: gets each live thumbnail (made from the analysed frame, `server.live.thumbnails`)
+        self.on_thumbnail = on_thumbnail
+        self.thumbnail_clock = ThumbnailClock()
         self.frame_seq = first_frame_id  # frame ids continue across a resume
         self.pending: list[dict[str, Any]] = []
         self._background_busy = False
@@ -99,20 +105,23 @@ class AnalysisLane:
     async def analyse(self, item: Received[Any]) -> None:
         self.frame_seq += 1
         frame_id = self.frame_seq
+        thumb = self.on_thumbnail is not None and self.thumbnail_clock.due(time.monotonic())
         try:
-            done = await asyncio.get_running_loop().run_in_executor(self.executor, self._work, item, frame_id)
+            done = await asyncio.get_running_loop().run_in_executor(self.executor, self._work, item, frame_id, thumb)
         except Exception:
             self.counters.analysis_errors += 1
             metrics.ANALYSIS_ERRORS.inc()
             self.log.warning("analysis failed on frame %s", frame_id, exc_info=True)
             return
         self._settle(item, done.chosen)
+        if done.thumbnail is not None and self.on_thumbnail is not None:
+            self.on_thumbnail(done.thumbnail)
         self._start_background(done)
         self._record(done.analysis)
         self._publish(done)
 
     # -- the executor job -----------------------------------------------------------------------
-    def _work(self, item: Received[Any], frame_id: int) -> Analysed:
+    def _work(self, item: Received[Any], frame_id: int, thumb: bool = False) -> Analysed:
         # When the executor is busy with other sessions, the job starts later than the tick that
         # took `item`: a newer frame may be waiting by then, and the newest frame wins. (Reading
         # the slot's reference from this thread is atomic; the loop settles the bookkeeping.)
@@ -120,10 +129,11 @@ class AnalysisLane:
         chosen = newest if newest is not None and newest.received_ms > item.received_ms else item
         rgb = to_rgb(chosen.frame)
         small = compress(thumbnail(rgb)) if self.evidence is not None else None
+        jpeg = encode_thumbnail(rgb) if thumb else None
         video = VideoFrame(rgb, t=chosen.received_ms / 1000.0, pts=int(chosen.frame.pts or 0),
                            frame_id=frame_id, received_ms=chosen.received_ms)
         analysis = self.session_pipeline.analyse(video, defer_rated=self.background is not None)
-        return Analysed(analysis, chosen, video, small)
+        return Analysed(analysis, chosen, video, small, jpeg)
 
     def _settle(self, item: Received[Any], chosen: Received[Any]) -> None:
         """The tick's frame was never analysed; the newer one taken instead must not be again."""

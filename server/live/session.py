@@ -39,7 +39,11 @@ from server.live.counters import Counters
 from server.live.evidence import EvidenceWriter
 from server.live.risk import RiskSession
 from server.live.tasks import TaskSet
-from server.protocol.datachannel import BrowserMessage, ClientMessage, ClockMessage
+from server.live.thumbnails import THUMBNAIL_TTL_S
+from server.protocol.datachannel import BrowserMessage, ClientMessage, ClockMessage, ProctorMessage
+from server.protocol.http import Reviewer
+from server.protocol.stream import ProctorMessageItem
+from server.protocol.versions import DC_VERSION
 from server.rtc.clock_sync import CaptureClock
 from server.rtc.decode_guard import DecodeGuard, drop_decoder_backlog
 from server.rtc.frames import AnalysisLoop, NewestFrame, drain_track
@@ -105,9 +109,11 @@ class LiveSession:
         self.audio = SessionAudio(risk=self.risk, executor=self.executor, vad=vad,
                                   note_changes=self.note_changes, warn=self.warn, log=self.outbox.put)
         self.calibration = CalibrationController(session=self)
-        #: the candidate's live video for watchers (one decode shared; aiortc encodes per watcher)
+        #: the candidate's live video and audio for watchers (one decode shared; aiortc encodes per watcher)
         self.relay: Any = None
         self.video_track: Any = None
+        self.audio_relay: Any = None
+        self.audio_track: Any = None
         self.decode_guard: DecodeGuard | None = None
         self.lane = self._new_lane()
 
@@ -116,7 +122,7 @@ class LiveSession:
             session_pipeline=self.session_pipeline, executor=self.executor, background=self.background,
             slot=self.video_slot, counters=self.counters, first_frame_id=self.risk.last_frame_id, risk=self.risk,
             audio=self.audio, calibration=self.calibration, evidence=self.evidence, clock=self.clock,
-            send=self.send, log=self.log, clips=self.clips)
+            send=self.send, log=self.log, clips=self.clips, on_thumbnail=self._store_thumbnail)
 
     # -- what other parts and the manager use ---------------------------------------------------
     @property
@@ -129,6 +135,18 @@ class LiveSession:
 
     def send(self, message: dict[str, Any]) -> bool:
         return self.channel.send(message)
+
+    def _store_thumbnail(self, jpeg: bytes) -> None:
+        """The live grid's thumbnail, to Redis (any worker serves it); a failed write waits for the next."""
+        self.spawn(self.safe_store(self.store.put_thumbnail(self.session_id, jpeg, THUMBNAIL_TTL_S)), "thumbnail")
+
+    def proctor_message(self, text: str, by: Reviewer, now: float) -> bool:
+        """A proctor's message to the candidate (and every watcher), logged in the event stream through
+        the outbox in order with everything else; True when the candidate's channel took it."""
+        delivered = self.send(ProctorMessage(type="proctor.message", v=DC_VERSION, text=text, at=round(now, 3)).model_dump(mode="json"))
+        self.outbox.put(ProctorMessageItem(kind="proctor_message", t=round(now, 3), by=by, text=text,
+                                           delivered=delivered).model_dump(mode="json", exclude={"id"}))
+        return delivered
 
     def warn(self, message: str, code: str) -> None:
         self.send({"type": "warning", "code": code, "message": message})
@@ -180,6 +198,14 @@ class LiveSession:
         if self.relay is None or self.video_track is None:
             return None
         return self.relay.subscribe(self.video_track, buffered=False)
+
+    def watch_audio_track(self) -> Any:
+        """A new subscription to the candidate's microphone for a watcher, or None without one. Buffered:
+        every 20 ms frame reaches the watcher's Opus encoder (dropping frames would be heard); the
+        watcher stops it when it closes, so nothing piles up behind a watcher that is gone."""
+        if self.audio_relay is None or self.audio_track is None:
+            return None
+        return self.audio_relay.subscribe(self.audio_track, buffered=True)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -234,7 +260,11 @@ class LiveSession:
         if track.kind == "video":
             self._on_video(track)
         elif track.kind == "audio":
-            self.spawn(self.audio.consume(track, on_frame=self._heard), "audio")
+            from aiortc.contrib.media import MediaRelay
+
+            # the voice analysis reads every frame through the relay, as it read the track; watchers subscribe too
+            self.audio_relay, self.audio_track = MediaRelay(), track
+            self.spawn(self.audio.consume(self.audio_relay.subscribe(track), on_frame=self._heard), "audio")
 
     def _heard(self) -> None:
         self.heard_at = time.time()

@@ -1,6 +1,8 @@
 """Proctors watching a candidate live (the route is `server.http.routes.watch`).
 
 Each watcher gets its own aiortc `RTCPeerConnection` on the worker that hosts the candidate's peer:
+- audio: when the proctor's offer has an audio m-line, a subscription to the candidate's decoded
+  microphone (`LiveSession.watch_audio_track`), encoded again as Opus per watcher (cheap next to video).
 - video: a new `MediaRelay` subscription to the candidate's decoded track (`LiveSession.watch_track`).
   aiortc cannot forward the candidate's encoded RTP to another peer (SRTP keys, SSRCs and congestion
   control are per peer), so every watcher's sender ENCODES the frames again: about one VP8 encode
@@ -9,7 +11,7 @@ Each watcher gets its own aiortc `RTCPeerConnection` on the worker that hosts th
 - data: the proctor's offer creates a `vigil` data channel; it gets every message the candidate gets,
   through a callable in `LiveSession.listeners` (`server/live/channel.py`). A slow watcher's messages are dropped past
   `MAX_WATCHER_BUFFER_BYTES`; a failing listener is removed by `SessionChannel.send`.
-A watcher leaving (page closed, peer failed) only stops its own relay proxy and listener: the
+A watcher leaving (page closed, peer failed) only stops its own relay proxies and listener: the
 candidate's peer, analysis and data channel never notice. A watcher is closed when the candidate's
 session stops being live here (dropped, ended, resumed on a new peer): the page then offers to watch
 again. Sessions hosted on another worker answer 409 with that worker's id.
@@ -44,11 +46,11 @@ class Watcher:
     """One proctor's peer on one candidate: forwards the candidate's messages to the proctor's
     `vigil` channel and closes (once) when its peer fails or closes, or when told to."""
 
-    def __init__(self, session: LiveSession, pc: RTCPeerConnection, track: Any,
+    def __init__(self, session: LiveSession, pc: RTCPeerConnection, tracks: list[Any],
                  on_closed: Callable[[], None]) -> None:
         self.session = session
         self.pc = pc
-        self.track = track
+        self.tracks = tracks
         self.on_closed = on_closed
         self.listeners: list[Callable[[str], None]] = []
         self.closed = False
@@ -79,7 +81,8 @@ class Watcher:
         self.closed = True
         for forward in self.listeners:
             self.session.listeners.discard(forward)
-        self.track.stop()  # only this watcher's relay proxy
+        for track in self.tracks:
+            track.stop()  # only this watcher's relay proxies
         self.on_closed()
         await self.pc.close()
 
@@ -98,10 +101,13 @@ class Watchers:
             raise ApiError(503, "the candidate's video is not live yet; retry shortly", {"status": session.status}, code="video_not_live", retry_after_s=2)
         sid = session.session_id
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        watcher = Watcher(session, pc, track, on_closed=lambda: self._forget(sid, pc))
+        audio = session.watch_audio_track() if "\nm=audio " in desc.sdp.replace("\r\n", "\n") else None
+        tracks = [track] if audio is None else [track, audio]
+        watcher = Watcher(session, pc, tracks, on_closed=lambda: self._forget(sid, pc))
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
-            pc.addTrack(track)
+            for media in tracks:
+                pc.addTrack(media)
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
             await watcher.close()

@@ -146,8 +146,18 @@ class EndedMessage(Outbound):
     session_id: str
 
 
+class ProctorMessage(Outbound):
+    """A proctor's words for the candidate (`POST /api/sessions/{id}/message`), shown on the exam page as
+    they are: plain text, never markup. `at`: when the proctor sent it (UNIX seconds)."""
+
+    type: Literal["proctor.message"]
+    v: Version
+    text: Annotated[str, Field(min_length=1, max_length=500)]
+    at: float
+
+
 ServerMessage = Annotated[
-    AnalysisMessage | WarningMessage | EndedMessage | CalibrationTarget | CalibrationResult | WelcomeMessage
-    | ErrorMessage,
+    AnalysisMessage | WarningMessage | EndedMessage | ProctorMessage | CalibrationTarget | CalibrationResult
+    | WelcomeMessage | ErrorMessage,
     Field(discriminator="type")]
 server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

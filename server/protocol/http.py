@@ -141,6 +141,36 @@ class CreateExam(Frozen):
     policy: dict[str, Any] | None = None
 
 
+class UpdateExam(Frozen):
+    """Body of `PATCH /api/exams/{exam_id}`: what is given changes, the rest stays. `policy` replaces the
+    exam's overrides whole (null: back to the defaults); its `retention_days` is the exam's retention."""
+
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    policy: dict[str, Any] | None = None
+
+
+class ProctorMessageBody(Frozen):
+    """Body of `POST /api/sessions/{session_id}/message`: plain text for the candidate's page."""
+
+    text: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ProctorMessageSent(Outbound):
+    """The answer of `POST /api/sessions/{session_id}/message`: `delivered` is false when the candidate's
+    channel could not take it now (closing, or too far behind); it is in the event stream either way."""
+
+    session_id: str
+    at: float
+    delivered: bool
+
+
+class ExamJoinCode(Outbound):
+    """The answer of `POST /api/exams/{exam_id}/join-code`: the exam's new code; the old one no longer joins."""
+
+    exam_id: str
+    join_code: str
+
+
 # -- integration: API keys, join tokens, webhooks (docs/integration.md) -------------------------
 #: what webhooks announce, in the order a session makes them
 WebhookType = Literal["session.created", "session.live", "session.disconnected", "event.started", "event.ended",

@@ -129,8 +129,18 @@ class ReviewItem(_Item):
     decision: DecisionMark | None
 
 
+class ProctorMessageItem(_Item):
+    """A message a proctor sent the candidate during the session (`POST /api/sessions/{id}/message`):
+    who, the text as sent, and whether the candidate's channel took it."""
+
+    kind: Literal["proctor_message"]
+    by: Reviewer
+    text: str
+    delivered: bool
+
+
 StreamItem = Annotated[
     EventStarted | EventEnded | BrowserItem | ScoreItem | VerdictItem | EvidenceItem | EvidenceSkipped
-    | EvidenceError | ClipItem | ClipSkipped | SpeechStarted | SpeechEnded | ReviewItem,
+    | EvidenceError | ClipItem | ClipSkipped | SpeechStarted | SpeechEnded | ReviewItem | ProctorMessageItem,
     Field(discriminator="kind")]
 stream_item: TypeAdapter[StreamItem] = TypeAdapter(StreamItem)

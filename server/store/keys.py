@@ -4,6 +4,7 @@
 |-------------------------------------|--------|-----------------------|----------|
 | `session:{<sid>}`                   | hash   | the session's worker  | until ended, then the exam policy's retention (`RETENTION_S` by default) |
 | `session:{<sid>}:events`            | stream | the session's worker  | same; the source of truth for reports |
+| `session:{<sid>}:thumb`             | string | the session's worker  | the live candidate's newest thumbnail (base64 JPEG); expires `THUMBNAIL_TTL_S` (server.live.thumbnails) after it was written |
 | `sessions:live`                     | set    | every worker          | a member while a session is connected |
 | `sessions:all`                      | zset   | every worker          | session ids by creation time; ids of expired sessions are swept |
 | `channel:live` (pub/sub)            | channel| every worker          | live fan-out of status and event changes to dashboards |
@@ -75,6 +76,11 @@ def session_key(sid: str) -> str:
 
 def events_key(sid: str) -> str:
     return f"{PREFIX}session:{{{sid}}}:events"
+
+
+def thumbnail_key(sid: str) -> str:
+    """The live candidate's newest thumbnail, for the proctors' grid."""
+    return f"{PREFIX}session:{{{sid}}}:thumb"
 
 
 def worker_key(worker_id: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
 from server.store.keys import (
     ALL_APIKEYS,
@@ -125,6 +126,38 @@ class ExamRecords:
 
     async def field(self, exam_id: str, name: str) -> str | None:
         return await self._redis.hget(exam_key(exam_id), name)
+
+    async def get(self, exam_id: str) -> dict[str, str] | None:
+        return await self._redis.hgetall(exam_key(exam_id)) or None
+
+    async def update(self, exam_id: str, fields: Mapping[str, str], drop: tuple[str, ...] = ()) -> None:
+        """Set `fields` and remove the fields named in `drop` (e.g. a policy reset to the default)."""
+        async with self._redis.pipeline(transaction=True) as p:
+            if fields:
+                p.hset(exam_key(exam_id), mapping=dict(fields))
+            if drop:
+                p.hdel(exam_key(exam_id), *drop)
+            await p.execute()
+
+    async def switch_join_code(self, exam_id: str, new: str) -> str | None:
+        """Point the exam at `new` (already claimed with `claim_join_code`) and release the code it had,
+        in one transaction; returns the released code. From then on that code is unknown. The exam hash
+        is WATCHed: when two switches race, the loser reads the winner's code and releases it too, so
+        the exam never keeps a second code that still admits candidates."""
+        key = exam_key(exam_id)
+        async with self._redis.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    await p.watch(key)
+                    old = await p.hget(key, "join_code")
+                    p.multi()
+                    p.hset(key, "join_code", new)
+                    if old:
+                        p.delete(joincode_key(old))  # claimed by this exam alone (SET NX), so ours to drop
+                    await p.execute()
+                    return old
+                except WatchError:  # the exam changed meanwhile (another switch, an edit): read it again
+                    continue
 
     async def newest(self, owner_id: str | None, limit: int) -> list[dict[str, Any]]:
         """Exam hashes newest first: every exam (owner None) or one owner's, at most `limit`."""

@@ -6,6 +6,8 @@ in order and retried while Redis is away, so an outage delays events but never l
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -28,6 +30,7 @@ from server.store.keys import (
     joincode_key,
     own_document_keys,
     session_key,
+    thumbnail_key,
     worker_key,
     worker_sessions_key,
 )
@@ -135,7 +138,7 @@ class Store:
     async def delete_session(self, sid: str) -> None:
         """Every Redis key of one session, and its index entries."""
         async with self.redis.pipeline(transaction=True) as p:
-            p.delete(session_key(sid), events_key(sid), *own_document_keys(sid))
+            p.delete(session_key(sid), events_key(sid), thumbnail_key(sid), *own_document_keys(sid))
             p.zrem(ALL_SESSIONS, sid)
             p.srem(LIVE_SET, sid)
             await p.execute()
@@ -188,6 +191,18 @@ class Store:
             for key in (session_key(sid), events_key(sid), *own_document_keys(sid)):
                 p.expire(key, seconds)
             await p.execute()
+
+    # -- live thumbnails ----------------------------------------------------------------------
+    async def put_thumbnail(self, sid: str, jpeg: bytes, ttl_s: int) -> None:
+        """The session's newest thumbnail, kept `ttl_s` seconds (base64: the client decodes replies to str)."""
+        await self.redis.set(thumbnail_key(sid), base64.b64encode(jpeg).decode("ascii"), ex=ttl_s)
+
+    async def thumbnail(self, sid: str) -> bytes | None:
+        raw = await self.redis.get(thumbnail_key(sid))
+        try:
+            return None if raw is None else base64.b64decode(raw, validate=True)
+        except binascii.Error:
+            return None
 
     # -- events ---------------------------------------------------------------------------
     async def append_events(self, sid: str, items: Iterable[Mapping[str, Any]],

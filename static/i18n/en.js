@@ -46,6 +46,7 @@ export default {
   "check.opening": "Opening your camera and microphone...",
   "exam.calibrate": "Calibrate gaze",
   "exam.finish": "Finish exam",
+  "exam.proctor_messages": "Message from your proctor",
   "finish.yes": "Yes, finish",
   "finish.no": "Keep going",
   "server.microphone_missing": "No microphone audio is reaching the proctoring server: check that the microphone is connected and allowed for this page.",

@@ -45,6 +45,7 @@ export default {
   "check.opening": "Ouverture de la caméra et du micro...",
   "exam.calibrate": "Calibrer le regard",
   "exam.finish": "Terminer l'examen",
+  "exam.proctor_messages": "Message de votre surveillant",
   "finish.yes": "Oui, terminer",
   "finish.no": "Continuer",
   "server.microphone_missing": "Aucun son du micro n'arrive au serveur de surveillance : vérifiez que le micro est branché et autorisé pour cette page.",

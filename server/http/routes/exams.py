@@ -1,14 +1,15 @@
-"""The `/api/exams` resource: create one (proctor, admin), list the caller's (all of them for admins)."""
+"""The `/api/exams` resource: create one (proctor, admin), list the caller's (all of them for admins), edit
+one and give it a new join code (the proctor owning it, admin)."""
 from __future__ import annotations
 
 import time
 
 from aiohttp import web
 
-from server.http.access import require_role
+from server.http.access import exam_manager, require_role
 from server.http.errors import json_response, read_json
 from server.http.keys import EXAMS, SETTINGS
-from server.protocol.http import CreateExam
+from server.protocol.http import CreateExam, ExamJoinCode, UpdateExam
 
 routes = web.RouteTableDef()
 
@@ -25,3 +26,20 @@ async def create_exam(request: web.Request) -> web.Response:
 async def list_exams(request: web.Request) -> web.Response:
     user = await require_role(request, "proctor", "admin")
     return json_response({"exams": await request.app[EXAMS].list_for(user)})
+
+
+@routes.patch("/api/exams/{exam_id}")
+async def update_exam(request: web.Request) -> web.Response:
+    """Title and policy (the policy checked as on create); the sessions already running keep the policy
+    they started with, new sessions get the new one."""
+    _, exam_id = await exam_manager(request)
+    body = UpdateExam.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    return json_response(await request.app[EXAMS].update(exam_id, changes))
+
+
+@routes.post("/api/exams/{exam_id}/join-code")
+async def new_join_code(request: web.Request) -> web.Response:
+    _, exam_id = await exam_manager(request)
+    code = await request.app[EXAMS].new_join_code(exam_id)
+    return json_response(ExamJoinCode(exam_id=exam_id, join_code=code).model_dump(mode="json"))

@@ -1,4 +1,5 @@
-"""What proctors watch live: the grid of sessions in progress, and its stream of changes.
+"""What proctors watch live: the grid of sessions in progress, its stream of changes, and each live
+candidate's thumbnail.
 
 Visibility is one rule (`server.http.access.Visibility`): an admin sees every session, a proctor the
 sessions of exams they own, nobody else any. Every row and every stream message goes through it.
@@ -17,11 +18,12 @@ from typing import Any
 
 from aiohttp import web
 
-from server.http.access import Visibility
+from server.http.access import Visibility, session_access
 from server.http.errors import json_response
 from server.http.keys import FANOUT, SESSIONS, STORE
 from server.http.routes.sessions import LIVE_STATUSES
 from server.live.manager import SessionManager
+from server.protocol.errors import ApiError
 
 #: sessions created this recently are candidates for the live grid even after their peer dropped
 #: (a disconnected session is shown, flagged, until it resumes or ends).
@@ -80,6 +82,18 @@ async def live(request: web.Request) -> web.Response:
     rows.sort(key=lambda r: r["created_at"] or 0)
     return json_response({"sessions": rows, "live": sum(1 for r in rows if r["status"] == "live"),
                               "worker": sessions.worker_id})
+
+
+@routes.get("/api/sessions/{session_id}/thumbnail.jpg")
+async def thumbnail(request: web.Request) -> web.Response:
+    """The candidate's newest live thumbnail from Redis (`server.live.thumbnails`): any worker answers."""
+    access = await session_access(request, "proctor", "admin", token=False)
+    jpeg = await request.app[STORE].thumbnail(access.session_id)
+    if jpeg is None:
+        raise ApiError(404, "no live thumbnail (the session is not live, or its video is not analysed yet)",
+                       code="not_found")
+    return web.Response(body=jpeg, content_type="image/jpeg",
+                        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 
 @routes.get("/api/live/stream")

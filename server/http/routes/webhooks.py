@@ -14,30 +14,18 @@ import time
 
 from aiohttp import web
 
-from server.accounts.auth import User
-from server.http.access import require_role
+from server.http.access import exam_manager
 from server.http.errors import json_response, read_json
-from server.http.keys import AUTH, SETTINGS, STORE, WEBHOOKS
+from server.http.keys import SETTINGS, WEBHOOKS
 from server.protocol.errors import ApiError
 from server.protocol.http import CreateWebhook
 
 routes = web.RouteTableDef()
 
 
-async def _exam_manager(request: web.Request) -> tuple[User, str]:
-    """The caller, an admin or the proctor owning `{exam_id}` (401, then 404 for an unknown exam, then 403)."""
-    user = await require_role(request, "proctor", "admin")
-    exam_id = request.match_info["exam_id"]
-    if not exam_id.isalnum() or await request.app[STORE].exam_field(exam_id, "exam_id") is None:
-        raise ApiError(404, "unknown exam", {"exam_id": exam_id[:64]})
-    if not await request.app[AUTH].can_see_exam(user, exam_id):
-        raise ApiError(403, "this exam belongs to another proctor")
-    return user, exam_id
-
-
 @routes.post("/api/exams/{exam_id}/webhooks")
 async def create_webhook(request: web.Request) -> web.Response:
-    user, exam_id = await _exam_manager(request)
+    user, exam_id = await exam_manager(request)
     body = CreateWebhook.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     created = await request.app[WEBHOOKS].create(exam_id, body.url, None if body.events is None else list(body.events),
                                                  user.user_id, time.time())
@@ -46,19 +34,19 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 @routes.get("/api/exams/{exam_id}/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
-    _, exam_id = await _exam_manager(request)
+    _, exam_id = await exam_manager(request)
     return json_response({"webhooks": await request.app[WEBHOOKS].of_exam(exam_id)})
 
 
 @routes.delete("/api/exams/{exam_id}/webhooks/{webhook_id}")
 async def delete_webhook(request: web.Request) -> web.Response:
-    _, exam_id = await _exam_manager(request)
+    _, exam_id = await exam_manager(request)
     return json_response(await request.app[WEBHOOKS].delete(exam_id, request.match_info["webhook_id"]))
 
 
 @routes.get("/api/exams/{exam_id}/webhooks/{webhook_id}/deliveries")
 async def webhook_deliveries(request: web.Request) -> web.Response:
-    _, exam_id = await _exam_manager(request)
+    _, exam_id = await exam_manager(request)
     try:
         limit = int(request.query.get("limit", 100))
     except ValueError:
