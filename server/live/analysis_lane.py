@@ -135,7 +135,7 @@ class AnalysisLane:
         if self.background is None or self._background_busy:
             return
         sp, analysis = self.session_pipeline, done.analysis
-        due = sp.due_rated(analysis.t)
+        due = sp.due_rated(analysis.t, analysis.outputs)
         if not due:
             return
         self._background_busy = True
