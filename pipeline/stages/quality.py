@@ -133,7 +133,8 @@ def assess(gray: np.ndarray, unchanged_s: float) -> QualityResult:
     area = gray[ys, xs]
     mean, std = cv2.meanStdDev(area)
     luma, contrast = float(mean[0, 0]), float(std[0, 0])
-    sharpness = float(cv2.Laplacian(area, cv2.CV_32F).var())
+    # the variance as OpenCV's std squared: one pass in C, where numpy's var makes four
+    sharpness = float(cv2.meanStdDev(cv2.Laplacian(area, cv2.CV_32F))[1][0, 0]) ** 2
     clipped = float(np.count_nonzero(area >= 250)) / area.size
     rel_contrast, rel_edges = structure(area)
     shapeless = rel_contrast < COVERED_MAX_RELATIVE_CONTRAST and rel_edges < COVERED_MAX_RELATIVE_EDGES

@@ -1,7 +1,8 @@
 """One session's analysis lane: the newest frame through the pipeline, the risk engine and out.
 
 Per frame (`analyse`, called by `AnalysisLoop` at most `fps` times a second, one at a time): the
-frame is converted and analysed in the executor, and if a newer frame arrived while the job waited
+frame is converted and analysed in the executor (the face path on every frame while calibration
+collects gaze samples, else on its own schedule), and if a newer frame arrived while the job waited
 for a thread, the newer one is analysed instead (newest wins; the skipped one counts as dropped).
 The slow stages (objects, posture) due on that frame run in the `background` executor, one job at
 a time, off the per-frame path: later frames carry their results with their age. Then mouth
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.analysis import FrameAnalysis
+from pipeline.default import FACE_PATH
 from pipeline.frame import VideoFrame
 from pipeline.runner import SessionPipeline
 from pipeline.stages.base import StageOutput
@@ -98,7 +100,9 @@ class AnalysisLane:
         self.frame_seq += 1
         frame_id = self.frame_seq
         try:
-            done = await asyncio.get_running_loop().run_in_executor(self.executor, self._work, item, frame_id)
+            refresh = FACE_PATH if self.calibration is not None and self.calibration.collecting else ()
+            done = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self._work, item, frame_id, refresh)
         except Exception:
             self.counters.analysis_errors += 1
             metrics.ANALYSIS_ERRORS.inc()
@@ -110,7 +114,7 @@ class AnalysisLane:
         self._publish(done)
 
     # -- the executor job -----------------------------------------------------------------------
-    def _work(self, item: Received[Any], frame_id: int) -> Analysed:
+    def _work(self, item: Received[Any], frame_id: int, refresh: tuple[str, ...] = ()) -> Analysed:
         # When the executor is busy with other sessions, the job starts later than the tick that
         # took `item`: a newer frame may be waiting by then, and the newest frame wins. (Reading
         # the slot's reference from this thread is atomic; the loop settles the bookkeeping.)
@@ -120,7 +124,7 @@ class AnalysisLane:
         small = thumbnail(rgb) if self.evidence is not None else None
         video = VideoFrame(rgb, t=chosen.received_ms / 1000.0, pts=int(chosen.frame.pts or 0),
                            frame_id=frame_id, received_ms=chosen.received_ms)
-        analysis = self.session_pipeline.analyse(video, defer_rated=self.background is not None)
+        analysis = self.session_pipeline.analyse(video, defer_rated=self.background is not None, refresh=refresh)
         return Analysed(analysis, chosen, video, small)
 
     def _settle(self, item: Received[Any], chosen: Received[Any]) -> None:
