@@ -2,7 +2,7 @@
 
 Per frame (`analyse`, called by `AnalysisLoop` at most `fps` times a second, one at a time): the
 frame is converted and analysed in the executor (the face path on every frame while calibration
-collects gaze samples, else on its own schedule), and if a newer frame arrived while the job waited
+collects gaze samples or speech is heard, else on its own schedule: `_refresh`), and if a newer frame arrived while the job waited
 for a thread, the newer one is analysed instead (newest wins; the skipped one counts as dropped).
 The slow stages (objects, posture) due on that frame run in the `background` executor, one job at
 a time, off the per-frame path: later frames carry their results with their age. Then mouth
@@ -100,9 +100,8 @@ class AnalysisLane:
         self.frame_seq += 1
         frame_id = self.frame_seq
         try:
-            refresh = FACE_PATH if self.calibration is not None and self.calibration.collecting else ()
             done = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self._work, item, frame_id, refresh)
+                self.executor, self._work, item, frame_id, self._refresh())
         except Exception:
             self.counters.analysis_errors += 1
             metrics.ANALYSIS_ERRORS.inc()
@@ -112,6 +111,13 @@ class AnalysisLane:
         self._start_background(done)
         self._record(done.analysis)
         self._publish(done)
+
+    def _refresh(self) -> tuple[str, ...]:
+        """The face path on every frame while a reader needs every frame's mesh: calibration
+        collecting gaze samples, or speech heard (the other-voice check reads the lips' movement
+        over a second, and half the meshes would hide it). Else its own schedule."""
+        collecting = self.calibration is not None and self.calibration.collecting
+        return FACE_PATH if collecting or self.audio.speaking else ()
 
     # -- the executor job -----------------------------------------------------------------------
     def _work(self, item: Received[Any], frame_id: int, refresh: tuple[str, ...] = ()) -> Analysed:
