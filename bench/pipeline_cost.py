@@ -1,8 +1,9 @@
 """Pipeline cost per frame and per stage over the face clip: the compute limit.
 
-Frames of the clip are fed at the server's analysis rate (5 fps of session time), so the 2 Hz
-stages (objects, posture) and the 1 Hz full-range face pass run on the share of frames they run on
-in production; a stage's mean includes the frames it is carried forward on (0 ms). Each mode runs
+Frames of the clip are fed at the server's analysis rate (5 fps of session time), so every stage
+with a schedule of its own (the face path every other frame while a face is tracked, objects and
+posture at their rates, the 1 Hz full-range face pass) runs on the share of frames it runs on in
+production (`stage_run_share`); a stage's mean includes the frames it is carried forward on (0 ms). Each mode runs
 in its own process so thread settings take effect before the libraries load:
 
 * `single`: pinned to one core (sched_setaffinity) with OMP_NUM_THREADS=1 and onnxruntime at one
@@ -12,6 +13,14 @@ in its own process so thread settings take effect before the libraries load:
 * `default`: the server's own settings on all cores.
 
     python -m bench.pipeline_cost --mode single --frames 120 --json out.json
+
+Before and after on the same machine in the same run (`--before` a checkout of the old code, e.g.
+`git worktree add ../compute-before 0872ad1`): the two are measured in turns, `--rounds` times
+each (the machine is shared: turns spread other load over both), and the median round of each is
+compared per stage. CPU time, not wall time, so a neighbour's load does not count against us:
+
+    python -m bench.pipeline_cost --before ../compute-before --rounds 5 \
+        --json bench/results/pipeline_cost.json --chart bench/results/pipeline_cost.png
 """
 from __future__ import annotations
 
@@ -91,16 +100,80 @@ def measure(frames: int) -> dict[str, Any]:
     }
 
 
-def run_mode(mode: str, frames: int) -> dict[str, Any]:
-    """Measure in a fresh process with the mode's thread settings."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "GLOG_minloglevel": "2"}
+def run_mode(mode: str, frames: int, repo: Path = REPO) -> dict[str, Any]:
+    """Measure in a fresh process with the mode's thread settings, on the code in `repo`."""
+    env = {**os.environ, "PYTHONPATH": str(repo), "GLOG_minloglevel": "2"}
     if mode == "single":
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1")
     out = subprocess.run([sys.executable, "-m", "bench.pipeline_cost", "--mode", mode, "--frames", str(frames),
-                          "--child"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+                          "--child"], cwd=repo, env=env, capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
         raise RuntimeError(f"pipeline_cost {mode} failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def git_head(repo: Path) -> str:
+    out = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round whose total CPU per frame is the median (a whole round, so its stages add up)."""
+    ordered = sorted(rounds, key=lambda r: r["cpu_ms_per_frame"])
+    return ordered[len(ordered) // 2]
+
+
+def compare(before_repo: Path, frames: int, rounds: int) -> dict[str, Any]:
+    """Before and after in turns, single mode; the median round of each and the ratios per stage."""
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    for i in range(rounds):
+        order = [("before", before_repo), ("after", REPO)]
+        for name, repo in order if i % 2 == 0 else order[::-1]:  # alternate who goes first
+            runs[name].append(run_mode("single", frames, repo))
+    before, after = median_round(runs["before"]), median_round(runs["after"])
+    stages = list(after["stage_cpu_ms_per_frame"])
+    return {
+        "about": "CPU ms per analysed frame, one pinned core, the face clip at 5 fps of session time; "
+                 f"before and after measured in turns, {rounds} rounds each, the median round shown",
+        "commits": {"before": git_head(before_repo), "after": git_head(REPO)},
+        "frames": frames,
+        "before": before,
+        "after": after,
+        "ratio": round(after["cpu_ms_per_frame"] / before["cpu_ms_per_frame"], 3),
+        "stage_ratio": {s: (round(after["stage_cpu_ms_per_frame"][s] / before["stage_cpu_ms_per_frame"][s], 3)
+                            if before["stage_cpu_ms_per_frame"].get(s) else None) for s in stages},
+        "rounds_cpu_ms_per_frame": {k: [r["cpu_ms_per_frame"] for r in v] for k, v in runs.items()},
+    }
+
+
+def draw(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    before, after = result["before"]["stage_cpu_ms_per_frame"], result["after"]["stage_cpu_ms_per_frame"]
+    stages = sorted(after, key=lambda s: -before.get(s, 0.0))
+    fig, (ax, share) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    x = range(len(stages))
+    ax.bar([i - 0.2 for i in x], [before.get(s, 0.0) for s in stages], 0.4, label="before", color="#999999")
+    ax.bar([i + 0.2 for i in x], [after[s] for s in stages], 0.4, label="after", color="#1f77b4")
+    ax.set_xticks(list(x), stages, rotation=30, ha="right")
+    ax.set(ylabel="CPU ms per analysed frame (one core)",
+           title=f"per stage: {result['before']['cpu_ms_per_frame']} -> {result['after']['cpu_ms_per_frame']} ms "
+                 f"per frame ({round(100 * result['ratio'])} %)")
+    ax.legend()
+    runs = result["after"]["stage_run_share"]
+    before_runs = result["before"]["stage_run_share"]
+    share.barh([i - 0.2 for i in x], [before_runs.get(s, 0.0) for s in stages], 0.4, color="#999999", label="before")
+    share.barh([i + 0.2 for i in x], [runs[s] for s in stages], 0.4, color="#1f77b4", label="after")
+    share.set_yticks(list(x), stages)
+    share.invert_yaxis()
+    share.set(xlabel="share of analysed frames the stage ran on", xlim=(0, 1.05),
+              title="how often each stage runs (else carried, with its age)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -109,7 +182,19 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--before", type=Path, default=None, help="a checkout of the old code: compare in turns")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--chart", type=Path, default=None)
     args = parser.parse_args()
+    if args.before is not None:
+        result = compare(args.before.resolve(), args.frames, args.rounds)
+        text = json.dumps(result, indent=1)
+        if args.json:
+            args.json.write_text(text + "\n")
+        if args.chart:
+            draw(result, args.chart)
+        print(text)
+        return
     if not args.child:
         result = run_mode(args.mode, args.frames)
         text = json.dumps(result, indent=1)

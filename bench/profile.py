@@ -29,7 +29,9 @@ from server.tools.loadtest.runner import run_loadtest
 RESULTS = REPO / "bench" / "results"
 #: substrings of a frame -> the room it belongs to; the first match from the leaf up wins
 ROOMS = [
-    ("stage objects (NanoDet)", "stages/objects.py"), ("stage objects (NanoDet)", "stages/nanodet.py"),
+    # the detector backends first: a frame in yolox.py must not fall to "other stages" below
+    ("stage objects (detector)", "stages/yolox.py"), ("stage objects (detector)", "stages/nanodet.py"),
+    ("stage objects (detector)", "stages/objects.py"),
     ("stage posture (BlazePose)", "stages/posture.py"), ("stage landmarks (face mesh)", "stages/landmarks.py"),
     ("stage faces (BlazeFace)", "stages/faces.py"), ("stage quality", "stages/quality.py"),
     ("other stages", "pipeline/stages/"), ("risk engine", "pipeline/risk/"), ("audio VAD", "pipeline/audio/"),

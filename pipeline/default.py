@@ -24,6 +24,10 @@ from pipeline.stages.objects import ObjectsStage
 from pipeline.stages.posture import PostureStage
 from pipeline.stages.quality import QualityStage
 
+#: the stages whose schedule skips frames while a face is tracked (`pipeline/stages/faces.py`):
+#: passed as `refresh` when every frame's gaze must be computed (calibration collecting samples).
+FACE_PATH: tuple[str, ...] = ("faces", "landmarks")
+
 
 def face_stages(*, face_landmarker_path: str | os.PathLike[str] | None = None) -> list[Stage]:
     """Everything that reads the frame's pixels or the candidate's face."""

@@ -1,10 +1,15 @@
 """Runs the stages on one frame for one session.
 
 `Pipeline` holds the loaded stages (once per worker process). `SessionPipeline` holds one
-session's per-stage state and the last result of each rate-limited stage, so that a stage at
-1-2 Hz runs only when its period has passed and its last result is carried forward, marked with
-its age, on the frames in between. Each stage's time is measured; a stage that raises is
-recorded as `error` for that frame and counted, and the other stages go on.
+session's per-stage state and the last output of each stage. A stage runs on a frame when it is
+due (`Stage.due`: every frame, once per `rate_hz` period, or a schedule of its own such as the
+face path's "every other frame while a face is tracked"); otherwise its last output is carried
+forward, marked with its age (`age_s`, sent in the message's `stages` summary). A stage that reads
+only earlier stages' results is carried whenever every one of them was carried, so that a mesh
+read twice is not counted twice (identity enrolment, gaze samples for calibration). `refresh`
+names stages to compute on this frame whatever their schedule (calibration wants every frame's
+gaze). Each stage's time is measured; a stage that raises is recorded as `error` for that frame
+and counted, and the other stages go on.
 
 Two ways to run the rate-limited (slow) stages:
 
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -74,17 +79,25 @@ class SessionPipeline:
     def state(self, name: str) -> Any:
         return self.states.get(name)
 
-    def _due(self, stage: Stage, t: float) -> bool:
-        if stage.rate_hz is None:
-            return True
+    def _due(self, stage: Stage, t: float, upstream: Mapping[str, StageOutput]) -> bool:
         carried = self.last.get(stage.name)
         if carried is None:
             return True
-        # a small tolerance so 2 Hz on a 5 fps stream runs every 0.4-0.6 s, not every 0.6 s
-        return t - carried.computed_t >= (1.0 / stage.rate_hz) * 0.9
+        if stage.requires and self._inputs_unchanged(stage, t, carried, upstream):
+            return False
+        return stage.due(carried.output, max(0.0, t - carried.computed_t), upstream, self.states[stage.name])
+
+    @staticmethod
+    def _inputs_unchanged(stage: Stage, t: float, carried: _Carried, upstream: Mapping[str, StageOutput]) -> bool:
+        """Every input of `stage` was carried, and its last output was computed from them."""
+        inputs = [upstream.get(name) for name in stage.requires]
+        if any(out is None or out.age_s <= 0.0 for out in inputs):
+            return False
+        inputs_t = max(t - out.age_s for out in inputs if out is not None)
+        return carried.computed_t >= inputs_t - 1e-6
 
     def analyse(self, frame: VideoFrame, only: Iterable[str] | None = None, *,
-                defer_rated: bool = False) -> FrameAnalysis:
+                defer_rated: bool = False, refresh: Collection[str] = ()) -> FrameAnalysis:
         wanted = set(only) if only is not None else None
         outputs: dict[str, StageOutput] = {}
         start = time.perf_counter()
@@ -94,14 +107,15 @@ class SessionPipeline:
             if defer_rated and stage.rate_hz is not None:
                 outputs[stage.name] = self._carried(stage, frame.t)
             else:
-                outputs[stage.name] = self._run_stage(stage, frame, outputs)
+                outputs[stage.name] = self._run_stage(stage, frame, outputs, force=stage.name in refresh)
         total_ms = (time.perf_counter() - start) * 1000.0
         return FrameAnalysis(frame.frame_id, frame.pts, frame.t, frame.width, frame.height, outputs, total_ms)
 
-    def due_rated(self, t: float) -> list[str]:
-        """Names of the rate-limited stages whose period has passed at time `t`."""
+    def due_rated(self, t: float, upstream: Mapping[str, StageOutput] | None = None) -> list[str]:
+        """Names of the rate-limited stages due at time `t`, given that frame's outputs `upstream`."""
+        seen = upstream if upstream is not None else {}
         return [s.name for s in self.pipeline.stages
-                if s.rate_hz is not None and s.health.state == "loaded" and self._due(s, t)]
+                if s.rate_hz is not None and s.health.state == "loaded" and self._due(s, t, seen)]
 
     def run_rated(self, frame: VideoFrame, upstream: dict[str, StageOutput], names: Iterable[str]) -> dict[str, StageOutput]:
         """Run these rate-limited stages on `frame` (in the background); their results are carried."""
@@ -120,14 +134,15 @@ class SessionPipeline:
             return StageOutput(stage.name, "skipped", reason="pending: first run in progress")
         return replace(carried.output, age_s=max(0.0, t - carried.computed_t), elapsed_ms=0.0)
 
-    def _run_stage(self, stage: Stage, frame: VideoFrame, upstream: dict[str, StageOutput]) -> StageOutput:
+    def _run_stage(self, stage: Stage, frame: VideoFrame, upstream: dict[str, StageOutput], *,
+                   force: bool = False) -> StageOutput:
         if stage.health.state != "loaded":
             return StageOutput(stage.name, "unavailable", reason=stage.health.reason)
         for req in stage.requires:
             dep = upstream.get(req)
             if dep is None or dep.status != "ok":
                 return StageOutput(stage.name, "skipped", reason=f"no {req} result")
-        if not self._due(stage, frame.t):
+        if not force and not self._due(stage, frame.t, upstream):
             return self._carried(stage, frame.t)
         t0 = time.perf_counter()
         try:
@@ -142,6 +157,5 @@ class SessionPipeline:
             out = StageOutput(stage.name, "skipped", elapsed_ms=elapsed, reason="no result")
         else:
             out = StageOutput(stage.name, "ok", result=result, elapsed_ms=elapsed)
-        if stage.rate_hz is not None:
-            self.last[stage.name] = _Carried(out, frame.t)
+        self.last[stage.name] = _Carried(out, frame.t)
         return out

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 from vision_helpers import CLIP, analyse_image, clip_frames, default_pipeline, read_rgb
 
+from pipeline.default import FACE_PATH
 from pipeline.frame import VideoFrame
 from pipeline.stages.identity import (
     CHANGE_AFTER_S,
@@ -47,27 +48,34 @@ def run_clip(session, frames, t0: float = 0.0) -> list[IdentityResult | None]:  
 def test_no_false_change_over_the_whole_clip() -> None:
     results = run_clip(default_pipeline().new_session(), clip_frames(CLIP))
     assert all(r is not None for r in results)
-    assert results[ENROL_FRAMES - 1].enrolled and not results[ENROL_FRAMES - 2].enrolled
+    # enrolment averages ENROL_FRAMES distinct meshes: on the frames between the face path's runs
+    # the mesh is carried, and so is identity (pipeline/stages/faces.py, "the face path's schedule")
+    done = [r for r in results if r is not None]
+    first = next(i for i, r in enumerate(done) if r.enrolled)
+    assert done[first].enrol_frames == ENROL_FRAMES and first >= ENROL_FRAMES - 1
+    assert not done[first - 1].enrolled
     assert not any(r.identity_changed for r in results if r is not None)
     sims = [r.similarity for r in results if r is not None and r.similarity is not None]
     assert len(sims) > 50 and min(sims) > 0.7
-    assert set(results[-1].message_fields()["identity"]) == {"enrolled", "similarity", "identity_changed"}
+    assert set(done[-1].message_fields()["identity"]) == {"enrolled", "similarity", "identity_changed"}
 
 
 def test_a_different_person_is_flagged_after_a_sustained_mismatch() -> None:
+    # every frame computed (`refresh`): a photo swapped for another between two frames is not what
+    # the face path's schedule tracks, and this test times the stage's own rule frame by frame
     session = default_pipeline().new_session()
     obama, biden = read_rgb("faces/obama.jpg"), read_rgb("faces/biden.jpg")
     t = 0.0
     for _ in range(ENROL_FRAMES):
-        session.analyse(VideoFrame(obama, t=t))
+        session.analyse(VideoFrame(obama, t=t), refresh=FACE_PATH)
         t += 0.2
     flags = []
     for _ in range(25):
-        r = session.analyse(VideoFrame(biden, t=t)).result("identity", IdentityResult)
+        r = session.analyse(VideoFrame(biden, t=t), refresh=FACE_PATH).result("identity", IdentityResult)
         assert r is not None and r.similarity is not None and r.similarity < 0.5
         flags.append((t, r.identity_changed))
         t += 0.2
     first = next(ti for ti, flag in flags if flag)
     assert CHANGE_AFTER_S - 0.01 <= first - flags[0][0] <= CHANGE_AFTER_S + 0.21
-    back = session.analyse(VideoFrame(obama, t=t)).result("identity", IdentityResult)
+    back = session.analyse(VideoFrame(obama, t=t), refresh=FACE_PATH).result("identity", IdentityResult)
     assert back is not None and not back.identity_changed

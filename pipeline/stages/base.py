@@ -7,7 +7,10 @@ per-session `state` object the stage creates with `new_state()` and the runner k
 
 Stages run in order; a stage reads the results of earlier stages of the same frame from
 `upstream` (keyed by stage name). A stage with `rate_hz` set runs at most that often per
-session; between runs the runner carries its last result forward with its age.
+session; between runs the runner carries its last result forward with its age. A stage may
+schedule itself by what it sees instead (`due`: the face path runs on every other frame while a
+face is tracked, posture slowly while a face is in view); a stage that only reads earlier stages'
+results is carried whenever all of those were carried (its inputs did not change).
 
 `process` runs in an executor thread, never on the event loop. Stage objects may be called
 from several threads at once: a stage whose model is not thread-safe holds `self.lock`.
@@ -22,6 +25,10 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 from pipeline.frame import VideoFrame
 
 StageState = Literal["loaded", "unavailable"]
+
+#: a rate-limited stage is due after this share of its period, so that 2 Hz on a 5 fps stream runs
+#: every 0.4-0.6 s (frame times jitter), not every 0.6 s.
+RATE_TOLERANCE = 0.9
 
 
 @runtime_checkable
@@ -82,6 +89,17 @@ class Stage:
         return None
 
     # -- work ------------------------------------------------------------------------------
+    def due(self, last: StageOutput, age_s: float, upstream: Mapping[str, StageOutput], state: Any) -> bool:
+        """Run on this frame rather than carry `last` (computed `age_s` seconds ago) forward?
+
+        Asked only once the stage has a last output. `upstream` holds this frame's earlier
+        outputs (fresh or carried), `state` the session's state of this stage. The default: every
+        frame, or once its `rate_hz` period has (nearly) passed.
+        """
+        if self.rate_hz is None:
+            return True
+        return age_s >= RATE_TOLERANCE / self.rate_hz
+
     def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> StageResult | None:
         raise NotImplementedError
 

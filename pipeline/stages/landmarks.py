@@ -8,6 +8,10 @@ never imported), or a path given to the constructor (`VIGIL_FACE_LANDMARKER`).
 The landmarker runs in IMAGE mode: one instance serves every session (VIDEO mode would track one
 stream and need one graph per session), so calls are serialised by `self.lock`.
 
+The mesh follows the face stage's schedule (`pipeline/stages/faces.py`, "the face path's
+schedule"): it runs on every frame the face detector ran on, and on the frames between only when
+its last run found no mesh (tracking lost); otherwise its last mesh is carried with its age.
+
 The *primary* face is the largest one (the candidate). When the face stage saw a face but the
 landmarker's own short-range detector finds none (a small face in a large frame), the landmarker is
 run once more on a crop around the face stage's primary box (`CROP_MARGIN`), and the points are
@@ -32,7 +36,7 @@ import numpy as np
 
 from pipeline.frame import VideoFrame
 from pipeline.stages.base import Stage, StageOutput, StageUnavailable
-from pipeline.stages.faces import FacesResult
+from pipeline.stages.faces import TRACK_REFRESH_S, FacesResult
 
 #: up to this many faces get a mesh; 4 covers the multi-face test photo and a crowded room.
 MAX_FACES = 4
@@ -158,6 +162,13 @@ class LandmarksStage(Stage):
         self._mp = mp
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self.model_path = path
+
+    def due(self, last: StageOutput, age_s: float, upstream: Mapping[str, StageOutput], state: Any) -> bool:
+        """With the face detector (fresh faces), after a lost mesh, or once the mesh is old."""
+        faces = upstream.get("faces")
+        if faces is None or faces.fresh or last.status != "ok":
+            return True
+        return age_s >= TRACK_REFRESH_S
 
     def _detect(self, rgb: np.ndarray) -> Any:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))

@@ -7,6 +7,11 @@ graph would carry one candidate's body region into another session's frame. At `
 frames are 1 s apart, too far for tracking to help much anyway; the cost is the person detector
 on every run (25-35 ms instead of 12-25 ms). The graph is not thread-safe: calls hold `self.lock`.
 
+**When it runs.** The risk engine reads posture only for `left_seat`, which also needs the faces
+stage to see no face (below). So while a face is in view posture runs once every
+`WITH_FACE_PERIOD_S` (its label on the message carries its age), and at `rate_hz` while no face is
+seen: the first frame without a face finds the last result at least that old and runs it at once.
+
 Classification, from the keypoints that are visible (visibility >= `MIN_VISIBILITY` and inside the
 frame), in image pixels so that the frame's aspect does not distort angles:
 
@@ -35,7 +40,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pipeline.frame import VideoFrame
-from pipeline.stages.base import Stage, StageOutput, StageUnavailable
+from pipeline.stages.base import RATE_TOLERANCE, Stage, StageOutput, StageUnavailable
+from pipeline.stages.faces import FacesResult
 
 PostureLabel = Literal["upright", "leaning", "out_of_frame"]
 
@@ -63,6 +69,8 @@ SHOULDER_TILT_LEANING_DEG = 15.0
 HEAD_OFFSET_LEANING = 0.35
 #: BlazePose's person detector threshold (mediapipe's default).
 MIN_DETECTION_CONFIDENCE = 0.5
+#: seconds between runs while the faces stage sees a face (no risk reading depends on posture then).
+WITH_FACE_PERIOD_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,13 @@ class PostureStage(Stage):
             raise StageUnavailable(f"mediapipe pose could not be imported: {exc}") from exc
         self._pose = pose.Pose(static_image_mode=True, model_complexity=1,
                                min_detection_confidence=self.min_detection_confidence)
+
+    def due(self, last: StageOutput, age_s: float, upstream: Mapping[str, StageOutput], state: Any) -> bool:
+        faces = upstream.get("faces")
+        face_seen = (faces is not None and faces.status == "ok" and isinstance(faces.result, FacesResult)
+                     and faces.result.count > 0)
+        period = WITH_FACE_PERIOD_S if face_seen else 1.0 / (self.rate_hz or 1.0)
+        return age_s >= RATE_TOLERANCE * period
 
     def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> PostureResult:
         with self.lock:  # the mediapipe graph is not safe to call from two threads at once

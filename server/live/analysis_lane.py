@@ -1,7 +1,8 @@
 """One session's analysis lane: the newest frame through the pipeline, the risk engine and out.
 
 Per frame (`analyse`, called by `AnalysisLoop` at most `fps` times a second, one at a time): the
-frame is converted and analysed in the executor, and if a newer frame arrived while the job waited
+frame is converted and analysed in the executor (the face path on every frame while calibration
+collects gaze samples or speech is heard, else on its own schedule: `_refresh`), and if a newer frame arrived while the job waited
 for a thread, the newer one is analysed instead (newest wins; the skipped one counts as dropped).
 The slow stages (objects, posture) due on that frame run in the `background` executor, one job at
 a time, off the per-frame path: later frames carry their results with their age. Then mouth
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.analysis import FrameAnalysis
+from pipeline.default import FACE_PATH
 from pipeline.frame import VideoFrame
 from pipeline.runner import SessionPipeline
 from pipeline.stages.base import StageOutput
@@ -107,7 +109,8 @@ class AnalysisLane:
         frame_id = self.frame_seq
         thumb = self.on_thumbnail is not None and self.thumbnail_clock.due(time.monotonic())
         try:
-            done = await asyncio.get_running_loop().run_in_executor(self.executor, self._work, item, frame_id, thumb)
+            done = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self._work, item, frame_id, thumb, self._refresh())
         except Exception:
             self.counters.analysis_errors += 1
             metrics.ANALYSIS_ERRORS.inc()
@@ -120,8 +123,16 @@ class AnalysisLane:
         self._record(done.analysis)
         self._publish(done)
 
+    def _refresh(self) -> tuple[str, ...]:
+        """The face path on every frame while a reader needs every frame's mesh: calibration
+        collecting gaze samples, or speech heard (the other-voice check reads the lips' movement
+        over a second, and half the meshes would hide it). Else its own schedule."""
+        collecting = self.calibration is not None and self.calibration.collecting
+        return FACE_PATH if collecting or self.audio.speaking else ()
+
     # -- the executor job -----------------------------------------------------------------------
-    def _work(self, item: Received[Any], frame_id: int, thumb: bool = False) -> Analysed:
+    def _work(self, item: Received[Any], frame_id: int, thumb: bool = False,
+              refresh: tuple[str, ...] = ()) -> Analysed:
         # When the executor is busy with other sessions, the job starts later than the tick that
         # took `item`: a newer frame may be waiting by then, and the newest frame wins. (Reading
         # the slot's reference from this thread is atomic; the loop settles the bookkeeping.)
@@ -132,7 +143,7 @@ class AnalysisLane:
         jpeg = encode_thumbnail(rgb) if thumb else None
         video = VideoFrame(rgb, t=chosen.received_ms / 1000.0, pts=int(chosen.frame.pts or 0),
                            frame_id=frame_id, received_ms=chosen.received_ms)
-        analysis = self.session_pipeline.analyse(video, defer_rated=self.background is not None)
+        analysis = self.session_pipeline.analyse(video, defer_rated=self.background is not None, refresh=refresh)
         return Analysed(analysis, chosen, video, small, jpeg)
 
     def _settle(self, item: Received[Any], chosen: Received[Any]) -> None:
@@ -147,7 +158,7 @@ class AnalysisLane:
         if self.background is None or self._background_busy:
             return
         sp, analysis = self.session_pipeline, done.analysis
-        due = sp.due_rated(analysis.t)
+        due = sp.due_rated(analysis.t, analysis.outputs)
         if not due:
             return
         self._background_busy = True

@@ -156,6 +156,11 @@ class CalibrationController:
             self._begin(self._recentre())
         # calibration.sample: the page's own notes (e.g. when it drew a dot); timing is server-side
 
+    @property
+    def collecting(self) -> bool:
+        """Dots are shown or a stored map is being checked: every frame's gaze is wanted fresh."""
+        return self._windows is not None or (self.source == "stored" and self.reuse is None)
+
     def on_analysis(self, analysis: FrameAnalysis, t: float) -> CalibratedGaze | None:
         """Collects the frame for a dot being shown; returns where its gaze falls on the screen by
         the accepted calibration (None without one, or without a gaze reading)."""
