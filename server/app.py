@@ -44,6 +44,7 @@ from server.http.keys import (
     FANOUT,
     HTTP_SESSIONS,
     JOIN_TOKENS,
+    LTI,
     PIPELINE,
     SESSIONS,
     SETTINGS,
@@ -55,6 +56,8 @@ from server.http.keys import (
 from server.http.legacy import calibration as legacy_calibration
 from server.http.legacy import interview, posture, proctoring
 from server.http.legacy.state import HttpSessions
+from server.http.lti import routes as lti
+from server.http.lti.tool import LtiTool
 from server.http.observe import observe_middleware
 from server.http.origin import origin_middleware
 from server.http.routes import (
@@ -84,7 +87,7 @@ log = logging.getLogger(__name__)
 ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, whip.routes, openapi.routes,
                 pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
-                legacy_calibration.routes)
+                legacy_calibration.routes, lti.routes)
 
 
 @dataclass
@@ -101,6 +104,7 @@ class WorkerParts:
     watchers: Watchers
     http_sessions: HttpSessions
     delivery: WebhookDelivery
+    lti: LtiTool
 
     @classmethod
     def make(cls, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
@@ -116,7 +120,8 @@ class WorkerParts:
                    PasswordHashing(),  # its own thread: a login flood never takes the analysis threads
                    WorkerRouter(manager, store, placement_of), LiveFanout(store), Watchers(),
                    HttpSessions(store, pipeline, settings),
-                   WebhookDelivery(store, worker_id))  # one worker at a time delivers (a lease in Redis)
+                   WebhookDelivery(store, worker_id),  # one worker at a time delivers (a lease in Redis)
+                   LtiTool(settings.data_dir, store.lti))
 
     async def lifetimes(self, _app: web.Application) -> AsyncIterator[None]:
         jobs = worker_jobs(self.manager)
@@ -136,6 +141,7 @@ class WorkerParts:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.background.shutdown(wait=False, cancel_futures=True)
         self.hashing.close()
+        self.lti.close()
 
     async def end_live_streams(self, _app: web.Application) -> None:
         """Dashboards' streams never end by themselves: end them before aiohttp waits for open handlers."""
@@ -155,6 +161,7 @@ def _put_keys(app: web.Application, parts: WorkerParts, settings: Settings, stor
     app[JOIN_TOKENS] = JoinTokens(parts.tokens.secret, app[APIKEYS])
     app[WEBHOOKS] = Webhooks(store.webhooks)
     app[HTTP_SESSIONS] = parts.http_sessions
+    app[LTI] = parts.lti
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
