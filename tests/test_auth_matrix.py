@@ -118,6 +118,15 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/exams/{exam_id}/webhooks"): row(401, 403, 200, 403, 200, 401),
     ("DELETE", "/api/exams/{exam_id}/webhooks/{webhook_id}"): row(401, 403, 404, 403, 404, 401),
     ("GET", "/api/exams/{exam_id}/webhooks/{webhook_id}/deliveries"): row(401, 403, 404, 403, 404, 401),
+    # the LTI 1.3 tool (server/http/lti/, tests/test_lti.py): an LMS's browser carries no Vigil credential; without
+    # an issuer the login is 400, without an id_token the launch is 400, without a code the proctor login 401;
+    # the tool's JWKS is public
+    ("GET", "/lti/login"): everyone(400),
+    ("POST", "/lti/login"): everyone(400),
+    ("POST", "/lti/launch"): everyone(400),
+    ("POST", "/lti/deep-link"): everyone(400),
+    ("GET", "/lti/jwks"): everyone(200),
+    ("GET", "/lti/proctor"): everyone(401),
 }
 
 NO_ID = "0" * 32  # the shape of an id, naming nothing

@@ -141,6 +141,21 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                                   "server.http.legacy.calibration:RunFrames"),
     ("POST", "/api/calibration/complete"): RouteDoc("Original calibration API: fit and judge the map", LEGACY,
                                                     "server.http.legacy.calibration:CompleteRun"),
+    # the LTI 1.3 tool (server/http/lti/, docs/lti.md): an LMS's browser posts forms here, not JSON
+    ("GET", "/lti/login"): RouteDoc("LTI OIDC login initiation (iss, login_hint, target_link_uri, ...) -> 302 to the "
+                                    "platform", "an LMS's browser", success=302, content="text/html"),
+    ("POST", "/lti/login"): RouteDoc("LTI OIDC login initiation, as a form post", "an LMS's browser", success=302,
+                                     content="text/html"),
+    ("POST", "/lti/launch"): RouteDoc("LTI launch (form: id_token, state): a Learner's proctored page, an "
+                                      "Instructor's proctor link, or a deep-linking response",
+                                      "a platform-signed id_token", content="text/html"),
+    ("POST", "/lti/deep-link"): RouteDoc("LTI deep linking (the launch handler): the signed LtiResourceLink that "
+                                         "attaches proctoring to an activity", "a platform-signed id_token (Instructor)",
+                                         content="text/html"),
+    ("GET", "/lti/jwks"): RouteDoc("The LTI tool's public keys (JWKS)", "anyone"),
+    ("GET", "/lti/proctor"): RouteDoc("One-time proctor login from an Instructor's launch (?code=) -> account cookie, "
+                                      "302 to the dashboard", "the launch's one-time code", success=302,
+                                      content="text/html"),
     ("GET", "/docs"): RouteDoc("Original interview API's docs address: redirects to /api/docs", "anyone",
                                success=302, content="text/html"),
     ("GET", "/api/openapi.json"): RouteDoc("This description", "anyone"),
