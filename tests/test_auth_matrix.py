@@ -96,6 +96,13 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/calibration/frame"): everyone(400),
     ("POST", "/api/calibration/frames"): everyone(400),
     ("POST", "/api/calibration/complete"): everyone(400),
+    # verify answers for any candidate id (`exists` says whether there is a run); the matrix's candidate has no
+    # run to download; detect's body here is empty
+    ("POST", "/api/calibration/session/{run_id}/resume"): everyone(404),
+    ("GET", "/api/calibration/session/{run_id}/diagnostics"): everyone(404),
+    ("GET", "/api/calibration/verify/{candidate_id}"): everyone(200),
+    ("GET", "/api/calibration/download/{candidate_id}"): everyone(404),
+    ("POST", "/api/screen/detect"): everyone(400),
     ("GET", "/docs"): everyone(200),  # a redirect to /api/docs, followed
     # screen geometry and calibrations (server/http/routes/screen.py, calibration.py): a session writes its own
     # candidate's screen; reads are for that session, and for admins and the owning proctor naming the
@@ -133,7 +140,8 @@ NO_ID = "0" * 32  # the shape of an id, naming nothing
 PATHS = {"/static": "/static/vigil.css", "/api/analysis/{analysis_id}": "/api/analysis/" + NO_ID,
          **{route: route.replace("{run_id}", NO_ID) for route in (
              "/api/calibration/session/{run_id}", "/api/calibration/session/{run_id}/link",
-             "/api/calibration/session/{run_id}/download")}, **{route: route + "?session_id={session_id}" for route in (
+             "/api/calibration/session/{run_id}/download", "/api/calibration/session/{run_id}/resume",
+             "/api/calibration/session/{run_id}/diagnostics")}, **{route: route + "?session_id={session_id}" for route in (
     "/api/screen/info/{candidate_id}", "/api/calibration/{candidate_id}", "/api/calibration/{candidate_id}/download")}}
 
 

@@ -156,6 +156,16 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/lti/proctor"): RouteDoc("One-time proctor login from an Instructor's launch (?code=) -> account cookie, "
                                       "302 to the dashboard", "the launch's one-time code", success=302,
                                       content="text/html"),
+    ("POST", "/api/calibration/session/{run_id}/resume"): RouteDoc("Original calibration API: where a running run "
+                                                                   "goes on (the dots without a frame)", LEGACY),
+    ("GET", "/api/calibration/session/{run_id}/diagnostics"): RouteDoc("Original calibration API: samples, rejections "
+                                                                       "and errors per dot", LEGACY),
+    ("GET", "/api/calibration/verify/{candidate_id}"): RouteDoc("Original calibration API: whether the candidate has "
+                                                                "a calibration, and its verdict", LEGACY),
+    ("GET", "/api/calibration/download/{candidate_id}"): RouteDoc("Original calibration API: the candidate's newest "
+                                                                  "run with its model, as JSON", LEGACY),
+    ("POST", "/api/screen/detect"): RouteDoc("Original calibration API: check a detected screen (nothing stored)",
+                                             LEGACY, "server.http.legacy.calibration:DetectScreen"),
     ("GET", "/docs"): RouteDoc("Original interview API's docs address: redirects to /api/docs", "anyone",
                                success=302, content="text/html"),
     ("GET", "/api/openapi.json"): RouteDoc("This description", "anyone"),

@@ -33,6 +33,7 @@
 | `webhook:{id}:deliveries`           | list   | webhook delivery      | the newest `DELIVERY_LOG_LEN` delivery attempts (JSON), newest first |
 | `exam:{id}:webhooks`                | set    | exam owners, admins   | the exam's endpoint ids |
 | `calrun:{id}`                       | string (JSON) | calibration API | one HTTP calibration run of the original gaze calibration API (targets, samples, result, model); `RETENTION_S` from its last write |
+| `calrun:latest:{creator}:{candidate_id}` | string (JSON) | calibration API | the newest run a caller (`creator`: the account, or `anyone` in dev) made for a candidate, for verify and download by candidate; `RETENTION_S` |
 | `analysis:{user_id}:{id}`           | string (JSON) | posture API    | a user's saved posture analysis; until deleted, or pushed out past `MAX_SAVED_ANALYSES` |
 | `analyses:{user_id}`                | zset   | posture API           | as its analyses; the user's analysis ids by save time |
 | `lti:cache:{key}`                   | string (JSON) | LTI tool       | pylti1p3's launch state (nonces, OIDC state, validated launches, platforms' JWKS); expires as pylti1p3 asks (`LTI_CACHE_S` by default) |
@@ -187,6 +188,11 @@ def saved_analyses_index(user_id: str) -> str:
 def calibration_run_key(run_id: str) -> str:
     """One calibration run of the original gaze calibration API (`server/http/legacy/calibration.py`)."""
     return f"{PREFIX}calrun:{run_id}"
+
+
+def latest_calibration_run_key(creator: str, candidate_id: str) -> str:
+    """The newest run `creator` made for `candidate_id` (the original API's verify and download by candidate)."""
+    return f"{PREFIX}calrun:latest:{creator}:{candidate_id}"
 
 
 def lti_cache_key(key: str) -> str:

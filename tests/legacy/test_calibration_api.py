@@ -1,8 +1,10 @@
 """The original gaze calibration API's contract, from its description: a calibration session over HTTP
-(create, status, link, start, frame, frames batch, complete, download) with base64 frames of a real
+(create, status, resume, link, start, frame, frames batch, complete, verify, download, diagnostics; screen
+detect) with base64 frames of a real
 candidate (the face clip) and real photos, against a real server."""
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +106,65 @@ async def test_a_run_links_to_an_interview_session_and_unknown_ids_are_404(vigil
         assert st == 404
         st, _ = await post(http, api + "/session/create", {"session_id": "f" * 32})
         assert st == 404
+
+
+async def test_detect_resume_verify_diagnostics_and_download_by_candidate(vigil_server) -> None:
+    """The rest of the original API, as docs/legacy-apis.md's examples show it."""
+    base = vigil_server.url
+    api = base + "/api/calibration"
+    candidate = f"verify-{uuid.uuid4().hex[:8]}"
+    async with aiohttp.ClientSession() as http:
+        st, detected = await post(http, base + "/api/screen/detect", {
+            "screen_width_px": 1920, "screen_height_px": 1080, "diagonal_inches": 24, "distance_cm": "60"})
+        assert st == 200 and detected == {
+            "valid": True, "problems": [], "mm_per_px": 0.27673, "diagonal_in": 24.0,
+            "screen": {"screen_w": 1920, "screen_h": 1080, "dpr": None, "width_mm": 531.3, "height_mm": 298.9,
+                       "viewing_distance_mm": 600.0}}, detected
+        st, small = await post(http, base + "/api/screen/detect", {"screen_w": 1536, "screen_h": 864, "width_mm": 40})
+        assert st == 200 and small["valid"] is False and small["problems"] == ["width_mm must be 80-2500 mm, got 40.0"]
+        st, _ = await post(http, base + "/api/screen/detect", {"screen_h": 864})
+        assert st == 400
+
+        st, nobody = await get(http, f"{api}/verify/nobody-{candidate}")
+        assert st == 200 and nobody == {"exists": False, "candidate_id": f"nobody-{candidate}", "calibrated": False}
+        st, _ = await get(http, f"{api}/download/nobody-{candidate}")
+        assert st == 404
+
+        _, created = await post(http, api + "/session/create", {"candidate_id": candidate})
+        run = created["calibration_session_id"]
+        st, error = await post(http, f"{api}/session/{run}/resume")
+        assert st == 409, error  # nothing started: nothing to resume
+        _, started = await post(http, api + "/start", {"calibration_session_id": run, "points": 5, **SCREEN})
+        targets = started["targets"]
+        frames = iter(CENTRE_FRAMES)
+
+        async def at(index: int) -> None:
+            st, added = await post(http, api + "/frames", {"calibration_session_id": run, "point_index": index,
+                                                          "frames": [clip_frame_b64(next(frames)) for _ in range(PER_POINT)]})
+            assert st == 200 and added["accepted"] == PER_POINT, added
+
+        await at(0)
+        st, resumed = await post(http, f"{api}/session/{run}/resume")
+        assert st == 200 and resumed["status"] == "running", resumed
+        assert resumed["samples_per_point"] == {"0": PER_POINT}
+        assert resumed["remaining_points"] == [t["index"] for t in targets][1:]
+        for index in resumed["remaining_points"]:
+            await at(index)
+        st, result = await post(http, api + "/complete", {"calibration_session_id": run})
+        assert st == 200 and result["status"] == "refused", result
+
+        st, verified = await get(http, f"{api}/verify/{candidate}")
+        assert st == 200 and verified["exists"] is True and verified["calibration_session_id"] == run, verified
+        assert verified["status"] == "refused" and verified["calibrated"] is False
+        assert verified["has_screen_info"] is True and verified["has_calibration_data"] is True
+        assert verified["mean_error_px"] == result["mean_error_px"] and verified["basis"] == result["basis"]
+
+        st, diagnostics = await get(http, f"{api}/session/{run}/diagnostics")
+        assert st == 200 and diagnostics["status"] == "refused"
+        assert [p["samples"] for p in diagnostics["points"]] == [PER_POINT] * len(targets)
+        assert [p["error"]["error_px"] for p in diagnostics["points"]] == [p["error_px"] for p in result["points"]]
+
+        async with http.get(f"{api}/download/{candidate}") as resp:
+            assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+            download = await resp.json()
+        assert download["calibration_session_id"] == run and download["result"]["status"] == "refused"

@@ -20,7 +20,7 @@ from aiohttp import web
 from server.http.access import candidate_document, token_session
 from server.http.errors import json_response, read_json
 from server.http.keys import STORE
-from server.live.screen_geometry import screen_problems
+from server.live.screen_geometry import physical_size_fields, screen_problems
 from server.protocol.errors import ApiError
 from server.protocol.http import ScreenInfo
 from server.store.keys import document_owner, screen_key
@@ -64,10 +64,7 @@ async def post_screen_info(request: web.Request) -> web.Response:
         raise ApiError(400, "implausible screen description", problems, code="invalid_screen")
     doc: dict[str, Any] = {**body.model_dump(), "session_id": sid, "exam_id": session.get("exam_id", ""),
                            "updated_at": time.time()}
-    if body.width_mm:
-        doc["mm_per_px"] = round(body.width_mm / body.screen_w, 5)
-        if body.height_mm:
-            doc["diagonal_in"] = round((body.width_mm ** 2 + body.height_mm ** 2) ** 0.5 / 25.4, 1)
+    doc.update(physical_size_fields(body.screen_w, body.width_mm, body.height_mm))
     await store.put_json(screen_key(document_owner(sid, session.get("identity"))), doc)
     return json_response(doc)
 
