@@ -39,16 +39,25 @@ CLIENT_ID, DEPLOYMENT = "vigil-client-1", "deployment-1"
 
 @dataclass
 class Platform:
-    """An LMS as the tool sees it: an issuer with a signing key and a JWKS endpoint."""
+    """An LMS as the tool sees it: an issuer with a signing key, and its endpoints on loopback (`base`): the
+    JWKS, and an authorisation endpoint that answers the tool's redirect as a browser-driven LMS does."""
 
     issuer: str
     key: rsa.RSAPrivateKey
     kid: str
-    jwks_url: str
+    base: str
+
+    @property
+    def jwks_url(self) -> str:
+        return self.base + "/jwks"
+
+    @property
+    def auth_url(self) -> str:
+        return self.base + "/auth"
 
     def registration(self) -> dict[str, Any]:
         return {"issuer": self.issuer, "client_id": CLIENT_ID, "deployment_ids": [DEPLOYMENT],
-                "auth_login_url": self.issuer + "/auth", "auth_token_url": self.issuer + "/token",
+                "auth_login_url": self.auth_url, "auth_token_url": self.base + "/token",
                 "key_set_url": self.jwks_url}
 
     def id_token(self, nonce: str, *, roles: list[str], sub: str, context: str = "course-1", link: str | None = "quiz-1",
@@ -72,18 +81,31 @@ async def platform() -> AsyncIterator[Platform]:
     jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
     jwk.update({"kid": "platform-key-1", "alg": "RS256", "use": "sig"})
 
+    port = free_port()
+    made = Platform(f"https://lms-{uuid.uuid4().hex[:8]}.example", key, "platform-key-1", f"http://127.0.0.1:{port}")
+
     async def serve_jwks(_request: web.Request) -> web.Response:
         return web.json_response({"keys": [jwk]})
 
+    async def authorise(request: web.Request) -> web.Response:
+        """The LMS's side of the OIDC login: the user is `login_hint` (`role:sub`); the id_token is posted
+        back to the tool's redirect URI by the browser, as a form."""
+        role, _, sub = request.query["login_hint"].partition(":")
+        token = made.id_token(request.query["nonce"], roles=LEARNER if role == "learner" else INSTRUCTOR, sub=sub)
+        page = (f'<form id="f" method="post" action="{html.escape(request.query["redirect_uri"])}">'
+                f'<input type="hidden" name="id_token" value="{token}">'
+                f'<input type="hidden" name="state" value="{html.escape(request.query["state"])}"></form>'
+                '<script>document.getElementById("f").submit()</script>')
+        return web.Response(text=page, content_type="text/html")
+
     app = web.Application()
     app.router.add_get("/jwks", serve_jwks)
+    app.router.add_get("/auth", authorise)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield Platform(f"https://lms-{uuid.uuid4().hex[:8]}.example", key, "platform-key-1",
-                       f"http://127.0.0.1:{port}/jwks")
+        yield made
     finally:
         await runner.cleanup()
 
@@ -108,7 +130,7 @@ async def oidc_login(http: aiohttp.ClientSession, base: str, platform: Platform,
     async with http.post(base + "/lti/login", data=form, allow_redirects=False) as resp:
         assert resp.status == 302, await resp.text()
         location = urlsplit(resp.headers["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == platform.issuer + "/auth"
+    assert f"{location.scheme}://{location.netloc}{location.path}" == platform.auth_url
     query = {k: v[0] for k, v in parse_qs(location.query).items()}
     assert query["client_id"] == CLIENT_ID and query["redirect_uri"] == form["target_link_uri"]
     assert query["response_type"] == "id_token" and query["response_mode"] == "form_post" and query["scope"] == "openid"
@@ -258,7 +280,7 @@ async def test_forged_replayed_and_unknown_launches_are_refused(tool, platform: 
         async with http.post(base + "/lti/login", data={"iss": "https://unknown.example", "login_hint": "h"},
                              allow_redirects=False) as resp:
             assert resp.status == 403 and "unknown LTI platform" in (await resp.json())["error"]
-        stranger = Platform("https://unknown.example", forger, "k", platform.jwks_url)
+        stranger = Platform("https://unknown.example", forger, "k", platform.base)
         status, body = await post_launch(http, base, stranger.id_token("n", roles=LEARNER, sub="s"), "state-x")
         assert status == 403 and "unknown LTI platform" in json.loads(body)["error"], body
         status, body = await post_launch(http, base, "not-a-jwt", "state-x")
