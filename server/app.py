@@ -169,7 +169,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     """The app around loaded models (`pipeline.load()` and `vad.load()` done by the caller)."""
     aiohttp_private.install()  # requests aiohttp refuses before routing get the JSON error shape too
     parts = WorkerParts.make(settings, store, pipeline, worker_id, vad)
-    app = web.Application(middlewares=[observe_middleware, error_middleware, origin_middleware(COOKIE),
+    app = web.Application(middlewares=[observe_middleware, error_middleware, origin_middleware(COOKIE, lti.CROSS_SITE_FORMS),
                                        parts.router.middleware],
                           client_max_size=settings.max_body_bytes)
     _put_keys(app, parts, settings, store, pipeline, vad)

@@ -196,6 +196,12 @@ async def test_instructor_then_learner_launch(tool, platform: Platform) -> None:
                 assert resp.status == 200
         async with proctor.get(f"{base}/api/sessions/{launch['sessionId']}") as resp:
             assert resp.status == 200, await resp.text()  # the Instructor proctors this exam
+        # the proctor's browser, with its account cookie, launches again from an LMS on the same site: the launch
+        # is the platform's form post, never refused as a cookie-riding cross-site write
+        auth = await oidc_login(proctor, base, platform)
+        status, page = await post_launch(proctor, base, platform.id_token(auth["nonce"], roles=INSTRUCTOR,
+                                                                          sub="teacher-1"), auth["state"])
+        assert status == 200 and exam_id in page, page
 
     # the same Instructor launching again lands on the same account and exam
     status, again = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-1")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -124,7 +124,6 @@ class LtiRedirect(Redirect[str]):
     """pylti1p3's redirect: only the address; the route answers the 302 and sets the cookies."""
 
     location: str
-    cookies: LtiCookies = field(repr=False)
 
     def do_redirect(self) -> str:
         return self.location
@@ -141,7 +140,7 @@ class LtiRedirect(Redirect[str]):
 
 class LtiOidcLogin(OIDCLogin[LtiRequest, ToolConfDict, SessionService, LtiCookies, str]):
     def get_redirect(self, url: str) -> Redirect[str]:
-        return LtiRedirect(url, self._cookie_service)
+        return LtiRedirect(url)
 
 
 class LtiMessageLaunch(MessageLaunch[LtiRequest, ToolConfDict, SessionService, LtiCookies]):

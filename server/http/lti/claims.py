@@ -29,6 +29,7 @@ RESOURCE_LINK = CLAIM + "resource_link"
 CUSTOM = CLAIM + "custom"
 RESOURCE_LAUNCH = "LtiResourceLinkRequest"
 DEEP_LINKING = "LtiDeepLinkingRequest"
+DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 IDENTITY_SCHEME = "lti:"
 #: the custom parameter a deep-linking response sets on the link it creates: the proctor who attached
 #: it, signed (`proctor_claim`), so the link's first launch, even a Learner's, makes the exam theirs

@@ -36,6 +36,8 @@ from server.protocol.http import CreateSession
 from server.store.keys import LTI_HANDOFF_S
 
 LOGIN, LAUNCH, DEEP_LINK, JWKS, PROCTOR = "/lti/login", "/lti/launch", "/lti/deep-link", "/lti/jwks", "/lti/proctor"
+#: the LMS's browser posts these forms from the LMS's site; they never act on Vigil's account cookie
+CROSS_SITE_FORMS = frozenset({LOGIN, LAUNCH, DEEP_LINK})
 
 routes = web.RouteTableDef()
 

@@ -26,7 +26,7 @@ from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfDict
 
 from server.http.lti.adapter import LtiRequest, LtiRequestParts, StoreBridge
-from server.http.lti.claims import DEEP_LINKING, RESOURCE_LAUNCH, Launch
+from server.http.lti.claims import DEEP_LINKING, DEEP_LINKING_SETTINGS, RESOURCE_LAUNCH, Launch
 from server.http.lti.registry import read_platforms, tool_config, tool_key
 from server.protocol.errors import ApiError
 from server.store.lti_records import LtiRecords
@@ -97,8 +97,8 @@ class LtiTool:
             self._require_known(*_unverified_platform(parts.request.get_param("id_token")))
             launch = parts.launch(self._config())
             body = launch.get_launch_data()  # validates (pylti1p3 raises LtiException on any failure)
-            deep = launch.get_deep_link()._deep_link_settings if launch.is_deep_link_launch() else None
-            return ValidatedLaunch(Launch.of(body), dict(deep) if deep is not None else None)
+            deep = body.get(DEEP_LINKING_SETTINGS) if launch.is_deep_link_launch() else None
+            return ValidatedLaunch(Launch.of(body), dict(deep) if isinstance(deep, dict) else None)
 
         validated = await self._run(_refusing(work))
         if validated.launch.message_type not in (RESOURCE_LAUNCH, DEEP_LINKING):
