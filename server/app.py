@@ -54,7 +54,7 @@ from server.http.keys import (
     WEBHOOKS,
 )
 from server.http.legacy import calibration as legacy_calibration
-from server.http.legacy import interview, posture, proctoring
+from server.http.legacy import interview, posture, proctoring, shared_paths
 from server.http.legacy.state import HttpSessions
 from server.http.lti import routes as lti
 from server.http.lti.tool import LtiTool
@@ -70,7 +70,6 @@ from server.http.routes import (
     live,
     reports,
     review,
-    screen,
     sessions,
     watch,
     webhooks,
@@ -83,9 +82,12 @@ from server.store.store import Store
 log = logging.getLogger(__name__)
 
 #: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline;
-#: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS)
+#: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS); `shared_paths`
+#: holds the paths Vigil's screen and calibration routes share with the original calibration API (before
+#: `calibration.routes`, whose `/api/calibration/{candidate_id}/download` would take `.../diagnostics/download`)
 ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
-                exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, whip.routes, openapi.routes,
+                exams.routes, live.routes, shared_paths.routes, calibration.routes, face_ws.routes, whip.routes,
+                openapi.routes,
                 pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
                 legacy_calibration.routes, lti.routes)
 

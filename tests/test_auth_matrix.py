@@ -108,7 +108,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # candidate's screen; reads are for that session, and for admins and the owning proctor naming the
     # session (`?session_id=`, PATHS below). The session under test has no stored screen info (the GETs
     # run before the POST) nor calibration, so whoever is let through gets 404; the diagnostics of a
-    # fresh session are 200 with null.
+    # fresh session are 200 with null. The original calibration API shares three of these paths
+    # (server/http/legacy/shared_paths.py): the matrix's calls are Vigil's (its body, ?session_id=, a session's
+    # id), so the original's callers are in tests/legacy/test_calibration_api.py.
     ("POST", "/api/screen/info"): row(401, 401, 401, 401, 401, 200),
     ("GET", "/api/screen/info/{candidate_id}"): row(401, 403, 404, 403, 404, 404),
     ("GET", "/api/calibration/{candidate_id}"): row(401, 403, 404, 403, 404, 404),

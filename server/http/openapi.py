@@ -77,15 +77,23 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/api/live"): RouteDoc("Live sessions with risk, attention, flags", "proctor, admin"),
     ("GET", "/api/live/stream"): RouteDoc("Server-sent events: live status and events", "proctor, admin",
                                           content="text/event-stream"),
-    ("POST", "/api/screen/info"): RouteDoc("Store the candidate's screen geometry", "session token",
+    # shared with the original calibration API (server/http/legacy/shared_paths.py says which call goes where)
+    ("POST", "/api/screen/info"): RouteDoc("Store the candidate's screen geometry (with a session token); without "
+                                           "one, a body with the original's screen_width_px is the original "
+                                           "calibration API's save", "session token; " + LEGACY + " (original body)",
                                            "server.protocol.http:ScreenInfo"),
-    ("GET", "/api/screen/info/{candidate_id}"): RouteDoc("The screen geometry a session reads", DOCUMENT_READERS),
+    ("GET", "/api/screen/info/{candidate_id}"): RouteDoc("The screen geometry a session reads; without a session "
+                                                         "token or ?session_id=, the screen the caller saved with "
+                                                         "the original calibration API", DOCUMENT_READERS + "; "
+                                                         + LEGACY + " (original)"),
     ("GET", "/api/calibration/{candidate_id}"): RouteDoc("The stored calibration a session reads, and its accuracy",
                                                                  DOCUMENT_READERS),
     ("GET", "/api/calibration/{candidate_id}/download"): RouteDoc("The calibration as a JSON download",
                                                                           DOCUMENT_READERS),
-    ("GET", "/api/calibration/diagnostics/{session_id}"): RouteDoc("Per-point calibration errors of a session",
-                                                                  "session token, proctor, admin"),
+    ("GET", "/api/calibration/diagnostics/{session_id}"): RouteDoc("Per-point calibration errors of a session; for "
+                                                                  "an original calibration API run's id, that run's "
+                                                                  "diagnostics", "session token, proctor, admin; "
+                                                                  + LEGACY + " (a run)"),
     ("GET", "/ws/face-detection/{client_id}"): RouteDoc("Seed WebSocket protocol (base64 JPEG frames)", "anyone",
                                                         success=101),
     ("POST", "/api/apikeys"): RouteDoc("Create an API key scoped to exams; its secret is shown once", "admin",

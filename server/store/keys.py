@@ -34,6 +34,7 @@
 | `exam:{id}:webhooks`                | set    | exam owners, admins   | the exam's endpoint ids |
 | `calrun:{id}`                       | string (JSON) | calibration API | one HTTP calibration run of the original gaze calibration API (targets, samples, result, model); `RETENTION_S` from its last write |
 | `calrun:latest:{creator}:{candidate_id}` | string (JSON) | calibration API | the newest run a caller (`creator`: the account, or `anyone` in dev) made for a candidate, for verify and download by candidate; `RETENTION_S` |
+| `calscreen:{creator}:{candidate_id}` | string (JSON) | calibration API | the screen a caller saved for a candidate with the original `POST /api/screen/info`; `RETENTION_S` from its last write |
 | `analysis:{user_id}:{id}`           | string (JSON) | posture API    | a user's saved posture analysis; until deleted, or pushed out past `MAX_SAVED_ANALYSES` |
 | `analyses:{user_id}`                | zset   | posture API           | as its analyses; the user's analysis ids by save time |
 | `lti:cache:{key}`                   | string (JSON) | LTI tool       | pylti1p3's launch state (nonces, OIDC state, validated launches, platforms' JWKS); expires as pylti1p3 asks (`LTI_CACHE_S` by default) |
@@ -193,6 +194,11 @@ def calibration_run_key(run_id: str) -> str:
 def latest_calibration_run_key(creator: str, candidate_id: str) -> str:
     """The newest run `creator` made for `candidate_id` (the original API's verify and download by candidate)."""
     return f"{PREFIX}calrun:latest:{creator}:{candidate_id}"
+
+
+def legacy_screen_key(creator: str, candidate_id: str) -> str:
+    """The screen `creator` saved for `candidate_id` through the original API (never a session's `screen_key`)."""
+    return f"{PREFIX}calscreen:{creator}:{candidate_id}"
 
 
 def lti_cache_key(key: str) -> str:

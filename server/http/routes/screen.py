@@ -9,6 +9,9 @@ The document belongs to the session's authenticated identity (shared by that ide
 to the session alone when it has none (`server.store.keys.document_owner`): a candidate id typed by a
 client never reaches another session's document. It carries the exam it was written from;
 `server.http.access.candidate_document` applies the access rules.
+
+The original gaze calibration API shares both paths: `server.http.legacy.shared_paths` routes them,
+here when the caller presents a session token (or, to read, `?session_id=`).
 """
 from __future__ import annotations
 
@@ -30,8 +33,6 @@ MAX_BODY_BYTES = 4096
 #: a window may hang this far (CSS px) past the screen's edges (multi-monitor desktops, shadows).
 WINDOW_SLACK_PX = 64.0
 
-routes = web.RouteTableDef()
-
 
 def _problems(body: ScreenInfo) -> list[str]:
     out = screen_problems(screen_w=body.screen_w, screen_h=body.screen_h, dpr=body.dpr, width_mm=body.width_mm,
@@ -47,7 +48,6 @@ def _problems(body: ScreenInfo) -> list[str]:
     return out
 
 
-@routes.post("/api/screen/info")
 async def post_screen_info(request: web.Request) -> web.Response:
     sid = token_session(request)
     if sid is None:
@@ -69,6 +69,5 @@ async def post_screen_info(request: web.Request) -> web.Response:
     return json_response(doc)
 
 
-@routes.get("/api/screen/info/{candidate_id}")
 async def get_screen_info(request: web.Request) -> web.Response:
     return json_response(await candidate_document(request, screen_key, "screen info"))
