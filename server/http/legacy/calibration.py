@@ -153,8 +153,9 @@ class SaveScreen(_Body):
     """The original `POST /api/screen/info` body: its fields and defaults (its README)."""
 
     candidate_id: Annotated[str, Field(pattern=ID_PATTERN)]
-    screen_width_px: Annotated[int, Field(gt=0)]
-    screen_height_px: Annotated[int, Field(gt=0)]
+    # bounded only so the arithmetic stays finite: Vigil's screen rules judge the size
+    screen_width_px: Annotated[int, Field(gt=0, le=1_000_000)]
+    screen_height_px: Annotated[int, Field(gt=0, le=1_000_000)]
     screen_width_mm: Annotated[float, Field(gt=0)] | None = None
     screen_height_mm: Annotated[float, Field(gt=0)] | None = None
     dpi: Annotated[float, Field(gt=0)] = 96.0
@@ -476,7 +477,7 @@ def _physical_size(body: SaveScreen) -> tuple[float | None, float | None]:
 def _distance_mm(distance_cm: str | int | float) -> float:
     try:
         return float(distance_cm) * 10
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ApiError(400, "distance_cm must be a number of centimetres", {"distance_cm": distance_cm}) from None
 
 
