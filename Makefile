@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 LOCK := requirements.lock
 TEST_LOCK := requirements-test.lock
 UV_VERSION := 0.13.9
+#: `make lock UPGRADE=--upgrade` moves every pin to the newest release; plain `make lock` keeps the pins it can
+UPGRADE ?=
 
 .PHONY: install install-test serve check test browser-deps bench lock
 
@@ -25,8 +27,8 @@ install: $(BIN)/vigil
 # commit them; the next `make` reinstalls from them.
 lock:
 	test -x $(BIN)/uv || { $(PY) -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --upgrade --quiet -o $(LOCK)
-	$(BIN)/uv pip compile pyproject.toml --extra test -c $(LOCK) --python-version 3.11 --upgrade --quiet -o $(TEST_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 $(UPGRADE) --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra test -c $(LOCK) --python-version 3.11 $(UPGRADE) --quiet -o $(TEST_LOCK)
 
 serve: install
 	$(BIN)/vigil serve

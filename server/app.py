@@ -44,6 +44,7 @@ from server.http.keys import (
     FANOUT,
     HTTP_SESSIONS,
     JOIN_TOKENS,
+    LTI,
     PIPELINE,
     SESSIONS,
     SETTINGS,
@@ -53,8 +54,10 @@ from server.http.keys import (
     WEBHOOKS,
 )
 from server.http.legacy import calibration as legacy_calibration
-from server.http.legacy import interview, posture, proctoring
+from server.http.legacy import interview, posture, proctoring, shared_paths
 from server.http.legacy.state import HttpSessions
+from server.http.lti import routes as lti
+from server.http.lti.tool import LtiTool
 from server.http.observe import observe_middleware
 from server.http.origin import origin_middleware
 from server.http.routes import (
@@ -67,7 +70,6 @@ from server.http.routes import (
     live,
     reports,
     review,
-    screen,
     sessions,
     watch,
     webhooks,
@@ -80,11 +82,14 @@ from server.store.store import Store
 log = logging.getLogger(__name__)
 
 #: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline;
-#: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS)
+#: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS); `shared_paths`
+#: holds the paths Vigil's screen and calibration routes share with the original calibration API (before
+#: `calibration.routes`, whose `/api/calibration/{candidate_id}/download` would take `.../diagnostics/download`)
 ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
-                exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, whip.routes, openapi.routes,
+                exams.routes, live.routes, shared_paths.routes, calibration.routes, face_ws.routes, whip.routes,
+                openapi.routes,
                 pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
-                legacy_calibration.routes)
+                legacy_calibration.routes, lti.routes)
 
 
 @dataclass
@@ -101,6 +106,7 @@ class WorkerParts:
     watchers: Watchers
     http_sessions: HttpSessions
     delivery: WebhookDelivery
+    lti: LtiTool
 
     @classmethod
     def make(cls, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
@@ -116,7 +122,8 @@ class WorkerParts:
                    PasswordHashing(),  # its own thread: a login flood never takes the analysis threads
                    WorkerRouter(manager, store, placement_of), LiveFanout(store), Watchers(),
                    HttpSessions(store, pipeline, settings),
-                   WebhookDelivery(store, worker_id))  # one worker at a time delivers (a lease in Redis)
+                   WebhookDelivery(store, worker_id),  # one worker at a time delivers (a lease in Redis)
+                   LtiTool(settings.data_dir, store.lti))
 
     async def lifetimes(self, _app: web.Application) -> AsyncIterator[None]:
         jobs = worker_jobs(self.manager)
@@ -136,6 +143,7 @@ class WorkerParts:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.background.shutdown(wait=False, cancel_futures=True)
         self.hashing.close()
+        self.lti.close()
 
     async def end_live_streams(self, _app: web.Application) -> None:
         """Dashboards' streams never end by themselves: end them before aiohttp waits for open handlers."""
@@ -155,6 +163,7 @@ def _put_keys(app: web.Application, parts: WorkerParts, settings: Settings, stor
     app[JOIN_TOKENS] = JoinTokens(parts.tokens.secret, app[APIKEYS])
     app[WEBHOOKS] = Webhooks(store.webhooks)
     app[HTTP_SESSIONS] = parts.http_sessions
+    app[LTI] = parts.lti
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
@@ -162,7 +171,7 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     """The app around loaded models (`pipeline.load()` and `vad.load()` done by the caller)."""
     aiohttp_private.install()  # requests aiohttp refuses before routing get the JSON error shape too
     parts = WorkerParts.make(settings, store, pipeline, worker_id, vad)
-    app = web.Application(middlewares=[observe_middleware, error_middleware, origin_middleware(COOKIE),
+    app = web.Application(middlewares=[observe_middleware, error_middleware, origin_middleware(COOKIE, lti.CROSS_SITE_FORMS),
                                        parts.router.middleware],
                           client_max_size=settings.max_body_bytes)
     _put_keys(app, parts, settings, store, pipeline, vad)

@@ -102,12 +102,21 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/calibration/frame"): everyone(400),
     ("POST", "/api/calibration/frames"): everyone(400),
     ("POST", "/api/calibration/complete"): everyone(400),
+    # verify answers for any candidate id (`exists` says whether there is a run); the matrix's candidate has no
+    # run to download; detect's body here is empty
+    ("POST", "/api/calibration/session/{run_id}/resume"): everyone(404),
+    ("GET", "/api/calibration/session/{run_id}/diagnostics"): everyone(404),
+    ("GET", "/api/calibration/verify/{candidate_id}"): everyone(200),
+    ("GET", "/api/calibration/download/{candidate_id}"): everyone(404),
+    ("POST", "/api/screen/detect"): everyone(400),
     ("GET", "/docs"): everyone(200),  # a redirect to /api/docs, followed
     # screen geometry and calibrations (server/http/routes/screen.py, calibration.py): a session writes its own
     # candidate's screen; reads are for that session, and for admins and the owning proctor naming the
     # session (`?session_id=`, PATHS below). The session under test has no stored screen info (the GETs
     # run before the POST) nor calibration, so whoever is let through gets 404; the diagnostics of a
-    # fresh session are 200 with null.
+    # fresh session are 200 with null. The original calibration API shares three of these paths
+    # (server/http/legacy/shared_paths.py): the matrix's calls are Vigil's (its body, ?session_id=, a session's
+    # id), so the original's callers are in tests/legacy/test_calibration_api.py.
     ("POST", "/api/screen/info"): row(401, 401, 401, 401, 401, 200),
     ("GET", "/api/screen/info/{candidate_id}"): row(401, 403, 404, 403, 404, 404),
     ("GET", "/api/calibration/{candidate_id}"): row(401, 403, 404, 403, 404, 404),
@@ -124,13 +133,23 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/exams/{exam_id}/webhooks"): row(401, 403, 200, 403, 200, 401),
     ("DELETE", "/api/exams/{exam_id}/webhooks/{webhook_id}"): row(401, 403, 404, 403, 404, 401),
     ("GET", "/api/exams/{exam_id}/webhooks/{webhook_id}/deliveries"): row(401, 403, 404, 403, 404, 401),
+    # the LTI 1.3 tool (server/http/lti/, tests/test_lti.py): an LMS's browser carries no Vigil credential; without
+    # an issuer the login is 400, without an id_token the launch is 400, without a code the proctor login 401;
+    # the tool's JWKS is public
+    ("GET", "/lti/login"): everyone(400),
+    ("POST", "/lti/login"): everyone(400),
+    ("POST", "/lti/launch"): everyone(400),
+    ("POST", "/lti/deep-link"): everyone(400),
+    ("GET", "/lti/jwks"): everyone(200),
+    ("GET", "/lti/proctor"): everyone(401),
 }
 
 NO_ID = "0" * 32  # the shape of an id, naming nothing
 PATHS = {"/static": "/static/vigil.css", "/api/analysis/{analysis_id}": "/api/analysis/" + NO_ID,
          **{route: route.replace("{run_id}", NO_ID) for route in (
              "/api/calibration/session/{run_id}", "/api/calibration/session/{run_id}/link",
-             "/api/calibration/session/{run_id}/download")}, **{route: route + "?session_id={session_id}" for route in (
+             "/api/calibration/session/{run_id}/download", "/api/calibration/session/{run_id}/resume",
+             "/api/calibration/session/{run_id}/diagnostics")}, **{route: route + "?session_id={session_id}" for route in (
     "/api/screen/info/{candidate_id}", "/api/calibration/{candidate_id}", "/api/calibration/{candidate_id}/download")}}
 
 

@@ -20,6 +20,7 @@ from server.accounts.webhooks import Webhooks
 from server.cluster.fanout import LiveFanout
 from server.core.config import Settings
 from server.http.legacy.state import HttpSessions
+from server.http.lti.tool import LtiTool
 from server.live.manager import SessionManager
 from server.live.watchers import Watchers
 from server.store.store import Store
@@ -46,3 +47,5 @@ FANOUT: web.AppKey[LiveFanout] = web.AppKey("fanout", LiveFanout)
 BASELINE_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("baseline_sockets", set)
 #: the original interview API's sessions driven over HTTP on this worker (`server.http.legacy`)
 HTTP_SESSIONS: web.AppKey[HttpSessions] = web.AppKey("http_sessions", HttpSessions)
+#: the LTI 1.3 tool: pylti1p3 on its own executor, its state in Redis (`server/http/lti/`)
+LTI: web.AppKey[LtiTool] = web.AppKey("lti", LtiTool)

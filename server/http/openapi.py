@@ -89,15 +89,23 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/api/live"): RouteDoc("Live sessions with risk, attention, flags", "proctor, admin"),
     ("GET", "/api/live/stream"): RouteDoc("Server-sent events: live status and events", "proctor, admin",
                                           content="text/event-stream"),
-    ("POST", "/api/screen/info"): RouteDoc("Store the candidate's screen geometry", "session token",
+    # shared with the original calibration API (server/http/legacy/shared_paths.py says which call goes where)
+    ("POST", "/api/screen/info"): RouteDoc("Store the candidate's screen geometry (with a session token); without "
+                                           "one, a body with the original's screen_width_px is the original "
+                                           "calibration API's save", "session token; " + LEGACY + " (original body)",
                                            "server.protocol.http:ScreenInfo"),
-    ("GET", "/api/screen/info/{candidate_id}"): RouteDoc("The screen geometry a session reads", DOCUMENT_READERS),
+    ("GET", "/api/screen/info/{candidate_id}"): RouteDoc("The screen geometry a session reads; without a session "
+                                                         "token or ?session_id=, the screen the caller saved with "
+                                                         "the original calibration API", DOCUMENT_READERS + "; "
+                                                         + LEGACY + " (original)"),
     ("GET", "/api/calibration/{candidate_id}"): RouteDoc("The stored calibration a session reads, and its accuracy",
                                                                  DOCUMENT_READERS),
     ("GET", "/api/calibration/{candidate_id}/download"): RouteDoc("The calibration as a JSON download",
                                                                           DOCUMENT_READERS),
-    ("GET", "/api/calibration/diagnostics/{session_id}"): RouteDoc("Per-point calibration errors of a session",
-                                                                  "session token, proctor, admin"),
+    ("GET", "/api/calibration/diagnostics/{session_id}"): RouteDoc("Per-point calibration errors of a session; for "
+                                                                  "an original calibration API run's id, that run's "
+                                                                  "diagnostics", "session token, proctor, admin; "
+                                                                  + LEGACY + " (a run)"),
     ("GET", "/ws/face-detection/{client_id}"): RouteDoc("Seed WebSocket protocol (base64 JPEG frames)", "anyone",
                                                         success=101),
     ("POST", "/api/apikeys"): RouteDoc("Create an API key scoped to exams; its secret is shown once", "admin",
@@ -153,6 +161,31 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                                   "server.http.legacy.calibration:RunFrames"),
     ("POST", "/api/calibration/complete"): RouteDoc("Original calibration API: fit and judge the map", LEGACY,
                                                     "server.http.legacy.calibration:CompleteRun"),
+    # the LTI 1.3 tool (server/http/lti/, docs/lti.md): an LMS's browser posts forms here, not JSON
+    ("GET", "/lti/login"): RouteDoc("LTI OIDC login initiation (iss, login_hint, target_link_uri, ...) -> 302 to the "
+                                    "platform", "an LMS's browser", success=302, content="text/html"),
+    ("POST", "/lti/login"): RouteDoc("LTI OIDC login initiation, as a form post", "an LMS's browser", success=302,
+                                     content="text/html"),
+    ("POST", "/lti/launch"): RouteDoc("LTI launch (form: id_token, state): a Learner's proctored page, an "
+                                      "Instructor's proctor link, or a deep-linking response",
+                                      "a platform-signed id_token", content="text/html"),
+    ("POST", "/lti/deep-link"): RouteDoc("LTI deep linking (the launch handler): the signed LtiResourceLink that "
+                                         "attaches proctoring to an activity", "a platform-signed id_token (Instructor)",
+                                         content="text/html"),
+    ("GET", "/lti/jwks"): RouteDoc("The LTI tool's public keys (JWKS)", "anyone"),
+    ("GET", "/lti/proctor"): RouteDoc("One-time proctor login from an Instructor's launch (?code=) -> account cookie, "
+                                      "302 to the dashboard", "the launch's one-time code", success=302,
+                                      content="text/html"),
+    ("POST", "/api/calibration/session/{run_id}/resume"): RouteDoc("Original calibration API: where a running run "
+                                                                   "goes on (the dots without a frame)", LEGACY),
+    ("GET", "/api/calibration/session/{run_id}/diagnostics"): RouteDoc("Original calibration API: samples, rejections "
+                                                                       "and errors per dot", LEGACY),
+    ("GET", "/api/calibration/verify/{candidate_id}"): RouteDoc("Original calibration API: whether the candidate has "
+                                                                "a calibration, and its verdict", LEGACY),
+    ("GET", "/api/calibration/download/{candidate_id}"): RouteDoc("Original calibration API: the candidate's newest "
+                                                                  "run with its model, as JSON", LEGACY),
+    ("POST", "/api/screen/detect"): RouteDoc("Original calibration API: check a detected screen (nothing stored)",
+                                             LEGACY, "server.http.legacy.calibration:DetectScreen"),
     ("GET", "/docs"): RouteDoc("Original interview API's docs address: redirects to /api/docs", "anyone",
                                success=302, content="text/html"),
     ("GET", "/api/openapi.json"): RouteDoc("This description", "anyone"),

@@ -16,6 +16,22 @@ MAX_ASPECT_MISMATCH = 1.2
 MIN_DISTANCE_MM, MAX_DISTANCE_MM = 200.0, 2000.0
 
 
+def physical_size_fields(screen_w: float, width_mm: float | None, height_mm: float | None) -> dict[str, float]:
+    """What a screen's physical size gives: `mm_per_px` (with its width) and `diagonal_in` (with both sides)."""
+    out: dict[str, float] = {}
+    if width_mm:
+        out["mm_per_px"] = round(width_mm / screen_w, 5)
+        if height_mm:
+            out["diagonal_in"] = round((width_mm ** 2 + height_mm ** 2) ** 0.5 / 25.4, 1)
+    return out
+
+
+def sides_from_diagonal(screen_w: float, screen_h: float, diagonal_in: float) -> tuple[float, float]:
+    """The physical width and height (mm) of a screen of this diagonal whose pixels are square."""
+    diagonal_mm, diagonal_px = diagonal_in * 25.4, math.hypot(screen_w, screen_h)
+    return diagonal_mm * screen_w / diagonal_px, diagonal_mm * screen_h / diagonal_px
+
+
 def screen_problems(*, screen_w: float | None, screen_h: float | None, dpr: float | None = None,
                     width_mm: float | None = None, height_mm: float | None = None,
                     viewing_distance_mm: float | None = None) -> list[str]:

@@ -34,8 +34,14 @@
 | `webhook:{id}:deliveries`           | list   | webhook delivery      | the newest `DELIVERY_LOG_LEN` delivery attempts (JSON), newest first |
 | `exam:{id}:webhooks`                | set    | exam owners, admins   | the exam's endpoint ids |
 | `calrun:{id}`                       | string (JSON) | calibration API | one HTTP calibration run of the original gaze calibration API (targets, samples, result, model); `RETENTION_S` from its last write |
+| `calrun:latest:{creator}:{candidate_id}` | string (JSON) | calibration API | the newest run a caller (`creator`: the account, or `anyone` in dev) made for a candidate, for verify and download by candidate; `RETENTION_S` |
+| `calscreen:{creator}:{candidate_id}` | string (JSON) | calibration API | the screen a caller saved for a candidate with the original `POST /api/screen/info`; `RETENTION_S` from its last write |
 | `analysis:{user_id}:{id}`           | string (JSON) | posture API    | a user's saved posture analysis; until deleted, or pushed out past `MAX_SAVED_ANALYSES` |
 | `analyses:{user_id}`                | zset   | posture API           | as its analyses; the user's analysis ids by save time |
+| `lti:cache:{key}`                   | string (JSON) | LTI tool       | pylti1p3's launch state (nonces, OIDC state, validated launches, platforms' JWKS); expires as pylti1p3 asks (`LTI_CACHE_S` by default) |
+| `lti:launch:{nonce}`                | string | LTI tool              | an id_token's nonce already launched (one launch per id_token); `LTI_CACHE_S` |
+| `lti:link:{digest}`                 | string | LTI tool              | an LMS resource link (issuer, deployment, context, link) -> its exam id; as the exam |
+| `lti:handoff:{code}`                | string | LTI tool              | a one-time proctor login from an Instructor's launch -> user id; `LTI_HANDOFF_S`, read once |
 
 `{owner}` is `document_owner(...)`: the session's authenticated identity (`account:<user_id>` for a
 session created by a logged-in candidate account), shared by that identity's sessions; or
@@ -66,6 +72,10 @@ DELIVERY_LOG_LEN = 200
 RETENTION_S = 30 * 24 * 3600
 #: saved posture analyses kept per user (the original posture API's); saving one more drops the oldest
 MAX_SAVED_ANALYSES = 500
+#: pylti1p3's launch state lives this long unless it says otherwise (a launch is followed within minutes)
+LTI_CACHE_S = 24 * 3600
+#: an Instructor's one-time proctor login is good this long
+LTI_HANDOFF_S = 120
 #: a worker that misses heartbeats (one a second) this long is considered dead.
 WORKER_TTL_S = 4
 
@@ -95,7 +105,8 @@ def document_owner(session_id: str, identity: str | None) -> str:
     """Whose documents (screen info, calibration) a session reads and writes: its authenticated identity
     (the session hash's `identity`), else the session alone. The client-chosen `candidate_id` is never
     part of the key: anyone can type someone else's. The two forms cannot collide: identities are
-    `account:...` or `apikey:<key_id>:<candidate_id>` (an integration's asserted candidate), never `session:...`."""
+    `account:...`, `apikey:<key_id>:<candidate_id>` (an integration's asserted candidate) or
+    `lti:<platform>:<candidate_id>` (an LMS's Learner, `server/http/lti/claims.py`), never `session:...`."""
     return identity if identity else f"session:{session_id}"
 
 
@@ -184,3 +195,33 @@ def saved_analyses_index(user_id: str) -> str:
 def calibration_run_key(run_id: str) -> str:
     """One calibration run of the original gaze calibration API (`server/http/legacy/calibration.py`)."""
     return f"{PREFIX}calrun:{run_id}"
+
+
+def latest_calibration_run_key(creator: str, candidate_id: str) -> str:
+    """The newest run `creator` made for `candidate_id` (the original API's verify and download by candidate)."""
+    return f"{PREFIX}calrun:latest:{creator}:{candidate_id}"
+
+
+def legacy_screen_key(creator: str, candidate_id: str) -> str:
+    """The screen `creator` saved for `candidate_id` through the original API (never a session's `screen_key`)."""
+    return f"{PREFIX}calscreen:{creator}:{candidate_id}"
+
+
+def lti_cache_key(key: str) -> str:
+    """One value of pylti1p3's launch data storage (`server/http/lti/adapter.py`)."""
+    return f"{PREFIX}lti:cache:{key}"
+
+
+def lti_launch_key(nonce: str) -> str:
+    """An id_token nonce already launched: a replayed launch is refused."""
+    return f"{PREFIX}lti:launch:{nonce}"
+
+
+def lti_link_key(digest: str) -> str:
+    """An LMS resource link's exam (`digest`: of issuer, deployment, context and link ids)."""
+    return f"{PREFIX}lti:link:{digest}"
+
+
+def lti_handoff_key(code: str) -> str:
+    """A one-time proctor login handed from an Instructor's launch to a top-level tab."""
+    return f"{PREFIX}lti:handoff:{code}"

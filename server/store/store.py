@@ -34,6 +34,7 @@ from server.store.keys import (
     worker_key,
     worker_sessions_key,
 )
+from server.store.lti_records import LtiRecords
 from server.store.records import (
     AccountRecords,
     ApiKeyRecords,
@@ -86,6 +87,7 @@ class Store:
         self.apikeys = ApiKeyRecords(self.redis)
         self.webhooks = WebhookRecords(self.redis)
         self.saved_analyses = SavedAnalyses(self.redis)
+        self.lti = LtiRecords(self.redis)
 
     async def close(self) -> None:
         await self.redis.aclose()

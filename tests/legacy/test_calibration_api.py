@@ -1,8 +1,11 @@
 """The original gaze calibration API's contract, from its description: a calibration session over HTTP
-(create, status, link, start, frame, frames batch, complete, download) with base64 frames of a real
-candidate (the face clip) and real photos, against a real server."""
+(create, status, resume, link, start, frame, frames batch, complete, verify, download, diagnostics; screen
+detect, save and get) with base64 frames of a real candidate (the face clip) and real photos, against a real
+server; and the three paths it shares with Vigil's own routes, which keep answering Vigil's clients."""
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +13,13 @@ import aiohttp
 
 from tests.legacy.images import clip_frame_b64, jpeg_b64
 from tests.legacy.test_interview_api import post
+from tests.test_accounts import call, logged_in, new_exam
 
 SCREEN = {"screen_w": 1536, "screen_h": 864, "dpr": 1.25}
+#: the original README's `POST /api/screen/info` example (a Dell U2419H: 23.8", 527 x 296 mm with its bezel)
+ORIGINAL_SCREEN = {"screen_width_px": 1920, "screen_height_px": 1080, "screen_width_mm": 510.0,
+                   "screen_height_mm": 287.0, "dpi": 96.0, "diagonal_inches": 23.8, "monitor_name": "Dell U2419H",
+                   "camera_position": "top-center", "distance_cm": "60", "collection_method": "automatic"}
 #: frames of the clip's first 5 s: the candidate looks at the screen's centre the whole time
 CENTRE_FRAMES = range(5, 70)
 PER_POINT = 4
@@ -104,3 +112,182 @@ async def test_a_run_links_to_an_interview_session_and_unknown_ids_are_404(vigil
         assert st == 404
         st, _ = await post(http, api + "/session/create", {"session_id": "f" * 32})
         assert st == 404
+
+
+async def test_detect_resume_verify_diagnostics_and_download_by_candidate(vigil_server) -> None:
+    """The rest of the original API, as docs/legacy-apis.md's examples show it."""
+    base = vigil_server.url
+    api = base + "/api/calibration"
+    candidate = f"verify-{uuid.uuid4().hex[:8]}"
+    async with aiohttp.ClientSession() as http:
+        st, detected = await post(http, base + "/api/screen/detect", {
+            "screen_width_px": 1920, "screen_height_px": 1080, "diagonal_inches": 24, "distance_cm": "60"})
+        assert st == 200 and detected == {
+            "valid": True, "problems": [], "mm_per_px": 0.27673, "diagonal_in": 24.0,
+            "screen": {"screen_w": 1920, "screen_h": 1080, "dpr": None, "width_mm": 531.3, "height_mm": 298.9,
+                       "viewing_distance_mm": 600.0}}, detected
+        st, small = await post(http, base + "/api/screen/detect", {"screen_w": 1536, "screen_h": 864, "width_mm": 40})
+        assert st == 200 and small["valid"] is False and small["problems"] == ["width_mm must be 80-2500 mm, got 40.0"]
+        st, _ = await post(http, base + "/api/screen/detect", {"screen_h": 864})
+        assert st == 400
+
+        st, nobody = await get(http, f"{api}/verify/nobody-{candidate}")
+        assert st == 200 and nobody == {"exists": False, "candidate_id": f"nobody-{candidate}", "calibrated": False}
+        st, _ = await get(http, f"{api}/download/nobody-{candidate}")
+        assert st == 404
+
+        _, created = await post(http, api + "/session/create", {"candidate_id": candidate})
+        run = created["calibration_session_id"]
+        st, error = await post(http, f"{api}/session/{run}/resume")
+        assert st == 409, error  # nothing started: nothing to resume
+        _, started = await post(http, api + "/start", {"calibration_session_id": run, "points": 5, **SCREEN})
+        targets = started["targets"]
+        frames = iter(CENTRE_FRAMES)
+
+        async def at(index: int) -> None:
+            st, added = await post(http, api + "/frames", {"calibration_session_id": run, "point_index": index,
+                                                          "frames": [clip_frame_b64(next(frames)) for _ in range(PER_POINT)]})
+            assert st == 200 and added["accepted"] == PER_POINT, added
+
+        await at(0)
+        st, resumed = await post(http, f"{api}/session/{run}/resume")
+        assert st == 200 and resumed["status"] == "running", resumed
+        assert resumed["samples_per_point"] == {"0": PER_POINT}
+        assert resumed["remaining_points"] == [t["index"] for t in targets][1:]
+        for index in resumed["remaining_points"]:
+            await at(index)
+        st, result = await post(http, api + "/complete", {"calibration_session_id": run})
+        assert st == 200 and result["status"] == "refused", result
+
+        st, verified = await get(http, f"{api}/verify/{candidate}")
+        assert st == 200 and verified["exists"] is True and verified["calibration_session_id"] == run, verified
+        assert verified["status"] == "refused" and verified["calibrated"] is False
+        assert verified["has_screen_info"] is True and verified["has_calibration_data"] is True
+        assert verified["mean_error_px"] == result["mean_error_px"] and verified["basis"] == result["basis"]
+
+        st, diagnostics = await get(http, f"{api}/session/{run}/diagnostics")
+        assert st == 200 and diagnostics["status"] == "refused"
+        assert [p["samples"] for p in diagnostics["points"]] == [PER_POINT] * len(targets)
+        assert [p["error"]["error_px"] for p in diagnostics["points"]] == [p["error_px"] for p in result["points"]]
+        # the original's own path, which Vigil's sessions share: a run's id is the run's
+        st, same = await get(http, f"{api}/diagnostics/{run}")
+        assert st == 200 and same == diagnostics
+
+        async with http.get(f"{api}/download/{candidate}") as resp:
+            assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+            download = await resp.json()
+        assert download["calibration_session_id"] == run and download["result"]["status"] == "refused"
+
+
+async def test_the_original_screen_save_and_get_on_the_paths_vigils_sessions_use(vigil_server) -> None:
+    """docs/legacy-apis.md's screen info examples; a session token still gets Vigil's own routes."""
+    base = vigil_server.url
+    candidate = f"screen-{uuid.uuid4().hex[:8]}"
+    async with aiohttp.ClientSession() as http:
+        st, saved = await post(http, base + "/api/screen/info", {"candidate_id": candidate, **ORIGINAL_SCREEN})
+        assert st == 200 and saved == {"success": True, "candidate_id": candidate, "timestamp": saved["timestamp"],
+                                       "message": "Screen information saved successfully"}, saved
+        assert datetime.fromisoformat(saved["timestamp"]).tzinfo is None  # the original's naive UTC time
+        st, got = await get(http, f"{base}/api/screen/info/{candidate}")
+        assert st == 200 and got == {"candidate_id": candidate, **ORIGINAL_SCREEN, "timestamp": saved["timestamp"]}
+
+        # the original's defaults, and its size from the dpi when neither size nor diagonal is given
+        st, _ = await post(http, base + "/api/screen/info", {"candidate_id": candidate, "screen_width_px": 1920,
+                                                              "screen_height_px": 1080})
+        assert st == 200
+        st, got = await get(http, f"{base}/api/screen/info/{candidate}")
+        assert st == 200 and {k: got[k] for k in ORIGINAL_SCREEN} == {
+            "screen_width_px": 1920, "screen_height_px": 1080, "screen_width_mm": 508.0, "screen_height_mm": 285.8,
+            "dpi": 96.0, "diagonal_inches": None, "monitor_name": "Unknown", "camera_position": "top-center",
+            "distance_cm": "60", "collection_method": "automatic"}, got
+        # a diagonal alone gives both sides (square pixels), as screen/detect does
+        st, _ = await post(http, base + "/api/screen/info", {"candidate_id": candidate, "screen_width_px": 1920,
+                                                              "screen_height_px": 1080, "diagonal_inches": 24})
+        st, got = await get(http, f"{base}/api/screen/info/{candidate}")
+        assert (got["screen_width_mm"], got["screen_height_mm"]) == (531.3, 298.9)
+
+        # refusals: the original's validation, and Vigil's screen rules
+        st, error = await post(http, base + "/api/screen/info", {"candidate_id": candidate, **ORIGINAL_SCREEN,
+                                                                  "camera_position": "behind"})
+        assert st == 400, error
+        st, error = await post(http, base + "/api/screen/info", {"candidate_id": candidate, **ORIGINAL_SCREEN,
+                                                                  "screen_width_mm": 40, "screen_height_mm": 22})
+        assert st == 400 and error["error"] == "implausible screen description", error
+        st, error = await post(http, base + "/api/screen/info", {"candidate_id": candidate, **ORIGINAL_SCREEN,
+                                                                  "distance_cm": "far"})
+        assert st == 400, error
+        # a candidate nobody saved a screen for, without credentials: Vigil's answer, as before
+        st, error = await get(http, f"{base}/api/screen/info/nobody-{candidate}")
+        assert st == 401, error
+
+        # a Vigil session of the same candidate id: its token always reaches Vigil's routes
+        st, created = await call(http, "POST", base + "/api/sessions", json={"candidate_id": candidate})
+        assert st == 201
+        token = created["token"]
+        st, error = await call(http, "POST", base + "/api/screen/info", token,
+                               json={"candidate_id": candidate, **ORIGINAL_SCREEN})
+        assert st == 400, error  # Vigil's body has screen_w, screen_h
+        st, error = await call(http, "GET", f"{base}/api/screen/info/{candidate}", token)
+        assert st == 404, error  # the session's own document: none yet (never the original's)
+        st, stored = await call(http, "POST", base + "/api/screen/info", token, json={"candidate_id": candidate, **SCREEN})
+        assert st == 200 and stored["session_id"] == created["session_id"], stored
+        st, own = await call(http, "GET", f"{base}/api/screen/info/{candidate}", token)
+        assert st == 200 and own["screen_w"] == 1536 and own["session_id"] == created["session_id"]
+        # and the original's is as its caller left it
+        st, got = await get(http, f"{base}/api/screen/info/{candidate}")
+        assert st == 200 and got["screen_width_px"] == 1920 and "session_id" not in got
+
+
+async def test_in_production_the_shared_paths_are_the_callers_own_and_vigils_refusals_stand(
+        vigil_server_factory) -> None:
+    server = await vigil_server_factory(env="production", jwt_secret="x" * 32, legacy_apis=("calibration",))
+    base = server.url
+    _, owner = await logged_in(server, "proctor")
+    _, other = await logged_in(server, "proctor")
+    candidate = f"prod-{uuid.uuid4().hex[:8]}"
+    body = {"candidate_id": candidate, **ORIGINAL_SCREEN}
+    async with aiohttp.ClientSession() as http:
+        st, error = await call(http, "POST", base + "/api/screen/info", json=body)
+        assert st == 401, error  # no credentials: no original API, and Vigil's wants a session token
+        st, saved = await call(http, "POST", base + "/api/screen/info", owner, json=body)
+        assert st == 200 and saved["success"] is True, saved
+        st, got = await call(http, "GET", f"{base}/api/screen/info/{candidate}", owner)
+        assert st == 200 and got["monitor_name"] == "Dell U2419H"
+        st, error = await call(http, "GET", f"{base}/api/screen/info/{candidate}", other)
+        assert st == 400 and "session_id" in error["error"], error  # Vigil's: name the session
+        st, error = await call(http, "GET", f"{base}/api/screen/info/{candidate}")
+        assert st == 401, error
+
+        st, created = await call(http, "POST", base + "/api/calibration/session/create", owner, json={})
+        run = created["calibration_session_id"]
+        st, diagnostics = await call(http, "GET", f"{base}/api/calibration/diagnostics/{run}", owner)
+        assert st == 200 and diagnostics["calibration_session_id"] == run and diagnostics["points"] == []
+        st, error = await call(http, "GET", f"{base}/api/calibration/diagnostics/{run}", other)
+        assert st == 404, error  # not theirs: Vigil's unknown session
+        st, error = await call(http, "GET", f"{base}/api/calibration/diagnostics/{run}")
+        assert st == 401, error
+
+        # Vigil's own reads on the same paths: the owning proctor names a session of their exam
+        exam = await new_exam(http, base, owner)
+        st, session = await call(http, "POST", base + "/api/sessions",
+                                 json={"candidate_id": candidate, "join_code": exam["join_code"]})
+        assert st == 201
+        st, diag = await call(http, "GET", f"{base}/api/calibration/diagnostics/{session['session_id']}", owner)
+        assert st == 200 and diag == {"session_id": session["session_id"], "candidate_id": candidate,
+                                      "calibration": None}
+        st, error = await call(http, "GET", f"{base}/api/screen/info/{candidate}?session_id={session['session_id']}",
+                               owner)
+        assert st == 404, error  # the session's own document: none (the original's is not it)
+
+
+async def test_the_shared_paths_answer_as_before_when_the_original_api_is_off(vigil_server_factory) -> None:
+    server = await vigil_server_factory(env="production", jwt_secret="x" * 32)
+    _, proctor = await logged_in(server, "proctor")
+    async with aiohttp.ClientSession() as http:
+        st, error = await call(http, "POST", server.url + "/api/screen/info", proctor,
+                               json={"candidate_id": "off", **ORIGINAL_SCREEN})
+        assert st == 401 and error["error"].startswith("session token required"), error
+        st, error = await call(http, "GET", server.url + "/api/screen/info/off", proctor)
+        assert st == 400, error
+        st, error = await call(http, "GET", f"{server.url}/api/calibration/diagnostics/{'0' * 32}", proctor)
+        assert st == 404 and error["error"] == "unknown session", error

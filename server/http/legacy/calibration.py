@@ -13,6 +13,20 @@
     POST /api/calibration/complete                {"calibration_session_id"}  -> the result (as the data channel's
                                                   `calibration.result`: ok, status, errors in px/deg/mm, per point)
     GET  /api/calibration/session/{id}/download   -> the run with its fitted model, as a JSON download
+    POST /api/calibration/session/{id}/resume     -> the running run and the dots still without a frame
+    GET  /api/calibration/session/{id}/diagnostics -> samples and rejections per dot, the per-dot errors
+    GET  /api/calibration/verify/{candidate_id}   -> whether the candidate has a run, and its verdict
+    GET  /api/calibration/download/{candidate_id} -> the candidate's newest run, as the download above
+    POST /api/screen/detect                       {"screen_w" | "screen_width_px", "screen_h" | ..., "dpr"?,
+                                                   sizes in mm or "diagonal_inches"?, "distance_cm"?}
+                                                  -> {"valid", "problems", "screen", "mm_per_px"?, "diagonal_in"?}
+    POST /api/screen/info                         {"candidate_id", "screen_width_px", "screen_height_px", ...}
+                                                  -> {"success", "candidate_id", "timestamp", "message"}
+    GET  /api/screen/info/{candidate_id}          -> the screen saved above
+    GET  /api/calibration/diagnostics/{id}        -> the run's diagnostics, as .../session/{id}/diagnostics
+
+The last three paths are also Vigil's own routes: `server.http.legacy.shared_paths` gives each call to
+one or the other (`is_original_screen`, `saved_screen`, `visible_run` say when it is this API's).
 
 The client shows the dots itself, so each frame says which dot it was taken at (`point_index`): no
 timing is inferred, unlike the data-channel calibration (`server.live.calibration`), whose result fields
@@ -21,18 +35,26 @@ gaze) and becomes a `FeatureSample` or a counted rejection (`analysis_sample`: n
 blink, ...). `complete` fits on the fit dots and judges on the validation dots (`evaluate`).
 
 A run is one JSON document in the store (`calibration_run_key`, `RETENTION_S`), changed under a per-run
-lock on this worker; in production it is seen by whoever created it and admins. Linking records the
+lock on this worker; in production it is seen by whoever created it and admins. "By candidate" (verify,
+download) means the newest run the caller made for that candidate id (`latest_calibration_run_key`):
+candidate ids are the client's words, so one caller's runs never answer for another's. `screen/detect`
+checks a browser's screen description with the rules of Vigil's own `POST /api/screen/info`
+(`screen_geometry.screen_problems`) and stores nothing; the original `POST /api/screen/info` checks
+with the same rules and saves the screen for the caller and candidate (`legacy_screen_key`), never in a
+session's screen document. Linking records the
 interview session's id in the run; Vigil's interview API does not apply the map to that session's gaze.
 """
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from pipeline.calibration.accuracy import ScreenGeometry
 from pipeline.calibration.evaluate import evaluate
@@ -42,11 +64,13 @@ from pipeline.calibration.targets import sequence
 from server.accounts.auth import User
 from server.http.errors import json_response, read_json
 from server.http.keys import HTTP_SESSIONS, PIPELINE, SETTINGS, STORE
-from server.http.legacy.common import admit, analyse_frame, frame_payload, visible_session
+from server.http.legacy.common import admit, admitted, analyse_frame, frame_payload, visible_session
+from server.http.routes.screen import MAX_BODY_BYTES as SCREEN_BODY_BYTES
 from server.live.calibration import result_fields
+from server.live.screen_geometry import physical_size_fields, screen_problems, sides_from_diagonal
 from server.protocol.errors import ApiError
 from server.protocol.http import ID_PATTERN
-from server.store.keys import calibration_run_key
+from server.store.keys import calibration_run_key, latest_calibration_run_key, legacy_screen_key
 
 API = "calibration"
 #: the stages a calibration frame needs
@@ -56,6 +80,13 @@ MAX_BATCH = 30
 RUN_ID = Field(pattern=r"^[0-9a-f]{32}$")
 #: run fields left out of the status answer (the download has the model; samples are counted)
 PRIVATE = ("samples", "model", "created_by")
+#: the creator of runs made where callers are anonymous (dev)
+ANYONE = "anyone"
+#: the field that tells the original's screen description from Vigil's own (`screen_w`)
+ORIGINAL_SCREEN_FIELD = "screen_width_px"
+CameraPosition = Literal["top-center", "top-left", "top-right", "bottom-center", "bottom-left", "bottom-right",
+                         "left-center", "right-center", "embedded"]
+Label = Annotated[str, Field(max_length=200)]
 
 routes = web.RouteTableDef()
 
@@ -101,6 +132,40 @@ class CompleteRun(_Body):
     calibration_session_id: Annotated[str, RUN_ID]
 
 
+def _either(*names: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(*names))
+
+
+class DetectScreen(_Body):
+    """A screen as a browser detected it: Vigil's field names or the original API's."""
+
+    screen_w: float = Field(validation_alias=AliasChoices("screen_w", "screen_width_px"))
+    screen_h: float = Field(validation_alias=AliasChoices("screen_h", "screen_height_px"))
+    dpr: float | None = _either("dpr", "device_pixel_ratio")
+    width_mm: float | None = _either("width_mm", "screen_mm_w", "screen_width_mm")
+    height_mm: float | None = _either("height_mm", "screen_mm_h", "screen_height_mm")
+    diagonal_in: float | None = _either("diagonal_in", "diagonal_inches")
+    viewing_distance_mm: float | None = None
+    distance_cm: float | None = None
+
+
+class SaveScreen(_Body):
+    """The original `POST /api/screen/info` body: its fields and defaults (its README)."""
+
+    candidate_id: Annotated[str, Field(pattern=ID_PATTERN)]
+    # bounded only so the arithmetic stays finite: Vigil's screen rules judge the size
+    screen_width_px: Annotated[int, Field(gt=0, le=1_000_000)]
+    screen_height_px: Annotated[int, Field(gt=0, le=1_000_000)]
+    screen_width_mm: Annotated[float, Field(gt=0)] | None = None
+    screen_height_mm: Annotated[float, Field(gt=0)] | None = None
+    dpi: Annotated[float, Field(gt=0)] = 96.0
+    diagonal_inches: Annotated[float, Field(gt=0)] | None = None
+    monitor_name: Label = "Unknown"
+    camera_position: CameraPosition = "top-center"
+    distance_cm: Annotated[str, Field(max_length=32)] | int | float = "60"  # the original's is a string
+    collection_method: Label = "automatic"
+
+
 # -- the run document ---------------------------------------------------------------------------
 async def _run(request: web.Request, run_id: str, user: User | None) -> dict[str, Any]:
     """The run, for its creator or an admin (dev: anyone); 404 otherwise, as for an unknown id."""
@@ -110,6 +175,20 @@ async def _run(request: web.Request, run_id: str, user: User | None) -> dict[str
     if doc is None or (user is not None and user.role != "admin" and creator not in (None, user.user_id)):
         raise ApiError(404, "unknown calibration session", {"calibration_session_id": run_id})
     return doc
+
+
+def _creator(user: User | None) -> str:
+    return ANYONE if user is None else user.user_id
+
+
+async def _latest_run(request: web.Request, user: User | None) -> dict[str, Any]:
+    """The newest run the caller made for `{candidate_id}`; 404 when there is none."""
+    cid = request.match_info["candidate_id"]
+    index = await request.app[STORE].get_json(latest_calibration_run_key(_creator(user), cid)) \
+        if re.match(ID_PATTERN, cid) else None
+    if index is None:
+        raise ApiError(404, "no calibration session for this candidate", {"candidate_id": cid[:128]})
+    return await _run(request, str(index["calibration_session_id"]), user)
 
 
 async def _save(request: web.Request, doc: dict[str, Any]) -> None:
@@ -183,6 +262,8 @@ async def create_run(request: web.Request) -> web.Response:
            "screen": None, "points": None, "targets": [], "samples": {}, "rejected": {}, "result": None,
            "model": None}
     await _save(request, doc)
+    await request.app[STORE].put_json(latest_calibration_run_key(_creator(user), body.candidate_id),
+                                      {"calibration_session_id": run_id})
     return json_response({"calibration_session_id": run_id, "status": "created", "created_at": now})
 
 
@@ -269,10 +350,158 @@ async def complete_run(request: web.Request) -> web.Response:
     return json_response({"calibration_session_id": run_id, **result})
 
 
+def _download(doc: dict[str, Any]) -> web.Response:
+    run_id = doc["calibration_session_id"]
+    return json_response({**public(doc), "model": doc.get("model")}, headers={
+        "Content-Disposition": f'attachment; filename="calibration-{run_id}.json"', "Cache-Control": "no-store"})
+
+
 @routes.get("/api/calibration/session/{run_id}/download")
 async def download_run(request: web.Request) -> web.Response:
     user = await admit(request, API)
-    run_id = request.match_info["run_id"]
-    doc = await _run(request, run_id, user)
-    return json_response({**public(doc), "model": doc.get("model")}, headers={
-        "Content-Disposition": f'attachment; filename="calibration-{run_id}.json"', "Cache-Control": "no-store"})
+    return _download(await _run(request, request.match_info["run_id"], user))
+
+
+@routes.get("/api/calibration/download/{candidate_id}")
+async def download_latest(request: web.Request) -> web.Response:
+    user = await admit(request, API)
+    return _download(await _latest_run(request, user))
+
+
+@routes.post("/api/calibration/session/{run_id}/resume")
+async def resume_run(request: web.Request) -> web.Response:
+    """A run goes on where it stopped, on any worker: this says where (the dots still without a frame)."""
+    user = await admit(request, API)
+    doc = await _run(request, request.match_info["run_id"], user)
+    if doc.get("status") != "running":
+        raise ApiError(409, f"calibration is {doc.get('status')}: nothing to resume; POST /api/calibration/start",
+                       {"status": doc.get("status")})
+    remaining = [t["index"] for t in doc["targets"] if not doc["samples"].get(str(t["index"]))]
+    return json_response({**public(doc), "remaining_points": remaining})
+
+
+def diagnostics(doc: dict[str, Any]) -> dict[str, Any]:
+    """A run's dots with their accepted frames and, once complete, their errors; its rejections."""
+    result = doc.get("result") or {}
+    errors = {p["index"]: p for p in result.get("points") or []}
+    points = [{**t, "samples": len(doc["samples"].get(str(t["index"]), [])), "error": errors.get(t["index"])}
+              for t in doc["targets"]]
+    return {"calibration_session_id": doc["calibration_session_id"], "status": doc.get("status"), "points": points,
+            "rejected": doc.get("rejected") or {}, "basis": result.get("basis"),
+            "mean_error_px": result.get("mean_error_px"), "message": result.get("message")}
+
+
+@routes.get("/api/calibration/session/{run_id}/diagnostics")
+async def run_diagnostics(request: web.Request) -> web.Response:
+    user = await admit(request, API)
+    return json_response(diagnostics(await _run(request, request.match_info["run_id"], user)))
+
+
+async def visible_run(request: web.Request, run_id: str) -> dict[str, Any] | None:
+    """The run `run_id` when this API is on and shows it to the caller, else None (no error)."""
+    on, user = await admitted(request, API)
+    if not on:
+        return None
+    try:
+        return await _run(request, run_id, user)
+    except ApiError:
+        return None
+
+
+@routes.get("/api/calibration/verify/{candidate_id}")
+async def verify(request: web.Request) -> web.Response:
+    """Whether the candidate has a calibration, and whether it held on the held-out validation dots."""
+    user = await admit(request, API)
+    cid = request.match_info["candidate_id"]
+    try:
+        doc = await _latest_run(request, user)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return json_response({"exists": False, "candidate_id": cid[:128], "calibrated": False})
+    result = doc.get("result") or {}
+    saved = await request.app[STORE].get_json(legacy_screen_key(_creator(user), doc["candidate_id"]))
+    return json_response({
+        "exists": True, "candidate_id": doc["candidate_id"], "calibration_session_id": doc["calibration_session_id"],
+        "status": doc.get("status"), "created_at": doc.get("created_at"),
+        "has_screen_info": doc.get("screen") is not None or saved is not None,
+        "has_calibration_data": doc.get("model") is not None, "calibrated": doc.get("status") == "calibrated",
+        "mean_error_px": result.get("mean_error_px"), "mean_error_deg": result.get("mean_error_deg"),
+        "basis": result.get("basis")})
+
+
+@routes.post("/api/screen/detect")
+async def detect_screen(request: web.Request) -> web.Response:
+    """Check a detected screen with Vigil's rules; nothing is stored."""
+    await admit(request, API)
+    body = DetectScreen.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
+    width_mm, height_mm = body.width_mm, body.height_mm
+    if width_mm is None and height_mm is None and body.diagonal_in:
+        width_mm, height_mm = sides_from_diagonal(body.screen_w, body.screen_h, body.diagonal_in)
+    distance = body.viewing_distance_mm if body.viewing_distance_mm is not None else \
+        (body.distance_cm * 10 if body.distance_cm is not None else None)
+    screen = {"screen_w": body.screen_w, "screen_h": body.screen_h, "dpr": body.dpr, "width_mm": width_mm,
+              "height_mm": height_mm, "viewing_distance_mm": distance}
+    problems = screen_problems(**screen)
+    size = physical_size_fields(body.screen_w, width_mm, height_mm) if not problems else {}
+    return json_response({"valid": not problems, "problems": problems,
+                          "screen": {k: round(v, 1) if isinstance(v, float) and k.endswith("_mm") else v
+                                     for k, v in screen.items()}, **size})
+
+
+# -- screen info save / get: paths shared with Vigil's own (server.http.legacy.shared_paths) --------------
+async def is_original_screen(request: web.Request) -> bool:
+    """Whether a `POST /api/screen/info` is this API's: it is on and takes the caller, and the body is the
+    original's (`screen_width_px`, where Vigil's own says `screen_w`)."""
+    if not (await admitted(request, API))[0]:
+        return False
+    try:
+        body = await read_json(request, SCREEN_BODY_BYTES)
+    except ApiError:
+        return False
+    return isinstance(body, dict) and ORIGINAL_SCREEN_FIELD in body
+
+
+def _physical_size(body: SaveScreen) -> tuple[float | None, float | None]:
+    """The screen's size in mm: as given, else from the diagonal (square pixels), else from the dpi (the original's)."""
+    if body.screen_width_mm is not None or body.screen_height_mm is not None:
+        return body.screen_width_mm, body.screen_height_mm
+    w, h = body.screen_width_px, body.screen_height_px
+    if body.diagonal_inches is not None:
+        w_mm, h_mm = sides_from_diagonal(w, h, body.diagonal_inches)
+    else:
+        w_mm, h_mm = w / body.dpi * 25.4, h / body.dpi * 25.4
+    return round(w_mm, 1), round(h_mm, 1)
+
+
+def _distance_mm(distance_cm: str | int | float) -> float:
+    try:
+        return float(distance_cm) * 10
+    except (ValueError, OverflowError):
+        raise ApiError(400, "distance_cm must be a number of centimetres", {"distance_cm": distance_cm}) from None
+
+
+async def save_screen(request: web.Request) -> web.Response:
+    """The original save: checked with Vigil's screen rules, kept for the caller and candidate."""
+    user = await admit(request, API)
+    body = SaveScreen.model_validate(await read_json(request, SCREEN_BODY_BYTES))
+    width_mm, height_mm = _physical_size(body)
+    problems = screen_problems(screen_w=body.screen_width_px, screen_h=body.screen_height_px, width_mm=width_mm,
+                               height_mm=height_mm, viewing_distance_mm=_distance_mm(body.distance_cm))
+    if problems:
+        raise ApiError(400, "implausible screen description", problems, code="invalid_screen")
+    timestamp = datetime.now(UTC).replace(tzinfo=None).isoformat()  # the original's naive UTC ISO time
+    doc = {**body.model_dump(), "screen_width_mm": width_mm, "screen_height_mm": height_mm, "timestamp": timestamp}
+    await request.app[STORE].put_json(legacy_screen_key(_creator(user), body.candidate_id), doc)
+    return json_response({"success": True, "candidate_id": body.candidate_id, "timestamp": timestamp,
+                          "message": "Screen information saved successfully"})
+
+
+async def saved_screen(request: web.Request) -> dict[str, Any] | None:
+    """The screen the caller saved for `{candidate_id}`; None when this API is off, does not take the
+    caller, or holds none (no error: Vigil's own route answers then)."""
+    on, user = await admitted(request, API)
+    cid = request.match_info["candidate_id"]
+    if not on or not re.match(ID_PATTERN, cid):
+        return None
+    return await request.app[STORE].get_json(legacy_screen_key(_creator(user), cid))

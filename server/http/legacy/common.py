@@ -32,6 +32,15 @@ async def admit(request: web.Request, api: str) -> User | None:
     return await integrator(request)
 
 
+async def admitted(request: web.Request, api: str) -> tuple[bool, User | None]:
+    """`admit` without its refusals: whether `api` is on and takes this caller, and who the caller is.
+    For a path an original API shares with Vigil's own routes, which decide the refusal."""
+    try:
+        return True, await admit(request, api)
+    except ApiError:
+        return False, None
+
+
 def require_on(request: web.Request, api: str) -> None:
     """404 while `api` is switched off (VIGIL_LEGACY_APIS)."""
     if not request.app[SETTINGS].legacy_api_enabled(api):

@@ -24,6 +24,12 @@ def _secure_cookie(request: web.Request) -> bool:
     return request.app[SETTINGS].env == "production"
 
 
+def set_account_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    """The account cookie pages authenticate with (also set by an LTI Instructor's one-time login)."""
+    response.set_cookie(COOKIE, token, max_age=USER_TOKEN_TTL_S, path="/", httponly=True,
+                        samesite="Strict", secure=_secure_cookie(request))
+
+
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
     accounts = request.app[ACCOUNTS]
@@ -46,8 +52,7 @@ async def login(request: web.Request) -> web.Response:
     user, issued = await accounts.login(body.email, body.password, request.remote or "?", time.time())
     resp = json_response({"token": issued.token, "token_type": "bearer", "expires_at": issued.expires_at,
                               "user": await accounts.profile(user)})
-    resp.set_cookie(COOKIE, issued.token, max_age=USER_TOKEN_TTL_S, path="/", httponly=True,
-                    samesite="Strict", secure=_secure_cookie(request))
+    set_account_cookie(request, resp, issued.token)
     return resp
 
 

@@ -9,6 +9,9 @@
 A stored calibration belongs to the session's authenticated identity, or to the session alone without
 one (`server.store.keys.document_owner`, written by server/live/calibration.py); it carries the exam it
 was made in, and `server.http.access.candidate_document` applies the access rules.
+
+The original gaze calibration API shares the diagnostics path (for its runs' ids):
+`server.http.legacy.shared_paths` routes it, here for anything that is not such a run.
 """
 from __future__ import annotations
 
@@ -23,7 +26,6 @@ from server.store.keys import calibration_key
 routes = web.RouteTableDef()
 
 
-@routes.get("/api/calibration/diagnostics/{session_id}")
 async def diagnostics(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin")
     raw = access.session.get("calibration")

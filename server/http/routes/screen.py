@@ -9,6 +9,9 @@ The document belongs to the session's authenticated identity (shared by that ide
 to the session alone when it has none (`server.store.keys.document_owner`): a candidate id typed by a
 client never reaches another session's document. It carries the exam it was written from;
 `server.http.access.candidate_document` applies the access rules.
+
+The original gaze calibration API shares both paths: `server.http.legacy.shared_paths` routes them,
+here when the caller presents a session token (or, to read, `?session_id=`).
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from aiohttp import web
 from server.http.access import candidate_document, token_session
 from server.http.errors import json_response, read_json
 from server.http.keys import STORE
-from server.live.screen_geometry import screen_problems
+from server.live.screen_geometry import physical_size_fields, screen_problems
 from server.protocol.errors import ApiError
 from server.protocol.http import ScreenInfo
 from server.store.keys import document_owner, screen_key
@@ -29,8 +32,6 @@ from server.store.keys import document_owner, screen_key
 MAX_BODY_BYTES = 4096
 #: a window may hang this far (CSS px) past the screen's edges (multi-monitor desktops, shadows).
 WINDOW_SLACK_PX = 64.0
-
-routes = web.RouteTableDef()
 
 
 def _problems(body: ScreenInfo) -> list[str]:
@@ -47,7 +48,6 @@ def _problems(body: ScreenInfo) -> list[str]:
     return out
 
 
-@routes.post("/api/screen/info")
 async def post_screen_info(request: web.Request) -> web.Response:
     sid = token_session(request)
     if sid is None:
@@ -64,14 +64,10 @@ async def post_screen_info(request: web.Request) -> web.Response:
         raise ApiError(400, "implausible screen description", problems, code="invalid_screen")
     doc: dict[str, Any] = {**body.model_dump(), "session_id": sid, "exam_id": session.get("exam_id", ""),
                            "updated_at": time.time()}
-    if body.width_mm:
-        doc["mm_per_px"] = round(body.width_mm / body.screen_w, 5)
-        if body.height_mm:
-            doc["diagonal_in"] = round((body.width_mm ** 2 + body.height_mm ** 2) ** 0.5 / 25.4, 1)
+    doc.update(physical_size_fields(body.screen_w, body.width_mm, body.height_mm))
     await store.put_json(screen_key(document_owner(sid, session.get("identity"))), doc)
     return json_response(doc)
 
 
-@routes.get("/api/screen/info/{candidate_id}")
 async def get_screen_info(request: web.Request) -> web.Response:
     return json_response(await candidate_document(request, screen_key, "screen info"))

@@ -1,0 +1,2 @@
+"""The LTI 1.3 tool (docs/lti.md): routes in `routes.py`, pylti1p3's aiohttp adapter in `adapter.py`, the
+registrations and key in `registry.py`, the claims read as data in `claims.py` (pure)."""

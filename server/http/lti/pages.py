@@ -1,0 +1,55 @@
+"""The pages an LTI launch answers with: the candidate's embedded client, the instructor's way in.
+
+The candidate's page hosts `static/vigil-client.js` (docs/embedding.md) on the session the launch made:
+the session id and token go to the page as JSON in a `<script type="application/json">` (with `<`
+escaped, so no value can close the element), never in the URL. The instructor's page carries a
+one-time login link for the proctor pages, opened as a top-level tab: an LMS frames the tool, and the
+account cookie (SameSite=Strict) is only set and sent first-party.
+"""
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from aiohttp import web
+
+HEAD = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="/favicon.ico" type="image/svg+xml"><link rel="stylesheet" href="/static/vigil.css">'
+        '<title>{title}</title></head>')
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _json_for_script(data: dict[str, Any]) -> str:
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def candidate_page(*, title: str, session_id: str, token: str, candidate_id: str, name: str) -> web.Response:
+    launch = {"sessionId": session_id, "token": token, "candidateId": candidate_id}
+    body = (HEAD.format(title=html.escape(title)) +
+            '<body data-vigil-state="idle"><main class="exam">'
+            f'<h1>{html.escape(title)}</h1>'
+            f'<p>{html.escape(name)}, this activity is proctored: your camera and microphone are analysed '
+            'while you work, and a proctor may review the recording\'s events.</p>'
+            '<p><button id="start" type="button">I agree to be proctored: start</button> '
+            '<button id="calibrate" type="button" hidden>Calibrate gaze</button> '
+            '<button id="finish" type="button" hidden>Finish</button></p>'
+            '<div id="vigil-camera"></div>'
+            '<p id="vigil-status" role="status" aria-live="polite">Proctoring starts when you press start.</p>'
+            '<ul id="vigil-warnings" aria-live="polite"></ul></main>'
+            f'<script type="application/json" id="vigil-launch">{_json_for_script(launch)}</script>'
+            '<script src="/static/calibration.js"></script>'
+            '<script type="module" src="/static/lti-launch.js"></script></body></html>')
+    return web.Response(text=body, content_type="text/html", headers=NO_STORE)
+
+
+def instructor_page(*, title: str, exam_id: str, handoff_url: str) -> web.Response:
+    body = (HEAD.format(title=html.escape(title)) +
+            '<body><main class="exam">'
+            f'<h1>{html.escape(title)}</h1>'
+            '<p>Candidates who open this activity are proctored by Vigil. You are its proctor.</p>'
+            f'<p><a id="open-dashboard" href="{html.escape(handoff_url)}" target="_blank" rel="noopener">'
+            'Open the proctor dashboard</a> (a new tab; the link works once, for two minutes).</p>'
+            f'<p class="muted">Exam id: <code>{html.escape(exam_id)}</code></p></main></body></html>')
+    return web.Response(text=body, content_type="text/html", headers=NO_STORE)
