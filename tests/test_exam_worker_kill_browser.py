@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from server.store.store import Store
 from tests.browser import launch_chromium
+from tests.conftest import RunningServer
 from tests.test_exam_browser import (  # noqa: F401 (fixtures)
     LIVE_WITH_ONE_FACE,
     WAIT_MS,
@@ -34,7 +34,6 @@ BACK_LIVE_WITHIN_S = 20.0
 
 async def test_killing_the_worker_that_holds_the_peer_resumes_the_page(two_workers, fake_media) -> None:  # noqa: F811
     base, store = two_workers
-    store: Store  # type: ignore[no-redef]
     camera, mic = fake_media
     async with launch_chromium(camera, mic) as context:
         page = await context.new_page()
@@ -44,8 +43,8 @@ async def test_killing_the_worker_that_holds_the_peer_resumes_the_page(two_worke
         await page.expose_function("noteState", lambda state: states.append(state))
         await page.add_init_script("""new MutationObserver(() => window.noteState(document.body.dataset.vigilState))
           .observe(document, { subtree: true, attributeFilter: ["data-vigil-state"] });""")
-        server = _Base(base, store)
-        sid, _ = await start_exam(page, server, "browser-worker-kill")  # type: ignore[arg-type]
+        # the two workers share one port: start_exam needs only the URL and the store
+        sid, _ = await start_exam(page, RunningServer(base, app=None, settings=None, store=store), "browser-worker-kill")
 
         async def live_on_a_worker() -> bool:
             data = await store.session(sid)
@@ -79,10 +78,3 @@ async def test_killing_the_worker_that_holds_the_peer_resumes_the_page(two_worke
         assert events_after[:len(events_before)] == events_before
         assert not errors, errors
 
-
-class _Base:
-    """What start_exam needs of a server: its URL (the two workers share one port)."""
-
-    def __init__(self, url: str, store: Store) -> None:
-        self.url = url
-        self.store = store
