@@ -73,20 +73,22 @@ async def store_status(server: RunningServer, sid: str) -> str | None:
 
 
 async def start_exam(page: Page, server: RunningServer, candidate: str) -> tuple[str, dict[str, float]]:
-    """Open the page, consent, and wait for live + one face; the session id and the timings in seconds."""
+    """Open the page, consent, pass the system check and wait for live + one face; the session id and the
+    timings in seconds from the click on "Start the exam"."""
     await page.goto(server.url + "/")
     assert await page.get_attribute("body", "data-vigil-state") == "consent"
     await page.fill("#candidate", candidate)
-    await page.click("#agree")  # consent, then the system check opens the camera
-    await page.wait_for_selector("#begin:not([disabled])", timeout=WAIT_MS)
 
     def is_create(r: Response) -> bool:
         return r.url.endswith("/api/sessions") and r.request.method == "POST"
 
+    # consent; the system check opens the camera, then makes the session to test the network with
     async with page.expect_response(is_create, timeout=WAIT_MS) as info:
-        t0 = time.monotonic()
-        await page.click("#begin")
+        await page.click("#agree")
     created = await (await info.value).json()
+    await page.wait_for_selector("#begin:not([disabled])", timeout=WAIT_MS)
+    t0 = time.monotonic()
+    await page.click("#begin")
     timings: dict[str, float] = {}
     await page.wait_for_function(CAMERA_OPEN, timeout=WAIT_MS)
     timings["camera_open"] = time.monotonic() - t0
