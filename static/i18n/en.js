@@ -5,6 +5,7 @@ export default {
   "status.connecting": "Connecting to the proctoring server...",
   "status.connected": "Connected: looking for your face...",
   "status.reconnecting": "Reconnecting... your exam continues, please stay on this page.",
+  "status.server_silent": "The proctoring server is not answering right now. Your exam continues: please stay on this page.",
   "status.face_found": "Face found: you are being proctored.",
   "status.no_face": "No face found: please face the camera.",
   "status.several_faces": "More than one face: only you should be in view.",

@@ -4,6 +4,7 @@ export default {
   "status.connecting": "Connexion au serveur de surveillance...",
   "status.connected": "Connecté : recherche de votre visage...",
   "status.reconnecting": "Reconnexion... votre examen continue, restez sur cette page.",
+  "status.server_silent": "Le serveur de surveillance ne répond pas pour le moment. Votre examen continue : restez sur cette page.",
   "status.face_found": "Visage détecté : vous êtes surveillé(e).",
   "status.no_face": "Aucun visage détecté : placez-vous face à la caméra.",
   "status.several_faces": "Plus d'un visage : vous seul(e) devez être visible.",
