@@ -181,6 +181,13 @@ async def test_the_page_speaks_french_when_asked(vigil_server, fake_media) -> No
         await page.wait_for_function("() => document.getElementById('agree').textContent.includes('accepte')",
                                      timeout=WAIT_MS)
         assert await page.text_content("#finish") == "Terminer l'examen"
+        # the consent text, the labels, the placeholder and the calibration overlay too
+        assert (await page.text_content("#consent p") or "").startswith("Cet examen est surveillé")
+        assert "démonstration" in (await page.get_attribute("#joincode", "placeholder") or "")
+        assert await page.get_attribute("html", "lang") == "fr"
+        await page.evaluate("window.VigilCalibration.open()")
+        assert await page.text_content("#cal-start") == "Commencer le calibrage"
+        assert await page.get_attribute("#cal-card-width", "aria-label") == "Largeur du rectangle"
 
 
 async def test_a_session_made_by_the_hosts_backend_is_offered_not_resumed(vigil_server, fake_media) -> None:  # noqa: F811
