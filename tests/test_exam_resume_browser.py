@@ -128,6 +128,22 @@ async def test_a_denied_camera_is_explained_in_the_system_check(vigil_server, fa
     assert not await vigil_server.store.live_sessions()
 
 
+async def test_an_unknown_join_code_goes_back_to_consent_with_the_reason(vigil_server, fake_media) -> None:  # noqa: F811
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.goto(vigil_server.url + "/")
+        await page.fill("#joincode", "NO-SUCH-CODE")
+        await page.click("#agree")
+        await page.wait_for_selector("#consent-status", state="visible", timeout=WAIT_MS)
+        assert "join code is not known" in (await page.text_content("#consent-status") or "")
+        assert await page.get_attribute("body", "data-vigil-state") == "consent"
+        assert not await page.is_visible("#check")
+        # the camera the check opened is released
+        assert await page.evaluate("document.getElementById('check-preview').srcObject.getTracks()"
+                                   ".every((t) => t.readyState === 'ended')")
+
+
 async def test_the_system_check_lists_devices_and_hears_the_microphone(vigil_server, fake_media) -> None:  # noqa: F811
     camera, mic = fake_media
     async with launch_chromium(camera, mic) as context:
