@@ -83,8 +83,8 @@ async function start() {
 
 // Makes (or reuses) the exam's session and tests the network through its ICE servers. A network
 // that fails the test is explained but does not block the start: the real connection may still work
-// (a direct path), and the client keeps retrying with the same advice on screen. False when no
-// session could be made (the candidate must fix something first).
+// (a direct path), and the client keeps trying. False when no session could be made (the candidate
+// must fix something first).
 async function checkNetwork() {
   const line = $("check-network");
   line.hidden = false;
