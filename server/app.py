@@ -40,6 +40,7 @@ from server.http.keys import (
     APIKEYS,
     AUTH,
     BASELINE_SOCKETS,
+    CHECK_FRAME_LIMITS,
     EXAMS,
     FANOUT,
     HTTP_SESSIONS,
@@ -61,6 +62,7 @@ from server.http.routes import (
     accounts,
     apikeys,
     calibration,
+    check_frame,
     exams,
     face_ws,
     health,
@@ -81,7 +83,7 @@ log = logging.getLogger(__name__)
 
 #: every route of the API, one table per resource; `face_ws` is the seed's WebSocket API, a benchmark baseline;
 #: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS)
-ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
+ROUTE_TABLES = (health.routes, sessions.routes, check_frame.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, whip.routes, openapi.routes,
                 pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
                 legacy_calibration.routes)
@@ -155,6 +157,7 @@ def _put_keys(app: web.Application, parts: WorkerParts, settings: Settings, stor
     app[JOIN_TOKENS] = JoinTokens(parts.tokens.secret, app[APIKEYS])
     app[WEBHOOKS] = Webhooks(store.webhooks)
     app[HTTP_SESSIONS] = parts.http_sessions
+    app[CHECK_FRAME_LIMITS] = check_frame.new_limits()
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,

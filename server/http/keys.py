@@ -19,6 +19,7 @@ from server.accounts.users import Accounts
 from server.accounts.webhooks import Webhooks
 from server.cluster.fanout import LiveFanout
 from server.core.config import Settings
+from server.core.rate_limit import KeyedBuckets
 from server.http.legacy.state import HttpSessions
 from server.live.manager import SessionManager
 from server.live.watchers import Watchers
@@ -46,3 +47,5 @@ FANOUT: web.AppKey[LiveFanout] = web.AppKey("fanout", LiveFanout)
 BASELINE_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("baseline_sockets", set)
 #: the original interview API's sessions driven over HTTP on this worker (`server.http.legacy`)
 HTTP_SESSIONS: web.AppKey[HttpSessions] = web.AppKey("http_sessions", HttpSessions)
+#: the system check's frame budget per session on this worker (`server.http.routes.check_frame`)
+CHECK_FRAME_LIMITS: web.AppKey[KeyedBuckets] = web.AppKey("check_frame_limits", KeyedBuckets)
