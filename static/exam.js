@@ -2,6 +2,7 @@
 // that shows its status and warnings, and the body's data-vigil-* attributes (docs/pages.md).
 import { ApiFailure, createApi } from "./client/api.js";
 import { testConnectivity } from "./client/connectivity.js";
+import { FaceCheck } from "./client/face-check.js";
 import { SystemCheck } from "./client/system-check.js";
 import { translatePage, translator } from "./i18n/index.js";
 import { VigilClient } from "./vigil-client.js";
@@ -17,6 +18,8 @@ let check = null;
 // VIGIL_CREATED_TTL (600 s by default): an older one is left to that and the client makes a new one.
 const CHECK_SESSION_FRESH_MS = 4 * 60 * 1000;
 let checkSession = null;
+// "Face found" during the check, from stills of the preview sent with the check's session (still `created`).
+let faceCheck = null;
 // Answers of POST /api/sessions that only the consent step's join code can fix.
 const JOIN_CODE_PROBLEMS = ["unknown_join_code", "join_code_required"];
 
@@ -78,6 +81,7 @@ async function start() {
   }
   say($("check-status"), t("check.ok"), "ok");
   if (!(await checkNetwork())) { $("retry").hidden = false; return; }
+  startFaceCheck();
   $("begin").disabled = false;
 }
 
@@ -105,6 +109,19 @@ async function checkNetwork() {
   return true;
 }
 
+function startFaceCheck() {
+  const line = $("check-face");
+  if (!faceCheck) {
+    faceCheck = new FaceCheck({
+      video: $("check-preview"), session: () => checkSession,
+      onresult: ({ code }) => { say(line, t("face." + code), code === "ok" ? "ok" : "warn"); line.dataset.code = code; },
+    });
+  }
+  line.hidden = false;
+  if (!line.dataset.code) say(line, t("face.looking"));
+  faceCheck.start();
+}
+
 async function makeSession() {
   const candidate = $("candidate").value.trim() || "candidate-" + Math.random().toString(36).slice(2, 8);
   const joinCode = $("joincode").value.trim();
@@ -115,6 +132,7 @@ async function makeSession() {
 
 // Something only the consent step can fix (the join code): back to it, with the reason.
 function backToConsent(code) {
+  faceCheck?.stop();
   check.release();
   $("check").hidden = true;
   $("consent").hidden = false;
@@ -124,6 +142,7 @@ function backToConsent(code) {
 }
 
 function connect(media) {
+  faceCheck?.stop(); // before the session is offered: the server would refuse its frames from then on
   $("consent").hidden = true;
   $("check").hidden = true;
   $("live").hidden = false;

@@ -161,3 +161,36 @@ async def test_closing_the_tab_marks_the_session_disconnected_not_ended(vigil_se
 
 async def _is(value: Awaitable[str | None], expected: str) -> bool:
     return await value == expected
+
+
+CHECK_SCREENSHOT = Path("/tmp/exam_check_face_found.png")
+
+
+async def test_the_system_check_finds_the_face_without_going_live(vigil_server, fake_media) -> None:
+    """The check's stills of the preview (the face clip) come back "Face found"; the session they were
+    sent with stays `created`, with nothing in its event log, and no proctor sees it."""
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(vigil_server.url + "/")
+
+        def is_check_frame(r: Response) -> bool:
+            return r.url.endswith("/check-frame") and r.request.method == "POST"
+
+        async with page.expect_response(is_check_frame, timeout=WAIT_MS) as info:
+            await page.click("#agree")
+        sid = (await info.value).url.split("/")[-2]
+        await page.wait_for_selector('#check-face[data-code="ok"]', timeout=WAIT_MS)
+        assert await page.text_content("#check-face") == "Face found."
+        assert await page.get_attribute("#check-face", "aria-live") == "polite"
+        await page.screenshot(path=str(CHECK_SCREENSHOT), full_page=True)
+        assert await store_status(vigil_server, sid) == "created"
+        assert await vigil_server.store.events(sid) == []
+        assert not await vigil_server.store.live_sessions()
+        # "Start the exam" offers that very session; its check frames stop there
+        await page.click("#begin")
+        await page.wait_for_function(LIVE_WITH_ONE_FACE, timeout=WAIT_MS)
+        assert await page.evaluate("document.body.dataset.vigilSession") == sid
+        assert not errors, errors
