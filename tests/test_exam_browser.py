@@ -2,7 +2,9 @@
 
 Given the labelled face clip as the camera and a CMU Arctic sentence as the microphone, a candidate who
 consents sees the page go live and report one face, the server holds a live session, and "Finish exam"
-ends it; closing the tab instead leaves the session `disconnected`, resumable, not `ended`.
+ends it; closing the tab instead leaves the session `disconnected`, resumable, not `ended`. The system
+check says "Face found" from the same clip without making the session live, and the client reports a
+copy, a lost focus and a second screen.
 
 ICE note: this relies on the machine having a non-loopback network interface (Chromium and aioice both
 skip 127.0.0.1 host candidates); see tests/browser.py and shared/BROWSER.md.
@@ -194,3 +196,30 @@ async def test_the_system_check_finds_the_face_without_going_live(vigil_server, 
         await page.wait_for_function(LIVE_WITH_ONE_FACE, timeout=WAIT_MS)
         assert await page.evaluate("document.body.dataset.vigilSession") == sid
         assert not errors, errors
+
+
+async def test_the_client_reports_copy_lost_focus_and_a_second_screen(vigil_server, fake_media) -> None:
+    """The page's own listeners (static/client/signals.js). Headless Chromium has one screen and keeps
+    every page focused, so the page is told otherwise: `screen.isExtended` reads true from the start,
+    and `document.hasFocus()` false once the window blurs."""
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.add_init_script(
+            "Object.defineProperty(Screen.prototype, 'isExtended', { get: () => true, configurable: true });")
+        sid, _ = await start_exam(page, vigil_server, "browser-signals")
+        await page.evaluate("document.dispatchEvent(new Event('copy'))")
+        await page.evaluate("document.hasFocus = () => false; window.dispatchEvent(new Event('blur'))")
+
+        async def signals() -> list[str]:
+            return [e["event"] for e in await vigil_server.store.events(sid) if e.get("kind") == "browser"]
+
+        await until(lambda: _has(signals(), {"copy", "second_screen", "focus_lost"}), WAIT_MS / 1000,
+                    "copy, second_screen and focus_lost in the session's events")
+        await page.evaluate("document.hasFocus = () => true; window.dispatchEvent(new Event('focus'))")
+        await until(lambda: _has(signals(), {"focus_regained"}), WAIT_MS / 1000, "focus_regained")
+        assert (await signals()).count("second_screen") == 1
+
+
+async def _has(value: Awaitable[list[str]], expected: set[str]) -> bool:
+    return expected <= set(await value)
