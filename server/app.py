@@ -40,6 +40,7 @@ from server.http.keys import (
     APIKEYS,
     AUTH,
     BASELINE_SOCKETS,
+    CHECK_FRAME_LIMITS,
     EXAMS,
     FANOUT,
     HTTP_SESSIONS,
@@ -64,6 +65,7 @@ from server.http.routes import (
     accounts,
     apikeys,
     calibration,
+    check_frame,
     exams,
     face_ws,
     health,
@@ -85,7 +87,7 @@ log = logging.getLogger(__name__)
 #: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS); `shared_paths`
 #: holds the paths Vigil's screen and calibration routes share with the original calibration API (before
 #: `calibration.routes`, whose `/api/calibration/{candidate_id}/download` would take `.../diagnostics/download`)
-ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
+ROUTE_TABLES = (health.routes, sessions.routes, check_frame.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, shared_paths.routes, calibration.routes, face_ws.routes, whip.routes,
                 openapi.routes,
                 pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
@@ -164,6 +166,7 @@ def _put_keys(app: web.Application, parts: WorkerParts, settings: Settings, stor
     app[WEBHOOKS] = Webhooks(store.webhooks)
     app[HTTP_SESSIONS] = parts.http_sessions
     app[LTI] = parts.lti
+    app[CHECK_FRAME_LIMITS] = check_frame.new_limits()
 
 
 def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,

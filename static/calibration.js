@@ -11,9 +11,17 @@
 // resizes an on-screen rectangle until it matches; mm per CSS px = 85.60 / the rectangle's width.
 // The measurement is kept in localStorage for this screen (size and pixel ratio) and sent with
 // calibration.start as screen_mm_w / screen_mm_h of the calibrated area.
+//
+// Words: every string is a key of static/i18n (cal.*), in the page's language; a result is told by its
+// stable `code` (cal.result.<code>) with its numbers, and the server's English `message` is used only
+// for a code the table does not know.
 "use strict";
 (() => {
   const body = document.body;
+  let t = (key) => key; // until the table has loaded (long before anyone opens the overlay)
+  import(new URL("./i18n/index.js", document.currentScript.src).href)
+    .then((i18n) => { t = i18n.translator(); })
+    .catch(() => { /* the keys show: visible, never blank */ });
   const st = { channel: null, session: null, overlay: null, running: false, prevState: "live", mmPerPx: null,
               ownFullscreen: false, returnFocus: null };
   const CARD_MM = [85.60, 53.98]; // ISO/IEC 7810 ID-1: bank cards, most ID cards
@@ -39,16 +47,15 @@
     const panel = el("div", { id: "cal-panel" });
     panel.style.cssText = "max-width:36rem;margin:12vh auto;padding:1.5rem;background:#fff;border-radius:8px;box-shadow:0 2px 12px #0002";
     panel.append(
-      el("h2", { id: "cal-title" }, "Gaze calibration"),
-      el("p", { id: "cal-text" }, "A dot will appear in several places on your screen. Keep your head still, " +
-        "look straight at the dot until it moves, and do not click. It takes about 20 seconds."),
+      el("h2", { id: "cal-title" }, t("cal.title")),
+      el("p", { id: "cal-text" }, t("cal.intro")),
       el("p", { id: "cal-status", role: "status", "aria-live": "polite" }, ""));
     panel.append(buildCard());
     const buttons = el("div");
-    const start = el("button", { id: "cal-start", type: "button" }, "Start calibration");
-    const redo = el("button", { id: "cal-redo", type: "button", hidden: "" }, "Redo calibration");
-    const recentre = el("button", { id: "cal-recentre", type: "button", hidden: "" }, "Recentre (one dot)");
-    const close = el("button", { id: "cal-close", type: "button" }, "Close");
+    const start = el("button", { id: "cal-start", type: "button" }, t("cal.start"));
+    const redo = el("button", { id: "cal-redo", type: "button", hidden: "" }, t("cal.redo"));
+    const recentre = el("button", { id: "cal-recentre", type: "button", hidden: "" }, t("cal.recentre"));
+    const close = el("button", { id: "cal-close", type: "button" }, t("cal.close"));
     for (const b of [start, redo, recentre, close]) b.style.marginRight = "0.5rem";
     buttons.append(start, redo, recentre, close);
     panel.append(buttons);
@@ -72,14 +79,13 @@
 
   function buildCard() {
     const box = el("details", { id: "cal-size" });
-    box.append(el("summary", {}, "Measure your screen (recommended, needs a bank or ID card)"));
-    box.append(el("p", {}, "Hold the card flat against the screen over the grey rectangle, its long side along " +
-      "the rectangle's, and move the slider until the rectangle is exactly as wide as the card."));
+    box.append(el("summary", {}, t("cal.measure")));
+    box.append(el("p", {}, t("cal.measure_how")));
     const card = el("div", { id: "cal-card", "aria-hidden": "true" });
     card.style.cssText = "background:#ccd;border:1px solid #667;border-radius:4px;margin:.5rem 0";
     const slider = el("input", { id: "cal-card-width", type: "range", min: "150", max: "700", step: "1",
-      "aria-label": "Rectangle width" });
-    const done = el("button", { id: "cal-card-done", type: "button" }, "It matches the card");
+      "aria-label": t("cal.rect_width") });
+    const done = el("button", { id: "cal-card-done", type: "button" }, t("cal.card_done"));
     const note = el("p", { id: "cal-card-note", "aria-live": "polite" }, "");
     const draw = () => {
       const w = Number(slider.value);
@@ -101,9 +107,9 @@
     const n = document.getElementById("cal-card-note");
     if (!n) return;
     n.textContent = st.mmPerPx
-      ? `Screen measured: ${(window.innerWidth * st.mmPerPx / 10).toFixed(1)} x ` +
-        `${(window.innerHeight * st.mmPerPx / 10).toFixed(1)} cm shown. Accuracy will be given in degrees.`
-      : "Not measured: accuracy will be given in pixels and as a share of the screen.";
+      ? t("cal.measured", { w: (window.innerWidth * st.mmPerPx / 10).toFixed(1),
+                            h: (window.innerHeight * st.mmPerPx / 10).toFixed(1) })
+      : t("cal.not_measured");
   }
 
   const $ = (id) => document.getElementById(id);
@@ -161,7 +167,7 @@
 
   function send(msg) {
     const ch = st.channel;
-    if (!ch || ch.readyState !== "open") { status("Not connected to the proctoring server yet."); return false; }
+    if (!ch || ch.readyState !== "open") { status(t("cal.not_connected")); return false; }
     ch.send(JSON.stringify({ type: msg.type, v: 1, ...msg })); // v: the data channel's version (vigil-client.js)
     return true;
   }
@@ -181,14 +187,14 @@
     if (!send({ type: "calibration.start", points: points || 9, ...screenInfo() })) return;
     st.running = true;
     panelVisible(false);
-    $("cal-progress").textContent = "Starting...";
+    $("cal-progress").textContent = t("cal.starting");
   }
   function recentreNow() {
     show();
     if (!send({ type: "calibration.recentre" })) return;
     st.running = true;
     panelVisible(false);
-    $("cal-progress").textContent = "Look at the dot in the centre.";
+    $("cal-progress").textContent = t("cal.look_centre");
   }
 
   function onTarget(msg) {
@@ -198,7 +204,25 @@
     dot.hidden = false;
     dot.style.left = msg.x + "px";
     dot.style.top = msg.y + "px";
-    $("cal-progress").textContent = msg.recentre ? "Look at the dot." : `Dot ${msg.index + 1} of ${msg.total}`;
+    $("cal-progress").textContent = msg.recentre ? t("cal.look") : t("cal.dot", { n: msg.index + 1, total: msg.total });
+  }
+
+  // A calibration.result in the page's language, by its code and numbers (docs/data-channel.md).
+  function resultText(msg) {
+    const key = "cal.result." + msg.code;
+    const px = msg.mean_error_px == null ? null : Math.round(msg.mean_error_px);
+    const vars = {
+      error: px == null ? "" : msg.assumed_pixel_size || msg.mean_error_deg == null
+        ? t("cal.error_fraction", { px, pct: Math.round((msg.mean_error_screen_fraction || 0) * 100) })
+        : t("cal.error_deg", { deg: msg.mean_error_deg.toFixed(1), px }),
+      limit: msg.assumed_pixel_size || msg.limit_deg == null
+        ? t("cal.limit_fraction", { pct: Math.round((msg.limit_screen_fraction || 0) * 100) })
+        : t("cal.limit_deg", { deg: msg.limit_deg }),
+      shift: msg.shift_px ? Math.round(Math.hypot(msg.shift_px.x, msg.shift_px.y)) : 0,
+    };
+    const needsError = msg.code === "calibration.accepted" || msg.code === "calibration.refused";
+    const text = t(key, vars);
+    return text === key || (needsError && px == null) ? msg.message || "" : text;
   }
 
   function onStored(msg) {
@@ -209,8 +233,8 @@
     $("cal-start").hidden = msg.status !== "recalibrate_needed";
     $("cal-redo").hidden = true;
     $("cal-recentre").hidden = msg.status !== "recentre_needed";
-    $("cal-title").textContent = msg.status === "recentre_needed" ? "Please recentre" : "Please calibrate again";
-    $("cal-text").textContent = msg.message || "";
+    $("cal-title").textContent = t(msg.status === "recentre_needed" ? "cal.title_recentre_needed" : "cal.title_recalibrate");
+    $("cal-text").textContent = resultText(msg);
     status("");
   }
 
@@ -224,10 +248,10 @@
     $("cal-start").hidden = true;
     $("cal-redo").hidden = false;
     $("cal-recentre").hidden = !(msg.ok || (msg.mode === "recentre" && msg.status !== "failed"));
-    $("cal-title").textContent = msg.ok ? (msg.mode === "recentre" ? "Recentred" : "Calibration accepted")
-                                        : (msg.mode === "recentre" ? "Recentre not applied" : "Please redo the calibration");
-    $("cal-text").textContent = msg.message || "";
-    status(msg.ok ? "You can close this and continue." : "Press Redo when you are ready.");
+    $("cal-title").textContent = t(msg.ok ? (msg.mode === "recentre" ? "cal.title_recentred" : "cal.title_accepted")
+                                          : (msg.mode === "recentre" ? "cal.title_recentre_failed" : "cal.title_redo"));
+    $("cal-text").textContent = resultText(msg);
+    status(t(msg.ok ? "cal.can_close" : "cal.press_redo"));
     if (msg.ok) setTimeout(() => { if (!st.running) hide(); }, 4000);
   }
 

@@ -38,6 +38,9 @@ const SERVER_WARNING_MS = 20000;
 const DC_VERSION = 1;
 const HELLO = { type: "hello", v: DC_VERSION, versions: [DC_VERSION],
                 features: ["analysis", "warning", "browser", "calibration"], client: "vigil-client.js" };
+// The server analyses several frames a second: this long without an analysis on a live channel, and
+// the candidate is told the server is not answering (unless the server said why: their video is lost).
+const SILENT_SERVER_MS = 5000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -84,6 +87,9 @@ export class VigilClient {
     this.stopSignals = null;
     this.resuming = null;
     this.disconnectTimer = null;
+    this.lastAnalysisAt = 0;
+    this.videoLost = false; // the server warned the video stopped: no analysis comes, that is why
+    this.silenceTimer = null;
     this.onPageHide = () => this.closePeer();
   }
 
@@ -180,6 +186,9 @@ export class VigilClient {
     channel.send(JSON.stringify(HELLO));
     if (!this.stopSignals) this.stopSignals = watchBrowserSignals((event) => this.sendSignal(event));
     window.VigilCalibration?.attach(channel, { token: this.session.token, candidate: this.session.candidate });
+    this.lastAnalysisAt = Date.now();
+    clearInterval(this.silenceTimer);
+    this.silenceTimer = setInterval(() => this.checkSilence(), 1000);
     this.status("live", this.faces === null ? "status.connected" : faceStatus(this.faces).code,
                 this.faces === null ? "info" : faceStatus(this.faces).kind);
   }
@@ -200,6 +209,7 @@ export class VigilClient {
     this.pc = null;
     this.channel = null;
     clearTimeout(this.disconnectTimer);
+    clearInterval(this.silenceTimer);
     if (pc) pc.close();
   }
 
@@ -249,6 +259,13 @@ export class VigilClient {
     return false;
   }
 
+  // A live channel on which no analysis arrives: the server (or its analysis) stalled. Said, not acted
+  // on: a dead worker also fails ICE, and that resumes (peerState).
+  checkSilence() {
+    if (this.state !== "live" || this.videoLost || this.last?.code === "status.server_silent") return;
+    if (Date.now() - this.lastAnalysisAt > SILENT_SERVER_MS) this.status("live", "status.server_silent", "warn");
+  }
+
   // -- messages -----------------------------------------------------------------------------------
   sendSignal(event) {
     const ch = this.channel;
@@ -261,15 +278,19 @@ export class VigilClient {
     if (window.VigilCalibration?.onMessage(msg, this.channel)) return; // calibration.* (static/calibration.js)
     if (msg.type === "analysis") {
       this.faces = msg.faces ?? null;
+      this.lastAnalysisAt = Date.now();
+      this.videoLost = false;
       const face = faceStatus(this.faces);
       if (this.state === "live") {
         if (face) this.status("live", face.code, face.kind);
+        else if (this.last?.code === "status.server_silent") this.status("live", "status.connected");
         else this.emitStatus(); // faces unknown: the state's text stays, the faces change
       }
       const { added, removed } = this.warnings.apply(msg.events);
       for (const code of removed) this.warning(code, false);
       for (const code of added) this.warning(code, true);
     } else if (msg.type === "warning") {
+      if (msg.code === "video_lost") this.videoLost = true;
       const code = msg.code ? "server." + msg.code : null;
       const text = code && this.t(code) !== code ? this.t(code) : msg.message;
       this.warning(code || "server.message", true, text);

@@ -8,13 +8,20 @@ the status says what authorisation decided (or, once allowed, what the handler a
 """
 from __future__ import annotations
 
+import base64
+
 import aiohttp
+import cv2
+import numpy as np
 
 from tests.test_accounts import PASSWORD, call, logged_in, login, make_user, new_exam, unique_email
 
 ACTORS = ("anonymous", "candidate", "owner", "other", "admin", "session")
 NO_VIDEO_SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
 WATCH_SDP = NO_VIDEO_SDP + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+#: a 64x48 grey JPEG as a data URL: a valid system-check frame (with no face in it)
+CHECK_FRAME = "data:image/jpeg;base64," + base64.b64encode(
+    cv2.imencode(".jpg", np.full((48, 64, 3), 128, np.uint8))[1].tobytes()).decode()
 
 
 def row(anonymous: int, candidate: int, owner: int, other: int, admin: int, session: int) -> dict[str, int]:
@@ -46,6 +53,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # signaling takes the session token only; with it a body without video is refused as a bad offer
     ("POST", "/api/sessions/{session_id}/offer"): row(401, 401, 401, 401, 401, 400),
     ("POST", "/api/sessions/{session_id}/resume"): row(401, 401, 401, 401, 401, 409),
+    # the system check's frames: the session's own token only, while it is `created` (the matrix's is)
+    ("POST", "/api/sessions/{session_id}/check-frame"): row(401, 401, 401, 401, 401, 200),
     # WHIP (server/http/routes/whip.py) takes the session token only; with it a body that is not
     # application/sdp is 415, and DELETE ends the session
     ("POST", "/api/sessions/{session_id}/whip"): row(401, 401, 401, 401, 401, 415),
@@ -159,6 +168,8 @@ def body_for(key: tuple[str, str], join_code: str, login_email: str, exam_id: st
         return {"candidate_id": "matrix", "join_code": join_code}
     if route.endswith("/offer") or route.endswith("/resume"):
         return {"sdp": NO_VIDEO_SDP, "type": "offer"}
+    if route.endswith("/check-frame"):
+        return {"image": CHECK_FRAME}
     if route.endswith("/watch"):
         return {"sdp": WATCH_SDP, "type": "offer"}
     if route == "/api/auth/register":

@@ -2,7 +2,9 @@
 
 Given the labelled face clip as the camera and a CMU Arctic sentence as the microphone, a candidate who
 consents sees the page go live and report one face, the server holds a live session, and "Finish exam"
-ends it; closing the tab instead leaves the session `disconnected`, resumable, not `ended`.
+ends it; closing the tab instead leaves the session `disconnected`, resumable, not `ended`. The system
+check says "Face found" from the same clip without making the session live, and the client reports a
+copy, a lost focus and a second screen.
 
 ICE note: this relies on the machine having a non-loopback network interface (Chromium and aioice both
 skip 127.0.0.1 host candidates); see tests/browser.py and shared/BROWSER.md.
@@ -73,20 +75,22 @@ async def store_status(server: RunningServer, sid: str) -> str | None:
 
 
 async def start_exam(page: Page, server: RunningServer, candidate: str) -> tuple[str, dict[str, float]]:
-    """Open the page, consent, and wait for live + one face; the session id and the timings in seconds."""
+    """Open the page, consent, pass the system check and wait for live + one face; the session id and the
+    timings in seconds from the click on "Start the exam"."""
     await page.goto(server.url + "/")
     assert await page.get_attribute("body", "data-vigil-state") == "consent"
     await page.fill("#candidate", candidate)
-    await page.click("#agree")  # consent, then the system check opens the camera
-    await page.wait_for_selector("#begin:not([disabled])", timeout=WAIT_MS)
 
     def is_create(r: Response) -> bool:
         return r.url.endswith("/api/sessions") and r.request.method == "POST"
 
+    # consent; the system check opens the camera, then makes the session to test the network with
     async with page.expect_response(is_create, timeout=WAIT_MS) as info:
-        t0 = time.monotonic()
-        await page.click("#begin")
+        await page.click("#agree")
     created = await (await info.value).json()
+    await page.wait_for_selector("#begin:not([disabled])", timeout=WAIT_MS)
+    t0 = time.monotonic()
+    await page.click("#begin")
     timings: dict[str, float] = {}
     await page.wait_for_function(CAMERA_OPEN, timeout=WAIT_MS)
     timings["camera_open"] = time.monotonic() - t0
@@ -162,3 +166,63 @@ async def test_closing_the_tab_marks_the_session_disconnected_not_ended(vigil_se
 
 async def _is(value: Awaitable[str | None], expected: str) -> bool:
     return await value == expected
+
+
+CHECK_SCREENSHOT = Path("/tmp/exam_check_face_found.png")
+
+
+async def test_the_system_check_finds_the_face_without_going_live(vigil_server, fake_media) -> None:
+    """The check's stills of the preview (the face clip) come back "Face found"; the session they were
+    sent with stays `created`, with nothing in its event log, and no proctor sees it."""
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(vigil_server.url + "/")
+
+        def is_check_frame(r: Response) -> bool:
+            return r.url.endswith("/check-frame") and r.request.method == "POST"
+
+        async with page.expect_response(is_check_frame, timeout=WAIT_MS) as info:
+            await page.click("#agree")
+        sid = (await info.value).url.split("/")[-2]
+        await page.wait_for_selector('#check-face[data-code="ok"]', timeout=WAIT_MS)
+        assert await page.text_content("#check-face") == "Face found."
+        assert await page.get_attribute("#check-face", "aria-live") == "polite"
+        await page.screenshot(path=str(CHECK_SCREENSHOT), full_page=True)
+        assert await store_status(vigil_server, sid) == "created"
+        assert await vigil_server.store.events(sid) == []
+        assert not await vigil_server.store.live_sessions()
+        # "Start the exam" offers that very session; its check frames stop there
+        await page.click("#begin")
+        await page.wait_for_function(LIVE_WITH_ONE_FACE, timeout=WAIT_MS)
+        assert await page.evaluate("document.body.dataset.vigilSession") == sid
+        assert not errors, errors
+
+
+async def test_the_client_reports_copy_lost_focus_and_a_second_screen(vigil_server, fake_media) -> None:
+    """The page's own listeners (static/client/signals.js). Headless Chromium has one screen and keeps
+    every page focused, so the page is told otherwise: `screen.isExtended` reads true from the start,
+    and `document.hasFocus()` false once the window blurs."""
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.add_init_script(
+            "Object.defineProperty(Screen.prototype, 'isExtended', { get: () => true, configurable: true });")
+        sid, _ = await start_exam(page, vigil_server, "browser-signals")
+        await page.evaluate("document.dispatchEvent(new Event('copy'))")
+        await page.evaluate("document.hasFocus = () => false; window.dispatchEvent(new Event('blur'))")
+
+        async def signals() -> list[str]:
+            return [e["event"] for e in await vigil_server.store.events(sid) if e.get("kind") == "browser"]
+
+        await until(lambda: _has(signals(), {"copy", "second_screen", "focus_lost"}), WAIT_MS / 1000,
+                    "copy, second_screen and focus_lost in the session's events")
+        await page.evaluate("document.hasFocus = () => true; window.dispatchEvent(new Event('focus'))")
+        await until(lambda: _has(signals(), {"focus_regained"}), WAIT_MS / 1000, "focus_regained")
+        assert (await signals()).count("second_screen") == 1
+
+
+async def _has(value: Awaitable[list[str]], expected: set[str]) -> bool:
+    return expected <= set(await value)

@@ -1,5 +1,6 @@
 """The candidate's client in headless Chromium: it survives a dropped peer and a reload in the same
-session, shows no risk score, explains a denied camera, and its calibration dialog closes on Escape.
+session, shows no risk score, says when the server stops answering, explains a denied camera, and its
+calibration dialog closes on Escape.
 
 The drop is the server's: the worker closes the candidate's peer (what a dying worker's peer looks like
 from the browser: the data channel closes). The page must say it is reconnecting, fetch fresh ICE
@@ -81,6 +82,22 @@ async def test_a_dropped_peer_and_a_reload_resume_the_same_session(vigil_server,
         assert not errors, errors
 
 
+async def test_a_silent_server_is_said_then_forgotten_when_analyses_return(vigil_server, fake_media) -> None:  # noqa: F811
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        sid, _ = await start_exam(page, vigil_server, "browser-silent")
+        lane = vigil_server.sessions.live[sid].lane
+        send = lane.send
+        lane.send = lambda message: False  # the analysis stalls; the peer and its channel stay up
+        await page.wait_for_function(
+            "() => document.getElementById('status').textContent.includes('not answering')", timeout=WAIT_MS)
+        assert await page.get_attribute("#status", "data-kind") == "warn"
+        assert await page.get_attribute("body", "data-vigil-state") == "live"
+        lane.send = send
+        await page.wait_for_function(LIVE_WITH_ONE_FACE, timeout=WAIT_MS)
+
+
 async def test_calibration_dialog_takes_focus_and_escape_closes_it(vigil_server, fake_media) -> None:  # noqa: F811
     camera, mic = fake_media
     async with launch_chromium(camera, mic) as context:
@@ -111,6 +128,22 @@ async def test_a_denied_camera_is_explained_in_the_system_check(vigil_server, fa
     assert not await vigil_server.store.live_sessions()
 
 
+async def test_an_unknown_join_code_goes_back_to_consent_with_the_reason(vigil_server, fake_media) -> None:  # noqa: F811
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.goto(vigil_server.url + "/")
+        await page.fill("#joincode", "NO-SUCH-CODE")
+        await page.click("#agree")
+        await page.wait_for_selector("#consent-status", state="visible", timeout=WAIT_MS)
+        assert "join code is not known" in (await page.text_content("#consent-status") or "")
+        assert await page.get_attribute("body", "data-vigil-state") == "consent"
+        assert not await page.is_visible("#check")
+        # the camera the check opened is released
+        assert await page.evaluate("document.getElementById('check-preview').srcObject.getTracks()"
+                                   ".every((t) => t.readyState === 'ended')")
+
+
 async def test_the_system_check_lists_devices_and_hears_the_microphone(vigil_server, fake_media) -> None:  # noqa: F811
     camera, mic = fake_media
     async with launch_chromium(camera, mic) as context:
@@ -124,6 +157,8 @@ async def test_the_system_check_lists_devices_and_hears_the_microphone(vigil_ser
         # the fake microphone plays speech: the level meter moves
         await page.wait_for_function("() => document.getElementById('mic-level').dataset.heard === 'true'",
                                      timeout=WAIT_MS)
+        # no ICE servers configured: the network test gathers host candidates and passes
+        await page.wait_for_selector('#check-network[data-code="net.ok"]', timeout=WAIT_MS)
         # nothing was sent before the candidate starts the exam
         assert not await vigil_server.store.live_sessions()
 
@@ -162,6 +197,13 @@ async def test_the_page_speaks_french_when_asked(vigil_server, fake_media) -> No
         await page.wait_for_function("() => document.getElementById('agree').textContent.includes('accepte')",
                                      timeout=WAIT_MS)
         assert await page.text_content("#finish") == "Terminer l'examen"
+        # the consent text, the labels, the placeholder and the calibration overlay too
+        assert (await page.text_content("#consent p") or "").startswith("Cet examen est surveillé")
+        assert "démonstration" in (await page.get_attribute("#joincode", "placeholder") or "")
+        assert await page.get_attribute("html", "lang") == "fr"
+        await page.evaluate("window.VigilCalibration.open()")
+        assert await page.text_content("#cal-start") == "Commencer le calibrage"
+        assert await page.get_attribute("#cal-card-width", "aria-label") == "Largeur du rectangle"
 
 
 async def test_a_session_made_by_the_hosts_backend_is_offered_not_resumed(vigil_server, fake_media) -> None:  # noqa: F811

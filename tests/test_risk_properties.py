@@ -211,6 +211,7 @@ def test_restoring_a_snapshot_continues_exactly(items: list[Item], data: st.Data
 
 
 def test_instant_events_are_exactly_the_browser_ones() -> None:
-    assert INSTANT_EVENTS == {"fullscreen_exit", "paste", "devtools"}
-    # tab_hidden and video_lost are states fed between inputs (page visibility, video arrival)
-    assert set(HOLDS) | INSTANT_EVENTS | {"tab_hidden", "video_lost"} == set(EVENT_TYPES)
+    assert INSTANT_EVENTS == {"fullscreen_exit", "paste", "devtools", "copy", "second_screen"}
+    # tab_hidden, focus_lost and video_lost are states fed between inputs (page visibility and focus,
+    # video arrival)
+    assert set(HOLDS) | INSTANT_EVENTS | {"tab_hidden", "focus_lost", "video_lost"} == set(EVENT_TYPES)

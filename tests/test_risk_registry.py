@@ -85,3 +85,32 @@ def test_an_instant_spec_that_is_not_a_browser_signal_is_refused() -> None:
 def test_policy_example_names_every_event_type() -> None:
     tables = set(re.findall(r"^\[conditions\.(\w+)\]", EXAMPLE.read_text(), flags=re.MULTILINE))
     assert tables == set(EVENT_TYPES)
+
+
+def test_focus_lost_holds_past_its_debounce_and_ends_when_focus_returns() -> None:
+    engine = RiskEngine()
+    engine.browser(BrowserSignal(t=1.0, event="focus_lost"))
+    assert not engine.advance(3.5).started  # a glance at a notification is not an event
+    started = engine.advance(4.5).started
+    assert [(e.type, e.start) for e in started] == [("focus_lost", 1.0)]
+    ended = engine.browser(BrowserSignal(t=9.0, event="focus_regained")).ended
+    assert [(e.type, e.end) for e in ended] == [("focus_lost", 9.0)]
+    # a hidden tab blurs the window too: that absence is charged once, by tab_hidden
+    assert "focus_lost" in EVENT_SPECS["tab_hidden"].supersedes
+
+
+def test_focus_state_survives_a_snapshot() -> None:
+    engine = RiskEngine()
+    engine.browser(BrowserSignal(t=1.0, event="focus_lost"))
+    revived = RiskEngine.restore(engine.snapshot())
+    assert [e.type for e in revived.advance(5.0).started] == ["focus_lost"]
+
+
+def test_copy_and_second_screen_are_instant_events_of_their_weight() -> None:
+    for kind in ("copy", "second_screen"):
+        engine = RiskEngine()
+        update = engine.browser(BrowserSignal(t=1.0, event=kind))
+        assert [(e.type, e.start, e.end) for e in update.started] == [(kind, 1.0, 1.0)]
+        assert update.risk_score == pytest.approx(EVENT_SPECS[kind].default.weight)
+    assert EVENT_SPECS["copy"].default.weight < EVENT_SPECS["paste"].default.weight
+    assert EVENT_SPECS["second_screen"].default.severity == "medium"

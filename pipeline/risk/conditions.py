@@ -31,7 +31,8 @@ never disturbs an audio filter. The choice per condition:
   empty, whatever the pose model made of the frame); unknown when either is not reported.
 - identity_changed, speaking, other_voice, audio_muted: the field itself; unknown when
   None. `speaking` and `audio_muted` are only read when the policy enables them.
-- tab_hidden is browser state and fullscreen_exit / paste / devtools are instant: not read here.
+- tab_hidden and focus_lost are browser state and fullscreen_exit / paste / devtools / copy /
+  second_screen are instant: not read here.
 
 `attentive(obs, policy, baseline)` is the attention sample: True with a face not looking away,
 False with no face or looking away, None when unassessable or the looking state is unknown.

@@ -14,8 +14,9 @@ Pure and deterministic: no clock reads, no I/O; every input carries its session 
    events' charges, never their sum. Both events are still reported.
 3. Feed the condition filters (see `debounce.py`, `conditions.py`). A frame feeds only the vision
    filters and an audio update only the audio filters, so one modality's None fields never
-   touch the other's state. The browser's visibility state (`tab_hidden`) is known between
-   signals and is fed at every call; `fullscreen_exit`, `paste`, `devtools` are instant events.
+   touch the other's state. The browser's visibility and focus states (`tab_hidden`, `focus_lost`)
+   are known between signals and are fed at every call; `fullscreen_exit`, `paste`, `devtools`,
+   `copy` and `second_screen` are instant events.
 4. Add each started event's weight, and return a `RiskUpdate`.
 
 Coverage (`coverage.py`): every input also accounts the time since the previous one as observed
@@ -91,6 +92,7 @@ class RiskEngine:
         }
         self._clock: float | None = None
         self._hidden: bool | None = None
+        self._unfocused: bool | None = None
         self._last_frame_id: int | None = None
         self._open: dict[EventType, Event] = {}
         self._added: dict[EventType, float] = {}
@@ -126,6 +128,8 @@ class RiskEngine:
         t = self._tick(signal.t)
         if signal.event in ("visibility_hidden", "visibility_visible"):
             self._hidden = signal.event == "visibility_hidden"
+        if signal.event in ("focus_lost", "focus_regained"):
+            self._unfocused = signal.event == "focus_lost"
         self._feed_states(t)
         kind = _INSTANT_SIGNALS.get(signal.event)
         if kind is not None and self.policy.is_enabled(kind):
@@ -233,9 +237,11 @@ class RiskEngine:
             self._baseline.add(t, obs.head_yaw, obs.head_pitch, gaze, obs.faces, obs.face_confidence)
 
     def _feed_states(self, t: float) -> None:
-        """The conditions known between inputs: the page's visibility and the video's arrival."""
+        """The conditions known between inputs: the page's visibility and focus, and the video's arrival."""
         if self._hidden is not None and self.policy.is_enabled("tab_hidden"):
             self._feed("tab_hidden", t, Reading(self._hidden), self._last_frame_id)
+        if self._unfocused is not None and self.policy.is_enabled("focus_lost"):
+            self._feed("focus_lost", t, Reading(self._unfocused), self._last_frame_id)
         if self.policy.is_enabled("video_lost"):
             self._feed("video_lost", t, Reading(self._coverage.video_lost(t)), self._last_frame_id)
 
@@ -287,6 +293,7 @@ class RiskEngine:
             "policy": policy_to_dict(self.policy),
             "clock": self._clock,
             "hidden": self._hidden,
+            "unfocused": self._unfocused,
             "last_frame_id": self._last_frame_id,
             "finished": self._finished,
             "score": self._score.snapshot(),
@@ -308,6 +315,7 @@ class RiskEngine:
         engine = cls(policy_from_dict(state["policy"]))
         engine._clock = state["clock"]
         engine._hidden = state["hidden"]
+        engine._unfocused = state.get("unfocused")  # absent from snapshots written before focus was sent
         engine._last_frame_id = state["last_frame_id"]
         engine._finished = state["finished"]
         engine._score.restore(state["score"])

@@ -100,13 +100,26 @@ _SPECS: tuple[EventSpec, ...] = (
     EventSpec("audio_muted", "audio", "microphone muted",
               _default("low", 3.0, 1.0, 8.0, 1.0, 30.0), read_audio_flag("audio_muted")),
     EventSpec("tab_hidden", "browser", "exam tab hidden",
-              _default("medium", 1.0, 0.0, 15.0, 2.0, 50.0)),
+              _default("medium", 1.0, 0.0, 15.0, 2.0, 50.0), supersedes=("focus_lost",)),
+    # the exam window lost the focus while its page stayed visible (another window on top, a second
+    # screen, a chat beside it). A notification or a click on the browser's own bar blurs it for a
+    # moment, so 3 s must pass; low and slow, since focus also moves for harmless reasons. Hiding the
+    # tab blurs the window too: tab_hidden then charges that absence once.
+    EventSpec("focus_lost", "browser", "exam window not focused",
+              _default("low", 3.0, 0.0, 5.0, 0.5, 20.0)),
     EventSpec("fullscreen_exit", "browser", "fullscreen exited",
               _default("low", 0.0, 0.0, 5.0, 0.0, 5.0), instant=True),
     EventSpec("paste", "browser", "paste",
               _default("medium", 0.0, 0.0, 10.0, 0.0, 10.0), instant=True),
     EventSpec("devtools", "browser", "developer tools opened",
               _default("medium", 0.0, 0.0, 15.0, 0.0, 15.0), instant=True),
+    # copying is common and mostly harmless (a candidate's own answer); it matters beside a paste
+    EventSpec("copy", "browser", "copy",
+              _default("low", 0.0, 0.0, 3.0, 0.0, 3.0), instant=True),
+    # a second display attached during the exam: room for notes or a helper's window out of the camera's
+    # view. Sent when the exam starts on an extended screen and each time the screen becomes extended.
+    EventSpec("second_screen", "browser", "second screen attached",
+              _default("medium", 0.0, 0.0, 20.0, 0.0, 20.0), instant=True),
     # no decoded video while the peer is connected (a stopped track, a stalled virtual camera):
     # holds past `observation_gap_seconds`, confirmed 2 s later; ends as soon as frames return
     EventSpec("video_lost", "media", "video lost",

@@ -32,6 +32,9 @@ EventType = Literal[
     "audio_muted",
     "devtools",
     "video_lost",
+    "focus_lost",
+    "copy",
+    "second_screen",
 ]
 #: Every event type, in reporting order. What each one is lives in its spec in `events.py`.
 EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
@@ -39,7 +42,10 @@ EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
 Severity = Literal["low", "medium", "high"]
 SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)
 
-BrowserEvent = Literal["visibility_hidden", "visibility_visible", "fullscreen_exit", "paste", "devtools"]
+#: `focus_lost`/`focus_regained`: the exam window lost or got back the focus while the page stayed visible;
+#: `second_screen`: the browser says the screen is extended (`screen.isExtended`)
+BrowserEvent = Literal["visibility_hidden", "visibility_visible", "fullscreen_exit", "paste", "devtools",
+                       "focus_lost", "focus_regained", "copy", "second_screen"]
 BROWSER_EVENTS: Final[tuple[BrowserEvent, ...]] = get_args(BrowserEvent)
 
 GazeDirection = Literal["center", "left", "right", "up", "down"]

@@ -9,7 +9,7 @@ A condition's lifecycle (see `debounce.py`): it must hold for `debounce_seconds`
 event, and the event ends once the condition has been observed absent for `release_seconds`.
 When it starts it adds `weight` to the risk score; while it keeps holding it adds
 `weight_per_second`; one event never adds more than `max_weight` in total. Instant events
-(`fullscreen_exit`, `paste`, `devtools`) ignore debounce/release and add `weight` once.
+(`fullscreen_exit`, `paste`, `devtools`, `copy`, `second_screen`) ignore debounce/release and add `weight` once.
 
 Construction validates every value and raises `PolicyError` naming the dotted key.
 """

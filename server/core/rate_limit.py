@@ -24,3 +24,22 @@ class TokenBucket:
             self.tokens -= cost
             return True
         return False
+
+
+@dataclass
+class KeyedBuckets:
+    """One `TokenBucket` per key (a session, an address), at most `max_keys` of them: past that the
+    least recently used key is forgotten, so a flood of keys costs bounded memory (a forgotten key
+    starts again with a full bucket)."""
+
+    rate: float
+    burst: float
+    max_keys: int = 10_000
+    _buckets: dict[str, TokenBucket] = field(default_factory=dict, init=False)
+
+    def allow(self, key: str, now: float, cost: float = 1.0) -> bool:
+        bucket = self._buckets.pop(key, None) or TokenBucket(self.rate, self.burst)
+        self._buckets[key] = bucket  # dicts keep insertion order: re-inserted last, i.e. most recent
+        if len(self._buckets) > self.max_keys:
+            del self._buckets[next(iter(self._buckets))]
+        return bucket.allow(now, cost)

@@ -19,6 +19,7 @@ from server.accounts.users import Accounts
 from server.accounts.webhooks import Webhooks
 from server.cluster.fanout import LiveFanout
 from server.core.config import Settings
+from server.core.rate_limit import KeyedBuckets
 from server.http.legacy.state import HttpSessions
 from server.http.lti.tool import LtiTool
 from server.live.manager import SessionManager
@@ -49,3 +50,5 @@ BASELINE_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("baseline_
 HTTP_SESSIONS: web.AppKey[HttpSessions] = web.AppKey("http_sessions", HttpSessions)
 #: the LTI 1.3 tool: pylti1p3 on its own executor, its state in Redis (`server/http/lti/`)
 LTI: web.AppKey[LtiTool] = web.AppKey("lti", LtiTool)
+#: the system check's frame budget per session on this worker (`server.http.routes.check_frame`)
+CHECK_FRAME_LIMITS: web.AppKey[KeyedBuckets] = web.AppKey("check_frame_limits", KeyedBuckets)

@@ -43,6 +43,9 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/api/sessions"): RouteDoc("Past and live sessions visible to the caller", "proctor, admin"),
     ("POST", "/api/sessions/{session_id}/offer"): RouteDoc("SDP offer -> answer (non-trickle ICE)", "session token", SDP),
     ("POST", "/api/sessions/{session_id}/resume"): RouteDoc("Re-offer after a dropped connection", "session token", SDP),
+    ("POST", "/api/sessions/{session_id}/check-frame"): RouteDoc(
+        "System check: one camera still -> faces found and a stable code (ok, no_face, dark, covered...); "
+        "only before the offer, nothing logged", "session token", "server.protocol.http:CheckFrame"),
     ("POST", "/api/sessions/{session_id}/whip"): RouteDoc(
         # the body, the SDP offer as application/sdp, is said here and not as a requestBody: schema-driven
         # fuzzers (schemathesis in tests/reliability) cannot serialise that media type

@@ -65,11 +65,13 @@ ERROR_CODES: dict[str, str] = {
     "wrong_worker": "Session is hosted on another worker",
     "join_code_unavailable": "Could not allocate a join code",
     "feature_off": "Feature switched off",
+    "check_closed": "System check is over",
     # limits and retries (429 and 503 carry Retry-After)
     "session_limit": "Worker at its session limit",
     "too_many_watchers": "Too many watchers",
     "too_many_logins": "Too many failed logins",
     "too_many_clients": "Too many WebSocket clients",
+    "too_many_check_frames": "Too many system-check frames",
     "video_not_live": "Video not live yet",
     "store_unavailable": "Store unavailable",
     "busy": "Server busy",

@@ -13,8 +13,8 @@ class EventChange(Outbound):
     """An event that started or ended (`pipeline.risk.messages.Event.to_dict()` plus `state`, `at`).
 
     `id` is `"{type}-{n}"`; `start` is when the condition began holding, `end` null while open;
-    `at` is `start` for a start and `end` for an end. Instant events (paste, fullscreen_exit,
-    devtools) have `end == start`.
+    `at` is `start` for a start and `end` for an end. Instant events (paste, fullscreen_exit, copy,
+    devtools, second_screen) have `end == start`.
     """
 
     id: str

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from pipeline.risk.messages import Decision
+from pipeline.risk.messages import Decision, ImageQuality
 from server.protocol.base import Absent, Frozen, Outbound
 from server.protocol.events import VerdictSummary
 from server.protocol.status import SessionStatus
@@ -215,6 +215,30 @@ class ScreenInfo(Frozen):
     width_mm: float | None = None
     height_mm: float | None = None
     viewing_distance_mm: float | None = None
+
+
+# -- the system check's face test (server/http/routes/check_frame.py) ---------------------------
+#: a frame's verdict, first match wins: the picture cannot be judged (`covered`, `dark`, `overexposed`,
+#: `blurred`: the quality stage's status), then no face, several faces, else `ok` (one face);
+#: `unavailable` when the server cannot run its face detector.
+CheckFrameCode = Literal["ok", "no_face", "several_faces", "covered", "dark", "overexposed", "blurred",
+                         "unavailable"]
+
+
+class CheckFrame(Frozen):
+    """One camera frame of the system check: a JPEG or PNG as a base64 data URL (or bare base64)."""
+
+    image: Annotated[str, Field(min_length=1)]
+
+
+class CheckFrameResult(Outbound):
+    """Answer of `POST /api/sessions/{id}/check-frame`: what the pipeline sees in the frame."""
+
+    code: CheckFrameCode
+    #: faces the detector found; null when it could not run
+    faces: int | None
+    #: the quality stage's status (`pipeline/stages/quality.py`); null when it could not run
+    quality: ImageQuality | None
 
 
 # -- human review (server/http/routes/review.py) ------------------------------------------------

@@ -34,7 +34,7 @@ REF = "#/$defs/{model}"
 HTTP_MODELS: tuple[type[BaseModel], ...] = (
     http.CreateSession, http.SessionDescription, http.SessionCreated, http.SessionAnswer, VerdictSummary,
     http.SessionState, http.SessionList, http.LoginBody, http.RegisterBody, http.CreateExam, http.ScreenInfo,
-    http.ReviewPatch, http.ReviewState)
+    http.ReviewPatch, http.ReviewState, http.CheckFrame, http.CheckFrameResult)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,15 @@
 // Browser signals sent on the data channel (docs/data-channel.md, `browser` messages): the tab hidden
-// or shown, a paste, full screen left by the candidate, and a devtools heuristic.
+// or shown, the window's focus lost and regained while the tab stays visible, a paste, a copy, full
+// screen left by the candidate, a devtools heuristic, and a second screen where the browser tells.
+//
+// Focus: `blur` also fires when the focus moves into a frame of the page (an embedded exam) and just
+// before a tab is hidden; so the check waits FOCUS_SETTLE_MS and reports only a window that is still
+// visible and truly without focus (`document.hasFocus()` is true while a child frame has it). A hidden
+// tab is `visibility_hidden`'s to report.
+//
+// Second screen: `screen.isExtended` (Chromium; undefined elsewhere, then nothing is sent) is true
+// when the device has more than one screen; reported at the start and each time it turns true
+// (the screen's `change` event).
 //
 // Full screen the page leaves by itself is not the candidate's doing: whoever exits or enters full
 // screen for the page's own purposes (the calibration's dots, the client's finish) first sets
@@ -10,6 +20,7 @@
 // only outside full screen, and it is reported once per opening.
 const DEVTOOLS_GAP_PX = 200;
 const DEVTOOLS_EVERY_MS = 2000;
+const FOCUS_SETTLE_MS = 300;
 
 function devtoolsLikelyOpen() {
   if (document.fullscreenElement) return false;
@@ -22,6 +33,30 @@ function devtoolsLikelyOpen() {
 export function watchBrowserSignals(send) {
   const onVisibility = () => send(document.hidden ? "visibility_hidden" : "visibility_visible");
   const onPaste = () => send("paste");
+  const onCopy = () => send("copy");
+  let unfocused = false;
+  let focusTimer = 0;
+  const onBlur = () => {
+    clearTimeout(focusTimer);
+    focusTimer = setTimeout(() => {
+      if (unfocused || document.hidden || document.hasFocus()) return;
+      unfocused = true;
+      send("focus_lost");
+    }, FOCUS_SETTLE_MS);
+  };
+  const onFocus = () => {
+    clearTimeout(focusTimer);
+    if (!unfocused) return;
+    unfocused = false;
+    send("focus_regained");
+  };
+  let extended = window.screen?.isExtended === true;
+  if (extended) send("second_screen");
+  const onScreenChange = () => {
+    const now = window.screen.isExtended === true;
+    if (now && !extended) send("second_screen");
+    extended = now;
+  };
   const onFullscreen = () => {
     const own = window.VigilFullscreenOwner;
     if (document.fullscreenElement) return;
@@ -37,12 +72,21 @@ export function watchBrowserSignals(send) {
   }, DEVTOOLS_EVERY_MS);
   document.addEventListener("visibilitychange", onVisibility);
   document.addEventListener("paste", onPaste, true);
+  document.addEventListener("copy", onCopy, true);
   document.addEventListener("fullscreenchange", onFullscreen);
+  window.addEventListener("blur", onBlur);
+  window.addEventListener("focus", onFocus);
+  window.screen?.addEventListener?.("change", onScreenChange);
   return () => {
     clearInterval(devtoolsTimer);
+    clearTimeout(focusTimer);
     document.removeEventListener("visibilitychange", onVisibility);
     document.removeEventListener("paste", onPaste, true);
+    document.removeEventListener("copy", onCopy, true);
     document.removeEventListener("fullscreenchange", onFullscreen);
+    window.removeEventListener("blur", onBlur);
+    window.removeEventListener("focus", onFocus);
+    window.screen?.removeEventListener?.("change", onScreenChange);
   };
 }
 

@@ -2,14 +2,15 @@
 // and pickers for both devices (enumerateDevices: labels are known once permission is granted). Choosing
 // another device reopens the media with it. Whoever calls check() gets the open media to hand to the
 // client, or a stable failure code to explain (client/media.js).
+import { translator } from "../i18n/index.js";
 import { browserSupport, listDevices, mediaErrorCode, openMedia, stopMedia } from "./media.js";
 
 // The meter shows the RMS of the last analyser window on a 0..1 scale; speech is 0.02-0.3 raw.
 const LEVEL_GAIN = 4;
 
 export class SystemCheck {
-  constructor({ video, meter, cameraSelect, micSelect }) {
-    Object.assign(this, { video, meter, cameraSelect, micSelect });
+  constructor({ video, meter, cameraSelect, micSelect, t = translator() }) {
+    Object.assign(this, { video, meter, cameraSelect, micSelect, t });
     this.media = null;
     this.audio = null;
     this.frame = 0;
@@ -37,8 +38,8 @@ export class SystemCheck {
   async fillPickers() {
     const { cameras, microphones } = await listDevices();
     const current = (kind) => this.media.getTracks().find((t) => t.kind === kind)?.getSettings().deviceId;
-    fill(this.cameraSelect, cameras, current("video"), "Camera");
-    fill(this.micSelect, microphones, current("audio"), "Microphone");
+    fill(this.cameraSelect, cameras, current("video"), this.t("check.camera"));
+    fill(this.micSelect, microphones, current("audio"), this.t("check.microphone"));
   }
 
   meterOn() {

@@ -21,7 +21,10 @@ export function translator(lang = pageLanguage()) {
   };
 }
 
-// Fills every element marked data-i18n="key" (text) under root; English is already in the HTML.
+// Fills every element marked data-i18n="key" (its text) or data-i18n-placeholder="key" (an input's
+// placeholder) under root, and sets <html lang>; English is already in the HTML.
 export function translatePage(t, root = document) {
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  if (root === document) document.documentElement.lang = pageLanguage();
 }
