@@ -80,10 +80,15 @@ def frame_payload(image: Any) -> str:
 
 async def analyse_frame(request: web.Request, image_b64: str, sp: SessionPipeline, *, t: float, frame_id: int,
                         only: tuple[str, ...] | None = None) -> FrameAnalysis:
-    """Decode and analyse one frame on the analysis executor; 400 for an image that does not decode."""
+    """Decode and analyse one frame on the analysis executor; 400 for an image that does not decode.
+
+    A posted frame stands alone (a client's frames may be seconds or scenes apart, and the original
+    backends analysed each one whole), so every stage asked for runs on it: a result carried by a live
+    video's schedule would, e.g., miss a second face that entered between two posts."""
     def work() -> FrameAnalysis:
         rgb = decode_image(image_b64)
-        return sp.analyse(VideoFrame(rgb, t=t, frame_id=frame_id, received_ms=t * 1000.0), only)
+        return sp.analyse(VideoFrame(rgb, t=t, frame_id=frame_id, received_ms=t * 1000.0), only,
+                          refresh=[stage.name for stage in sp.pipeline.stages])
 
     try:
         return await asyncio.get_running_loop().run_in_executor(request.app[ANALYSIS_EXECUTOR], work)
