@@ -1,6 +1,7 @@
 """The original gaze calibration API over HTTP, on `pipeline/calibration/` (features, fit, evaluation).
 
-    POST /api/calibration/session/create         {"candidate_id"?, "session_id"?}  -> {"calibration_session_id", "status"}
+    POST /api/calibration/session/create         {"candidate_id"?, "session_id" | "interview_id"?}
+                                                  -> {"calibration_session_id", "status", "session_id", "candidate_id"}
     GET  /api/calibration/session/{id}            -> the run: status, screen, targets, samples per point, result
     POST /api/calibration/session/{id}/link       {"session_id"}  -> the run, linked to an interview session
     POST /api/calibration/start                   {"calibration_session_id", "screen_w", "screen_h", "dpr"?,
@@ -8,7 +9,7 @@
                                                   -> {"targets": [{"index", "x", "y", "validation"}], "total"}
     POST /api/calibration/frame                   {"calibration_session_id", "point_index", "frame"}
                                                   -> {"accepted", "reason", "point_index", "samples"}
-    POST /api/calibration/frames                  {"calibration_session_id", "point_index", "frames": [...]}
+    POST /api/calibration/frames[/batch]          {"calibration_session_id", "point_index", "frames": [...]}
                                                   -> {"accepted", "rejected": {reason: n}, "point_index", "samples"}
     POST /api/calibration/complete                {"calibration_session_id"}  -> the result (as the data channel's
                                                   `calibration.result`: ok, status, errors in px/deg/mm, per point)
@@ -24,6 +25,12 @@
                                                   -> {"success", "candidate_id", "timestamp", "message"}
     GET  /api/screen/info/{candidate_id}          -> the screen saved above
     GET  /api/calibration/diagnostics/{id}        -> the run's diagnostics, as .../session/{id}/diagnostics
+
+The original's own bodies are taken too (one model per request, its names as aliases): it calls the run
+`session_id`, sends `candidate_id` with every call (a body with it is the original's: the id must be the
+run's, and the answer adds the original's fields, `_original_frame_result`, `_original_result`), sends
+each frame as `frame_data` at `target_index`, batches frames of several dots, and names no screen in
+`start`, which then takes the screen saved for the candidate (`_run_screen`).
 
 The last three paths are also Vigil's own routes: `server.http.legacy.shared_paths` gives each call to
 one or the other (`is_original_screen`, `saved_screen`, `visible_run` say when it is this API's).
