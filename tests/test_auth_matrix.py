@@ -110,6 +110,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/calibration/start"): everyone(400),
     ("POST", "/api/calibration/frame"): everyone(400),
     ("POST", "/api/calibration/frames"): everyone(400),
+    ("POST", "/api/calibration/frames/batch"): everyone(400),
     ("POST", "/api/calibration/complete"): everyone(400),
     # verify answers for any candidate id (`exists` says whether there is a run); the matrix's candidate has no
     # run to download; detect's body here is empty

@@ -162,6 +162,8 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                                  "server.http.legacy.calibration:RunFrame"),
     ("POST", "/api/calibration/frames"): RouteDoc("Original calibration API: a batch of frames at a dot", LEGACY,
                                                   "server.http.legacy.calibration:RunFrames"),
+    ("POST", "/api/calibration/frames/batch"): RouteDoc("Original calibration API: a batch of frames (its path)",
+                                                        LEGACY, "server.http.legacy.calibration:RunFrames"),
     ("POST", "/api/calibration/complete"): RouteDoc("Original calibration API: fit and judge the map", LEGACY,
                                                     "server.http.legacy.calibration:CompleteRun"),
     # the LTI 1.3 tool (server/http/lti/, docs/lti.md): an LMS's browser posts forms here, not JSON

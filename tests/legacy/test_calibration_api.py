@@ -4,6 +4,7 @@ detect, save and get) with base64 frames of a real candidate (the face clip) and
 server; and the three paths it shares with Vigil's own routes, which keep answering Vigil's clients."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from server.core.strict_json import dumps
 from tests.legacy.images import clip_frame_b64, jpeg_b64
 from tests.legacy.test_interview_api import post
 from tests.test_accounts import call, logged_in, new_exam
@@ -291,3 +293,71 @@ async def test_the_shared_paths_answer_as_before_when_the_original_api_is_off(vi
         assert st == 400, error
         st, error = await call(http, "GET", f"{server.url}/api/calibration/diagnostics/{'0' * 32}", proctor)
         assert st == 404 and error["error"] == "unknown session", error
+
+
+async def test_the_original_clients_whole_flow_with_its_own_bodies(vigil_server) -> None:
+    """An original client, unchanged: it saves the screen, creates a run, starts it naming only the run and
+    the candidate, sends frames of the clip at each dot of its config in batches on its path (and one alone),
+    completes, then verifies and downloads; every body is the original's, every answer has its fields."""
+    base = vigil_server.url
+    api = base + "/api/calibration"
+    candidate = f"original-{uuid.uuid4().hex[:8]}"
+    async with aiohttp.ClientSession() as http:
+        _, created = await post(http, api + "/session/create", {"candidate_id": candidate})
+        session_id = created["session_id"]
+        assert created["candidate_id"] == candidate and session_id == created["calibration_session_id"], created
+        ids = {"session_id": session_id, "candidate_id": candidate}
+        st, error = await post(http, api + "/start", ids)
+        assert st == 400 and error["error"].startswith("Screen information must be saved first"), error
+
+        st, _ = await post(http, base + "/api/screen/info", {"candidate_id": candidate, **ORIGINAL_SCREEN})
+        assert st == 200
+        st, error = await post(http, api + "/start", {**ids, "candidate_id": f"other-{candidate}"})
+        assert st == 400 and error["error"] == "Candidate ID mismatch", error
+        st, started = await post(http, api + "/start", ids)
+        assert st == 200 and started["status"] == "ready" and started["session_id"] == session_id, started
+        assert started["screen_info"]["monitor_name"] == "Dell U2419H"
+        config = started["calibration_config"]
+        assert config["max_frames_per_target"] > 0 and config["target_display_time"] > 0
+        # the dots as fractions of the saved 1920 x 1080 screen, the same as Vigil's pixels
+        assert [(t["index"], round(t["position"]["x"] * 1920, 1), round(t["position"]["y"] * 1080, 1))
+                for t in config["targets"]] == [(t["index"], t["x"], t["y"]) for t in started["targets"]]
+
+        frames = iter(CENTRE_FRAMES)
+
+        def frame(target: dict[str, Any]) -> dict[str, Any]:
+            index = next(frames)
+            return {**ids, "frame_data": clip_frame_b64(index), "frame_index": index,
+                    "target_position": target["position"], "target_index": target["index"]}
+
+        first, *rest = config["targets"]
+        st, one = await post(http, api + "/frame", frame(first))
+        assert st == 200 and one["success"] is True and "error" not in one, one
+        assert (one["target_index"], one["target_position"]) == (first["index"], first["position"])
+        assert one["accepted"] is True and one["samples"] == 1
+        st, batch = await post(http, api + "/frames/batch", {**ids, "frames": [frame(first) for _ in range(3)]})
+        assert st == 200 and batch["batch_size"] == batch["successful_frames"] == 3, batch
+        for target in rest:
+            st, batch = await post(http, api + "/frames/batch",
+                                   {**ids, "frames": [frame(target) for _ in range(PER_POINT)]})
+            assert st == 200 and batch["successful_frames"] == PER_POINT, batch
+            assert [r["target_index"] for r in batch["results"]] == [target["index"]] * PER_POINT
+            assert all(r["success"] for r in batch["results"])
+
+        st, done = await post(http, api + "/complete", ids)
+        assert st == 200 and done["session_id"] == session_id and done["candidate_id"] == candidate, done
+        # the candidate looked at the centre throughout: not accepted, said in the original's `success`
+        assert done["success"] is False and done["ok"] is False and done["status"] == "refused"
+        assert done["calibration_stats"]["mean_error_px"] == done["mean_error_px"] > 100
+        assert done["mean_error_deg"] is not None  # the saved screen's size in mm gives degrees
+        assert done["validation_metrics"]["frames"] == PER_POINT * len(config["targets"])
+
+        st, verified = await get(http, f"{api}/verify/{candidate}")
+        assert st == 200 and verified["exists"] is True and verified["candidate_id"] == candidate, verified
+        assert verified["has_screen_info"] is True and verified["has_calibration_data"] is True
+        async with http.get(f"{api}/download/{candidate}") as resp:
+            assert resp.status == 200
+            download = await resp.json()
+        assert download["screen"]["width_mm"] == 510.0 and download["viewing_distance_mm"] == 600.0
+        checksum = hashlib.sha256(dumps(download["model"]).encode()).hexdigest()
+        assert done["file_checksums"] == {f"calibration-{session_id}.json": checksum}

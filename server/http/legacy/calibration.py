@@ -1,6 +1,7 @@
 """The original gaze calibration API over HTTP, on `pipeline/calibration/` (features, fit, evaluation).
 
-    POST /api/calibration/session/create         {"candidate_id"?, "session_id"?}  -> {"calibration_session_id", "status"}
+    POST /api/calibration/session/create         {"candidate_id"?, "session_id" | "interview_id"?}
+                                                  -> {"calibration_session_id", "status", "session_id", "candidate_id"}
     GET  /api/calibration/session/{id}            -> the run: status, screen, targets, samples per point, result
     POST /api/calibration/session/{id}/link       {"session_id"}  -> the run, linked to an interview session
     POST /api/calibration/start                   {"calibration_session_id", "screen_w", "screen_h", "dpr"?,
@@ -8,7 +9,7 @@
                                                   -> {"targets": [{"index", "x", "y", "validation"}], "total"}
     POST /api/calibration/frame                   {"calibration_session_id", "point_index", "frame"}
                                                   -> {"accepted", "reason", "point_index", "samples"}
-    POST /api/calibration/frames                  {"calibration_session_id", "point_index", "frames": [...]}
+    POST /api/calibration/frames[/batch]          {"calibration_session_id", "point_index", "frames": [...]}
                                                   -> {"accepted", "rejected": {reason: n}, "point_index", "samples"}
     POST /api/calibration/complete                {"calibration_session_id"}  -> the result (as the data channel's
                                                   `calibration.result`: ok, status, errors in px/deg/mm, per point)
@@ -24,6 +25,12 @@
                                                   -> {"success", "candidate_id", "timestamp", "message"}
     GET  /api/screen/info/{candidate_id}          -> the screen saved above
     GET  /api/calibration/diagnostics/{id}        -> the run's diagnostics, as .../session/{id}/diagnostics
+
+The original's own bodies are taken too (one model per request, its names as aliases): it calls the run
+`session_id`, sends `candidate_id` with every call (a body with it is the original's: the id must be the
+run's, and the answer adds the original's fields, `_original_frame_result`, `_original_result`), sends
+each frame as `frame_data` at `target_index`, batches frames of several dots, and names no screen in
+`start`, which then takes the screen saved for the candidate (`_run_screen`).
 
 The last three paths are also Vigil's own routes: `server.http.legacy.shared_paths` gives each call to
 one or the other (`is_original_screen`, `saved_screen`, `visible_run` say when it is this API's).
@@ -46,6 +53,7 @@ interview session's id in the run; Vigil's interview API does not apply the map 
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import uuid
@@ -54,7 +62,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.calibration.accuracy import ScreenGeometry
 from pipeline.calibration.evaluate import evaluate
@@ -62,11 +70,12 @@ from pipeline.calibration.features import FeatureSample, analysis_sample
 from pipeline.calibration.fit import PointSamples
 from pipeline.calibration.targets import sequence
 from server.accounts.auth import User
+from server.core.strict_json import dumps
 from server.http.errors import json_response, read_json
 from server.http.keys import HTTP_SESSIONS, PIPELINE, SETTINGS, STORE
 from server.http.legacy.common import admit, admitted, analyse_frame, frame_payload, visible_session
 from server.http.routes.screen import MAX_BODY_BYTES as SCREEN_BODY_BYTES
-from server.live.calibration import result_fields
+from server.live.calibration import DOT_DURATION_S, result_fields
 from server.live.screen_geometry import physical_size_fields, screen_problems, sides_from_diagonal
 from server.protocol.errors import ApiError
 from server.protocol.http import ID_PATTERN
@@ -77,11 +86,15 @@ API = "calibration"
 GAZE_STAGES = ("faces", "landmarks", "head_pose", "gaze")
 #: frames one `frames` call may carry (each is analysed; the body limit applies too)
 MAX_BATCH = 30
-RUN_ID = Field(pattern=r"^[0-9a-f]{32}$")
+#: a run's id; the original calls it `session_id` (its runs were "calibration sessions")
+RUN_ID = Field(pattern=r"^[0-9a-f]{32}$", validation_alias=AliasChoices("calibration_session_id", "session_id"))
 #: run fields left out of the status answer (the download has the model; samples are counted)
 PRIVATE = ("samples", "model", "created_by")
 #: the creator of runs made where callers are anonymous (dev)
 ANYONE = "anyone"
+#: the result fields `complete` repeats in the original's `calibration_stats`
+ORIGINAL_STATS = ("status", "basis", "mean_error_px", "max_error_px", "mean_error_deg", "mean_error_screen_fraction",
+                  "viewing_distance_mm")
 #: the field that tells the original's screen description from Vigil's own (`screen_w`)
 ORIGINAL_SCREEN_FIELD = "screen_width_px"
 CameraPosition = Literal["top-center", "top-left", "top-right", "bottom-center", "bottom-left", "bottom-right",
@@ -97,17 +110,32 @@ class _Body(BaseModel):
 
 class CreateRun(_Body):
     candidate_id: Annotated[str, Field(pattern=ID_PATTERN)] = "calibration"
-    session_id: str | None = None
+    # the interview session to link; the original's name for it is `interview_id`
+    session_id: str | None = Field(default=None, validation_alias=AliasChoices("session_id", "interview_id"))
 
 
 class LinkRun(_Body):
     session_id: str
 
 
-class StartRun(_Body):
+class _RunBody(_Body):
+    """A call about one run. A body with `candidate_id` is the original API's (it sent the candidate with
+    every call): the id must be the run's, and the answer comes in the original's shape too."""
+
     calibration_session_id: Annotated[str, RUN_ID]
-    screen_w: Annotated[float, Field(gt=0, le=16384)]
-    screen_h: Annotated[float, Field(gt=0, le=16384)]
+    candidate_id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+
+    @property
+    def original(self) -> bool:
+        return self.candidate_id is not None
+
+
+class StartRun(_RunBody):
+    """Vigil's start names the screen; the original's does not, and the screen saved with
+    `POST /api/screen/info` for the run's candidate is used (`_run_screen`)."""
+
+    screen_w: Annotated[float, Field(gt=0, le=16384)] | None = None
+    screen_h: Annotated[float, Field(gt=0, le=16384)] | None = None
     dpr: Annotated[float, Field(gt=0, le=8)] = 1.0
     screen_mm_w: Annotated[float, Field(gt=0, le=5000)] | None = None
     screen_mm_h: Annotated[float, Field(gt=0, le=5000)] | None = None
@@ -115,21 +143,40 @@ class StartRun(_Body):
     points: Literal[5, 9, 13, 16] = 9
 
 
-class RunFrame(_Body):
-    calibration_session_id: Annotated[str, RUN_ID]
-    point_index: Annotated[int, Field(ge=0)]
-    frame: str | None = None
-    image: str | None = None
+class DotFrame(_Body):
+    """One frame at a dot: the original names the dot `target_index` and the image `frame_data`."""
+
+    frame: str = Field(validation_alias=AliasChoices("frame", "image", "frame_data"))
+    point_index: Annotated[int, Field(ge=0)] = Field(validation_alias=AliasChoices("point_index", "target_index"))
+    frame_index: int | None = None
+    target_position: dict[str, float] | None = None
 
 
-class RunFrames(_Body):
-    calibration_session_id: Annotated[str, RUN_ID]
-    point_index: Annotated[int, Field(ge=0)]
-    frames: Annotated[list[str], Field(min_length=1, max_length=MAX_BATCH)]
+class RunFrame(_RunBody, DotFrame):
+    """One frame at a dot: Vigil's `point_index` + `frame` (or `image`), or the original's `target_index` +
+    `frame_data` (with its `frame_index` and `target_position`, echoed back)."""
 
 
-class CompleteRun(_Body):
-    calibration_session_id: Annotated[str, RUN_ID]
+class RunFrames(_RunBody):
+    """Frames at one dot (Vigil's: `point_index` + base64 strings), or the original's batch, each frame an
+    object naming its own dot (`at_points` makes them one list)."""
+
+    point_index: Annotated[int, Field(ge=0)] | None = None
+    frames: Annotated[list[str | DotFrame], Field(min_length=1, max_length=MAX_BATCH)]
+
+    @model_validator(mode="after")
+    def _dot_named(self) -> RunFrames:
+        if self.point_index is None and any(isinstance(f, str) for f in self.frames):
+            raise ValueError("point_index is required for frames given as strings")
+        return self
+
+    def at_points(self) -> list[DotFrame]:
+        return [DotFrame.model_validate({"frame": f, "point_index": self.point_index}) if isinstance(f, str) else f
+                for f in self.frames]
+
+
+class CompleteRun(_RunBody):
+    pass
 
 
 def _either(*names: str) -> Any:
@@ -228,19 +275,28 @@ def _from_row(row: list[float]) -> FeatureSample:
     return FeatureSample(row[0], tuple(row[1:-2]), row[-2], row[-1])
 
 
-async def _add(request: web.Request, run_id: str, user: User | None, index: int,
-               images: list[str]) -> tuple[dict[str, Any], list[FeatureSample | str]]:
-    """Analyse `images` for dot `index` and record them in the run (checked again under the lock)."""
-    _target(await _run(request, run_id, user), index)  # refuse before analysing anything
-    outcomes = [await _sample(request, image) for image in images]
-    async with request.app[HTTP_SESSIONS].lock(run_id):
-        doc = await _run(request, run_id, user)
-        _target(doc, index)
-        rows = doc["samples"].setdefault(str(index), [])
+async def _body_run(request: web.Request, body: _RunBody, user: User | None) -> dict[str, Any]:
+    """The body's run; 400 when the body names another candidate than the run's (as the original did)."""
+    doc = await _run(request, body.calibration_session_id, user)
+    if body.candidate_id is not None and body.candidate_id != doc["candidate_id"]:
+        raise ApiError(400, "Candidate ID mismatch", {"candidate_id": body.candidate_id})
+    return doc
+
+
+async def _add(request: web.Request, body: _RunBody, user: User | None,
+               frames: list[DotFrame]) -> tuple[dict[str, Any], list[FeatureSample | str]]:
+    """Analyse `frames` for their dots and record them in the run (checked again under the lock)."""
+    doc = await _body_run(request, body, user)
+    for f in frames:  # refuse before analysing anything
+        _target(doc, f.point_index)
+    outcomes = [await _sample(request, frame_payload(f.frame)) for f in frames]
+    async with request.app[HTTP_SESSIONS].lock(body.calibration_session_id):
+        doc = await _body_run(request, body, user)
         rejected = Counter(doc.get("rejected") or {})
-        for outcome in outcomes:
+        for f, outcome in zip(frames, outcomes, strict=True):
+            _target(doc, f.point_index)
             if isinstance(outcome, FeatureSample):
-                rows.append(_row(outcome))
+                doc["samples"].setdefault(str(f.point_index), []).append(_row(outcome))
             else:
                 rejected[outcome] += 1
         doc["rejected"] = dict(rejected)
@@ -264,7 +320,9 @@ async def create_run(request: web.Request) -> web.Response:
     await _save(request, doc)
     await request.app[STORE].put_json(latest_calibration_run_key(_creator(user), body.candidate_id),
                                       {"calibration_session_id": run_id})
-    return json_response({"calibration_session_id": run_id, "status": "created", "created_at": now})
+    # `session_id` and `candidate_id` as the original's clients read them from its create
+    return json_response({"calibration_session_id": run_id, "status": "created", "created_at": now,
+                          "session_id": run_id, "candidate_id": body.candidate_id})
 
 
 @routes.get("/api/calibration/session/{run_id}")
@@ -286,45 +344,91 @@ async def link_run(request: web.Request) -> web.Response:
     return json_response(public(doc))
 
 
+async def _run_screen(request: web.Request, body: StartRun, candidate_id: str,
+                      user: User | None) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
+    """The run's screen, its viewing distance and the screen as the answer shows it (`screen_info`): the
+    body's, or else the one saved for the candidate (the original's start, which sends no screen)."""
+    if body.screen_w is not None and body.screen_h is not None:
+        screen = {"width_px": body.screen_w, "height_px": body.screen_h, "dpr": body.dpr,
+                  "width_mm": body.screen_mm_w, "height_mm": body.screen_mm_h}
+        return screen, body.viewing_distance_mm, screen
+    if body.screen_w is not None or body.screen_h is not None:
+        raise ApiError(400, "give both screen_w and screen_h, or neither (the saved screen info is used)")
+    saved = await request.app[STORE].get_json(legacy_screen_key(_creator(user), candidate_id))
+    if saved is None:
+        raise ApiError(400, "Screen information must be saved first: POST /api/screen/info",
+                       {"candidate_id": candidate_id})
+    screen = {"width_px": saved["screen_width_px"], "height_px": saved["screen_height_px"], "dpr": body.dpr,
+              "width_mm": saved["screen_width_mm"], "height_mm": saved["screen_height_mm"]}
+    return screen, _distance_mm(saved["distance_cm"]), saved
+
+
 @routes.post("/api/calibration/start")
 async def start_run(request: web.Request) -> web.Response:
     user = await admit(request, API)
     body = StartRun.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     run_id = body.calibration_session_id
-    targets = [{"index": tg.index, "x": round(tg.px(body.screen_w, body.screen_h)[0], 1),
-                "y": round(tg.px(body.screen_w, body.screen_h)[1], 1), "validation": tg.validation}
-               for tg in sequence(body.points)]
+    doc = await _body_run(request, body, user)
+    screen, distance_mm, screen_info = await _run_screen(request, body, doc["candidate_id"], user)
+    dots = sequence(body.points)
+    targets = [{"index": tg.index, "x": round(tg.px(screen["width_px"], screen["height_px"])[0], 1),
+                "y": round(tg.px(screen["width_px"], screen["height_px"])[1], 1), "validation": tg.validation}
+               for tg in dots]
     async with request.app[HTTP_SESSIONS].lock(run_id):
-        doc = await _run(request, run_id, user)
+        doc = await _body_run(request, body, user)
         doc.update({"status": "running", "points": body.points, "targets": targets, "samples": {}, "rejected": {},
-                    "result": None, "model": None, "viewing_distance_mm": body.viewing_distance_mm,
-                    "screen": {"width_px": body.screen_w, "height_px": body.screen_h, "dpr": body.dpr,
-                               "width_mm": body.screen_mm_w, "height_mm": body.screen_mm_h}})
+                    "result": None, "model": None, "viewing_distance_mm": distance_mm, "screen": screen})
         await _save(request, doc)
-    return json_response({"calibration_session_id": run_id, "targets": targets, "total": len(targets)})
+    answer = {"calibration_session_id": run_id, "targets": targets, "total": len(targets)}
+    if body.original:  # the original's answer: the dots as fractions of the screen, in its config
+        answer |= {"session_id": run_id, "candidate_id": doc["candidate_id"], "status": "ready",
+                   "screen_info": screen_info, "calibration_config": {
+                       "target_display_time": DOT_DURATION_S, "max_frames_per_target": MAX_BATCH,
+                       "targets": [{"index": tg.index, "position": {"x": tg.fx, "y": tg.fy}} for tg in dots]}}
+    return json_response(answer)
+
+
+def _original_frame_result(f: DotFrame, outcome: FeatureSample | str) -> dict[str, Any]:
+    """One frame's answer as the original gave it: `success`, else `error` (Vigil's rejection reason)."""
+    accepted = isinstance(outcome, FeatureSample)
+    return {"success": accepted, **({} if accepted else {"error": outcome}), "frame_index": f.frame_index,
+            "target_index": f.point_index, "target_position": f.target_position,
+            "timestamp": datetime.now(UTC).replace(tzinfo=None).isoformat()}
+
+
+def _samples_at(doc: dict[str, Any], index: int | None) -> int | None:
+    return None if index is None else len(doc["samples"].get(str(index), []))
 
 
 @routes.post("/api/calibration/frame")
 async def run_frame(request: web.Request) -> web.Response:
     user = await admit(request, API)
     body = RunFrame.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
-    image = body.frame if body.frame is not None else body.image
-    doc, outcomes = await _add(request, body.calibration_session_id, user, body.point_index, [frame_payload(image)])
+    doc, outcomes = await _add(request, body, user, [body])
     outcome = outcomes[0]
     accepted = isinstance(outcome, FeatureSample)
-    return json_response({"accepted": accepted, "reason": None if accepted else outcome,
-                          "point_index": body.point_index, "samples": len(doc["samples"][str(body.point_index)])})
+    answer = {"accepted": accepted, "reason": None if accepted else outcome, "point_index": body.point_index,
+              "samples": _samples_at(doc, body.point_index)}
+    return json_response(answer | _original_frame_result(body, outcome) if body.original else answer)
 
 
 @routes.post("/api/calibration/frames")
+@routes.post("/api/calibration/frames/batch")  # the original's path
 async def run_frames(request: web.Request) -> web.Response:
     user = await admit(request, API)
     body = RunFrames.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
-    images = [frame_payload(f) for f in body.frames]
-    doc, outcomes = await _add(request, body.calibration_session_id, user, body.point_index, images)
+    frames = body.at_points()
+    doc, outcomes = await _add(request, body, user, frames)
     rejected = Counter(o for o in outcomes if not isinstance(o, FeatureSample))
-    return json_response({"accepted": len(outcomes) - sum(rejected.values()), "rejected": dict(rejected),
-                          "point_index": body.point_index, "samples": len(doc["samples"][str(body.point_index)])})
+    accepted = len(outcomes) - sum(rejected.values())
+    dots = {f.point_index for f in frames}
+    one = next(iter(dots)) if len(dots) == 1 else None  # a batch at several dots (the original's) names none
+    answer: dict[str, Any] = {"accepted": accepted, "rejected": dict(rejected), "point_index": one,
+                              "samples": _samples_at(doc, one)}
+    if body.original:
+        answer |= {"batch_size": len(frames), "successful_frames": accepted,
+                   "results": [_original_frame_result(f, o) for f, o in zip(frames, outcomes, strict=True)]}
+    return json_response(answer)
 
 
 @routes.post("/api/calibration/complete")
@@ -333,7 +437,7 @@ async def complete_run(request: web.Request) -> web.Response:
     body = CompleteRun.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     run_id = body.calibration_session_id
     async with request.app[HTTP_SESSIONS].lock(run_id):
-        doc = await _run(request, run_id, user)
+        doc = await _body_run(request, body, user)
         if doc.get("status") != "running":
             raise ApiError(409, f"calibration is {doc.get('status')}: nothing to complete", {"status": doc.get("status")})
         s = doc["screen"]
@@ -347,7 +451,21 @@ async def complete_run(request: web.Request) -> web.Response:
         doc.update({"status": {"accepted": "calibrated", "refused": "refused", "failed": "failed"}[cal.status],
                     "result": result, "model": None if cal.model is None else cal.model.to_dict()})
         await _save(request, doc)
-    return json_response({"calibration_session_id": run_id, **result})
+    answer = {"calibration_session_id": run_id, **result}
+    return json_response(_original_result(doc) | answer if body.original else answer)
+
+
+def _original_result(doc: dict[str, Any]) -> dict[str, Any]:
+    """`complete`'s fields as the original named them, from the run's result (whose `message` stands).
+    The original answered 400 for a calibration it could not accept; here `success` is false instead."""
+    run_id, result = doc["calibration_session_id"], doc["result"]
+    accepted = sum(len(rows) for rows in doc["samples"].values())
+    model = doc["model"]  # the download's model: its checksum, as the original gave its files'
+    checksums = {} if model is None else {f"calibration-{run_id}.json": hashlib.sha256(dumps(model).encode()).hexdigest()}
+    return {"success": result["ok"], "session_id": run_id, "candidate_id": doc["candidate_id"],
+            "calibration_stats": {k: result.get(k) for k in ORIGINAL_STATS},
+            "validation_metrics": {"frames": accepted, "rejected_frames": result["rejected_frames"]},
+            "file_checksums": checksums}
 
 
 def _download(doc: dict[str, Any]) -> web.Response:
