@@ -73,6 +73,7 @@ from server.http.routes import (
     webhooks,
     whip,
 )
+from server.http.versions import add_v1_routes
 from server.live.manager import SessionManager
 from server.live.watchers import Watchers
 from server.store.store import Store
@@ -170,4 +171,5 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     app.on_shutdown.append(parts.end_live_streams)
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
+    add_v1_routes(app)  # every /api/ route under /api/v1/ too; the unversioned paths stay as aliases
     return app

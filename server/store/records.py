@@ -11,6 +11,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from server.store.index_pages import Position, newest_after
 from server.store.keys import (
     ALL_APIKEYS,
     ALL_EXAMS,
@@ -126,14 +127,16 @@ class ExamRecords:
     async def field(self, exam_id: str, name: str) -> str | None:
         return await self._redis.hget(exam_key(exam_id), name)
 
-    async def newest(self, owner_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """Exam hashes newest first: every exam (owner None) or one owner's, at most `limit`."""
+    async def newest(self, owner_id: str | None, after: Position | None, count: int) -> list[tuple[Position, dict[str, Any]]]:
+        """Up to `count` exams newest first after `after` (a keyset position): every exam (owner None) or
+        one owner's; an exam whose hash is gone comes as `{}`, so a short answer means the index ended."""
         index = ALL_EXAMS if owner_id is None else exam_owner_index(owner_id)
-        ids = await self._redis.zrevrange(index, 0, limit - 1)
+        ids = await newest_after(self._redis, index, after, count)
         async with self._redis.pipeline(transaction=False) as p:
-            for exam_id in ids:
+            for exam_id, _ in ids:
                 p.hgetall(exam_key(exam_id))
-            return [row for row in await p.execute() if row]
+            rows = await p.execute()
+        return [((score, exam_id), row or {}) for (exam_id, score), row in zip(ids, rows, strict=True)]
 
 
 class ApiKeyRecords:

@@ -10,7 +10,7 @@ from server.http.errors import json_response, read_json
 from server.http.keys import SESSIONS, SETTINGS, WATCHERS
 from server.live.watchers import MAX_WATCHERS_PER_SESSION
 from server.protocol.errors import ApiError
-from server.protocol.http import SessionDescription
+from server.protocol.http import SessionAnswer, SessionDescription
 
 routes = web.RouteTableDef()
 
@@ -37,4 +37,4 @@ async def watch(request: web.Request) -> web.Response:
     if watchers.count(sid) >= MAX_WATCHERS_PER_SESSION:
         REJECTED.labels("watchers").inc()
         raise ApiError(429, "too many watchers on this session", {"max": MAX_WATCHERS_PER_SESSION}, code="too_many_watchers")
-    return json_response(await watchers.start(session, desc))
+    return json_response(SessionAnswer.model_validate(await watchers.start(session, desc)))
