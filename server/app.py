@@ -30,7 +30,7 @@ from server.cluster.placement import WorkerRouter
 from server.cluster.webhooks import PERIOD_S as WEBHOOK_PERIOD_S
 from server.cluster.webhooks import WebhookDelivery
 from server.core.config import Settings
-from server.http import aiohttp_private, openapi, pages
+from server.http import aiohttp_private, openapi, pages, swagger
 from server.http.access import COOKIE
 from server.http.affinity import placement_of
 from server.http.errors import error_middleware
@@ -84,7 +84,7 @@ log = logging.getLogger(__name__)
 #: then the original backends' APIs (`server/http/legacy/`, each switched by VIGIL_LEGACY_APIS)
 ROUTE_TABLES = (health.routes, sessions.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, screen.routes, calibration.routes, face_ws.routes, whip.routes, openapi.routes,
-                pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
+                swagger.routes, pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
                 legacy_calibration.routes)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from server.protocol.base import Outbound
-from server.protocol.http import IceServer, SessionState, WebhookType
+from server.protocol.http import IceServer, SessionState, WebhookType, WindowPlacement
 from server.protocol.stream import StreamItem
 
 
@@ -170,6 +170,27 @@ class LiveGrid(Outbound):
 
 
 # -- documents: screen geometry, calibration ---------------------------------------------------
+class ScreenDocument(Outbound):
+    """The stored screen geometry (`POST` answers it, `GET /api/screen/info/{candidate_id}` reads it):
+    the `ScreenInfo` sent, where it came from, and what the physical size gives (null without one)."""
+
+    candidate_id: str
+    screen_w: float
+    screen_h: float
+    dpr: float
+    window: WindowPlacement | None
+    width_mm: float | None
+    height_mm: float | None
+    viewing_distance_mm: float | None
+    session_id: str
+    exam_id: str
+    updated_at: float
+    #: millimetres per CSS px, from `width_mm`
+    mm_per_px: float | None
+    #: the diagonal in inches, from `width_mm` and `height_mm`
+    diagonal_in: float | None
+
+
 class CalibrationDiagnostics(Outbound):
     """`GET /api/calibration/diagnostics/{session_id}`: the session's calibration summary (null before any)."""
 
@@ -264,5 +285,5 @@ class Deliveries(Outbound):
 #: every answer model, for docs/schema/http.json
 ANSWER_MODELS: tuple[type[Outbound], ...] = (
     Liveness, Readiness, Health, SessionView, Deleted, EventPage, Profile, LoginAnswer, LoggedOut, ExamCreated,
-    ExamList, LiveGrid, CalibrationDiagnostics, ApiKeyCreated, ApiKeyList, ApiKeyRow, JoinToken, WebhookCreated,
+    ExamList, LiveGrid, ScreenDocument, CalibrationDiagnostics, ApiKeyCreated, ApiKeyList, ApiKeyRow, JoinToken, WebhookCreated,
     WebhookList, WebhookDeleted, Deliveries)
