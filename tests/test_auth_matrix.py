@@ -216,7 +216,7 @@ async def test_auth_matrix(vigil_server) -> None:
                     token: str | None = created["token"]
                 elif actor == "anonymous":
                     token = None
-                elif route == "/api/auth/logout":  # logging out revokes: use a token of its own
+                elif alias == "/api/auth/logout":  # logging out revokes: use a token of its own
                     token = await login(http, base, emails[actor])
                 else:
                     token = tokens[actor]
