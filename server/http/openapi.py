@@ -290,9 +290,28 @@ def _schema(ref: str, components: dict[str, Any]) -> dict[str, Any]:
         for sub in (schema, *schema.get("$defs", {}).values()):
             if "properties" in sub:
                 sub["required"] = list(sub["properties"])
-    components.update(schema.pop("$defs", {}))
-    components[name] = schema
+    components.update({key: _plain_tuples(sub) for key, sub in schema.pop("$defs", {}).items()})
+    components[name] = _plain_tuples(schema)
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _plain_tuples(schema: Any) -> Any:
+    """A fixed-length tuple (`prefixItems`) as an array of its item types, with the length kept.
+    Schemathesis 4 rewrites `prefixItems` into draft-4 `items: [...]` and then validates answers with
+    a 2020-12 validator, which refuses that schema; the positions are said in the `description`
+    (docs/schema/*.json keep `prefixItems`)."""
+    if isinstance(schema, list):
+        return [_plain_tuples(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _plain_tuples(value) for key, value in schema.items()}
+    prefix = out.pop("prefixItems", None)
+    if prefix is not None:
+        unique = [item for i, item in enumerate(prefix) if item not in prefix[:i]]
+        out["items"] = unique[0] if len(unique) == 1 else {"anyOf": unique}
+        out["description"] = (out.get("description", "") + " A tuple: " + ", ".join(
+            item.get("type") or "/".join(map(str, item.get("enum", []))) or "value" for item in prefix)).strip()
+    return out
 
 
 def _answer(doc: RouteDoc, components: dict[str, Any]) -> dict[str, Any]:
