@@ -199,7 +199,7 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/api/exams/{exam_id}/webhooks/{webhook_id}/deliveries"): RouteDoc(
         "The endpoint's newest delivery attempts and its pending count", "proctor owning the exam, admin",
                                                                                response=ANS + "Deliveries",
-                                                                               operation_id="list_webhook_deliveries", query=(LIMIT_QUERY(100, 100),)),
+                                                                               operation_id="list_webhook_deliveries", query=(LIMIT_QUERY(100, 200),)),
     # the original backends' APIs (server/http/legacy/, docs/legacy-apis.md): each off in production unless
     # VIGIL_LEGACY_APIS names it, and then for a proctor or admin token
     ("POST", "/start-session"): RouteDoc("Original interview API: start a session", LEGACY,
