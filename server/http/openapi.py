@@ -337,6 +337,19 @@ def _parameters(path: str, doc: RouteDoc) -> list[dict[str, Any]]:
     return params
 
 
+def tag_of(path: str, doc: RouteDoc) -> str:
+    """The group Swagger UI shows a route in: the original APIs together, else the resource."""
+    if doc.summary.startswith("Original"):
+        return "original APIs"
+    parts = [p for p in unversioned(path).split("/") if p]
+    if not parts or parts[0] in ("health", "livez", "readyz", "metrics"):
+        return "probes" if parts else "pages"
+    if parts[0] != "api":
+        return "pages" if doc.content == "text/html" or parts[0] == "favicon.ico" else parts[0]
+    return {"openapi.json": "docs", "apikeys": "integrations", "screen": "documents",
+            "calibration": "documents"}.get(parts[1], parts[1])
+
+
 def operation(method: str, path: str, doc: RouteDoc, handler: Any, components: dict[str, Any]) -> dict[str, Any]:
     alias = unversioned(path)
     description = f"Who: {doc.who}."
@@ -348,7 +361,8 @@ def operation(method: str, path: str, doc: RouteDoc, handler: Any, components: d
     for status in doc.also:
         responses[str(status)] = {"description": "the same body, in this state", **_answer(doc, components)}
     responses.update({"4XX": problem, "5XX": problem})
-    op: dict[str, Any] = {"operationId": doc.operation_id or handler.__name__, "summary": doc.summary,
+    op: dict[str, Any] = {"operationId": doc.operation_id or handler.__name__, "tags": [tag_of(path, doc)],
+                          "summary": doc.summary,
                           "description": description, "security": SECURITY[auth_of(doc)], "responses": responses}
     params = _parameters(path, doc)
     if params:
