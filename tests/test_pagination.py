@@ -82,3 +82,19 @@ async def test_events_page_and_kind_filter(vigil_server) -> None:
         assert st == 400 and bad["code"] == "invalid_parameter" and bad["detail"]["unknown"] == ["nonsense"]
         st, bad = await call(http, "GET", url + "?cursor=x", admin)
         assert st == 400
+
+
+async def test_api_keys_page_by_cursor(vigil_server) -> None:
+    base = vigil_server.url
+    _, admin = await logged_in(vigil_server, "admin")
+    async with aiohttp.ClientSession() as http:
+        exam = await new_exam(http, base, admin)
+        made = []
+        for i in range(3):
+            st, key = await call(http, "POST", base + "/api/v1/apikeys", admin,
+                                 json={"name": f"page {i}", "exams": [exam["exam_id"]]})
+            assert st == 201, key
+            made.append(key["key_id"])
+        rows, _ = await _all_pages(http, base + "/api/v1/apikeys?limit=2", admin, "keys")
+        listed = [k["key_id"] for k in rows]
+        assert [k for k in listed if k in made] == made[::-1] and len(listed) == len(set(listed))

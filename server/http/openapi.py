@@ -178,7 +178,7 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                        "server.protocol.http:CreateApiKey", 201,
                                        response=ANS + "ApiKeyCreated", operation_id="create_api_key"),
     ("GET", "/api/apikeys"): RouteDoc("Every API key, without secrets", "admin", response=ANS + "ApiKeyList",
-                                      operation_id="list_api_keys"),
+                                      operation_id="list_api_keys", query=PAGE_QUERY(500, 500)),
     ("DELETE", "/api/apikeys/{key_id}"): RouteDoc("Revoke an API key", "admin", response=ANS + "ApiKeyRow",
                                                   operation_id="revoke_api_key"),
     ("POST", "/api/exams/{exam_id}/join-tokens"): RouteDoc("A short-lived, single-use join token for one candidate",

@@ -222,7 +222,9 @@ class ApiKeyCreated(Outbound):
     created_at: float
 
 
-class ApiKeyList(Outbound):
+class ApiKeyList(Page):
+    """`GET /api/apikeys`: newest first."""
+
     keys: list[ApiKeyRow]
 
 

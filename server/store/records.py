@@ -157,12 +157,14 @@ class ApiKeyRecords:
     async def set_field(self, key_id: str, name: str, value: str) -> None:
         await self._redis.hset(apikey_key(key_id), name, value)
 
-    async def newest(self, limit: int) -> list[dict[str, str]]:
-        ids = await self._redis.zrevrange(ALL_APIKEYS, 0, limit - 1)
+    async def newest(self, after: Position | None, count: int) -> list[tuple[Position, dict[str, str]]]:
+        """Up to `count` keys newest first after `after` (a keyset position); a gone key comes as `{}`."""
+        ids = await newest_after(self._redis, ALL_APIKEYS, after, count)
         async with self._redis.pipeline(transaction=False) as p:
-            for key_id in ids:
+            for key_id, _ in ids:
                 p.hgetall(apikey_key(key_id))
-            return [row for row in await p.execute() if row]
+            rows = await p.execute()
+        return [((score, key_id), row or {}) for (key_id, score), row in zip(ids, rows, strict=True)]
 
     async def claim_join_token(self, jti: str, ttl_s: int) -> bool:
         """True the first time a join token (its JWT id) is redeemed; kept until the token expires."""

@@ -1,7 +1,7 @@
 """Integrators' API keys (admins) and the join tokens a key mints (docs/integration.md):
 
 - `POST /api/apikeys`: a key scoped to exams; the answer holds its secret, shown this once
-- `GET /api/apikeys`: every key, newest first, without secrets
+- `GET /api/apikeys`: every key, newest first, without secrets, a page at a time (`?limit=`, `?cursor=`, `next`)
 - `DELETE /api/apikeys/{key_id}`: revoke it (the record stays, marked, for the audit trail)
 - `POST /api/exams/{exam_id}/join-tokens`: with an API key scoped to the exam, a short-lived join token
   for one candidate, which their browser presents to `POST /api/sessions` as `join_token`
@@ -14,9 +14,11 @@ import time
 
 from aiohttp import web
 
+from server.accounts.apikeys import MAX_LIST
 from server.http.access import require_api_key, require_role
 from server.http.errors import json_response, read_json
 from server.http.keys import APIKEYS, JOIN_TOKENS, SETTINGS
+from server.http.paging import index_cursor, parse_index_cursor, query_limit
 from server.protocol.answers import ApiKeyCreated, ApiKeyList, ApiKeyRow, JoinToken
 from server.protocol.http import CreateApiKey, CreateJoinToken
 
@@ -34,7 +36,8 @@ async def create_key(request: web.Request) -> web.Response:
 @routes.get("/api/apikeys")
 async def list_keys(request: web.Request) -> web.Response:
     await require_role(request, "admin")
-    return json_response(ApiKeyList.model_validate({"keys": await request.app[APIKEYS].listing()}))
+    keys, last = await request.app[APIKEYS].page(parse_index_cursor(request), query_limit(request, MAX_LIST, MAX_LIST))
+    return json_response(ApiKeyList.model_validate({"keys": keys, "next": index_cursor(last)}))
 
 
 @routes.delete("/api/apikeys/{key_id}")
