@@ -11,12 +11,10 @@ from server.http.versions import unversioned, versioned
 #: (docs/legacy-apis.md), a saved posture analysis is whatever its client sent, and a stored
 #: calibration is the calibrator's record
 UNTYPED_JSON = {
-    ("POST", "/start-session"), ("POST", "/analyze-frame"), ("POST", "/api/analysis/save"),
-    ("GET", "/api/analysis/list"), ("GET", "/api/analysis/{analysis_id}"), ("DELETE", "/api/analysis/{analysis_id}"),
-    ("POST", "/api/calibration/session/create"), ("GET", "/api/calibration/session/{run_id}"),
-    ("POST", "/api/calibration/session/{run_id}/link"), ("GET", "/api/calibration/session/{run_id}/download"),
-    ("POST", "/api/calibration/start"), ("POST", "/api/calibration/frame"), ("POST", "/api/calibration/frames"),
-    ("POST", "/api/calibration/complete"), ("GET", "/api/calibration/{candidate_id}"),
+    ("POST", "/analyze-frame"), ("GET", "/api/analysis/list"), ("GET", "/api/analysis/{analysis_id}"),
+    ("GET", "/api/calibration/session/{run_id}"), ("POST", "/api/calibration/session/{run_id}/link"),
+    ("GET", "/api/calibration/session/{run_id}/download"), ("POST", "/api/calibration/complete"),
+    ("GET", "/api/calibration/{candidate_id}"),
     ("GET", "/api/calibration/{candidate_id}/download"), ("GET", "/api/openapi.json")}
 
 

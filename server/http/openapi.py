@@ -218,7 +218,7 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     # the original backends' APIs (server/http/legacy/, docs/legacy-apis.md): each off in production unless
     # VIGIL_LEGACY_APIS names it, and then for a proctor or admin token
     ("POST", "/start-session"): RouteDoc("Original interview API: start a session", LEGACY,
-                                         "server.http.legacy.interview:StartSession"),
+                                         "server.http.legacy.interview:StartSession", response="server.http.legacy.interview:SessionStarted"),
     ("POST", "/analyze-frame"): RouteDoc("Original interview API: a base64 frame -> risk, attention, gaze, faces, "
                                          "objects, events", LEGACY, "server.http.legacy.interview:AnalyzeFrame"),
     ("POST", "/end-session"): RouteDoc("Original interview API: end a session; the verdict", LEGACY,
@@ -231,15 +231,15 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/ws/posture"): RouteDoc("Original posture API: WebSocket, {image} -> keypoints, posture_score", LEGACY,
                                      success=101),
     ("POST", "/api/analysis/save"): RouteDoc("Original posture API: save an analysis (any JSON object)", "logged in",
-                                             success=201),
+                                             success=201, response="server.http.legacy.posture:AnalysisSaved"),
     ("GET", "/api/analysis/list"): RouteDoc("Original posture API: the caller's saved analyses, newest first",
                                             "logged in"),
     ("GET", "/api/analysis/{analysis_id}"): RouteDoc("Original posture API: one of the caller's saved analyses",
                                                      "logged in"),
     ("DELETE", "/api/analysis/{analysis_id}"): RouteDoc("Original posture API: delete one of the caller's analyses",
-                                                        "logged in"),
+                                                        "logged in", response=ANS + "Deleted", operation_id="delete_saved_analysis"),
     ("POST", "/api/calibration/session/create"): RouteDoc("Original calibration API: a calibration session", LEGACY,
-                                                          "server.http.legacy.calibration:CreateRun"),
+                                                          "server.http.legacy.calibration:CreateRun", response="server.http.legacy.calibration:RunCreated"),
     ("GET", "/api/calibration/session/{run_id}"): RouteDoc("Original calibration API: a calibration session's status",
                                                            LEGACY),
     ("POST", "/api/calibration/session/{run_id}/link"): RouteDoc("Original calibration API: link to an interview "
@@ -247,11 +247,11 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/api/calibration/session/{run_id}/download"): RouteDoc("Original calibration API: the run with its "
                                                                     "model, as JSON", LEGACY),
     ("POST", "/api/calibration/start"): RouteDoc("Original calibration API: start, the dots to show", LEGACY,
-                                                 "server.http.legacy.calibration:StartRun"),
+                                                 "server.http.legacy.calibration:StartRun", response="server.http.legacy.calibration:RunStarted"),
     ("POST", "/api/calibration/frame"): RouteDoc("Original calibration API: one base64 frame at a dot", LEGACY,
-                                                 "server.http.legacy.calibration:RunFrame"),
+                                                 "server.http.legacy.calibration:RunFrame", response="server.http.legacy.calibration:FrameAdded"),
     ("POST", "/api/calibration/frames"): RouteDoc("Original calibration API: a batch of frames at a dot", LEGACY,
-                                                  "server.http.legacy.calibration:RunFrames"),
+                                                  "server.http.legacy.calibration:RunFrames", response="server.http.legacy.calibration:FramesAdded"),
     ("POST", "/api/calibration/complete"): RouteDoc("Original calibration API: fit and judge the map", LEGACY,
                                                     "server.http.legacy.calibration:CompleteRun"),
     ("GET", "/docs"): RouteDoc("Original interview API's docs address: redirects to /api/docs", "anyone",

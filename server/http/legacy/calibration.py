@@ -44,6 +44,7 @@ from server.http.errors import json_response, read_json
 from server.http.keys import HTTP_SESSIONS, PIPELINE, SETTINGS, STORE
 from server.http.legacy.common import admit, analyse_frame, frame_payload, visible_session
 from server.live.calibration import result_fields
+from server.protocol.base import Outbound
 from server.protocol.errors import ApiError
 from server.protocol.http import ID_PATTERN
 from server.store.keys import calibration_run_key
@@ -95,6 +96,44 @@ class RunFrames(_Body):
     calibration_session_id: Annotated[str, RUN_ID]
     point_index: Annotated[int, Field(ge=0)]
     frames: Annotated[list[str], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class RunCreated(Outbound):
+    calibration_session_id: str
+    status: Literal["created"]
+    created_at: float
+
+
+class RunTarget(Outbound):
+    """A dot to show, CSS px of the calibrated area."""
+
+    index: int
+    x: float
+    y: float
+    validation: bool
+
+
+class RunStarted(Outbound):
+    calibration_session_id: str
+    targets: list[RunTarget]
+    total: int
+
+
+class FrameAdded(Outbound):
+    accepted: bool
+    #: why the frame gave no gaze sample, null when accepted
+    reason: str | None
+    point_index: int
+    #: samples the dot has now
+    samples: int
+
+
+class FramesAdded(Outbound):
+    accepted: int
+    #: rejected frames by reason
+    rejected: dict[str, int]
+    point_index: int
+    samples: int
 
 
 class CompleteRun(_Body):
@@ -183,7 +222,7 @@ async def create_run(request: web.Request) -> web.Response:
            "screen": None, "points": None, "targets": [], "samples": {}, "rejected": {}, "result": None,
            "model": None}
     await _save(request, doc)
-    return json_response({"calibration_session_id": run_id, "status": "created", "created_at": now})
+    return json_response(RunCreated(calibration_session_id=run_id, status="created", created_at=now))
 
 
 @routes.get("/api/calibration/session/{run_id}")
@@ -220,7 +259,8 @@ async def start_run(request: web.Request) -> web.Response:
                     "screen": {"width_px": body.screen_w, "height_px": body.screen_h, "dpr": body.dpr,
                                "width_mm": body.screen_mm_w, "height_mm": body.screen_mm_h}})
         await _save(request, doc)
-    return json_response({"calibration_session_id": run_id, "targets": targets, "total": len(targets)})
+    return json_response(RunStarted.model_validate({"calibration_session_id": run_id, "targets": targets,
+                                                    "total": len(targets)}))
 
 
 @routes.post("/api/calibration/frame")
@@ -231,8 +271,8 @@ async def run_frame(request: web.Request) -> web.Response:
     doc, outcomes = await _add(request, body.calibration_session_id, user, body.point_index, [frame_payload(image)])
     outcome = outcomes[0]
     accepted = isinstance(outcome, FeatureSample)
-    return json_response({"accepted": accepted, "reason": None if accepted else outcome,
-                          "point_index": body.point_index, "samples": len(doc["samples"][str(body.point_index)])})
+    return json_response(FrameAdded(accepted=accepted, reason=None if isinstance(outcome, FeatureSample) else outcome,
+                                    point_index=body.point_index, samples=len(doc["samples"][str(body.point_index)])))
 
 
 @routes.post("/api/calibration/frames")
@@ -242,8 +282,8 @@ async def run_frames(request: web.Request) -> web.Response:
     images = [frame_payload(f) for f in body.frames]
     doc, outcomes = await _add(request, body.calibration_session_id, user, body.point_index, images)
     rejected = Counter(o for o in outcomes if not isinstance(o, FeatureSample))
-    return json_response({"accepted": len(outcomes) - sum(rejected.values()), "rejected": dict(rejected),
-                          "point_index": body.point_index, "samples": len(doc["samples"][str(body.point_index)])})
+    return json_response(FramesAdded(accepted=len(outcomes) - sum(rejected.values()), rejected=dict(rejected),
+                                     point_index=body.point_index, samples=len(doc["samples"][str(body.point_index)])))
 
 
 @routes.post("/api/calibration/complete")
