@@ -30,7 +30,7 @@ from server.cluster.placement import WorkerRouter
 from server.cluster.webhooks import PERIOD_S as WEBHOOK_PERIOD_S
 from server.cluster.webhooks import WebhookDelivery
 from server.core.config import Settings
-from server.http import aiohttp_private, openapi, pages
+from server.http import aiohttp_private, openapi, pages, swagger
 from server.http.access import COOKIE
 from server.http.affinity import placement_of
 from server.http.errors import error_middleware
@@ -77,6 +77,7 @@ from server.http.routes import (
     webhooks,
     whip,
 )
+from server.http.versions import add_v1_routes
 from server.live.manager import SessionManager
 from server.live.watchers import Watchers
 from server.store.store import Store
@@ -89,7 +90,7 @@ log = logging.getLogger(__name__)
 #: `calibration.routes`, whose `/api/calibration/{candidate_id}/download` would take `.../diagnostics/download`)
 ROUTE_TABLES = (health.routes, sessions.routes, check_frame.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, shared_paths.routes, calibration.routes, face_ws.routes, whip.routes,
-                openapi.routes,
+                openapi.routes, swagger.routes,
                 pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
                 legacy_calibration.routes, lti.routes)
 
@@ -182,4 +183,5 @@ def build_app(*, settings: Settings, store: Store, pipeline: Pipeline, worker_id
     app.on_shutdown.append(parts.end_live_streams)
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
+    add_v1_routes(app)  # every /api/ route under /api/v1/ too; the unversioned paths stay as aliases
     return app

@@ -1,6 +1,8 @@
 """Every route of the app against every kind of caller: the expected status of each, in one table.
 
-The routes come from `app.router.routes()`, so a route added without a row here fails this test.
+The routes come from `app.router.routes()`, so a route added without a row here fails this test. Every
+`/api/` route is served twice, at `/api/v1/...` and at its unversioned alias (`server.http.versions`):
+one row covers both, and the matrix runs every cell on each path.
 Callers: anonymous; a candidate account; the proctor who owns the exam; another proctor; an admin;
 and the session token of the session under test. Each cell runs on a fresh session of the owner's
 exam (created with its join code), so cells never depend on each other. Bodies are valid enough that
@@ -14,6 +16,7 @@ import aiohttp
 import cv2
 import numpy as np
 
+from server.http.versions import unversioned, versioned
 from tests.test_accounts import PASSWORD, call, logged_in, login, make_user, new_exam, unique_email
 
 ACTORS = ("anonymous", "candidate", "owner", "other", "admin", "session")
@@ -47,6 +50,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/static"): everyone(200),  # /static/vigil.css
     ("GET", "/api/openapi.json"): everyone(200),  # the API's description is public
     ("GET", "/api/docs"): everyone(200),
+    ("GET", "/api/docs/assets"): everyone(200),  # Swagger UI's files (server/http/swagger.py)
     # anyone with a join code may start a session (docs/http-api.md: candidate with a join code)
     ("POST", "/api/sessions"): everyone(201),
     ("GET", "/api/sessions"): row(401, 403, 200, 200, 200, 401),
@@ -155,7 +159,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
 }
 
 NO_ID = "0" * 32  # the shape of an id, naming nothing
-PATHS = {"/static": "/static/vigil.css", "/api/analysis/{analysis_id}": "/api/analysis/" + NO_ID,
+PATHS = {"/static": "/static/vigil.css", "/api/docs/assets": "/api/docs/assets/swagger-ui.css", "/api/analysis/{analysis_id}": "/api/analysis/" + NO_ID,
          **{route: route.replace("{run_id}", NO_ID) for route in (
              "/api/calibration/session/{run_id}", "/api/calibration/session/{run_id}/link",
              "/api/calibration/session/{run_id}/download", "/api/calibration/session/{run_id}/resume",
@@ -203,6 +207,7 @@ def body_for(key: tuple[str, str], join_code: str, login_email: str, exam_id: st
 
 
 def app_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(method, path) as served: `/api/v1/` paths and their unversioned aliases both."""
     out = set()
     for route in app.router.routes():
         if route.method == "HEAD":  # aiohttp adds HEAD beside every GET
@@ -211,9 +216,22 @@ def app_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return out
 
 
+def row_of(key: tuple[str, str]) -> tuple[str, str]:
+    """The MATRIX row of a served route: a v1 path shares its alias's row."""
+    return key[0], unversioned(key[1])
+
+
 async def test_every_route_has_a_row(vigil_server) -> None:
-    missing = sorted(app_routes(vigil_server.app) - set(MATRIX))
+    missing = sorted(key for key in app_routes(vigil_server.app) if row_of(key) not in MATRIX)
     assert not missing, f"routes without an authorisation row in MATRIX: {missing}"
+
+
+async def test_every_api_route_is_served_under_v1_too(vigil_server) -> None:
+    served = app_routes(vigil_server.app)
+    unversioned_only = sorted((method, path) for method, path in served if path.startswith("/api/")
+                              and not path.startswith("/api/v1/") and path != "/api/docs/assets"
+                              and (method, versioned(path)) not in served)
+    assert not unversioned_only, f"/api/ routes without their /api/v1/ twin: {unversioned_only}"
 
 
 async def test_auth_matrix(vigil_server) -> None:
@@ -226,10 +244,11 @@ async def test_auth_matrix(vigil_server) -> None:
         tokens = {actor: await login(http, base, email) for actor, email in emails.items()}
         exam = await new_exam(http, base, tokens["owner"])
         for key in sorted(app_routes(vigil_server.app)):
-            expected = MATRIX.get(key)
+            expected = MATRIX.get(row_of(key))
             if expected is None:
                 continue  # reported by test_every_route_has_a_row
             method, route = key
+            alias = unversioned(route)
             for actor in ACTORS:
                 st, created = await call(http, "POST", base + "/api/sessions",
                                          json={"candidate_id": "matrix", "join_code": exam["join_code"]})
@@ -238,15 +257,16 @@ async def test_auth_matrix(vigil_server) -> None:
                     token: str | None = created["token"]
                 elif actor == "anonymous":
                     token = None
-                elif route == "/api/auth/logout":  # logging out revokes: use a token of its own
+                elif alias == "/api/auth/logout":  # logging out revokes: use a token of its own
                     token = await login(http, base, emails[actor])
                 else:
                     token = tokens[actor]
-                path = PATHS.get(route, route).replace("{session_id}", created["session_id"]).replace("{name}", "x.jpg") \
+                path = versioned(PATHS.get(alias, alias)) if route != alias else PATHS.get(route, route)
+                path = path.replace("{session_id}", created["session_id"]).replace("{name}", "x.jpg") \
                     .replace("{client_id}", "matrix").replace("{candidate_id}", "matrix") \
                     .replace("{exam_id}", exam["exam_id"]).replace("{key_id}", "matrix").replace("{webhook_id}", "matrix")
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
-                body = body_for(key, exam["join_code"], login_email, exam["exam_id"])
+                body = body_for(row_of(key), exam["join_code"], login_email, exam["exam_id"])
                 if body is not None and body.get("session_id") == "{session_id}":
                     body = {**body, "session_id": created["session_id"]}
                 async with http.request(method, base + path, headers=headers, json=body) as resp:

@@ -12,15 +12,18 @@ from server.app import build_app
 from server.cluster.placement import NewSession, OnSessionWorker
 from server.core.config import Settings
 from server.http.affinity import placement_of
+from server.http.versions import versioned
 from server.store.store import Store
 
 SID = "0123456789abcdef0123456789abcdef"
-EXPECTED = {
+UNVERSIONED = {
     ("POST", "/api/sessions"): NewSession(),
     **{(method, f"/api/sessions/{SID}{tail}"): OnSessionWorker(SID) for method, tail in (
         ("POST", "/offer"), ("POST", "/resume"), ("POST", "/end"), ("POST", "/watch"), ("GET", ""), ("DELETE", ""),
         ("POST", "/whip"), ("DELETE", "/whip"), ("POST", "/message"))},  # WHIP offers and ends on the peer's worker too; a proctor's message goes out on its data channel
 }
+#: the /api/v1/ paths are the same handlers, placed the same way (server.http.versions)
+EXPECTED = {**UNVERSIONED, **{(method, versioned(path)): found for (method, path), found in UNVERSIONED.items()}}
 
 
 async def placement(app, method: str, path: str):  # type: ignore[no-untyped-def]

@@ -17,15 +17,18 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from server.core.paging import scan_page
 from server.protocol.errors import ApiError
+from server.store.index_pages import Position
 from server.store.records import ApiKeyRecords, ExamRecords
 
 KEY_PREFIX = "vk_"
 IDENTITY_SCHEME = "apikey:"
-#: the most keys one listing returns, newest first
+#: the largest page of keys one listing returns, newest first (also its default size)
 MAX_LIST = 500
 
 
@@ -80,7 +83,18 @@ class ApiKeys:
                 "created_at": now}
 
     async def listing(self) -> list[dict[str, Any]]:
-        return [_public(row) for row in await self.records.newest(MAX_LIST)]
+        """The newest `MAX_LIST` keys."""
+        return (await self.page(None, MAX_LIST))[0]
+
+    async def page(self, after: Position | None, limit: int) -> tuple[list[dict[str, Any]], Position | None]:
+        """Keys newest first after `after`, without secrets; and the next page's position, None at the end."""
+        async def read(position: Position | None, count: int) -> list[tuple[Position, dict[str, str]]]:
+            return await self.records.newest(position, count)
+
+        async def keep(rows: Sequence[dict[str, str]]) -> list[dict[str, Any] | None]:
+            return [_public(row) if row else None for row in rows]
+
+        return await scan_page(read, keep, after, limit=limit, step=limit, budget=limit)
 
     async def revoke(self, key_id: str, now: float) -> dict[str, Any]:
         row = await self.records.get(key_id) if key_id.isalnum() else None

@@ -11,19 +11,21 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.risk.policy_io import policy_from_dict
 from server.accounts.auth import User
+from server.core.paging import scan_page
 from server.protocol.errors import ApiError
+from server.store.index_pages import Position
 from server.store.records import ExamRecords
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LEN = 8
 #: tries before giving up on a free join code (a collision is ~1e-12 per try at 1e6 exams)
 JOIN_CODE_TRIES = 5
-#: the most exams one listing returns, newest first
+#: the largest page of exams one listing returns, newest first (also its default size)
 MAX_LIST = 500
 
 
@@ -98,13 +100,22 @@ class Exams:
     async def owner(self, exam_id: str) -> str | None:
         return await self.records.field(exam_id, "owner")
 
-    async def list_for(self, user: User) -> list[dict[str, Any]]:
-        rows = await self.records.newest(None if user.role == "admin" else user.user_id, MAX_LIST)
-        return [_listed(row) for row in rows]
+    async def page_for(self, user: User, after: Position | None, limit: int) -> tuple[list[dict[str, Any]], Position | None]:
+        """The exams `user` sees (every exam for an admin, a proctor's own), newest first, after `after`;
+        and the position of the next page, None at the end."""
+        owner = None if user.role == "admin" else user.user_id
+
+        async def read(position: Position | None, count: int) -> list[tuple[Position, dict[str, Any]]]:
+            return await self.records.newest(owner, position, count)
+
+        async def keep(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any] | None]:
+            return [_listed(row) if row else None for row in rows]
+
+        return await scan_page(read, keep, after, limit=limit, step=limit, budget=limit)
 
 
-def _listed(row: Mapping[str, str]) -> dict[str, Any]:
-    """An exam's hash as the API shows it: numbers as numbers, the policy as an object (null: defaults)."""
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    """An exam as listed: its hash, with `created_at` a number and `policy` parsed (null: the default)."""
     item: dict[str, Any] = {k: v for k, v in row.items() if k != "policy"}
     item["created_at"] = float(row.get("created_at") or 0)
     item["policy"] = json.loads(row["policy"]) if row.get("policy") else None

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from server.core.metrics import REJECTED
 from server.core.strict_json import dumps, loads
@@ -37,7 +37,10 @@ RETRYABLE = (429, 503)
 
 
 def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    """A JSON answer, strict (`core.strict_json.dumps`: never `Infinity` or `NaN`)."""
+    """A JSON answer, strict (`core.strict_json.dumps`: never `Infinity` or `NaN`); a model (the route's
+    answer model, `server.protocol.answers`) is dumped here, at the edge, once."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 

@@ -1,19 +1,40 @@
-"""The HTTP API described as OpenAPI 3.1, built from the live route table (`/api/openapi.json`),
-and a plain docs page (`/api/docs`) rendered from it with no external assets.
+"""The HTTP API described as OpenAPI 3.1, built from the live route table (`/api/openapi.json`).
 
-Every route must have an entry in `ROUTES` (a test checks it), so the description cannot drift
-from the code: a new route without documentation fails the suite.
+Every route must have an entry in `ROUTES` (a test checks it), so the description cannot drift from the
+code: a new route without documentation fails the suite. Each row says who may call the route (its
+security follows: `anyone` needs no credentials, `anyone ...; ...` takes them optionally, anything else
+requires them), its body and answer models, its query parameters and its operationId. `/api/...`
+routes are documented at their `/api/v1/...` path (`server.http.versions`); the unversioned path is
+an alias, said in each description. Swagger UI renders this description at `/api/docs`
+(`server.http.swagger`).
 """
 from __future__ import annotations
 
-import html
 import importlib
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, is_dataclass
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import TypeAdapter
 
-from server.http.errors import json_response
+from server.http.errors import PROBLEM_JSON, json_response
+from server.http.versions import unversioned, versioned
+from server.protocol.errors import ERROR_CODES
+from server.protocol.stream import STREAM_KINDS
+
+Auth = Literal["none", "optional", "required"]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query parameter of a route."""
+
+    name: str
+    description: str
+    type: Literal["string", "integer"] = "string"
+    minimum: int | None = None
+    maximum: int | None = None
+    default: int | None = None
 
 
 @dataclass(frozen=True)
@@ -23,117 +44,215 @@ class RouteDoc:
     body: str | None = None  # "module:Model" of the JSON body's pydantic model
     success: int = 200
     content: str = "application/json"
+    #: "module:Model" of the answer (a pydantic model or a dataclass); JSON without one is an open object
+    response: str | None = None
+    #: other statuses answered with the same body (e.g. a probe's 503)
+    also: tuple[int, ...] = ()
+    #: unique across the document; the handler's name when not given
+    operation_id: str | None = None
+    query: tuple[Query, ...] = ()
+    #: credentials: from `who` when not given ("anyone" none; "anyone ..., ..." optional; else required)
+    auth: Auth | None = None
 
 
+def auth_of(doc: RouteDoc) -> Auth:
+    if doc.auth is not None:
+        return doc.auth
+    if doc.who == "anyone":
+        return "none"
+    return "optional" if doc.who.startswith("anyone") else "required"
+
+
+def LIMIT_QUERY(default: int, maximum: int) -> Query:  # noqa: N802 (reads as the constant it builds)
+    return Query("limit", f"page size, 1-{maximum}", "integer", 1, maximum, default)
+
+
+def PAGE_QUERY(default: int, maximum: int) -> tuple[Query, Query]:  # noqa: N802
+    return (LIMIT_QUERY(default, maximum),
+            Query("cursor", "the `next` of the previous page; the first page without it"))
+
+
+KIND_QUERY = Query("kind", "comma-separated stream kinds to keep (all without it): " + ", ".join(STREAM_KINDS)
+                   + "; e.g. `score` for the risk series")
+SESSION_QUERY = Query("session_id", "for a proctor or admin: the session whose document to read")
+ANS = "server.protocol.answers:"
+HTTP = "server.protocol.http:"
+VERDICT = "server.protocol.events:VerdictSummary"
 SDP = "server.protocol.http:SessionDescription"
 #: documents shared across sessions belong to a session's identity (server.http.access.candidate_document)
 #: who may call the original backends' APIs (server/http/legacy/common.py)
 LEGACY = "anyone in dev; proctor, admin in production"
 DOCUMENT_READERS = "that candidate's session token; proctor, admin with ?session_id="
 ROUTES: dict[tuple[str, str], RouteDoc] = {
-    ("GET", "/health"): RouteDoc("Health: Redis, models (loaded or missing: why), worker, sessions", "anyone"),
-    ("GET", "/livez"): RouteDoc("Liveness probe: 200 while the process answers", "anyone"),
+    ("GET", "/health"): RouteDoc("Health: Redis, models (loaded or missing: why), worker, sessions", "anyone",
+                                 response=ANS + "Health", also=(503,)),
+    ("GET", "/livez"): RouteDoc("Liveness probe: 200 while the process answers", "anyone",
+                                response=ANS + "Liveness"),
     ("GET", "/readyz"): RouteDoc("Readiness probe: Redis, models, capacity; 503 with Retry-After when not ready",
-                                 "anyone"),
+                                 "anyone", response=ANS + "Readiness", also=(503,)),
     ("GET", "/metrics"): RouteDoc("Prometheus metrics of this worker (samples labelled by worker)",
-                                  "anyone in dev; in production VIGIL_METRICS_TOKEN or admin", content="text/plain"),
+                                  "anyone in dev; in production VIGIL_METRICS_TOKEN or admin",
+                                  content="text/plain"),
     ("POST", "/api/sessions"): RouteDoc("Create a session (join code, join token, an API key's exam_id, or the demo "
-                                        "exam in dev)", "candidate, API key",
-                                        "server.protocol.http:CreateSession", 201),
-    ("GET", "/api/sessions"): RouteDoc("Past and live sessions visible to the caller", "proctor, admin"),
-    ("POST", "/api/sessions/{session_id}/offer"): RouteDoc("SDP offer -> answer (non-trickle ICE)", "session token", SDP),
-    ("POST", "/api/sessions/{session_id}/resume"): RouteDoc("Re-offer after a dropped connection", "session token", SDP),
+                                        "exam in dev)",
+                                        "anyone with a join code or join token (in dev the demo exam without); "
+                                        "an API key",
+                                        "server.protocol.http:CreateSession", 201,
+                                        response=HTTP + "SessionCreated", operation_id="create_session"),
+    ("GET", "/api/sessions"): RouteDoc("Past and live sessions visible to the caller", "proctor, admin",
+                                       response=HTTP + "SessionList", operation_id="list_sessions",
+                                       query=PAGE_QUERY(100, 500)),
+    ("POST", "/api/sessions/{session_id}/offer"): RouteDoc("SDP offer -> answer (non-trickle ICE)", "session token", SDP,
+                                                           response=HTTP + "SessionAnswer",
+                                                           operation_id="offer"),
+    ("POST", "/api/sessions/{session_id}/resume"): RouteDoc("Re-offer after a dropped connection", "session token", SDP,
+                                                            response=HTTP + "SessionAnswer",
+                                                            operation_id="resume"),
     ("POST", "/api/sessions/{session_id}/check-frame"): RouteDoc(
         "System check: one camera still -> faces found and a stable code (ok, no_face, dark, covered...); "
-        "only before the offer, nothing logged", "session token", "server.protocol.http:CheckFrame"),
+        "only before the offer, nothing logged", "session token", "server.protocol.http:CheckFrame",
+        response=HTTP + "CheckFrameResult", operation_id="check_frame"),
     ("POST", "/api/sessions/{session_id}/whip"): RouteDoc(
         # the body, the SDP offer as application/sdp, is said here and not as a requestBody: schema-driven
         # fuzzers (schemathesis in tests/reliability) cannot serialise that media type
         "WHIP (RFC 9725): body the SDP offer (application/sdp) -> 201, the SDP answer, Location to DELETE; "
-        "a second POST resumes", "session token", success=201, content="application/sdp"),
+        "a second POST resumes", "session token", success=201, content="application/sdp",
+        operation_id="whip_publish"),
     ("DELETE", "/api/sessions/{session_id}/whip"): RouteDoc("End the WHIP publisher's session; returns the summary",
-                                                            "session token"),
-    ("GET", "/api/sessions/{session_id}"): RouteDoc("Session status, counters, score", "session token, proctor, admin"),
-    ("DELETE", "/api/sessions/{session_id}"): RouteDoc("Delete a session and all its data", "admin"),
+                                                            "session token", response=VERDICT,
+                                                            operation_id="whip_end"),
+    ("GET", "/api/sessions/{session_id}"): RouteDoc("Session status, counters, score", "session token, proctor, admin",
+                                                    response=ANS + "SessionView", operation_id="get_session"),
+    ("DELETE", "/api/sessions/{session_id}"): RouteDoc("Delete a session and all its data", "admin",
+                                                       response=ANS + "Deleted", operation_id="delete_session"),
     ("POST", "/api/sessions/{session_id}/end"): RouteDoc("End the session; returns the verdict summary",
-                                                         "session token, proctor, admin"),
-    ("GET", "/api/sessions/{session_id}/events"): RouteDoc("The session's event log, oldest first", "proctor, admin"),
-    ("GET", "/api/sessions/{session_id}/report.pdf"): RouteDoc("PDF report", "proctor, admin", content="application/pdf"),
-    ("GET", "/api/sessions/{session_id}/report.json"): RouteDoc("Report content as data", "proctor, admin"),
+                                                         "session token, proctor, admin", response=VERDICT,
+                                                         operation_id="end_session"),
+    ("GET", "/api/sessions/{session_id}/events"): RouteDoc("The session's event log, oldest first", "proctor, admin",
+                                                           response=ANS + "EventPage",
+                                                           operation_id="list_session_events",
+                                                           query=(*PAGE_QUERY(1000, 5000), KIND_QUERY)),
+    ("GET", "/api/sessions/{session_id}/report.pdf"): RouteDoc("PDF report", "proctor, admin",
+                                                               content="application/pdf",
+                                                               operation_id="get_report_pdf"),
+    ("GET", "/api/sessions/{session_id}/report.json"): RouteDoc("Report content as data", "proctor, admin",
+                                                                response="server.reports.data:Report",
+                                                                operation_id="get_report"),
     ("GET", "/api/sessions/{session_id}/evidence/{name}"): RouteDoc(
         "An evidence file: an event's snapshot (`<event id>.jpg`, JPEG) or clip (`<event id>.webm`, video/webm)",
-        "proctor, admin", content="image/jpeg"),
+        "proctor, admin",
+                                                                    content="image/jpeg",
+                                                                    operation_id="get_evidence"),
     ("GET", "/api/sessions/{session_id}/review"): RouteDoc("The human review: flag marks, unreviewed flags, decision, "
-                                                          "AI suggestion", "proctor, admin"),
+                                                          "AI suggestion", "proctor, admin",
+                                                           response=HTTP + "ReviewState",
+                                                           operation_id="get_review"),
     ("PATCH", "/api/sessions/{session_id}/review"): RouteDoc("Confirm or dismiss flags with a note, record the decision",
-                                                            "proctor, admin", "server.protocol.http:ReviewPatch"),
+                                                            "proctor, admin", "server.protocol.http:ReviewPatch",
+                                                            response=HTTP + "ReviewState", operation_id="patch_review"),
     ("POST", "/api/sessions/{session_id}/watch"): RouteDoc("Proctor's SDP offer -> answer: live video + analyses",
-                                                           "proctor, admin", SDP),
+                                                           "proctor, admin", SDP,
+                                                           response=HTTP + "SessionAnswer",
+                                                           operation_id="watch"),
     ("POST", "/api/auth/register"): RouteDoc("Register (candidates; other roles by an admin)", "anyone, admin",
-                                             "server.protocol.http:RegisterBody", 201),
+                                             "server.protocol.http:RegisterBody", 201,
+                                             response=ANS + "Profile", operation_id="register"),
     ("POST", "/api/auth/login"): RouteDoc("Log in: JWT as HttpOnly cookie and bearer token", "anyone",
-                                          "server.protocol.http:LoginBody"),
-    ("POST", "/api/auth/logout"): RouteDoc("Log out (revokes the token)", "logged in"),
-    ("GET", "/api/auth/profile"): RouteDoc("The caller's account", "logged in"),
+                                          "server.protocol.http:LoginBody", response=ANS + "LoginAnswer",
+                                          operation_id="login"),
+    ("POST", "/api/auth/logout"): RouteDoc("Log out (revokes the token)", "logged in",
+                                           response=ANS + "LoggedOut", operation_id="logout"),
+    ("GET", "/api/auth/profile"): RouteDoc("The caller's account", "logged in", response=ANS + "Profile",
+                                           operation_id="get_profile"),
     ("POST", "/api/exams"): RouteDoc("Create an exam; returns its join code", "proctor, admin",
-                                     "server.protocol.http:CreateExam", 201),
-    ("GET", "/api/exams"): RouteDoc("The caller's exams", "proctor, admin"),
+                                     "server.protocol.http:CreateExam", 201, response=ANS + "ExamCreated",
+                                     operation_id="create_exam"),
+    ("GET", "/api/exams"): RouteDoc("The caller's exams", "proctor, admin", response=ANS + "ExamList",
+                                    operation_id="list_exams", query=PAGE_QUERY(500, 500)),
     ("PATCH", "/api/exams/{exam_id}"): RouteDoc("Edit an exam: title, risk policy (retention included); "
                                                "returns the exam", "proctor owning the exam, admin",
-                                               "server.protocol.http:UpdateExam"),
+                                               "server.protocol.http:UpdateExam", response=ANS + "ExamListed",
+                                               operation_id="update_exam"),
     ("POST", "/api/exams/{exam_id}/join-code"): RouteDoc("A new join code for the exam; the old one stops admitting",
-                                                         "proctor owning the exam, admin"),
+                                                         "proctor owning the exam, admin",
+                                                         response=HTTP + "ExamJoinCode",
+                                                         operation_id="new_join_code"),
     ("POST", "/api/sessions/{session_id}/message"): RouteDoc(
         "Send the candidate a message (data channel `proctor.message`; logged in the event stream)",
-        "proctor, admin", "server.protocol.http:ProctorMessageBody"),
+        "proctor, admin", "server.protocol.http:ProctorMessageBody", response=HTTP + "ProctorMessageSent",
+        operation_id="message_candidate"),
     ("GET", "/api/sessions/{session_id}/thumbnail.jpg"): RouteDoc(
         "The live candidate's newest thumbnail (a small JPEG, renewed every few seconds); 404 when none",
-        "proctor, admin", content="image/jpeg"),
-    ("GET", "/api/live"): RouteDoc("Live sessions with risk, attention, flags", "proctor, admin"),
+        "proctor, admin", content="image/jpeg", operation_id="get_thumbnail"),
+    ("GET", "/api/live"): RouteDoc("Live sessions with risk, attention, flags", "proctor, admin",
+                                   response=ANS + "LiveGrid", operation_id="list_live"),
     ("GET", "/api/live/stream"): RouteDoc("Server-sent events: live status and events", "proctor, admin",
-                                          content="text/event-stream"),
+                                          content="text/event-stream", operation_id="live_stream"),
     # shared with the original calibration API (server/http/legacy/shared_paths.py says which call goes where)
     ("POST", "/api/screen/info"): RouteDoc("Store the candidate's screen geometry (with a session token); without "
                                            "one, a body with the original's screen_width_px is the original "
                                            "calibration API's save", "session token; " + LEGACY + " (original body)",
-                                           "server.protocol.http:ScreenInfo"),
+                                           "server.protocol.http:ScreenInfo", response=ANS + "ScreenDocument",
+                                           operation_id="put_screen_info"),
     ("GET", "/api/screen/info/{candidate_id}"): RouteDoc("The screen geometry a session reads; without a session "
                                                          "token or ?session_id=, the screen the caller saved with "
                                                          "the original calibration API", DOCUMENT_READERS + "; "
-                                                         + LEGACY + " (original)"),
+                                                         + LEGACY + " (original)",
+                                                         response=ANS + "ScreenDocument",
+                                                         operation_id="get_screen_info",
+                                                         query=(SESSION_QUERY,)),
     ("GET", "/api/calibration/{candidate_id}"): RouteDoc("The stored calibration a session reads, and its accuracy",
-                                                                 DOCUMENT_READERS),
+                                                                 DOCUMENT_READERS,
+                                                         operation_id="get_calibration",
+                                                         query=(SESSION_QUERY,)),
     ("GET", "/api/calibration/{candidate_id}/download"): RouteDoc("The calibration as a JSON download",
-                                                                          DOCUMENT_READERS),
+                                                                          DOCUMENT_READERS,
+                                                                  operation_id="download_calibration",
+                                                                  query=(SESSION_QUERY,)),
     ("GET", "/api/calibration/diagnostics/{session_id}"): RouteDoc("Per-point calibration errors of a session; for "
                                                                   "an original calibration API run's id, that run's "
                                                                   "diagnostics", "session token, proctor, admin; "
-                                                                  + LEGACY + " (a run)"),
+                                                                  + LEGACY + " (a run)",
+                                                                   response=ANS + "CalibrationDiagnostics",
+                                                                   operation_id="get_calibration_diagnostics"),
     ("GET", "/ws/face-detection/{client_id}"): RouteDoc("Seed WebSocket protocol (base64 JPEG frames)", "anyone",
                                                         success=101),
     ("POST", "/api/apikeys"): RouteDoc("Create an API key scoped to exams; its secret is shown once", "admin",
-                                       "server.protocol.http:CreateApiKey", 201),
-    ("GET", "/api/apikeys"): RouteDoc("Every API key, without secrets", "admin"),
-    ("DELETE", "/api/apikeys/{key_id}"): RouteDoc("Revoke an API key", "admin"),
+                                       "server.protocol.http:CreateApiKey", 201,
+                                       response=ANS + "ApiKeyCreated", operation_id="create_api_key"),
+    ("GET", "/api/apikeys"): RouteDoc("Every API key, without secrets", "admin", response=ANS + "ApiKeyList",
+                                      operation_id="list_api_keys", query=PAGE_QUERY(500, 500)),
+    ("DELETE", "/api/apikeys/{key_id}"): RouteDoc("Revoke an API key", "admin", response=ANS + "ApiKeyRow",
+                                                  operation_id="revoke_api_key"),
     ("POST", "/api/exams/{exam_id}/join-tokens"): RouteDoc("A short-lived, single-use join token for one candidate",
                                                            "API key scoped to the exam",
-                                                           "server.protocol.http:CreateJoinToken", 201),
+                                                           "server.protocol.http:CreateJoinToken", 201,
+                                                           response=ANS + "JoinToken",
+                                                           operation_id="create_join_token"),
     ("POST", "/api/exams/{exam_id}/webhooks"): RouteDoc("Add a signed webhook endpoint; its secret is shown once",
                                                         "proctor owning the exam, admin",
-                                                        "server.protocol.http:CreateWebhook", 201),
-    ("GET", "/api/exams/{exam_id}/webhooks"): RouteDoc("The exam's webhook endpoints", "proctor owning the exam, admin"),
+                                                        "server.protocol.http:CreateWebhook", 201,
+                                                        response=ANS + "WebhookCreated",
+                                                        operation_id="create_webhook"),
+    ("GET", "/api/exams/{exam_id}/webhooks"): RouteDoc("The exam's webhook endpoints", "proctor owning the exam, admin",
+                                                       response=ANS + "WebhookList",
+                                                       operation_id="list_webhooks"),
     ("DELETE", "/api/exams/{exam_id}/webhooks/{webhook_id}"): RouteDoc("Remove an endpoint and its undelivered messages",
-                                                                       "proctor owning the exam, admin"),
+                                                                       "proctor owning the exam, admin",
+                                                                       response=ANS + "WebhookDeleted",
+                                                                       operation_id="delete_webhook"),
     ("GET", "/api/exams/{exam_id}/webhooks/{webhook_id}/deliveries"): RouteDoc(
-        "The endpoint's newest delivery attempts and its pending count", "proctor owning the exam, admin"),
+        "The endpoint's newest delivery attempts and its pending count", "proctor owning the exam, admin",
+        response=ANS + "Deliveries", operation_id="list_webhook_deliveries", query=(LIMIT_QUERY(100, 200),)),
     # the original backends' APIs (server/http/legacy/, docs/legacy-apis.md): each off in production unless
     # VIGIL_LEGACY_APIS names it, and then for a proctor or admin token
     ("POST", "/start-session"): RouteDoc("Original interview API: start a session", LEGACY,
-                                         "server.http.legacy.interview:StartSession"),
+                                         "server.http.legacy.interview:StartSession", response="server.http.legacy.interview:SessionStarted"),
     ("POST", "/analyze-frame"): RouteDoc("Original interview API: a base64 frame -> risk, attention, gaze, faces, "
                                          "objects, events", LEGACY, "server.http.legacy.interview:AnalyzeFrame"),
     ("POST", "/end-session"): RouteDoc("Original interview API: end a session; the verdict", LEGACY,
-                                       "server.http.legacy.interview:EndSession"),
+                                       "server.http.legacy.interview:EndSession", response=VERDICT,
+                                       operation_id="interview_end_session"),
     ("GET", "/ws/{session_id}"): RouteDoc("Original AI proctoring API: WebSocket of the session's events", LEGACY,
                                           success=101),
     ("POST", "/generate_report/{session_id}"): RouteDoc("Original AI proctoring API: the session's PDF report", LEGACY,
@@ -141,13 +260,13 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/ws/posture"): RouteDoc("Original posture API: WebSocket, {image} -> keypoints, posture_score", LEGACY,
                                      success=101),
     ("POST", "/api/analysis/save"): RouteDoc("Original posture API: save an analysis (any JSON object)", "logged in",
-                                             success=201),
+                                             success=201, response="server.http.legacy.posture:AnalysisSaved"),
     ("GET", "/api/analysis/list"): RouteDoc("Original posture API: the caller's saved analyses, newest first",
                                             "logged in"),
     ("GET", "/api/analysis/{analysis_id}"): RouteDoc("Original posture API: one of the caller's saved analyses",
                                                      "logged in"),
     ("DELETE", "/api/analysis/{analysis_id}"): RouteDoc("Original posture API: delete one of the caller's analyses",
-                                                        "logged in"),
+                                                        "logged in", response=ANS + "Deleted", operation_id="delete_saved_analysis"),
     ("POST", "/api/calibration/session/create"): RouteDoc("Original calibration API: a calibration session", LEGACY,
                                                           "server.http.legacy.calibration:CreateRun"),
     ("GET", "/api/calibration/session/{run_id}"): RouteDoc("Original calibration API: a calibration session's status",
@@ -193,71 +312,164 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                              LEGACY, "server.http.legacy.calibration:DetectScreen"),
     ("GET", "/docs"): RouteDoc("Original interview API's docs address: redirects to /api/docs", "anyone",
                                success=302, content="text/html"),
-    ("GET", "/api/openapi.json"): RouteDoc("This description", "anyone"),
-    ("GET", "/api/docs"): RouteDoc("The API docs page", "anyone", content="text/html"),
-    ("GET", "/"): RouteDoc("The candidate's exam page", "anyone", content="text/html"),
-    ("GET", "/exam.html"): RouteDoc("The candidate's exam page", "anyone", content="text/html"),
-    ("GET", "/dashboard.html"): RouteDoc("The proctor's dashboard", "anyone", content="text/html"),
-    ("GET", "/exams.html"): RouteDoc("The proctor's exams page", "anyone", content="text/html"),
-    ("GET", "/review.html"): RouteDoc("The proctor's review workspace", "anyone", content="text/html"),
+    ("GET", "/api/openapi.json"): RouteDoc("This description (OpenAPI 3.1)", "anyone", operation_id="openapi"),
+    ("GET", "/api/docs"): RouteDoc("The API docs: Swagger UI, served offline, on this description", "anyone",
+                                   content="text/html", operation_id="docs_page"),
+    ("GET", "/"): RouteDoc("The candidate's exam page", "anyone", content="text/html",
+                           operation_id="index_page"),
+    ("GET", "/exam.html"): RouteDoc("The candidate's exam page", "anyone", content="text/html",
+                                    operation_id="exam_page"),
+    ("GET", "/dashboard.html"): RouteDoc("The proctor's dashboard", "anyone", content="text/html",
+                                         operation_id="dashboard_page"),
+    ("GET", "/exams.html"): RouteDoc("The proctor's exams page", "anyone", content="text/html",
+                                     operation_id="exams_page"),
+    ("GET", "/review.html"): RouteDoc("The proctor's review workspace", "anyone", content="text/html",
+                                      operation_id="review_page"),
     ("GET", "/favicon.ico"): RouteDoc("The site icon (SVG)", "anyone", content="image/svg+xml"),
 }
 
-ERROR_SCHEMA = {"type": "object", "required": ["error", "detail"],
-                "properties": {"error": {"type": "string"}, "detail": {}}}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "description": "An RFC 9457 problem; `code` is stable, `error` is this occurrence's message.",
+    "required": ["type", "title", "status", "code", "error", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "code": {"type": "string", "enum": sorted(ERROR_CODES)}, "error": {"type": "string"},
+                   "detail": {"description": "the occurrence's data, or null"}}}
+SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
+    "none": [], "optional": [{}, {"bearer": []}, {"cookie": []}], "required": [{"bearer": []}, {"cookie": []}]}
+#: schemas of answers that are not JSON
+NON_JSON: dict[str, dict[str, Any]] = {"text/plain": {"type": "string"}, "text/html": {"type": "string"},
+                                       "text/event-stream": {"type": "string"}, "application/sdp": {"type": "string"}}
 
 
-def app_routes(app: web.Application) -> list[tuple[str, str]]:
-    """(method, path) of every route, HEAD and static files left out."""
+def served_routes(app: web.Application) -> list[tuple[str, str, Any]]:
+    """(method, path, handler) of every route, HEAD and static files left out."""
     out = []
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
         if route.method in ("HEAD", "*") or path is None:
             continue
-        out.append((route.method, path))
+        out.append((route.method, path, route.handler))
     return out
 
 
-def _model_schema(ref: str) -> dict[str, Any]:
+def app_routes(app: web.Application) -> list[tuple[str, str]]:
+    """(method, path) of every route as served, the `/api/v1/` paths and their aliases both."""
+    return [(method, path) for method, path, _ in served_routes(app)]
+
+
+def _schema(ref: str, components: dict[str, Any]) -> dict[str, Any]:
+    """A `$ref` to the model or dataclass `module:Name`, its schema (and those it uses) put in `components`."""
     module, _, name = ref.partition(":")
-    model = getattr(importlib.import_module(module), name)
-    return model.model_json_schema(ref_template="#/components/schemas/{model}")
+    target = getattr(importlib.import_module(module), name)
+    schema = TypeAdapter(target).json_schema(ref_template="#/components/schemas/{model}")
+    if is_dataclass(target):  # `asdict` writes every field, defaulted or not: all are required
+        for sub in (schema, *schema.get("$defs", {}).values()):
+            if "properties" in sub:
+                sub["required"] = list(sub["properties"])
+    components.update({key: _plain_tuples(sub) for key, sub in schema.pop("$defs", {}).items()})
+    components[name] = _plain_tuples(schema)
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _plain_tuples(schema: Any) -> Any:
+    """A fixed-length tuple (`prefixItems`) as an array of its item types, with the length kept.
+    Schemathesis 4 rewrites `prefixItems` into draft-4 `items: [...]` and then validates answers with
+    a 2020-12 validator, which refuses that schema; the positions are said in the `description`
+    (docs/schema/*.json keep `prefixItems`)."""
+    if isinstance(schema, list):
+        return [_plain_tuples(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _plain_tuples(value) for key, value in schema.items()}
+    prefix = out.pop("prefixItems", None)
+    if prefix is not None:
+        unique = [item for i, item in enumerate(prefix) if item not in prefix[:i]]
+        out["items"] = unique[0] if len(unique) == 1 else {"anyOf": unique}
+        out["description"] = (out.get("description", "") + " A tuple: " + ", ".join(
+            item.get("type") or "/".join(map(str, item.get("enum", []))) or "value" for item in prefix)).strip()
+    return out
+
+
+def _answer(doc: RouteDoc, components: dict[str, Any]) -> dict[str, Any]:
+    if doc.success in (101, 302):
+        return {}
+    if doc.response is not None:
+        schema = _schema(doc.response, components)
+    elif doc.content == "application/json":
+        schema = {"type": "object", "description": "a JSON object this description does not type further"}
+    else:
+        schema = NON_JSON.get(doc.content, {"type": "string", "contentMediaType": doc.content})
+    return {"content": {doc.content: {"schema": schema}}}
+
+
+def _parameters(path: str, doc: RouteDoc) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [{"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
+                                    for p in path.split("/") if p.startswith("{")]
+    for q in doc.query:
+        schema: dict[str, Any] = {"type": q.type}
+        schema.update({k: v for k, v in (("minimum", q.minimum), ("maximum", q.maximum), ("default", q.default))
+                       if v is not None})
+        params.append({"name": q.name, "in": "query", "required": False, "description": q.description, "schema": schema})
+    return params
+
+
+def tag_of(path: str, doc: RouteDoc) -> str:
+    """The group Swagger UI shows a route in: the original APIs together, else the resource."""
+    if doc.summary.startswith("Original"):
+        return "original APIs"
+    parts = [p for p in unversioned(path).split("/") if p]
+    if not parts or parts[0] in ("health", "livez", "readyz", "metrics"):
+        return "probes" if parts else "pages"
+    if parts[0] != "api":
+        return "pages" if doc.content == "text/html" or parts[0] == "favicon.ico" else parts[0]
+    return {"openapi.json": "docs", "apikeys": "integrations", "screen": "documents",
+            "calibration": "documents"}.get(parts[1], parts[1])
+
+
+def operation(method: str, path: str, doc: RouteDoc, handler: Any, components: dict[str, Any]) -> dict[str, Any]:
+    alias = unversioned(path)
+    description = f"Who: {doc.who}."
+    if alias != path:
+        description += f" Also served at `{alias}` (unversioned alias)."
+    problem = {"description": "an RFC 9457 problem", "content": {PROBLEM_JSON: {"schema": {
+        "$ref": "#/components/schemas/Problem"}}}}
+    responses: dict[str, Any] = {str(doc.success): {"description": "success", **_answer(doc, components)}}
+    for status in doc.also:
+        responses[str(status)] = {"description": "the same body, in this state", **_answer(doc, components)}
+    responses.update({"4XX": problem, "5XX": problem})
+    op: dict[str, Any] = {"operationId": doc.operation_id or handler.__name__, "tags": [tag_of(path, doc)],
+                          "summary": doc.summary,
+                          "description": description, "security": SECURITY[auth_of(doc)], "responses": responses}
+    params = _parameters(path, doc)
+    if params:
+        op["parameters"] = params
+    if doc.body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _schema(doc.body, components)}}}
+    return op
 
 
 def build_spec(app: web.Application) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    components: dict[str, Any] = {"Error": ERROR_SCHEMA}
-    for method, path in sorted(app_routes(app)):
-        doc = ROUTES.get((method, path)) or RouteDoc("(undocumented)", "?")
-        op: dict[str, Any] = {
-            "summary": doc.summary,
-            "description": f"Who: {doc.who}.",
-            "responses": {
-                str(doc.success): {"description": "success", "content": {doc.content: {}}},
-                "4XX": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
-        }
-        params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
-        if params:
-            op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
-        if "token" in doc.who or doc.who not in ("anyone",):
-            op["security"] = [{"bearer": []}, {"cookie": []}]
-        if doc.body:
-            schema = _model_schema(doc.body)
-            for name, sub in schema.pop("$defs", {}).items():
-                components[name] = sub
-            components[doc.body.split(":")[1]] = schema
-            op["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{doc.body.split(':')[1]}"}}}}
-        paths.setdefault(path, {})[method.lower()] = op
+    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    served = sorted(served_routes(app), key=lambda r: (r[1], r[0]))
+    present = {(method, path) for method, path, _ in served}
+    for method, path, handler in served:
+        if versioned(path) != path and (method, versioned(path)) in present:
+            continue  # an unversioned alias: documented at its v1 path
+        doc = ROUTES.get((method, unversioned(path))) or RouteDoc("(undocumented)", "?")
+        paths.setdefault(path, {})[method.lower()] = operation(method, path, doc, handler, components)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Vigil", "version": "1", "description": "Real-time WebRTC proctoring media server. "
-                 "Errors are always {\"error\", \"detail\"}; see docs/data-channel.md for the data channel."},
+                 "Every `/api/` route is versioned (`/api/v1/...`); the unversioned paths are kept as aliases. "
+                 "Errors are RFC 9457 problems (`application/problem+json`) with a stable `code`. Lists are "
+                 "paginated: pass a page's `next` back as `?cursor=` until it is null. The data channel: "
+                 "docs/data-channel.md."},
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"},
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "an account JWT, a session token, an API key or the metrics token"},
             "cookie": {"type": "apiKey", "in": "cookie", "name": "vigil_auth"}}},
     }
 
@@ -268,22 +480,3 @@ routes = web.RouteTableDef()
 @routes.get("/api/openapi.json")
 async def openapi_json(request: web.Request) -> web.Response:
     return json_response(build_spec(request.app))
-
-
-@routes.get("/api/docs")
-async def docs_page(request: web.Request) -> web.Response:
-    spec = build_spec(request.app)
-    rows = []
-    for path, ops in spec["paths"].items():
-        for method, op in ops.items():
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
-            rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
-                        f"<td>{html.escape(op['summary'])}</td><td>{html.escape(op['description'][5:-1])}</td>"
-                        f"<td>{html.escape(body.get('$ref', '').rsplit('/', 1)[-1])}</td></tr>")
-    page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Vigil API</title>"
-            "<link rel='stylesheet' href='/static/vigil.css'></head><body><main class='exam' style='max-width:1100px'>"
-            "<h1>Vigil HTTP API</h1><p>Machine-readable: <a href='/api/openapi.json'>/api/openapi.json</a>. "
-            "Errors are <code>{\"error\": ..., \"detail\": ...}</code>.</p><table><thead><tr><th>method</th><th>path</th>"
-            "<th>what</th><th>who</th><th>body</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></main></body></html>")
-    return web.Response(text=page, content_type="text/html")
-

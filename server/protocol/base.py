@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 T = TypeVar("T")
@@ -73,6 +73,17 @@ class Outbound(BaseModel):
             for name, info in cls.model_fields.items():
                 if _ABSENT in info.metadata and name in data and data[name] is None:
                     raise ValueError(f"{name} is absent or set, never null")
+        return data
+
+    @model_serializer(mode="wrap")
+    def _absent_stays_absent(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Dumping leaves an unset `Absent` key out rather than writing null, so a model dumped at the
+        HTTP edge (`server.http.errors.json_response`) is the JSON its schema describes."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, info in type(self).model_fields.items():
+                if _ABSENT in info.metadata and name in data and data[name] is None:
+                    del data[name]
         return data
 
 

@@ -120,9 +120,11 @@ class SessionState(SessionRow):
 
 
 class SessionList(Outbound):
-    """`GET /api/sessions`: newest first, the sessions visible to the caller."""
+    """`GET /api/sessions`: newest first, the sessions visible to the caller, a page at a time (`next`:
+    the cursor of the following page, null on the last; a page may be short while `next` is set)."""
 
     sessions: list[SessionRow]
+    next: str | None
 
 
 # -- accounts, exams ---------------------------------------------------------------------------

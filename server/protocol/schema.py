@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from server.protocol import http
+from server.protocol import answers, http
 from server.protocol.datachannel import ClientMessage, ServerMessage
 from server.protocol.events import VerdictSummary
 from server.protocol.fanout import FanoutMessage
@@ -34,7 +34,7 @@ REF = "#/$defs/{model}"
 HTTP_MODELS: tuple[type[BaseModel], ...] = (
     http.CreateSession, http.SessionDescription, http.SessionCreated, http.SessionAnswer, VerdictSummary,
     http.SessionState, http.SessionList, http.LoginBody, http.RegisterBody, http.CreateExam, http.ScreenInfo,
-    http.ReviewPatch, http.ReviewState, http.CheckFrame, http.CheckFrameResult)
+    http.ReviewPatch, http.ReviewState, http.CheckFrame, http.CheckFrameResult, *answers.ANSWER_MODELS)
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _definitions(models: tuple[type[BaseModel], ...]) -> Callable[[], dict[str, 
 
 SURFACES: tuple[Surface, ...] = (
     Surface("http.json", "Vigil HTTP bodies",
-            "Request bodies Vigil reads and the session answers (docs/http-api.md); one definition each.",
+            "Request bodies Vigil reads and the JSON answers of the API (docs/http-api.md); one definition each.",
             _definitions(HTTP_MODELS)),
     Surface("datachannel-client.json", "Vigil data channel, client to server",
             "One message on the `vigil` data channel from the candidate's page or client (docs/data-channel.md).",

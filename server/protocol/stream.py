@@ -7,7 +7,7 @@ proctor or admin adds at any time, also after the session ended (`Store.append_i
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, TypeAdapter
 
@@ -139,8 +139,23 @@ class ProctorMessageItem(_Item):
     delivered: bool
 
 
+class InvalidItem(Outbound):
+    """An item that was not strict JSON when written (a bug upstream), kept in its place saying why
+    (`server.store.store`): the stream never breaks and never loses a slot."""
+
+    kind: Literal["invalid_item"]
+    t: None
+    error: str
+    of_kind: str
+    id: Absent[str] = None
+
+
 StreamItem = Annotated[
     EventStarted | EventEnded | BrowserItem | ScoreItem | VerdictItem | EvidenceItem | EvidenceSkipped
-    | EvidenceError | ClipItem | ClipSkipped | SpeechStarted | SpeechEnded | ReviewItem | ProctorMessageItem,
+    | EvidenceError | ClipItem | ClipSkipped | SpeechStarted | SpeechEnded | ReviewItem | ProctorMessageItem
+    | InvalidItem,
     Field(discriminator="kind")]
 stream_item: TypeAdapter[StreamItem] = TypeAdapter(StreamItem)
+#: every `kind` of the stream, for `GET /api/sessions/{id}/events?kind=`
+STREAM_KINDS: tuple[str, ...] = tuple(
+    kind for model in get_args(get_args(StreamItem)[0]) for kind in get_args(model.model_fields["kind"].annotation))

@@ -12,6 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
+from server.store.index_pages import Position, newest_after
 from server.store.keys import (
     ALL_APIKEYS,
     ALL_EXAMS,
@@ -159,14 +160,16 @@ class ExamRecords:
                 except WatchError:  # the exam changed meanwhile (another switch, an edit): read it again
                     continue
 
-    async def newest(self, owner_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """Exam hashes newest first: every exam (owner None) or one owner's, at most `limit`."""
+    async def newest(self, owner_id: str | None, after: Position | None, count: int) -> list[tuple[Position, dict[str, Any]]]:
+        """Up to `count` exams newest first after `after` (a keyset position): every exam (owner None) or
+        one owner's; an exam whose hash is gone comes as `{}`, so a short answer means the index ended."""
         index = ALL_EXAMS if owner_id is None else exam_owner_index(owner_id)
-        ids = await self._redis.zrevrange(index, 0, limit - 1)
+        ids = await newest_after(self._redis, index, after, count)
         async with self._redis.pipeline(transaction=False) as p:
-            for exam_id in ids:
+            for exam_id, _ in ids:
                 p.hgetall(exam_key(exam_id))
-            return [row for row in await p.execute() if row]
+            rows = await p.execute()
+        return [((score, exam_id), row or {}) for (exam_id, score), row in zip(ids, rows, strict=True)]
 
 
 class ApiKeyRecords:
@@ -187,12 +190,14 @@ class ApiKeyRecords:
     async def set_field(self, key_id: str, name: str, value: str) -> None:
         await self._redis.hset(apikey_key(key_id), name, value)
 
-    async def newest(self, limit: int) -> list[dict[str, str]]:
-        ids = await self._redis.zrevrange(ALL_APIKEYS, 0, limit - 1)
+    async def newest(self, after: Position | None, count: int) -> list[tuple[Position, dict[str, str]]]:
+        """Up to `count` keys newest first after `after` (a keyset position); a gone key comes as `{}`."""
+        ids = await newest_after(self._redis, ALL_APIKEYS, after, count)
         async with self._redis.pipeline(transaction=False) as p:
-            for key_id in ids:
+            for key_id, _ in ids:
                 p.hgetall(apikey_key(key_id))
-            return [row for row in await p.execute() if row]
+            rows = await p.execute()
+        return [((score, key_id), row or {}) for (key_id, score), row in zip(ids, rows, strict=True)]
 
     async def claim_join_token(self, jti: str, ttl_s: int) -> bool:
         """True the first time a join token (its JWT id) is redeemed; kept until the token expires."""

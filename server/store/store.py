@@ -18,6 +18,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from server.core.strict_json import dumps
+from server.store.index_pages import Position, newest_after
 from server.store.keys import (
     ALL_SESSIONS,
     LIVE_CHANNEL,
@@ -133,9 +134,9 @@ class Store:
         """Ids of sessions created at or after `since` (oldest first), at most `limit`."""
         return list(await self.redis.zrangebyscore(ALL_SESSIONS, since, "+inf", start=0, num=limit))
 
-    async def session_ids_newest(self, start: int, stop: int) -> list[str]:
-        """Ids of sessions by creation time, newest first, ranks `start`..`stop` inclusive."""
-        return list(await self.redis.zrevrange(ALL_SESSIONS, start, stop))
+    async def session_ids_after(self, after: Position | None, count: int) -> list[tuple[str, float]]:
+        """(id, created_at) of up to `count` sessions, newest first, after `after` (a keyset position)."""
+        return await newest_after(self.redis, ALL_SESSIONS, after, count)
 
     async def delete_session(self, sid: str) -> None:
         """Every Redis key of one session, and its index entries."""
@@ -243,6 +244,12 @@ class Store:
             item["id"] = entry_id
             out.append(item)
         return out
+
+    async def events_after(self, sid: str, after: str | None, count: int) -> list[dict[str, Any]]:
+        """Up to `count` stream items after entry id `after` (from the first when None), oldest first,
+        each with its `id`."""
+        rows = await self.redis.xrange(events_key(sid), min=f"({after}" if after else "-", count=count)
+        return [{**json.loads(fields["json"]), "id": entry_id} for entry_id, fields in rows]
 
     async def last_events(self, sids: Iterable[str], count: int) -> list[list[dict[str, Any]]]:
         """The last `count` stream items of each session (oldest first), without their ids."""

@@ -95,7 +95,9 @@ async def test_docs_answer_where_the_original_served_them(vigil_server) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(vigil_server.url + "/docs") as resp:
             assert resp.status == 200 and resp.url.path == "/api/docs"
-            assert "/analyze-frame" in await resp.text()
+            assert 'data-spec="/api/openapi.json"' in await resp.text()  # Swagger UI renders the description
+        async with http.get(vigil_server.url + "/api/openapi.json") as resp:
+            assert "/analyze-frame" in (await resp.json())["paths"]
         async with http.get(vigil_server.url + "/health") as resp:
             assert resp.status == 200
 

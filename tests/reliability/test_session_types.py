@@ -6,7 +6,8 @@ from typing import Any
 
 import aiohttp
 
-from server.protocol.http import SessionRow, SessionState
+from server.protocol.answers import SessionView
+from server.protocol.http import SessionRow
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_CLIP
 from tests.test_accounts import call, logged_in
@@ -31,7 +32,7 @@ async def test_status_and_listing_have_one_type_per_field_and_final_counters(vig
         async with aiohttp.ClientSession() as http:
             code, body = await call(http, "GET", f"{vigil_server.url}/api/sessions/{client.session_id}", admin)
         assert code == 200, body
-        for name, kind in _json_types(SessionState, body).items():
+        for name, kind in _json_types(SessionView, body).items():
             seen.setdefault(name, set()).add(kind)
         return body
 

@@ -15,7 +15,7 @@ fields are mapped in `interview_result` and documented in `docs/legacy-apis.md`.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +30,7 @@ from server.http.errors import json_response, read_json
 from server.http.keys import AUTH, HTTP_SESSIONS, SESSIONS, SETTINGS, STORE
 from server.http.legacy.common import admit, analyse_frame, frame_payload, visible_session
 from server.live.risk import LiveUpdate, RiskSession
+from server.protocol.base import Outbound
 from server.protocol.errors import ApiError
 from server.protocol.http import ID_PATTERN, CreateSession
 
@@ -60,6 +61,14 @@ class AnalyzeFrame(_Body):
 
 class EndSession(_Body):
     session_id: Annotated[str, Field(max_length=64)]
+
+
+class SessionStarted(Outbound):
+    """`POST /start-session`'s answer, as the original's."""
+
+    session_id: str
+    status: Literal["active"]
+    started_at: float
 
 
 async def interview_session(request: web.Request, sid: str, user: User | None) -> dict[str, str]:
@@ -109,7 +118,7 @@ async def start_session(request: web.Request) -> web.Response:
     sid = created["session_id"]
     await app[STORE].update_session(sid, {"status": "live", "started_at": now, "source": SOURCE})
     SESSIONS_CREATED.inc()
-    return json_response({"session_id": sid, "status": "active", "started_at": now})
+    return json_response(SessionStarted(session_id=sid, status="active", started_at=now))
 
 
 @routes.post("/analyze-frame")

@@ -37,6 +37,8 @@ from server.http.errors import json_response, read_json
 from server.http.keys import PIPELINE, SETTINGS, STORE
 from server.http.legacy.common import admit, analyse_frame, frame_payload, require_on
 from server.http.routes.face_ws import MAX_MESSAGE_BYTES
+from server.protocol.answers import Deleted
+from server.protocol.base import Outbound
 from server.protocol.errors import ApiError
 from server.rtc.frames import AnalysisLoop, NewestFrame, Received
 
@@ -46,6 +48,13 @@ MAX_LISTED = 200
 ANALYSIS_ID = re.compile(r"^[0-9a-f]{32}$")
 
 routes = web.RouteTableDef()
+
+
+class AnalysisSaved(Outbound):
+    """`POST /api/analysis/save`'s answer: the id to read or delete it by."""
+
+    id: str
+    saved_at: float
 
 
 def posture_answer(result: PostureResult | None) -> dict[str, Any]:
@@ -143,7 +152,7 @@ async def save_analysis(request: web.Request) -> web.Response:
     analysis_id, now = uuid.uuid4().hex, time.time()
     doc = {**body, "id": analysis_id, "saved_at": now}
     await request.app[STORE].saved_analyses.save(user_id, analysis_id, dumps(doc), now)
-    return json_response({"id": analysis_id, "saved_at": now}, status=201)
+    return json_response(AnalysisSaved(id=analysis_id, saved_at=now), status=201)
 
 
 @routes.get("/api/analysis/list")
@@ -169,4 +178,4 @@ async def delete_analysis(request: web.Request) -> web.Response:
     analysis_id = _analysis_id(request)
     if not await request.app[STORE].saved_analyses.delete(user_id, analysis_id):
         raise ApiError(404, "unknown analysis", {"id": analysis_id})
-    return json_response({"deleted": analysis_id})
+    return json_response(Deleted(deleted=analysis_id))

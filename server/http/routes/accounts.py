@@ -14,6 +14,7 @@ from server.accounts.users import USER_TOKEN_TTL_S
 from server.http.access import COOKIE, caller, presented_tokens
 from server.http.errors import json_response, read_json
 from server.http.keys import ACCOUNTS, SETTINGS
+from server.protocol.answers import LoggedOut, LoginAnswer, Profile
 from server.protocol.errors import ApiError
 from server.protocol.http import LoginBody, RegisterBody
 
@@ -42,7 +43,7 @@ async def register(request: web.Request) -> web.Response:
         if user.role != "admin":
             raise ApiError(403, "only an admin may create proctor or admin accounts", code="forbidden")
     created = await accounts.create_user(body.email, body.password, role, time.time(), client=request.remote or "?")
-    return json_response(await accounts.profile(created), status=201)
+    return json_response(Profile.model_validate(await accounts.profile(created)), status=201)
 
 
 @routes.post("/api/auth/login")
@@ -50,8 +51,8 @@ async def login(request: web.Request) -> web.Response:
     accounts = request.app[ACCOUNTS]
     body = LoginBody.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     user, issued = await accounts.login(body.email, body.password, request.remote or "?", time.time())
-    resp = json_response({"token": issued.token, "token_type": "bearer", "expires_at": issued.expires_at,
-                              "user": await accounts.profile(user)})
+    resp = json_response(LoginAnswer(token=issued.token, token_type="bearer", expires_at=issued.expires_at,
+                                     user=Profile.model_validate(await accounts.profile(user))))
     set_account_cookie(request, resp, issued.token)
     return resp
 
@@ -63,7 +64,7 @@ async def logout(request: web.Request) -> web.Response:
     revoked = False
     for token in presented_tokens(request):
         revoked = await request.app[ACCOUNTS].revoke(token, now) or revoked
-    resp = json_response({"logged_out": revoked})
+    resp = json_response(LoggedOut(logged_out=revoked))
     resp.del_cookie(COOKIE, path="/", secure=_secure_cookie(request), samesite="Strict")
     return resp
 
@@ -73,4 +74,4 @@ async def profile(request: web.Request) -> web.Response:
     user = await caller(request)
     if user is None:
         raise ApiError(401, "login required", code="login_required")
-    return json_response(await request.app[ACCOUNTS].profile(user))
+    return json_response(Profile.model_validate(await request.app[ACCOUNTS].profile(user)))

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from server.http.access import candidate_document, session_access
 from server.http.errors import json_response
+from server.protocol.answers import CalibrationDiagnostics
 from server.store.keys import calibration_key
 
 routes = web.RouteTableDef()
@@ -29,8 +30,9 @@ routes = web.RouteTableDef()
 async def diagnostics(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin")
     raw = access.session.get("calibration")
-    return json_response({"session_id": access.session_id, "candidate_id": access.session.get("candidate_id"),
-                              "calibration": json.loads(raw) if raw else None})
+    return json_response(CalibrationDiagnostics(session_id=access.session_id,
+                                                candidate_id=access.session.get("candidate_id"),
+                                                calibration=json.loads(raw) if raw else None))
 
 
 @routes.get("/api/calibration/{candidate_id}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Any
 from weakref import WeakKeyDictionary
 
 from aiohttp import web
@@ -28,6 +27,7 @@ from server.core.metrics import REDIS_ERRORS, REGISTRY, SESSIONS_LIVE, WORKER_LO
 from server.http.access import require_role
 from server.http.errors import json_response
 from server.http.keys import PIPELINE, SESSIONS, SETTINGS, STORE, VAD
+from server.protocol.answers import EmbeddedValkey, Health, Liveness, Readiness
 from server.store.embedded import read_status
 from server.store.store import Store
 
@@ -38,7 +38,7 @@ READY_RETRY_AFTER_S = 5
 
 @routes.get("/livez")
 async def livez(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "worker": request.app[SESSIONS].worker_id})
+    return json_response(Liveness(status="ok", worker=request.app[SESSIONS].worker_id))
 
 
 @routes.get("/readyz")
@@ -48,7 +48,8 @@ async def readyz(request: web.Request) -> web.Response:
     checks = readiness(redis_ok=await app[STORE].ping(), models=models,
                        sessions=app[SESSIONS].connected_count(), max_sessions=app[SETTINGS].max_sessions)
     ready = all(state == "ok" for state in checks.values())
-    body = {"status": "ready" if ready else "not_ready", "worker": app[SESSIONS].worker_id, "checks": checks}
+    body = Readiness.model_validate({"status": "ready" if ready else "not_ready", "worker": app[SESSIONS].worker_id,
+                                     "checks": checks})
     if ready:
         return json_response(body)
     return json_response(body, status=503, headers={"Retry-After": str(READY_RETRY_AFTER_S)})
@@ -70,26 +71,20 @@ async def health(request: web.Request) -> web.Response:
     redis_ok = await app[STORE].ping()
     models = app[PIPELINE].health()
     models["vad"] = _vad_health(app[VAD])
-    body: dict[str, Any] = {
-        "status": "ok" if redis_ok else "degraded",
-        "redis": "ok" if redis_ok else "unreachable",
-        "models": models,
-        "worker": app[SESSIONS].worker_id,
-        "sessions": app[SESSIONS].connected_count(),
-        "env": app[SETTINGS].env,
-    }
-    if app[SETTINGS].redis_url is None:
-        body["redis_embedded"] = await _embedded_status(app)
+    body = Health(status="ok" if redis_ok else "degraded", redis="ok" if redis_ok else "unreachable", models=models,
+                  worker=app[SESSIONS].worker_id, sessions=app[SESSIONS].connected_count(), env=app[SETTINGS].env,
+                  # null with an external Redis: one type in every state, never a missing key
+                  redis_embedded=await _embedded_status(app) if app[SETTINGS].redis_url is None else None)
     return json_response(body, status=200 if redis_ok else 503)
 
 
-async def _embedded_status(app: web.Application) -> dict[str, Any] | None:
+async def _embedded_status(app: web.Application) -> EmbeddedValkey | None:
     """`{url, restarts, last_restart_at}` of the embedded Valkey; null when no status was published."""
     status = await asyncio.to_thread(read_status, app[SETTINGS].data_dir)  # a file: off the event loop
     if status is None:
         return None
-    return {"url": status.get("url"), "restarts": int(status.get("restarts") or 0),
-            "last_restart_at": status.get("last_restart_at")}
+    return EmbeddedValkey(url=status.get("url"), restarts=int(status.get("restarts") or 0),
+                          last_restart_at=status.get("last_restart_at"))
 
 
 def _vad_health(vad: SileroVad | None) -> str:

@@ -23,6 +23,7 @@ from server.http.errors import json_response
 from server.http.keys import FANOUT, SESSIONS, STORE
 from server.http.routes.sessions import LIVE_STATUSES
 from server.live.manager import SessionManager
+from server.protocol.answers import LiveGrid
 from server.protocol.errors import ApiError
 
 #: sessions created this recently are candidates for the live grid even after their peer dropped
@@ -80,8 +81,8 @@ async def live(request: web.Request) -> web.Response:
     for row, events in zip(rows, recent_events, strict=True):
         row["last_events"] = events
     rows.sort(key=lambda r: r["created_at"] or 0)
-    return json_response({"sessions": rows, "live": sum(1 for r in rows if r["status"] == "live"),
-                              "worker": sessions.worker_id})
+    return json_response(LiveGrid.model_validate({"sessions": rows, "live": sum(1 for r in rows if r["status"] == "live"),
+                                                  "worker": sessions.worker_id}))
 
 
 @routes.get("/api/sessions/{session_id}/thumbnail.jpg")

@@ -29,7 +29,7 @@ routes = web.RouteTableDef()
 
 
 def _answer(state: dict[str, object]) -> web.Response:
-    return json_response(ReviewState.model_validate(state).model_dump(mode="json"),
+    return json_response(ReviewState.model_validate(state),
                          headers={"Cache-Control": "no-store"})
 
 

@@ -24,6 +24,7 @@ from server.http.access import candidate_document, token_session
 from server.http.errors import json_response, read_json
 from server.http.keys import STORE
 from server.live.screen_geometry import physical_size_fields, screen_problems
+from server.protocol.answers import ScreenDocument
 from server.protocol.errors import ApiError
 from server.protocol.http import ScreenInfo
 from server.store.keys import document_owner, screen_key
@@ -63,11 +64,17 @@ async def post_screen_info(request: web.Request) -> web.Response:
     if problems:
         raise ApiError(400, "implausible screen description", problems, code="invalid_screen")
     doc: dict[str, Any] = {**body.model_dump(), "session_id": sid, "exam_id": session.get("exam_id", ""),
-                           "updated_at": time.time()}
+                           "updated_at": time.time(), "mm_per_px": None, "diagonal_in": None}
     doc.update(physical_size_fields(body.screen_w, body.width_mm, body.height_mm))
     await store.put_json(screen_key(document_owner(sid, session.get("identity"))), doc)
-    return json_response(doc)
+    return json_response(screen_document(doc))
+
+
+def screen_document(doc: dict[str, Any]) -> ScreenDocument:
+    """A stored document as answered; one written before `mm_per_px` and `diagonal_in` were always
+    stored has them null."""
+    return ScreenDocument.model_validate({"mm_per_px": None, "diagonal_in": None, **doc})
 
 
 async def get_screen_info(request: web.Request) -> web.Response:
-    return json_response(await candidate_document(request, screen_key, "screen info"))
+    return json_response(screen_document(await candidate_document(request, screen_key, "screen info")))

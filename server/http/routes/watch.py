@@ -15,7 +15,13 @@ from server.http.keys import SESSIONS, SETTINGS, WATCHERS
 from server.live.session import LiveSession
 from server.live.watchers import MAX_WATCHERS_PER_SESSION
 from server.protocol.errors import ApiError
-from server.protocol.http import ProctorMessageBody, ProctorMessageSent, Reviewer, SessionDescription
+from server.protocol.http import (
+    ProctorMessageBody,
+    ProctorMessageSent,
+    Reviewer,
+    SessionAnswer,
+    SessionDescription,
+)
 
 routes = web.RouteTableDef()
 
@@ -49,7 +55,7 @@ async def watch(request: web.Request) -> web.Response:
     if watchers.count(access.session_id) >= MAX_WATCHERS_PER_SESSION:
         REJECTED.labels("watchers").inc()
         raise ApiError(429, "too many watchers on this session", {"max": MAX_WATCHERS_PER_SESSION}, code="too_many_watchers")
-    return json_response(await watchers.start(session, desc))
+    return json_response(SessionAnswer.model_validate(await watchers.start(session, desc)))
 
 
 @routes.post("/api/sessions/{session_id}/message")

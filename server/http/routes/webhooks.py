@@ -17,6 +17,7 @@ from aiohttp import web
 from server.http.access import exam_manager
 from server.http.errors import json_response, read_json
 from server.http.keys import SETTINGS, WEBHOOKS
+from server.protocol.answers import Deliveries, WebhookCreated, WebhookDeleted, WebhookList
 from server.protocol.errors import ApiError
 from server.protocol.http import CreateWebhook
 
@@ -29,19 +30,20 @@ async def create_webhook(request: web.Request) -> web.Response:
     body = CreateWebhook.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     created = await request.app[WEBHOOKS].create(exam_id, body.url, None if body.events is None else list(body.events),
                                                  user.user_id, time.time())
-    return json_response(created, status=201, headers={"Cache-Control": "no-store"})
+    return json_response(WebhookCreated.model_validate(created), status=201, headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/api/exams/{exam_id}/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
     _, exam_id = await exam_manager(request)
-    return json_response({"webhooks": await request.app[WEBHOOKS].of_exam(exam_id)})
+    return json_response(WebhookList.model_validate({"webhooks": await request.app[WEBHOOKS].of_exam(exam_id)}))
 
 
 @routes.delete("/api/exams/{exam_id}/webhooks/{webhook_id}")
 async def delete_webhook(request: web.Request) -> web.Response:
     _, exam_id = await exam_manager(request)
-    return json_response(await request.app[WEBHOOKS].delete(exam_id, request.match_info["webhook_id"]))
+    return json_response(WebhookDeleted.model_validate(
+        await request.app[WEBHOOKS].delete(exam_id, request.match_info["webhook_id"])))
 
 
 @routes.get("/api/exams/{exam_id}/webhooks/{webhook_id}/deliveries")
@@ -51,4 +53,5 @@ async def webhook_deliveries(request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", 100))
     except ValueError:
         raise ApiError(400, "limit must be an integer") from None
-    return json_response(await request.app[WEBHOOKS].deliveries(exam_id, request.match_info["webhook_id"], limit))
+    return json_response(Deliveries.model_validate(
+        await request.app[WEBHOOKS].deliveries(exam_id, request.match_info["webhook_id"], limit)))

@@ -26,6 +26,7 @@ from server.http.affinity import on_session_worker
 from server.http.errors import json_response, read_body
 from server.http.keys import SESSIONS, SETTINGS
 from server.protocol.errors import ApiError
+from server.protocol.events import VerdictSummary
 from server.protocol.http import SessionDescription
 from server.rtc.turn import IceServer, ice_servers
 
@@ -77,4 +78,4 @@ async def whip_publish(request: web.Request) -> web.Response:
 async def whip_end(request: web.Request) -> web.Response:
     sid = session_id(request)
     require_session_token(request, sid)
-    return json_response(await request.app[SESSIONS].end(sid, time.time()))
+    return json_response(VerdictSummary.model_validate(await request.app[SESSIONS].end(sid, time.time())))
