@@ -9,8 +9,11 @@ from server.http.versions import unversioned, versioned
 
 #: JSON routes documented as an open object: the original backends' APIs keep their own shapes
 #: (docs/legacy-apis.md), a saved posture analysis is whatever its client sent, and a stored
-#: calibration is the calibrator's record
+#: calibration is the calibrator's record; the LTI tool's JWKS is a JWK set (RFC 7517)
 UNTYPED_JSON = {
+    ("GET", "/api/calibration/download/{candidate_id}"), ("GET", "/api/calibration/session/{run_id}/diagnostics"),
+    ("GET", "/api/calibration/verify/{candidate_id}"), ("POST", "/api/calibration/session/{run_id}/resume"),
+    ("POST", "/api/screen/detect"), ("GET", "/lti/jwks"),
     ("POST", "/analyze-frame"), ("GET", "/api/analysis/list"), ("GET", "/api/analysis/{analysis_id}"),
     ("GET", "/api/calibration/session/{run_id}"), ("POST", "/api/calibration/session/{run_id}/link"),
     ("GET", "/api/calibration/session/{run_id}/download"), ("POST", "/api/calibration/complete"),

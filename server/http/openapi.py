@@ -171,7 +171,7 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                     operation_id="list_exams", query=PAGE_QUERY(500, 500)),
     ("PATCH", "/api/exams/{exam_id}"): RouteDoc("Edit an exam: title, risk policy (retention included); "
                                                "returns the exam", "proctor owning the exam, admin",
-                                               "server.protocol.http:UpdateExam", response=ANS + "ExamListed",
+                                               "server.protocol.http:UpdateExam", response=ANS + "ExamRow",
                                                operation_id="update_exam"),
     ("POST", "/api/exams/{exam_id}/join-code"): RouteDoc("A new join code for the exam; the old one stops admitting",
                                                          "proctor owning the exam, admin",
@@ -280,26 +280,30 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("POST", "/api/calibration/frame"): RouteDoc("Original calibration API: one base64 frame at a dot", LEGACY,
                                                  "server.http.legacy.calibration:RunFrame"),
     ("POST", "/api/calibration/frames"): RouteDoc("Original calibration API: a batch of frames at a dot", LEGACY,
-                                                  "server.http.legacy.calibration:RunFrames"),
+                                                  "server.http.legacy.calibration:RunFrames",
+                                                  operation_id="legacy_calibration_frames"),
     ("POST", "/api/calibration/frames/batch"): RouteDoc("Original calibration API: a batch of frames (its path)",
-                                                        LEGACY, "server.http.legacy.calibration:RunFrames"),
+                                                        LEGACY, "server.http.legacy.calibration:RunFrames",
+                                                        operation_id="legacy_calibration_frames_batch"),
     ("POST", "/api/calibration/complete"): RouteDoc("Original calibration API: fit and judge the map", LEGACY,
                                                     "server.http.legacy.calibration:CompleteRun"),
     # the LTI 1.3 tool (server/http/lti/, docs/lti.md): an LMS's browser posts forms here, not JSON
     ("GET", "/lti/login"): RouteDoc("LTI OIDC login initiation (iss, login_hint, target_link_uri, ...) -> 302 to the "
-                                    "platform", "an LMS's browser", success=302, content="text/html"),
+                                    "platform", "an LMS's browser", success=302, content="text/html",
+                                    auth="none", operation_id="lti_login"),
     ("POST", "/lti/login"): RouteDoc("LTI OIDC login initiation, as a form post", "an LMS's browser", success=302,
-                                     content="text/html"),
+                                     content="text/html", auth="none", operation_id="lti_login_form"),
     ("POST", "/lti/launch"): RouteDoc("LTI launch (form: id_token, state): a Learner's proctored page, an "
                                       "Instructor's proctor link, or a deep-linking response",
-                                      "a platform-signed id_token", content="text/html"),
+                                      "a platform-signed id_token", content="text/html",
+                                      auth="none", operation_id="lti_launch"),
     ("POST", "/lti/deep-link"): RouteDoc("LTI deep linking (the launch handler): the signed LtiResourceLink that "
                                          "attaches proctoring to an activity", "a platform-signed id_token (Instructor)",
-                                         content="text/html"),
+                                         content="text/html", auth="none", operation_id="lti_deep_link"),
     ("GET", "/lti/jwks"): RouteDoc("The LTI tool's public keys (JWKS)", "anyone"),
     ("GET", "/lti/proctor"): RouteDoc("One-time proctor login from an Instructor's launch (?code=) -> account cookie, "
                                       "302 to the dashboard", "the launch's one-time code", success=302,
-                                      content="text/html"),
+                                      content="text/html", auth="none"),
     ("POST", "/api/calibration/session/{run_id}/resume"): RouteDoc("Original calibration API: where a running run "
                                                                    "goes on (the dots without a frame)", LEGACY),
     ("GET", "/api/calibration/session/{run_id}/diagnostics"): RouteDoc("Original calibration API: samples, rejections "

@@ -11,7 +11,7 @@ from server.http.access import exam_manager, require_role
 from server.http.errors import json_response, read_json
 from server.http.keys import EXAMS, SETTINGS
 from server.http.paging import index_cursor, parse_index_cursor, query_limit
-from server.protocol.answers import ExamCreated, ExamList
+from server.protocol.answers import ExamCreated, ExamList, ExamRow
 from server.protocol.http import CreateExam, ExamJoinCode, UpdateExam
 
 routes = web.RouteTableDef()
@@ -40,7 +40,7 @@ async def update_exam(request: web.Request) -> web.Response:
     _, exam_id = await exam_manager(request)
     body = UpdateExam.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    return json_response(await request.app[EXAMS].update(exam_id, changes))
+    return json_response(ExamRow.model_validate(await request.app[EXAMS].update(exam_id, changes)))
 
 
 @routes.post("/api/exams/{exam_id}/join-code")
