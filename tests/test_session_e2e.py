@@ -31,8 +31,10 @@ async def test_face_video_gives_analyses_at_the_configured_rate(vigil_server) ->
         msg = analyses[-1].message
         assert msg["face"]["box"][2] > 0.05 and 0 <= msg["face"]["box"][0] <= 1
         assert msg["received_ms"] <= msg["analysed_ms"]
-        # the client starts RTP timestamps at 0, so the server maps frames to capture times
-        assert msg["captured_ms"] is not None and msg["captured_ms"] <= msg["received_ms"] + 1
+        # the client starts RTP timestamps at 0, so the server maps frames to capture times; the mapping
+        # rests on a clock offset estimated over loopback, good to about half a round trip, which on a
+        # busy machine reaches tens of ms: a capture time may then seem a little after the arrival
+        assert msg["captured_ms"] is not None and msg["captured_ms"] <= msg["received_ms"] + 100
         latencies = client.latencies_ms()
         assert latencies and all(0 < lat < 5000 for lat in latencies)
     finally:
