@@ -294,6 +294,9 @@ async def test_a_person_box_is_not_drawn_after_the_person_left_and_proctor_messa
     gone = [(t, boxes) for t, scene, boxes in shown if scene == "b" and t > last_people + MAX_BOX_AGE_S + 0.01]
     assert gone and all(boxes == 0 for _, boxes in gone), shown
     assert any(boxes > 0 for _, scene, boxes in shown if scene == "a"), shown  # a pass's own frame keeps its boxes
+    # the other_person snapshot is the frame its object pass ran on, with that pass's person boxes
+    snapshot = cv2.imread(str(folder / "other_person-1.jpg"))
+    assert snapshot is not None and boxes_of(snapshot, OBJECT_COLOUR) >= 1
 
     # -- the proctor's message: in report.json, and listed and marked on the review page ---------------------
     status, body, _ = await fetch(f"{vigil_server.url}/api/sessions/{sid}/report.json", admin)

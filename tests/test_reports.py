@@ -361,9 +361,10 @@ def test_every_face_of_a_multiple_faces_frame_is_boxed() -> None:
         assert tuple(img[y, x]) == OTHER_FACE_COLOUR, (x, y)
 
 
-def _carrying(frame_id: int, t: float, persons: tuple[tuple[float, float, float, float], ...], objects_age: float,
-              faces_age: float = 0.0) -> RingFrame:
-    """A grey ring frame whose analysis carries a person pass `objects_age` s old and a face `faces_age` s old."""
+def _carrying(frame_id: int, t: float, persons: tuple[tuple[float, float, float, float], ...],
+              objects_age: float | None, faces_age: float = 0.0) -> RingFrame:
+    """A grey ring frame whose analysis carries a person pass `objects_age` s old (None: the first pass is
+    still running) and a face `faces_age` s old."""
     from pipeline.analysis import FrameAnalysis
     from pipeline.stages.base import StageOutput
     from pipeline.stages.detection import Detection
@@ -374,7 +375,8 @@ def _carrying(frame_id: int, t: float, persons: tuple[tuple[float, float, float,
     faces = FacesResult((FaceBox((0.4, 0.2, 0.2, 0.4), 0.9),))
     analysis = FrameAnalysis(frame_id, 0, t, 320, 240, {
         "faces": StageOutput("faces", "ok", faces, age_s=faces_age),
-        "objects": StageOutput("objects", "ok", objects, age_s=objects_age)}, 1.0)
+        "objects": StageOutput("objects", "skipped", reason="pending: first run in progress") if objects_age is None
+        else StageOutput("objects", "ok", objects, age_s=objects_age)}, 1.0)
     return RingFrame.of(frame_id, t, np.full((240, 320, 3), 128, np.uint8), Detections.of(analysis))
 
 
@@ -407,6 +409,12 @@ def test_a_carried_box_is_drawn_only_near_its_pass_and_an_object_event_shows_the
     assert ring.pick_for("other_person", 11).frame_id == 10  # type: ignore[union-attr]  # the pass's frame
     assert ring.pick_for("phone", 13).frame_id == 10  # type: ignore[union-attr]
     assert ring.pick_for("looking_away", 13).frame_id == 13  # type: ignore[union-attr]  # not an object event
+    first = FrameRing()  # the session's first pass ran on frame 1, which was remembered without objects
+    for frame in (_carrying(1, 1.0, (), None), _carrying(2, 1.2, (right,), 0.2)):
+        first.refresh_sources(frame)
+        first.add(frame)
+    assert _drawn(first.pick(1)) == (False, True, True)  # type: ignore[arg-type]
+    assert first.pick_for("other_person", 2).frame_id == 1  # type: ignore[union-attr]
     gone = FrameRing()
     gone.add(by_id[13])  # type: ignore[arg-type]  # the pass's frame has left the ring: the event's own
     assert gone.pick_for("phone", 13).frame_id == 13  # type: ignore[union-attr]

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import tempfile
 from collections import Counter, deque
@@ -164,8 +165,10 @@ class Detections:
 
 
 def _age(analysis: FrameAnalysis, stage: str) -> float:
+    """How old the stage's result is on this frame; without a result (its first pass still running, or
+    none), infinitely: a pass that ends later may still give this frame its result (`as_computed`)."""
     out = analysis.outputs.get(stage)
-    return out.age_s if out is not None else 0.0
+    return out.age_s if out is not None and out.status == "ok" else math.inf
 
 
 @dataclass(frozen=True)
@@ -259,7 +262,8 @@ class FrameRing:
         (`Detections.as_computed`), found by time: `newest`'s time minus the group's age."""
         d = newest.detections
         for group in GROUPS:
-            source = self.at(newest.t - d.age(group)) if d.age(group) > 0 else None
+            age = d.age(group)
+            source = self.at(newest.t - age) if 0 < age < math.inf else None
             if source is None:
                 continue
             computed = source.detections.as_computed(d, group)
