@@ -253,9 +253,10 @@ class FrameRing:
         """The snapshot frame of an event of type `kind` (`pick`); for an object event whose frame
         carries an earlier object pass, the frame that pass ran on when the ring holds it."""
         frame = self.pick(frame_id)
-        if frame is None or kind not in OBJECT_EVENTS or frame.detections.objects_age_s <= 0:
+        age = frame.detections.objects_age_s if frame is not None else 0.0
+        if frame is None or kind not in OBJECT_EVENTS or not 0 < age < math.inf:
             return frame
-        return self.at(frame.t - frame.detections.objects_age_s) or frame
+        return self.at(frame.t - age) or frame
 
     def refresh_sources(self, newest: RingFrame) -> None:
         """Give each group `newest` carries (age > 0) to the frame it was computed on
