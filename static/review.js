@@ -1,7 +1,7 @@
 // The review workspace. Without `?session=`: the ended sessions the proctor may see, sorted by the AI's suggestion
 // and peak risk, filtered by exam, date, suggestion and "needs review" (no human decision yet; each session's
 // decision is read from its review resource). With `?session=ID`: that session's report (timeline, flags,
-// evidence, calibration) and its human review: each flag confirmed or dismissed with a note, and the decision,
+// evidence, calibration, the proctor's messages to the candidate) and its human review: each flag confirmed or dismissed with a note, and the decision,
 // both through PATCH /api/sessions/{id}/review. The automatic verdict is only ever labelled "AI suggestion".
 "use strict";
 
@@ -151,6 +151,19 @@ function renderFlags(review) {
   $("flags").hidden = report.events.length === 0;
 }
 
+// What proctors told the candidate during the session (the stream's proctor_message items), oldest first.
+function renderMessages() {
+  const t0 = report.started_at || report.created_at || 0;
+  const messages = report.proctor_messages || [];
+  $("messages").tBodies[0].replaceChildren(...messages.map((m) => el("tr", { dataset: { delivered: String(m.delivered) } },
+    el("td", {}, clock(m.t - t0), el("br"), el("small", { className: "muted" }, when(m.t))),
+    el("td", {}, m.by.email || m.by.user_id || "–"),
+    el("td", { className: "message-text" }, m.text),
+    el("td", { className: m.delivered ? "" : "undelivered" }, m.delivered ? "yes" : "no (channel could not take it)"))));
+  $("no-messages").hidden = messages.length > 0;
+  $("messages").hidden = messages.length === 0;
+}
+
 function evidenceUrl(name) { return `/api/sessions/${report.session_id}/evidence/${encodeURIComponent(name)}`; }
 
 // Each flag's snapshot and its clip (a few seconds around the flag's start, played here; the PDF cannot).
@@ -191,6 +204,7 @@ function renderReport() {
   facts($("signals"), [...Object.entries(report.browser).map(([k, n]) => [readable(k), n]),
     ...Object.entries(report.counters).map(([k, n]) => [readable(k), n])]);
   renderGallery();
+  renderMessages();
   renderDecision(report.review);
   renderFlags(report.review);
 }

@@ -1,12 +1,14 @@
 // A session's timeline as inline SVG, from report.json: risk (red) and attention (blue) over time on a 0..100
 // scale with headroom above 100 so a full-attention line never merges into the border, the unobserved spans
-// shaded (disconnections darker) and one band row per flagged event type, coloured by severity. Pure: the
+// shaded (disconnections darker), one band row per flagged event type, coloured by severity, and a mark on the
+// plot's top edge at each proctor message to the candidate (hover: who and what). Pure: the
 // report in, an <svg> out; each shape carries a <title> so hovering says what it is.
 "use strict";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const TL = { width: 1000, left: 96, right: 10, top: 12, plot: 150, laneGap: 8, lane: 14 };
 const SEVERITY_COLOUR = { high: "#b3261e", medium: "#c98a00", low: "#6b7a8f" };
+const MESSAGE_COLOUR = "#6a3fb5";
 
 function svgEl(tag, attrs = {}, title = null) {
   const node = document.createElementNS(SVG_NS, tag);
@@ -78,6 +80,12 @@ function drawTimeline(report) {
           "stroke-dasharray": dash, class: `series-${name}` }));
       }
     }
+  }
+  for (const m of report.proctor_messages || []) {  // a small downward triangle over the plot's top edge
+    const mx = x(m.t);
+    svg.append(svgEl("path", { d: `M${(mx - 5).toFixed(1)},${TL.top - 8} h10 l-5,9 z`, fill: MESSAGE_COLOUR,
+      class: "proctor-message", "data-t": m.t },
+    `Proctor message at ${clock(m.t - t0)} from ${m.by.email || m.by.user_id}${m.delivered ? "" : " (not delivered)"}: ${m.text}`));
   }
   types.forEach((type, lane) => {
     const top = bandsTop + lane * (TL.lane + 2);

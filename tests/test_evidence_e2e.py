@@ -7,6 +7,11 @@ faces; the clip is served as video/webm (with byte ranges) to an admin; after a 
 resume, the PDF report names the event in words and shows the disconnection; the review page plays the
 clip in headless Chromium (screenshots and the rendered PDF page go to the test's tmp dir); deleting the
 session removes the clip with the rest.
+
+Then two people who leave (an empty room): objects are detected every 2 s in the background and carried
+between passes, yet the `no_face` clip draws no person box on a frame more than `MAX_BOX_AGE_S` after the
+people were last seen, while a frame an object pass ran on shows its person boxes; a proctor's message sent
+during that session is in report.json and on the review page (list and timeline mark; screenshot).
 """
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ import io
 import json
 import shutil
 import subprocess
+from collections.abc import Iterable
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +31,7 @@ import cv2
 import numpy as np
 import pytest
 
-from server.live.evidence import FACE_COLOUR, OTHER_FACE_COLOUR
+from server.live.evidence import FACE_COLOUR, MAX_BOX_AGE_S, OBJECT_COLOUR, OTHER_FACE_COLOUR
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import SHARED_DATA, eventually
 from tests.test_accounts import PASSWORD, make_user
@@ -33,6 +40,7 @@ from tests.test_reports import fetch, pdf_text, user_headers
 
 ONE_FACE = SHARED_DATA / "images" / "faces" / "obama.jpg"
 TWO_FACES = SHARED_DATA / "images" / "multi_face" / "two_people.jpg"
+EMPTY_ROOM = SHARED_DATA / "video" / "opencv_tree_no_person_640x480.mp4"
 ONE_FACE_S, TWO_FACES_S, FPS = 5.0, 9.0, 15
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
@@ -52,18 +60,25 @@ def letterboxed(path: Path, width: int = 640, height: int = 480) -> np.ndarray:
 
 def one_then_two_faces(out: Path) -> Path:
     """ONE_FACE_S of one face, then TWO_FACES_S of two people, as H.264 at FPS."""
+    return scenes_video(out, ((letterboxed(ONE_FACE), ONE_FACE_S), (letterboxed(TWO_FACES), TWO_FACES_S)))
+
+
+def scenes_video(out: Path, scenes: tuple[tuple[np.ndarray, float], ...]) -> Path:
+    """Each 640x480 RGB picture held for its seconds, one after the other, as H.264 at FPS."""
+    return frames_video(out, (img for img, seconds in scenes for _ in range(int(seconds * FPS))))
+
+
+def frames_video(out: Path, frames: Iterable[np.ndarray]) -> Path:
+    """640x480 RGB frames as H.264 at FPS."""
     with av.open(str(out), "w") as container:
         stream = container.add_stream("libx264", rate=FPS)
         assert isinstance(stream, av.video.stream.VideoStream)
         stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
-        n = 0
-        for img, seconds in ((letterboxed(ONE_FACE), ONE_FACE_S), (letterboxed(TWO_FACES), TWO_FACES_S)):
-            for _ in range(int(seconds * FPS)):
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
-                frame.pts, frame.time_base = n, Fraction(1, FPS)
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-                n += 1
+        for n, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = n, Fraction(1, FPS)
+            for packet in stream.encode(frame):
+                container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
     return out
@@ -228,6 +243,95 @@ async def play_on_the_review_page(base: str, store: Any, sid: str, out: Path) ->
             await page.screenshot(path=str(out / "review.png"), full_page=True)
             cell = page.locator('#flags tr[data-event-id="multiple_faces-1"]')
             assert "clip" in await cell.inner_text()
+            assert not errors, errors
+        finally:
+            await browser.close()
+
+
+async def test_a_person_box_is_not_drawn_after_the_person_left_and_proctor_messages_are_reviewed(
+        vigil_server, loaded_models, tmp_path: Path) -> None:
+    people = letterboxed(TWO_FACES)
+    with av.open(str(EMPTY_ROOM)) as room:  # a real camera's empty scene: no one, never frozen or covered
+        empty_frames = [f.to_ndarray(format="rgb24") for f in islice(room.decode(video=0), int(8 * FPS))]
+    # the still photo flickers by 2 levels a frame, as a camera's picture does, so it is not taken as frozen
+    flicker = [np.clip(people.astype(int) + (2 if n % 2 else -2), 0, 255).astype(np.uint8) for n in range(2)]
+    video = frames_video(tmp_path / "people_then_empty.mp4",
+                         [flicker[n % 2] for n in range(int(5 * FPS))] + empty_frames)
+    empty = empty_frames[0]
+    admin = await user_headers(vigil_server.app, "admin")
+    client = CandidateClient(vigil_server.url, video, candidate_id="leaving-candidate")
+    try:
+        await client.connect()
+        await client.wait_for(lambda m: m.get("type") == "analysis" and (m.get("faces") or 0) >= 1, timeout=20)
+        sid = client.session_id
+        assert sid is not None
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{vigil_server.url}/api/sessions/{sid}/message", headers=admin,
+                                 json={"text": "Please stay in view of the camera."}) as r:
+                assert r.status == 200, await r.text()
+        await client.wait_for(lambda m: m.get("type") == "proctor.message", timeout=10)
+
+        async def clip_logged() -> list[dict[str, Any]]:
+            return [i for i in await items_of(vigil_server, sid)
+                    if i["kind"] in ("clip", "clip_skipped") and i["event_id"] == "no_face-1"]
+        [clip] = await eventually(clip_logged, 40, "the no_face clip")
+        await client.end()
+    finally:
+        await client.close()
+
+    # -- the clip: person boxes on frames an object pass ran on, none once the people have gone --------------
+    assert clip["kind"] == "clip", clip
+    folder = vigil_server.settings.data_dir / "evidence" / sid
+    small_people, small_empty = (cv2.resize(p, (320, 240), interpolation=cv2.INTER_AREA) for p in (people, empty))
+    shown = []
+    for f in decode((folder / clip["file"]).read_bytes()):
+        rgb = f.to_ndarray(format="rgb24")
+        shown.append((f.time or 0.0, closer_to(rgb, small_people, small_empty),
+                      boxes_of(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), OBJECT_COLOUR)))
+    last_people = max(t for t, scene, _ in shown if scene == "a")
+    # a box drawn on a frame comes from a pass at most MAX_BOX_AGE_S earlier: after that, none can show people
+    # (the frame gap is added for the clip's millisecond times)
+    gone = [(t, boxes) for t, scene, boxes in shown if scene == "b" and t > last_people + MAX_BOX_AGE_S + 0.01]
+    assert gone and all(boxes == 0 for _, boxes in gone), shown
+    assert any(boxes > 0 for _, scene, boxes in shown if scene == "a"), shown  # a pass's own frame keeps its boxes
+    # the other_person snapshot is the frame its object pass ran on, with that pass's person boxes
+    snapshot = cv2.imread(str(folder / "other_person-1.jpg"))
+    assert snapshot is not None and boxes_of(snapshot, OBJECT_COLOUR) >= 1
+
+    # -- the proctor's message: in report.json, and listed and marked on the review page ---------------------
+    status, body, _ = await fetch(f"{vigil_server.url}/api/sessions/{sid}/report.json", admin)
+    assert status == 200
+    [message] = json.loads(body)["proctor_messages"]
+    assert message["text"] == "Please stay in view of the camera." and message["delivered"] is True
+    assert message["by"]["user_id"] and message["t"] > 0
+    await see_messages_on_the_review_page(vigil_server.url, vigil_server.store, sid, tmp_path)
+
+
+async def see_messages_on_the_review_page(base: str, store: Any, sid: str, out: Path) -> None:
+    if not CHROMIUM.is_file():  # noqa: ASYNC240
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium; `make browser-deps`)")
+    from playwright.async_api import async_playwright
+
+    email = await make_user(store, "admin")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1366, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(base + "/dashboard.html")
+            await page.fill("#email", email)
+            await page.fill("#password", PASSWORD)
+            await page.click("#login-button")
+            await page.wait_for_selector("#login-form", state="hidden")
+            await page.goto(f"{base}/review.html?session={sid}")
+            await page.wait_for_selector('body[data-vigil-view="session"]')
+            rows = page.locator("#messages tbody tr")
+            assert await rows.count() == 1
+            assert "Please stay in view of the camera." in await rows.first.inner_text()
+            assert await rows.first.get_attribute("data-delivered") == "true"
+            assert await page.locator("#timeline svg .proctor-message").count() == 1
+            await page.screenshot(path=str(out / "review-messages.png"), full_page=True)
             assert not errors, errors
         finally:
             await browser.close()

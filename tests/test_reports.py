@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 
 from server.live.evidence import (
+    FACE_COLOUR,
+    OBJECT_COLOUR,
     OTHER_FACE_COLOUR,
     Detections,
     Drawn,
@@ -357,6 +359,65 @@ def test_every_face_of_a_multiple_faces_frame_is_boxed() -> None:
     assert tuple(img[100, 128]) == (0, 255, 0)  # the candidate's box, left edge x = 0.4 * 320
     for x, y in ((16, 50), (256, 40)):  # the other two faces' left edges
         assert tuple(img[y, x]) == OTHER_FACE_COLOUR, (x, y)
+
+
+def _carrying(frame_id: int, t: float, persons: tuple[tuple[float, float, float, float], ...],
+              objects_age: float | None, faces_age: float = 0.0) -> RingFrame:
+    """A grey ring frame whose analysis carries a person pass `objects_age` s old (None: the first pass is
+    still running) and a face `faces_age` s old."""
+    from pipeline.analysis import FrameAnalysis
+    from pipeline.stages.base import StageOutput
+    from pipeline.stages.detection import Detection
+    from pipeline.stages.faces import FaceBox, FacesResult
+    from pipeline.stages.objects import ObjectsResult
+
+    objects = ObjectsResult(tuple(Detection("person", 0, 0.9, box) for box in persons), len(persons))
+    faces = FacesResult((FaceBox((0.4, 0.2, 0.2, 0.4), 0.9),))
+    analysis = FrameAnalysis(frame_id, 0, t, 320, 240, {
+        "faces": StageOutput("faces", "ok", faces, age_s=faces_age),
+        "objects": StageOutput("objects", "skipped", reason="pending: first run in progress") if objects_age is None
+        else StageOutput("objects", "ok", objects, age_s=objects_age)}, 1.0)
+    return RingFrame.of(frame_id, t, np.full((240, 320, 3), 128, np.uint8), Detections.of(analysis))
+
+
+def _drawn(frame: RingFrame) -> tuple[bool, bool, bool]:
+    """Whether the snapshot of `frame` boxes the left person (x = 0.05), the right one (x = 0.75), the face."""
+    img = draw_detections(frame.rgb(), frame.detections)
+    return (tuple(img[120, 16]) == OBJECT_COLOUR, tuple(img[120, 240]) == OBJECT_COLOUR,
+            tuple(img[100, 128]) == FACE_COLOUR)
+
+
+def test_a_carried_box_is_drawn_only_near_its_pass_and_an_object_event_shows_the_passs_frame() -> None:
+    """Objects every 2 s in the background: the pass on frame 10 (a person on the right; the one on the left,
+    seen 2 s before, has gone) lands on frame 11. Frame 10 was remembered with the old pass: it gets its own
+    result back; a frame 0.6 s after the pass shows no person box, a phone-like event's snapshot is the
+    pass's frame, and a face carried 0.5 s is not drawn either."""
+    left, right = (0.05, 0.3, 0.2, 0.5), (0.75, 0.3, 0.2, 0.5)
+    ring = FrameRing()
+    for frame in (_carrying(9, 9.8, (left,), 1.8), _carrying(10, 10.0, (left,), 2.0),
+                  _carrying(11, 10.2, (right,), 0.2), _carrying(12, 10.4, (right,), 0.4, faces_age=0.2),
+                  _carrying(13, 10.6, (right,), 0.6, faces_age=0.5)):
+        ring.refresh_sources(frame)
+        ring.add(frame)
+    by_id = {fid: ring.pick(fid) for fid in range(9, 14)}
+    assert _drawn(by_id[9]) == (False, False, True)  # a pass 1.8 s old: the left person is gone by now
+    assert _drawn(by_id[10]) == (False, True, True)  # the pass's own frame, with its own result
+    assert by_id[10].detections.objects_age_s == 0.0  # type: ignore[union-attr]
+    assert _drawn(by_id[11]) == (False, True, True)  # one frame later (0.2 s): still drawn
+    assert _drawn(by_id[12]) == (False, False, True)  # 0.4 s: not drawn; a face 0.2 s old is
+    assert _drawn(by_id[13]) == (False, False, False)  # a face 0.5 s old is not drawn either
+    assert ring.pick_for("other_person", 11).frame_id == 10  # type: ignore[union-attr]  # the pass's frame
+    assert ring.pick_for("phone", 13).frame_id == 10  # type: ignore[union-attr]
+    assert ring.pick_for("looking_away", 13).frame_id == 13  # type: ignore[union-attr]  # not an object event
+    first = FrameRing()  # the session's first pass ran on frame 1, which was remembered without objects
+    for frame in (_carrying(1, 1.0, (), None), _carrying(2, 1.2, (right,), 0.2)):
+        first.refresh_sources(frame)
+        first.add(frame)
+    assert _drawn(first.pick(1)) == (False, True, True)  # type: ignore[arg-type]
+    assert first.pick_for("other_person", 2).frame_id == 1  # type: ignore[union-attr]
+    gone = FrameRing()
+    gone.add(by_id[13])  # type: ignore[arg-type]  # the pass's frame has left the ring: the event's own
+    assert gone.pick_for("phone", 13).frame_id == 13  # type: ignore[union-attr]
 
 
 def test_the_chart_shows_attention_at_100_and_shades_unobserved_time() -> None:

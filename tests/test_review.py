@@ -126,3 +126,37 @@ def test_the_latest_mark_of_a_flag_stands_and_marks_of_unknown_flags_are_left_ou
     assert later["decision"] == {"decision": "cleared", "note": "", "by": {"user_id": "v", "email": "d@e.f"},
                                  "at": 6.0}
     assert later["unreviewed"] == [] and later["ai_suggestion"] == "REVIEW"
+
+
+@needs_poppler
+def test_proctor_messages_are_in_report_json_and_the_pdf(tmp_path: Path) -> None:
+    """A proctor's messages to the candidate (the stream's `proctor_message` items) are listed in the
+    report, in order, with who sent them and whether they reached the candidate; a review item's time
+    (after the end) is not mistaken for one."""
+    from server.reports.data import ProctorMessage, build_report
+    from server.reports.pdf import render_pdf
+
+    kate = {"user_id": "u1", "email": "kate@example.org"}
+    items = [
+        {"kind": "score", "t": 101.0, "risk": 5.0, "attention": 90.0},
+        {"kind": "proctor_message", "t": 130.5, "by": kate, "text": "Please keep your face in view.",
+         "delivered": True},
+        {"kind": "proctor_message", "t": 150.0, "by": kate, "text": "Put the phone away now", "delivered": False},
+        {"kind": "review", "t": 900.0, "by": kate, "flags": {}, "decision": {"decision": "cleared", "note": ""}},
+    ]
+    session = {"session_id": "s1", "candidate_id": "rita", "status": "ended", "started_at": "100",
+               "ended_at": "200"}
+    report = build_report(session, items, exam_title="Maths", evidence_root=tmp_path, now=300.0)
+    assert report.proctor_messages == [ProctorMessage(130.5, kate, "Please keep your face in view.", True),
+                                       ProctorMessage(150.0, kate, "Put the phone away now", False)]
+    assert json.loads(json.dumps(report.to_dict()))["proctor_messages"][1] == {
+        "t": 150.0, "by": kate, "text": "Put the phone away now", "delivered": False}
+    assert build_report(session, items[:1], exam_title=None, evidence_root=tmp_path,
+                        now=300.0).proctor_messages == []
+
+    pdf = tmp_path / "messages.pdf"
+    pdf.write_bytes(render_pdf(report, None))
+    text = " ".join(pdf_text(pdf).split())
+    assert "Proctor messages (2)" in text
+    assert "+0:30" in text and "Please keep your face in view." in text and "kate@example.org" in text
+    assert "+0:50" in text and "Put the phone away now" in text and "no (channel could not take it)" in text

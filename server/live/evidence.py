@@ -9,7 +9,17 @@ the ring's 41 frames hold 0.37-0.69 MB per session (`FrameRing.bytes`) where raw
 scaling and compressing a frame takes ~0.5 ms in the executor. At 10 fps the 80-frame cap doubles that.
 When an event starts, `EvidenceWriter.event_started` picks the ring frame whose id is the event's
 `evidence_frame_id` (the frame where its condition began); if that frame has left the ring, the one
-nearest to it; for events without a frame (browser and audio signals), the newest. The choice and
+nearest to it; for events without a frame (browser and audio signals), the newest. An object event
+(phone, book, other person) takes instead the frame its object pass ran on, when the ring holds it.
+
+Boxes and time. Objects (and posture) run in a background lane every 2 s (0.5 s while an event is being
+confirmed), and the face path not on every frame: a frame's analysis carries the last result with its age
+(`StageOutput.age_s`). A box from a pass 2 s earlier drawn on a newer frame shows what is no longer there
+(a person box where the person has gone), so `Detections` keeps each group's age and a box is drawn only
+on a frame within `MAX_BOX_AGE_S` of the pass that produced it. The pass's own frame is in the ring too,
+remembered before the pass finished, with the older result: when a later frame brings the new result,
+`FrameRing.refresh_sources` gives it to the frame it was computed on (found by time: the frame's time
+minus the result's age), so that frame shows its own boxes. The choice and
 the budget check happen on the event loop; drawing, JPEG encoding and the file write run in the
 executor, then an item is appended to the session's event stream through its `EventOutbox` (so it
 is ordered and lossless like every other item):
@@ -28,14 +38,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import tempfile
 from collections import Counter, deque
 from collections.abc import Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -71,6 +82,14 @@ FACE_COLOUR = (0, 255, 0)  # RGB: the candidate's face
 OTHER_FACE_COLOUR = (255, 215, 0)  # RGB: every other face seen (multiple_faces)
 OBJECT_COLOUR = (255, 64, 0)  # RGB: objects (phone, book, ...)
 BANNER_COLOUR = (20, 20, 20)
+#: a carried box is drawn on frames at most this long after the pass that produced it: about one analysed
+#: frame at 5 fps (0.2 s apart, with jitter), so a face path run every other frame keeps its boxes while an
+#: object pass's box (every 0.5-2 s) shows only on its own frame and the next
+MAX_BOX_AGE_S = 0.3
+#: frames are found by time to this tolerance (a result's source time is the frame's time minus its age)
+SAME_TIME_S = 1e-3
+#: events raised by the object pass: their snapshot prefers the frame that pass ran on
+OBJECT_EVENTS = frozenset({"phone", "book", "other_person"})
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,9 @@ class EvidenceLimits:
 
 
 Box = tuple[float, float, float, float]  # x, y, w, h normalised to 0..1 of the frame
+#: the groups of boxes a frame's analysis gives, each from its own stage and pass (with its own age)
+Group = Literal["faces", "objects"]
+GROUPS: tuple[Group, ...] = ("faces", "objects")
 
 
 @dataclass(frozen=True)
@@ -102,11 +124,14 @@ class Drawn:
 @dataclass(frozen=True)
 class Detections:
     """What a snapshot shows of a frame's analysis: the candidate's face (the largest), every other face
-    seen (a `multiple_faces` snapshot boxes them all) and the objects seen."""
+    seen (a `multiple_faces` snapshot boxes them all) and the objects seen, with how old each group's
+    result was on this frame (0: computed on it; more: carried from an earlier pass)."""
 
     face: Drawn | None = None
     objects: tuple[Drawn, ...] = ()
     other_faces: tuple[Drawn, ...] = ()
+    faces_age_s: float = 0.0
+    objects_age_s: float = 0.0
 
     @classmethod
     def of(cls, analysis: FrameAnalysis) -> Detections:
@@ -118,7 +143,32 @@ class Detections:
         return cls(
             face=None if primary is None else Drawn(primary.box, "face", primary.confidence),
             objects=() if objects is None else tuple(Drawn(d.box, d.label, d.confidence) for d in objects.objects),
-            other_faces=others)
+            other_faces=others, faces_age_s=_age(analysis, "faces"), objects_age_s=_age(analysis, "objects"))
+
+    def fresh(self, max_age_s: float = MAX_BOX_AGE_S) -> Detections:
+        """Only the groups computed within `max_age_s` of this frame: the boxes worth drawing on it."""
+        faces_ok, objects_ok = self.faces_age_s <= max_age_s, self.objects_age_s <= max_age_s
+        return replace(self, face=self.face if faces_ok else None, other_faces=self.other_faces if faces_ok else (),
+                       objects=self.objects if objects_ok else ())
+
+    def as_computed(self, source: Detections, group: Group) -> Detections:
+        """These detections with `source`'s `group` (faces or objects, which `source` carries from this
+        frame) put back on this frame at age 0, unless this frame already has its own."""
+        if group == "faces" and self.faces_age_s > 0:
+            return replace(self, face=source.face, other_faces=source.other_faces, faces_age_s=0.0)
+        if group == "objects" and self.objects_age_s > 0:
+            return replace(self, objects=source.objects, objects_age_s=0.0)
+        return self
+
+    def age(self, group: Group) -> float:
+        return self.faces_age_s if group == "faces" else self.objects_age_s
+
+
+def _age(analysis: FrameAnalysis, stage: str) -> float:
+    """How old the stage's result is on this frame; without a result (its first pass still running, or
+    none), infinitely: a pass that ends later may still give this frame its result (`as_computed`)."""
+    out = analysis.outputs.get(stage)
+    return out.age_s if out is not None and out.status == "ok" else math.inf
 
 
 @dataclass(frozen=True)
@@ -195,6 +245,32 @@ class FrameRing:
             return self._frames[-1]
         return min(self._frames, key=lambda f: abs(f.frame_id - frame_id))
 
+    def at(self, t: float) -> RingFrame | None:
+        """The frame analysed at time `t`, if the ring holds it."""
+        return next((f for f in reversed(self._frames) if abs(f.t - t) <= SAME_TIME_S), None)
+
+    def pick_for(self, kind: str, frame_id: int | None) -> RingFrame | None:
+        """The snapshot frame of an event of type `kind` (`pick`); for an object event whose frame
+        carries an earlier object pass, the frame that pass ran on when the ring holds it."""
+        frame = self.pick(frame_id)
+        age = frame.detections.objects_age_s if frame is not None else 0.0
+        if frame is None or kind not in OBJECT_EVENTS or not 0 < age < math.inf:
+            return frame
+        return self.at(frame.t - age) or frame
+
+    def refresh_sources(self, newest: RingFrame) -> None:
+        """Give each group `newest` carries (age > 0) to the frame it was computed on
+        (`Detections.as_computed`), found by time: `newest`'s time minus the group's age."""
+        d = newest.detections
+        for group in GROUPS:
+            age = d.age(group)
+            source = self.at(newest.t - age) if 0 < age < math.inf else None
+            if source is None:
+                continue
+            computed = source.detections.as_computed(d, group)
+            if computed is not source.detections:  # once per pass: later frames find it done
+                self._frames[self._frames.index(source)] = replace(source, detections=computed)
+
 
 def _box_px(box: Box, w: int, h: int) -> tuple[int, int, int, int] | None:
     x, y, bw, bh = box
@@ -225,9 +301,11 @@ def _draw(img: np.ndarray, drawn: Drawn, colour: tuple[int, int, int]) -> None:
 
 
 def draw_detections(rgb: np.ndarray, detections: Detections, caption: str = "") -> np.ndarray:
-    """A copy of the frame with every face's box, the object boxes and their labels, and a caption banner."""
+    """A copy of the frame with every face's box, the object boxes and their labels, and a caption banner;
+    only the boxes fresh on this frame (`Detections.fresh`): an older box may show what has gone."""
     img = np.ascontiguousarray(rgb).copy()
     h, w = img.shape[:2]
+    detections = detections.fresh()
     # objects first, faces on top: a person's large box must not cut through a face's box or label
     for obj in detections.objects:
         _draw(img, obj, OBJECT_COLOUR)
@@ -295,7 +373,9 @@ class EvidenceWriter:
         self._writes = TaskSet(log, session_id)
 
     def remember(self, frame_id: int, t: float, small_jpeg: bytes, detections: Detections) -> None:
-        self.ring.add(RingFrame(frame_id, t, small_jpeg, detections))
+        frame = RingFrame(frame_id, t, small_jpeg, detections)
+        self.ring.refresh_sources(frame)
+        self.ring.add(frame)
 
     def on_changes(self, changed: list[dict[str, Any]]) -> None:
         """Snapshot every event that started in this batch of changes."""
@@ -307,7 +387,7 @@ class EvidenceWriter:
         event_id, kind = str(event.get("id", "")), str(event.get("type", ""))
         t = float(event.get("at") or event.get("start") or 0.0)
         reason = self._budget(event_id, kind)
-        frame = None if reason else self.ring.pick(event.get("evidence_frame_id"))
+        frame = None if reason else self.ring.pick_for(kind, event.get("evidence_frame_id"))
         if reason is None and frame is None:
             reason = "no_frame"
         if reason is not None:

@@ -6,7 +6,8 @@ Stream items read (oldest first; see `server.live.risk`, `server.live.evidence`,
 (counted by signal), `score` (the once-a-second risk and attention: the timeline), `evidence`,
 `evidence_skipped`, `evidence_error`, `clip`, `clip_skipped` (joined to their events, counted), `verdict` (its summary; the
 session hash's `summary` field when the stream has none), `review` (the human review,
-`server.reports.review`; its time is not the session's). Unknown kinds are ignored.
+`server.reports.review`; its time is not the session's), `proctor_message` (what a proctor told the
+candidate during the session, in order). Unknown kinds are ignored.
 
 The timeline is downsampled to at most `MAX_TIMELINE_POINTS` buckets of equal time: each keeps its
 peak risk (a short spike must stay visible) and its mean attention. A two-hour session (~7,200 score
@@ -66,6 +67,17 @@ class ReportEvent:
 
 
 @dataclass(frozen=True)
+class ProctorMessage:
+    """A message a proctor sent the candidate (`server.protocol.stream.ProctorMessageItem`): when, who
+    (`{"user_id","email"}`), the text, and whether the candidate's channel took it."""
+
+    t: float
+    by: dict[str, str]
+    text: str
+    delivered: bool
+
+
+@dataclass(frozen=True)
 class Report:
     session_id: str
     candidate_id: str
@@ -89,6 +101,8 @@ class Report:
     review: dict[str, Any] = field(default_factory=dict)
     #: the verdict's unobserved spans; without a verdict, a disconnection still open (session hash)
     unobserved_spans: list[UnobservedSpan] = field(default_factory=list)
+    #: what proctors told the candidate during the session, oldest first
+    proctor_messages: list[ProctorMessage] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,6 +181,7 @@ class _StreamFold:
     errors: list[str] = field(default_factory=list)
     verdict: dict[str, Any] | None = None
     reviews: list[Mapping[str, Any]] = field(default_factory=list)
+    messages: list[ProctorMessage] = field(default_factory=list)
     last_t: float | None = None
 
     def add(self, item: Mapping[str, Any]) -> None:
@@ -191,6 +206,15 @@ class _StreamFold:
             self.clip_notes[str(item.get("event_id"))] = f"skipped: {item.get('reason')}"
         elif kind == "verdict" and isinstance(item.get("summary"), Mapping):
             self.verdict = dict(item["summary"])
+        elif kind == "proctor_message" and isinstance(t, (int, float)):
+            self._message(item, float(t))
+
+    def _message(self, item: Mapping[str, Any], t: float) -> None:
+        by = item.get("by")
+        who = {"user_id": str(by.get("user_id", "")), "email": str(by.get("email", ""))} \
+            if isinstance(by, Mapping) else {"user_id": "", "email": ""}
+        self.messages.append(ProctorMessage(t=t, by=who, text=str(item.get("text", "")),
+                                            delivered=bool(item.get("delivered"))))
 
     def _score(self, item: Mapping[str, Any], t: Any) -> None:
         risk = item.get("risk")
@@ -223,11 +247,12 @@ class _StreamFold:
         return {"events": self.events, "points": self.points, "browser": dict(self.browser),
                 "files": self.files, "notes": self.notes, "clips": self.clips, "clip_notes": self.clip_notes,
                 "skipped": dict(self.skipped), "errors": self.errors,
-                "verdict": self.verdict, "reviews": self.reviews, "last_t": self.last_t}
+                "verdict": self.verdict, "reviews": self.reviews, "messages": self.messages, "last_t": self.last_t}
 
 
 def fold_stream(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """One pass over the stream: events by id, timeline, browser counts, evidence, verdict, reviews."""
+    """One pass over the stream: events by id, timeline, browser counts, evidence, verdict, reviews,
+    proctor messages."""
     fold = _StreamFold()
     for item in items:
         fold.add(item)
@@ -327,6 +352,7 @@ def build_report(session: Mapping[str, str], items: Iterable[Mapping[str, Any]],
         evidence=_evidence_summary(folded, rows),
         timeline=downsample(folded["points"]), timeline_source_points=len(folded["points"]),
         generated_at=now, counters=counters, unobserved_spans=unobserved_spans(verdict, session, ended or now),
+        proctor_messages=folded["messages"],
         review=review_state(sid, folded["events"], folded["reviews"], ai_suggestion(verdict)))
 
 

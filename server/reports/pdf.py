@@ -1,6 +1,6 @@
 """The session report as PDF (reportlab platypus): the AI's suggested verdict, the human decision and
-flag reviews, facts, timeline chart, browser signals, and the events table with each event's evidence
-snapshot beside it.
+flag reviews, facts, timeline chart, browser signals, the proctor's messages to the candidate, and the
+events table with each event's evidence snapshot beside it.
 
 "AI flags, humans decide": the automatic verdict is always labelled as the AI's suggestion; only a
 reviewer's recorded decision (`server.reports.review`) is called a decision. Events are named by their
@@ -277,6 +277,23 @@ def _browser_table(report: Report) -> Any:
     return t
 
 
+def _messages_table(report: Report) -> LongTable:
+    """What proctors told the candidate during the session: when, who, the text, and whether it reached them."""
+    t0 = report.started_at
+    rows: list[list[Any]] = [[_p(h, SMALL) for h in ("At", "From", "Message", "Delivered")]]
+    for m in report.proctor_messages:
+        at = _clock(m.t) if t0 is None else f"+{_span(m.t - t0)}  ({_clock(m.t)})"
+        rows.append([_p(at, CELL), _p(m.by.get("email") or "-", CELL), _p(m.text, CELL),
+                     _p("yes" if m.delivered else "no (channel could not take it)", CELL)])
+    widths = [30 * mm, 40 * mm, 80 * mm]
+    widths.append(BODY_W - sum(widths))
+    table = LongTable(rows, colWidths=widths, repeatRows=1)
+    table.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), HEADER_BG), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("LINEBELOW", (0, 0), (-1, -1), 0.4, GRID), ("TOPPADDING", (0, 0), (-1, -1), 2),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))
+    return table
+
+
 def _evidence_line(report: Report) -> str:
     ev = report.evidence
     text = f"{ev['files']} evidence snapshots"
@@ -325,6 +342,9 @@ def _story(report: Report, evidence_dir: Path | None) -> list[Any]:
         story += [Paragraph(f"&bull;&nbsp; {escape(readable_reason(str(r)))}", BODY) for r in reasons]
     story.append(_timeline_section(report))
     story.append(KeepTogether([Paragraph("Browser signals", H2), _browser_table(report)]))
+    if report.proctor_messages:
+        story += [Paragraph(f"Proctor messages ({len(report.proctor_messages)})", KEEP_H2),
+                  _messages_table(report)]
     # no heading alone at a page's foot: a new page unless the heading, its note and a first row fit.
     # (keepWithNext would move the heading and the whole table, longer than a page, to the next page.)
     story.append(CondPageBreak(EVENTS_HEAD_ROOM))
