@@ -23,10 +23,10 @@ from tests.conftest import FACE_CLIP
 
 CLIENT_KEYS = {"name", "transport", "process", "ok", "error", "session_id", "setup_s", "streaming_s",
                "frames_sent", "analyses", "analysed_fps", "dropped_share", "server_counters", "bytes_sent",
-               "video_bytes_per_s", "errors_received", "latency_ms"}
+               "video_bytes_per_s", "errors_received", "latency_ms", "waits_ms"}
 SUMMARY_KEYS = {"clients", "ok", "failures", "latency_ms", "analysed_fps_per_client", "analysed_fps_total",
                 "target_fps", "fps_shortfall", "frames_sent", "frames_analysed", "dropped_share", "setup_s",
-                "video_bytes_per_s_per_client", "errors_received"}
+                "video_bytes_per_s_per_client", "errors_received", "waits_ms"}
 
 
 @pytest.mark.slow
@@ -67,6 +67,7 @@ async def test_a_short_run_writes_a_complete_report(vigil_server, tmp_path: Path
         assert client["bytes_sent"]["video"] > 0 and client["setup_s"] > 0
     webrtc = [c for c in report["clients"] if c["transport"] == "webrtc"]
     assert all(c["bytes_sent"]["audio"] > 0 for c in webrtc)  # audio goes along
+    assert set(report["overall"]["webrtc"]["waits_ms"]) == {"to_server", "in_server", "back"}
 
     server = report["server"]
     assert server["metrics_ok"] and server["rss_start_bytes"] > 0 and server["rss_end_bytes"] > 0

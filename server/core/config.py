@@ -34,7 +34,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "VIGIL_ANALYSIS_FPS": ("5", "analysed frames per second per session (newest frame wins, the rest are dropped)"),
     "VIGIL_VIDEO_MAX_KBPS": ("500", "video bitrate a publisher is asked to stay under, kbit/s: `b=AS`/`b=TIAS` in the answer and the REMB Vigil sends (docs/media.md)"),
     "VIGIL_ANALYSIS_THREADS": ("2", "executor threads for model work in one worker process"),
-    "VIGIL_MAX_SESSIONS": ("64", "live sessions one worker accepts before answering 429"),
+    "VIGIL_MAX_SESSIONS": ("64", "live sessions one worker accepts (its capacity: see bench/README.md) before answering 503 with Retry-After"),
     "VIGIL_CREATE_PER_MIN": ("300", "sessions one client address may create per minute before answering 429"),
     "VIGIL_CREATED_TTL": ("600", "seconds a created session may wait for its offer; then the server ends it (abandoned, never observed)"),
     "VIGIL_ABANDON_AFTER": ("600", "seconds a disconnected session may wait for a resume; then the server ends it with its verdict"),

@@ -21,7 +21,7 @@ JSON document (version 2; times are UNIX seconds, latencies ms, bytes per second
                    "streaming_s", "frames_sent", "analyses", "analysed_fps", "dropped_share",
                    "server_counters": {"frames_received", "frames_analysed", "frames_dropped", ...},
                    "bytes_sent": {"video", "audio", "transport", "total"}, "video_bytes_per_s",
-                   "errors_received", "latency_ms": <latency>,
+                   "errors_received", "latency_ms": <latency>, "waits_ms": <waits>,
                    "latencies_ms": [...],  # only with --raw-latencies
                    "timeline": [[<receipt s>, <latency ms or null>], ...]  # every analysis, only with --raw-latencies
                   }, ...],
@@ -30,7 +30,8 @@ JSON document (version 2; times are UNIX seconds, latencies ms, bytes per second
 
     <latency> = {"count" (analyses with a known capture time), "analyses", "timed_share", "withheld"
                  (null, or why the figures are null: timed_share < 0.9), "p50", "p95", "p99", "mean", "max"}
-    <summary> = {"clients", "ok", "failures", "latency_ms": <latency>, "analysed_fps_per_client":
+    <waits> = {"to_server"|"in_server"|"back": {"p50", "p95"}} (WebRTC; see stats.py), {} otherwise
+    <summary> = {"clients", "ok", "failures", "latency_ms": <latency>, "waits_ms": <waits>, "analysed_fps_per_client":
                  {"mean", "min", "max"}, "analysed_fps_total", "target_fps", "fps_shortfall",
                  "frames_sent", "frames_analysed", "dropped_share", "setup_s": {"p50", "p95", "max"},
                  "video_bytes_per_s_per_client", "errors_received"}
@@ -175,6 +176,8 @@ def _withheld_text(report: dict[str, Any]) -> Text:
                    f"capture time ({_share(lat['timed_share'])} %)")
         if lat["withheld"]:
             out.append(f"; figures withheld: {lat['withheld']}", style="bold red")
+        elif s["waits_ms"]:
+            out.append("; p50/p95 ms " + ", ".join(f"{part} {w['p50']}/{w['p95']}" for part, w in s["waits_ms"].items()))
         out.append("\n")
     return out
 

@@ -4,6 +4,11 @@ Definitions (the README's "Load test and benchmarks" section repeats them):
 
 * latency: capture to receipt of that frame's analysis, per analysed frame, on the client's clock
   (WebRTC: `CandidateClient.latencies_ms()`; WebSocket: receipt minus the echoed send time).
+* where the time goes (WebRTC, timed analyses): `to_server` = capture to the server's receipt of the
+  decoded frame (encoding, network, jitter buffer, decoder queue), `in_server` = receipt to the end
+  of its analysis (waiting for the executor, the pipeline), `back` = the end of the analysis to the
+  client's receipt (event loop, data channel); `received_ms` and `analysed_ms` come from the
+  analysis message, so these need the server's clock to be the client's (one machine).
 * timed share: the share of analyses whose capture time the client knows (WebRTC: the analysis's
   `frame_pts` is a pts the client sent; see `server/tools/candidate/encoded_media.py`). Every
   summary carries it, and below MIN_TIMED_SHARE the latency figures are withheld, with the reason,
@@ -33,6 +38,9 @@ def percentile(values: list[float], q: float) -> float | None:
     lo, hi = math.floor(pos), math.ceil(pos)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
+
+#: the parts of a latency, in order (see the module docstring)
+WAIT_PARTS = ("to_server", "in_server", "back")
 
 #: latency figures rest on at least this share of the analyses, or are not given
 MIN_TIMED_SHARE = 0.9
@@ -117,6 +125,8 @@ class ClientResult:
     latencies_ms: list[float] = field(default_factory=list)
     #: every analysis as (receipt unix s, latency ms or None when its capture time is unknown)
     timeline: list[tuple[float, float | None]] = field(default_factory=list)
+    #: each timed WebRTC analysis's latency split in WAIT_PARTS, ms
+    waits_ms: list[tuple[float, float, float]] = field(default_factory=list)
 
     @property
     def frames_analysed(self) -> int:
@@ -137,6 +147,7 @@ class ClientResult:
         out = asdict(self)
         out.pop("latencies_ms")
         out.pop("timeline")
+        out["waits_ms"] = waits_summary(self.waits_ms)
         if with_latencies:
             out["latencies_ms"] = [round(v, 1) for v in self.latencies_ms]
             out["timeline"] = [[round(t, 3), None if v is None else round(v, 1)] for t, v in self.timeline]
@@ -153,6 +164,18 @@ class ClientResult:
     def from_json(cls, data: dict[str, Any]) -> ClientResult:
         names = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def waits_summary(waits: list[tuple[float, float, float]]) -> dict[str, dict[str, float | None]]:
+    """p50 and p95 of each part of the latency (WAIT_PARTS); empty without WebRTC analyses."""
+    if not waits:
+        return {}
+    return {part: {"p50": _r1(percentile([w[i] for w in waits], 50)), "p95": _r1(percentile([w[i] for w in waits], 95))}
+            for i, part in enumerate(WAIT_PARTS)}
+
+
+def _r1(v: float | None) -> float | None:
+    return None if v is None else round(v, 1)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -175,6 +198,7 @@ def summarise(results: Iterable[ClientResult], *, target_fps: float) -> dict[str
         "ok": len(ok),
         "failures": len(results) - len(ok),
         "latency_ms": latency_summary(latencies, analyses),
+        "waits_ms": waits_summary([w for r in ok for w in r.waits_ms]),
         "analysed_fps_per_client": {"mean": _mean(fps), "min": round(min(fps), 2) if fps else None,
                                     "max": round(max(fps), 2) if fps else None},
         "analysed_fps_total": round(sum(fps), 2),

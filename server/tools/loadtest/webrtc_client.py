@@ -70,12 +70,19 @@ class _Analyses:
             captured = None if pts is None else self.client.capture_ms.get(int(pts))
             latency = None if captured is None else received.received_ms - captured
             self.result.timeline.append((received.received_ms / 1000.0, latency))
-            if latency is not None:
+            if latency is not None and captured is not None:
                 self.latencies.append(latency)
+                self.result.waits_ms.append(_waits(captured, msg, received.received_ms))
                 self.progress.add_latency(latency)
         self.seen = len(self.client.messages)
         self.progress.analyses = self.result.analyses
         self.progress.first_analysis_at = self.first_at
+
+
+def _waits(captured_ms: float, msg: dict[str, Any], received_ms: float) -> tuple[float, float, float]:
+    """The latency's parts (stats.WAIT_PARTS) from the analysis's own timestamps."""
+    at_server, analysed = float(msg["received_ms"]), float(msg["analysed_ms"])
+    return at_server - captured_ms, analysed - at_server, received_ms - analysed
 
 
 async def run_webrtc_client(*, name: str, process: int, url: str, video: str, audio: str | None,
