@@ -119,3 +119,25 @@ def test_windows_give_latency_and_fair_fps_per_part() -> None:
     assert first["latency_ms"]["p95"] is not None  # 14 of 15 timed
     idle = window_summary([fast, slow], Window(10.0, 12.0))
     assert idle["fairness"] is None and idle["latency_ms"]["withheld"] == "no analysis arrived"
+
+
+async def test_a_keyframe_request_makes_the_replay_jump_to_the_next_keyframe() -> None:
+    from server.tools.candidate.encoded_media import EncodedVideo, ReplayVideoTrack
+
+    video = EncodedVideo(packets=tuple(bytes([i]) for i in range(6)),
+                         keyframes=(True, False, False, False, True, False), fps=1000.0)
+    assert [video.next_keyframe(i) for i in range(6)] == [0, 4, 4, 4, 4, 6]  # 6: the loop's first frame
+
+    class Sender:  # what aiortc's RTCRtpSender._send_keyframe sets on a PLI
+        _RTCRtpSender__force_keyframe = False
+
+    captured: list[int] = []
+    track = ReplayVideoTrack(video, on_capture=lambda pts, ms: captured.append(pts))
+    sender = Sender()
+    track.bind(sender)
+    assert bytes(await track.recv()) == b"\x00"
+    sender._RTCRtpSender__force_keyframe = True
+    assert bytes(await track.recv()) == b"\x04"  # the next keyframe, at once
+    assert not sender._RTCRtpSender__force_keyframe and track.keyframe_jumps == 1
+    assert bytes(await track.recv()) == b"\x05" and bytes(await track.recv()) == b"\x00"  # then on, looping
+    assert captured == [0, 90, 180, 270]  # pts stay the capture schedule, whatever was skipped
