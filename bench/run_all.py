@@ -101,8 +101,10 @@ def derive(results: dict[str, Any]) -> None:
     over_p95 = max((v for v in thirds_p95 if v is not None), default=None)
     over_ok = bool(thirds_p95) and None not in thirds_p95 and over_p95 is not None and over_p95 <= TARGETS["overload_p95_ms"]
     fair = min(fairness, default=None)
-    gen = [p["generator_cores_per_client"] for p in webrtc if p.get("generator_cores_per_client") is not None]
-    gen_max = max(gen, default=None)
+    # at the largest point: a generator process's fixed cost (its loop, progress reports) is not per candidate
+    largest = max((p for p in webrtc if p.get("generator_cores_per_client") is not None), key=lambda p: p["clients"],
+                  default=None)
+    gen_max = None if largest is None else largest["generator_cores_per_client"]
     shares = [p["latency_sample_share"] for p in webrtc if p.get("latency_sample_share") is not None]
     share_min = min(shares, default=None)
     results["targets"] = [
@@ -124,7 +126,7 @@ def derive(results: dict[str, Any]) -> None:
         _target("overload fairness, min/max fps (worst third)", f">= {TARGETS['overload_fairness']}", fair,
                 fair is not None and fair >= TARGETS["overload_fairness"],
                 f"{(fair or 0) - TARGETS['overload_fairness']:+.2f}"),
-        _target("generator cores per candidate", f"<= {TARGETS['generator_cores_per_candidate']}", gen_max,
+        _target("generator cores per candidate (largest point)", f"<= {TARGETS['generator_cores_per_candidate']}", gen_max,
                 gen_max is not None and gen_max <= TARGETS["generator_cores_per_candidate"],
                 f"{(gen_max or 0) - TARGETS['generator_cores_per_candidate']:+.3f}"),
         _target("latency-sample share (lowest point)", f">= {TARGETS['latency_sample_share']:.0%}", share_min,

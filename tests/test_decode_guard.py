@@ -26,6 +26,21 @@ def test_lag_monitor_measures_backlog_not_offset() -> None:
     assert wrap.observe(1 / 15, 0) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_the_baseline_survives_and_creeps_only_by_clock_drift() -> None:
+    from server.rtc.decode_guard import CLOCK_DRIFT
+
+    lag = LagMonitor()
+    lag.observe(100.0, 0)
+    # a backlog the shed could not reach: 0.6 s late a minute on is still 0.6 s of lag, less the
+    # baseline's 12 ms creep, never taken as the new normal (a reset would have read 0)
+    assert lag.observe(160.6, 60 * 90000) == pytest.approx(0.6 - CLOCK_DRIFT * 60.6, abs=1e-6)
+    assert lag.observe(161.6, 61 * 90000) == pytest.approx(0.6 - CLOCK_DRIFT * 61.6, abs=1e-6)
+    # a sender whose clock is 100 ppm slow than ours drifts 0.36 s an hour: never more than noise
+    slow = LagMonitor()
+    lags = [slow.observe(t * 1.0001, int(t * 90000)) for t in range(0, 3600, 10)]
+    assert max(lags) < 0.05
+
+
 class SlowDecoder:
     """A real decoder that takes 150 ms a frame: slower than the 15 fps the client sends."""
 
