@@ -68,3 +68,32 @@ async def test_a_slow_decoder_does_not_grow_latency_without_bound(vigil_server, 
         assert late and max(late) < 2000, late
     finally:
         await client.close()
+
+
+def test_a_drain_discards_what_waits_in_a_socket_and_never_blocks() -> None:
+    import socket
+
+    from server.rtc.socket_buffers import drain_socket
+
+    receiver, sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        receiver.bind(("127.0.0.1", 0))
+        for i in range(5):  # five stale RTP-sized packets
+            sender.sendto(bytes([i]) * 1200, receiver.getsockname())
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not select_readable(receiver):
+            time.sleep(0.01)
+        assert drain_socket(receiver) == 5
+        assert drain_socket(receiver) == 0  # empty: returns at once
+        sender.sendto(b"fresh", receiver.getsockname())
+        receiver.settimeout(5)
+        assert receiver.recv(100) == b"fresh"  # the socket still works after a drain
+    finally:
+        receiver.close()
+        sender.close()
+
+
+def select_readable(sock) -> bool:  # type: ignore[no-untyped-def]
+    import select
+
+    return bool(select.select([sock], [], [], 0)[0])

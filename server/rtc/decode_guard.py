@@ -8,8 +8,9 @@ without bound. `LagMonitor` measures how far decoded frames fall behind their ow
 backlog left where a shed cannot reach it (sockets, the event loop) still counts, and repeated sheds
 cannot ratchet latency up by MAX_LAG_S each; it creeps by CLOCK_DRIFT only, to follow a sender
 whose clock runs slow); past `MAX_LAG_S`, `DecodeGuard` sheds: it
-empties the track's queue of encoded frames waiting for the decoder and asks the sender for a
-keyframe (RTCP PLI), since inter frames cannot be decoded without the ones dropped. Sheds are
+empties the track's queue of encoded frames waiting for the decoder, and with `drain` (the session
+gives `socket_buffers.drain_receive_buffers` of its peer) the packets still waiting in the kernel, and
+asks the sender for a keyframe (RTCP PLI), since inter frames cannot be decoded without the ones dropped. Sheds are
 counted (`vigil_decode_sheds`) and the frames lost show as drops.
 
 This reaches into aiortc 1.16's receiver (its private decoder queue) through
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from server.core import metrics
@@ -98,9 +100,13 @@ def drop_decoded_backlog(track: Any) -> int:
 
 
 class DecodeGuard:
-    def __init__(self, receiver: Any, *, max_lag_s: float = MAX_LAG_S) -> None:
+    def __init__(self, receiver: Any, *, max_lag_s: float = MAX_LAG_S,
+                 drain: Callable[[], int] | None = None) -> None:
         self.receiver = receiver
         self.max_lag_s = max_lag_s
+        #: discards the packets waiting below aiortc (the peer's socket buffers); returns how many
+        self.drain = drain
+        self.shed_packets = 0
         self.monitor = LagMonitor()
         self.sheds = 0
         self.shed_frames = 0
@@ -117,12 +123,15 @@ class DecodeGuard:
 
     def shed(self, now_s: float) -> int:
         dropped = drop_decoder_backlog(self.receiver) + drop_decoded_backlog(getattr(self.receiver, "track", None))
+        packets = self.drain() if self.drain is not None else 0
+        self.shed_packets += packets
         self.sheds += 1
         self.shed_frames += dropped
         metrics.DECODE_SHEDS.inc()
         self._hold_until = now_s + SHED_HOLD_S  # the baseline stays: see the module docstring
         asyncio.get_running_loop().create_task(self._request_keyframe())
-        log.warning("decode backlog shed: %d encoded frames dropped, keyframe requested", dropped)
+        log.warning("decode backlog shed: %d encoded frames and %d waiting packets dropped, keyframe requested",
+                    dropped, packets)
         return dropped
 
     async def _request_keyframe(self) -> None:
