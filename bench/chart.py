@@ -10,12 +10,21 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLOURS = {"webrtc": "#1f77b4", "ws": "#d62728"}
+COLOURS = {"webrtc": "#1f77b4", "ws": "#d62728", "webrtc before": "#7f7f7f"}
+
+
+def _series(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every plotted series by label: this run's transports, and the older code's WebRTC if measured."""
+    out = dict(results.get("matrix", {}))
+    before = results.get("matrix_before", {}).get("webrtc")
+    if before:
+        out["webrtc before"] = before
+    return out
 
 
 def draw(results: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
-    matrix = results.get("matrix", {})
+    matrix = _series(results)
 
     ax = axes[0][0]
     for transport, points in matrix.items():
@@ -55,28 +64,39 @@ def draw(results: dict[str, Any], path: Path) -> None:
     ax.set(title=f"CPU ms/frame by stage (limit {limit} frames/s/core)", xlabel="ms CPU per frame")
 
     ax = axes[1][0]
-    over = results.get("overload") or {}
-    if over.get("rss_mb_over_time"):
-        t, rss = zip(*over["rss_mb_over_time"], strict=True)
-        ax.plot(t, rss, color="#9467bd")
-        ax.set(title=f"overload: {over['clients']} candidates, RSS (slope {over['rss_slope_mb_per_min']} MB/min)",
-               xlabel="s after start", ylabel="server RSS MB")
-        ax2 = ax.twinx()
+    runs: list[tuple[str, dict[str, Any]]] = [
+        (label, results[key]) for label, key in (("before", "overload_before"), ("after", "overload"))
+        if results.get(key)]
+    for i, (label, over) in enumerate(runs):
         p95 = [third["p95"] or 0 for third in over["latency_by_third_ms"]]
-        ax2.bar([over["duration_s"] * (i + 0.5) / 3 for i in range(3)], p95, width=over["duration_s"] / 4,
-                alpha=0.25, color="orange")
-        ax2.set_ylabel("p95 latency ms by third (bars)")
+        fair = over.get("fairness_by_third") or [None] * 3
+        ax.bar([j + 0.4 * i - 0.2 for j in range(3)], p95, width=0.38, label=f"{label} p95 ({over['clients']} cand.)",
+               color="#7f7f7f" if label == "before" else "#1f77b4")
+        for j, f in enumerate(fair):
+            ax.text(j + 0.4 * i - 0.2, max(1.0, p95[j]), f"fair {f}", ha="center", va="bottom", fontsize=6)
+    if runs:
+        ax.axhline(1000, color="red", ls=":", label="1 s bound")
+        ax.set_xticks(range(3), ["first third", "second third", "last third"])
+        ax.set(title="overload at 2 x capacity: p95 by third, fairness (min/max fps)", ylabel="ms", yscale="log")
+        ax.legend(fontsize=7)
 
     ax = axes[1][1]
-    bw = results.get("bandwidth") or {}
-    if bw:
-        labels = ["WebRTC video", "WebRTC video+audio", "WebRTC on the wire", "WebSocket base64 JPEG"]
-        values = [bw.get("webrtc_video_bytes_per_s"), bw.get("webrtc_media_bytes_per_s"),
-                  bw.get("webrtc_transport_bytes_per_s"), bw.get("ws_bytes_per_s")]
-        ax.bar(labels, [(v or 0) / 1000 for v in values], color=["#1f77b4", "#6baed6", "#9ecae1", "#d62728"])
-        ax.set(title=f"bytes/s per candidate, 640x480 15 fps (WS/WebRTC video = {bw.get('ratio_ws_to_webrtc_video')}x)",
-               ylabel="kB/s")
-        ax.tick_params(axis="x", labelsize=7, rotation=12)
+    drawn = False
+    for label, marker in (("webrtc", "o-"), ("webrtc before", "s--")):
+        ps = matrix.get(label) or []
+        if not ps:
+            continue
+        drawn = True
+        n = [p["clients"] for p in ps]
+        ax.plot(n, [p.get("server_cores_per_client") or 0 for p in ps], marker, color=COLOURS[label],
+                label=f"server, {label}")
+        ax.plot(n, [p.get("generator_cores_per_client") or 0 for p in ps], marker, color=COLOURS[label],
+                alpha=0.4, label=f"generator, {label}")
+    if drawn:
+        ax.axhline(0.03, color="green", ls=":", label="generator target 0.03")
+        ax.set(title="cores per candidate: server and generator (each measured alone)", xlabel="candidates",
+               ylabel="cores", yscale="log")
+        ax.legend(fontsize=7)
 
     ax = axes[1][2]
     ax.axis("off")

@@ -2,11 +2,14 @@
 
     .venv/bin/python -m bench.run_all            # the full matrix, ~15-20 min on 2 cores
     .venv/bin/python -m bench.run_all --quick    # a smoke run, ~4 min (results/quick.*)
+    .venv/bin/python -m bench.run_all --ws       # with the WebSocket baseline series too
 
 Steps: (1) pipeline cost per stage, one core and default threads; (2) latency and analysed fps for
-1..24 candidates over WebRTC and the WebSocket baseline; (3) capacity from the matrix, bisected;
-(4) overload at twice the capacity for 60 s; (5) bandwidth per candidate; (6) efficiency; then the
-targets, each with how far it is from being met, and py-spy's profile of the server under load.
+1..24 candidates over WebRTC (and the WebSocket baseline with --ws), before and after side by side
+when the older checkout is there (bench/load_matrix.py BEFORE_REPO); (3) capacity from the matrix,
+bisected; (4) overload at twice the capacity for 60 s, by thirds; (4b) admission at capacity;
+(5) bandwidth per candidate; (6) efficiency; then the targets, each with how far it is from being met,
+and py-spy's profile of the server under load. Every step is bounded (a point <= 60 s with its ramp).
 Targets are reported, never asserted: a benchmark that fails a target still writes its results.
 """
 from __future__ import annotations
@@ -21,15 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import chart
-from bench.load_matrix import bisect_capacity, capacity_from, run_overload, run_series
+from bench.load_matrix import bisect_capacity, capacity_from, run_admission, run_overload, run_series
 from bench.pipeline_cost import run_mode
 from bench.server import REPO
 
 RESULTS = REPO / "bench" / "results"
-FULL = {"counts": [1, 4, 8, 16, 24], "point_s": 25.0, "overload_s": 60.0, "cost_frames": 150, "bisect": 3}
+FULL = {"counts": [1, 4, 8, 16, 24], "point_s": 20.0, "overload_s": 60.0, "cost_frames": 150, "bisect": 2}
 QUICK = {"counts": [1, 4], "point_s": 10.0, "overload_s": 20.0, "cost_frames": 40, "bisect": 0}
 TARGETS = {"p95_one_candidate_ms": 150.0, "capacity": 16, "efficiency": 0.80, "bandwidth_ratio": 3.0,
-           "rss_per_candidate_mb": 50.0}
+           "rss_per_candidate_mb": 50.0, "overload_p95_ms": 1000.0, "overload_fairness": 0.7,
+           "generator_cores_per_candidate": 0.03, "latency_sample_share": 0.9}
 
 
 def log(msg: str) -> None:
@@ -90,6 +94,19 @@ def derive(results: dict[str, Any]) -> None:
                                        one["rss_per_client_bytes"] is None else round(one["rss_per_client_bytes"] / 1e6, 1)}
     p95 = one["latency_ms"]["p95"] if one else None
     ratio = bw.get("ratio_ws_to_webrtc_video")
+    results["before_after"] = before_after(results)
+    over = results.get("overload") or {}
+    thirds_p95 = [t["p95"] for t in over.get("latency_by_third_ms", [])]
+    fairness = [f for f in over.get("fairness_by_third", []) if f is not None]
+    over_p95 = max((v for v in thirds_p95 if v is not None), default=None)
+    over_ok = bool(thirds_p95) and None not in thirds_p95 and over_p95 is not None and over_p95 <= TARGETS["overload_p95_ms"]
+    fair = min(fairness, default=None)
+    # at the largest point: a generator process's fixed cost (its loop, progress reports) is not per candidate
+    largest = max((p for p in webrtc if p.get("generator_cores_per_client") is not None), key=lambda p: p["clients"],
+                  default=None)
+    gen_max = None if largest is None else largest["generator_cores_per_client"]
+    shares = [p["latency_sample_share"] for p in webrtc if p.get("latency_sample_share") is not None]
+    share_min = min(shares, default=None)
     results["targets"] = [
         _target("p95 e2e, 1 candidate (ms)", f"<= {TARGETS['p95_one_candidate_ms']:g}", p95,
                 p95 is not None and p95 <= TARGETS["p95_one_candidate_ms"],
@@ -104,28 +121,69 @@ def derive(results: dict[str, Any]) -> None:
         _target("RSS per candidate (MB)", f"<= {TARGETS['rss_per_candidate_mb']:g}", rss_mb,
                 rss_mb is not None and rss_mb <= TARGETS["rss_per_candidate_mb"],
                 f"{(rss_mb or 0) - TARGETS['rss_per_candidate_mb']:+.0f} MB"),
+        _target("overload p95, worst third (ms)", f"<= {TARGETS['overload_p95_ms']:g}", over_p95, over_ok,
+                f"{(over_p95 or 0) - TARGETS['overload_p95_ms']:+.0f} ms" if over_p95 is not None else "not measured"),
+        _target("overload fairness, min/max fps (worst third)", f">= {TARGETS['overload_fairness']}", fair,
+                fair is not None and fair >= TARGETS["overload_fairness"],
+                f"{(fair or 0) - TARGETS['overload_fairness']:+.2f}"),
+        _target("generator cores per candidate (largest point)", f"<= {TARGETS['generator_cores_per_candidate']}", gen_max,
+                gen_max is not None and gen_max <= TARGETS["generator_cores_per_candidate"],
+                f"{(gen_max or 0) - TARGETS['generator_cores_per_candidate']:+.3f}"),
+        _target("latency-sample share (lowest point)", f">= {TARGETS['latency_sample_share']:.0%}", share_min,
+                share_min is not None and share_min >= TARGETS["latency_sample_share"],
+                f"{(share_min or 0) - TARGETS['latency_sample_share']:+.2f}"),
     ]
+
+
+def before_after(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per candidate count, before and after from the same run side by side, with after / before ratios."""
+    before = {p["clients"]: p for p in results.get("matrix_before", {}).get("webrtc", [])}
+    rows = []
+    for after in results["matrix"].get("webrtc", []):
+        old = before.get(after["clients"])
+        if old is None:
+            continue
+
+        def pick(p: dict[str, Any]) -> dict[str, Any]:
+            return {"p50_ms": p["latency_ms"]["p50"], "p95_ms": p["latency_ms"]["p95"],
+                    "fps_min": p["fps_per_client"]["min"], "fps_mean": p["fps_per_client"]["mean"],
+                    "server_cores_per_client": p["server_cores_per_client"],
+                    "generator_cores_per_client": p["generator_cores_per_client"],
+                    "latency_sample_share": p["latency_sample_share"], "host_loadavg": p["host_loadavg"]}
+
+        a, b = pick(after), pick(old)
+        ratios = {k: round(a[k] / b[k], 3) for k in ("p50_ms", "p95_ms", "fps_mean", "server_cores_per_client")
+                  if a[k] is not None and b[k]}
+        rows.append({"clients": after["clients"], "before": b, "after": a, "after_over_before": ratios})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run_all")
     parser.add_argument("--quick", action="store_true", help="a few short points (smoke test)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument("--no-before", action="store_true", help="only this checkout's server")
+    parser.add_argument("--ws", action="store_true", help="the WebSocket baseline series too")
+    parser.add_argument("--counts", type=lambda v: [int(x) for x in v.split(",")], default=None,
+                        help="candidate counts of the matrix, e.g. 1,4,8 (a reduced run)")
     parser.add_argument("--rederive", action="store_true", help="recompute targets and chart from the last JSON")
     args = parser.parse_args(argv)
     if args.rederive:
         path = RESULTS / ("quick.json" if args.quick else "bench.json")
-        results = json.loads(path.read_text())
-        derive(results)
-        path.write_text(json.dumps(results, indent=1))
-        chart.draw(results, path.with_suffix(".png"))
+        loaded: dict[str, Any] = json.loads(path.read_text())
+        derive(loaded)
+        path.write_text(json.dumps(loaded, indent=1))
+        chart.draw(loaded, path.with_suffix(".png"))
         return 0
-    plan = QUICK if args.quick else FULL
+    plan: dict[str, Any] = dict(QUICK if args.quick else FULL)
+    if args.counts:
+        plan["counts"] = args.counts
     name = "quick" if args.quick else "bench"
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict[str, Any] = {
-        "mode": "quick" if args.quick else "full", "plan": plan, "targets_wanted": TARGETS,
+        "mode": "quick" if args.quick else ("reduced" if args.counts else "full"), "plan": plan,
+        "targets_wanted": TARGETS,
         "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
                     "cpu": _cpu_model(), "loadavg_start": [round(v, 2) for v in os.getloadavg()]},
     }
@@ -133,16 +191,30 @@ def main(argv: list[str] | None = None) -> int:
     results["pipeline_cost"] = {m: run_mode(m, plan["cost_frames"]) for m in ("single", "default")}
     log(f"   {results['pipeline_cost']['single']['cpu_ms_per_frame']} ms CPU/frame on one core")
 
-    log("2. matrix")
-    results["matrix"] = {t: run_series(t, plan["counts"], plan["point_s"], log) for t in ("webrtc", "ws")}
+    log("2. matrix (before and after side by side)" if not args.no_before else "2. matrix")
+    series = run_series("webrtc", plan["counts"], plan["point_s"], log, with_before=not args.no_before)
+    results["matrix"] = {"webrtc": series["after"]}
+    if "before" in series:
+        results["matrix_before"] = {"webrtc": series["before"]}
+    if args.ws:
+        results["matrix"]["ws"] = run_series("ws", plan["counts"], plan["point_s"], log)["after"]
     log("3. capacity")
     results["capacity"] = {t: capacity_from(points) for t, points in results["matrix"].items()}
+    if "matrix_before" in results:
+        results["capacity_before"] = {"webrtc": capacity_from(results["matrix_before"]["webrtc"])}
     if plan["bisect"]:
         results["capacity"]["webrtc"] = bisect_capacity("webrtc", results["capacity"]["webrtc"], plan["point_s"],
                                                         log, plan["bisect"])
-    log(f"   webrtc capacity {results['capacity']['webrtc']['capacity']}, ws {results['capacity']['ws']['capacity']}")
-    log("4. overload")
-    results["overload"] = run_overload(max(2, 2 * results["capacity"]["webrtc"]["capacity"]), plan["overload_s"], log)
+    cap = results["capacity"]["webrtc"]["capacity"]
+    log(f"   webrtc capacity {cap}" + (f" (before: {results['capacity_before']['webrtc']['capacity']})"
+                                       if "capacity_before" in results else ""))
+    log("4. overload (2 x capacity, admission control off)")
+    overload = run_overload(max(2, 2 * cap), plan["overload_s"], log, with_before=not args.no_before)
+    results["overload"] = overload["after"]
+    if "before" in overload:
+        results["overload_before"] = overload["before"]
+    log("4b. admission at capacity")
+    results["admission"] = run_admission(max(1, cap), log)
     derive(results)
     if not args.no_profile:
         log("7. profile (py-spy)")

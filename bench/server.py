@@ -1,5 +1,8 @@
 """A Vigil server for one benchmark: `python -m server.cli serve --port P` as a subprocess, with a
-temporary VIGIL_DATA_DIR (so an embedded Valkey of its own) and the models loaded before use."""
+temporary VIGIL_DATA_DIR (so an embedded Valkey of its own) and the models loaded before use.
+
+`repo` picks the code it runs: this checkout, or another one (e.g. a `git worktree` of an older
+commit, for before/after figures from the same machine and run, driven by the same generator)."""
 from __future__ import annotations
 
 import os
@@ -24,12 +27,13 @@ def free_port() -> int:
 
 
 class BenchServer:
-    def __init__(self, *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *, env: dict[str, str] | None = None, repo: Path = REPO) -> None:
+        self.repo = repo
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._tmp = tempfile.TemporaryDirectory(prefix="vigil-bench-")
         self.env = {**os.environ, "VIGIL_DATA_DIR": self._tmp.name, "VIGIL_LOG_LEVEL": "WARNING",
-                    "GLOG_minloglevel": "2", "PYTHONPATH": str(REPO), **(env or {})}
+                    "GLOG_minloglevel": "2", "PYTHONPATH": str(repo), **(env or {})}
         self.env.pop("REDIS_URL", None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = Path(self._tmp.name) / "server.log"
@@ -44,7 +48,7 @@ class BenchServer:
     def start(self) -> None:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
-                                     cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                                     cwd=self.repo, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + READY_TIMEOUT_S
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -239,3 +239,39 @@ async def test_created_connecting_live_disconnected_ended_and_what_each_writes(t
     assert [e["kind"] for e in store.events][-1] == "verdict"  # the outbox flushed before it closed
     await session.aclose()  # closing again is a no-op
     assert peer.closed == 1
+
+
+class FakeDataChannel:
+    """An open channel whose unsent backlog the test sets."""
+
+    readyState = "open"
+
+    def __init__(self, buffered: int) -> None:
+        self.bufferedAmount = buffered
+        self.sent: list[str] = []
+
+    def on(self, event: str, handler: Any) -> None:
+        pass
+
+    def send(self, text: str) -> None:
+        self.sent.append(text)
+
+
+def test_a_backlogged_channel_drops_analyses_first_and_listeners_still_get_them() -> None:
+    from server.live.channel import MAX_ANALYSIS_BACKLOG_BYTES, MAX_CHANNEL_BUFFER_BYTES, SessionChannel
+    from server.live.counters import Counters
+
+    counters = Counters()
+    channel = SessionChannel(counters, dispatch=lambda msg: None, on_flood=lambda reason: None)
+    heard: list[str] = []
+    channel.listeners.add(heard.append)
+    dc = FakeDataChannel(buffered=MAX_ANALYSIS_BACKLOG_BYTES + 1)
+    channel.bind(dc)
+    assert not channel.send({"type": "analysis", "frame_id": 1})  # newest wins: not queued behind a backlog
+    assert channel.send({"type": "warning", "code": "x", "message": "y"})  # other messages still go
+    dc.bufferedAmount = MAX_CHANNEL_BUFFER_BYTES + 1
+    assert not channel.send({"type": "warning", "code": "x", "message": "y"})
+    dc.bufferedAmount = 0
+    assert channel.send({"type": "analysis", "frame_id": 2})
+    assert [json.loads(t)["type"] for t in dc.sent] == ["warning", "analysis"]
+    assert len(heard) == 4 and counters.dc_dropped == 2 and counters.dc_sent == 2

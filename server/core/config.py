@@ -91,7 +91,9 @@ class Settings(BaseSettings):
     video_max_kbps: int = setting(500, "video bitrate a publisher is asked to stay under, kbit/s: `b=AS`/`b=TIAS` in "
                                        "the answer and the REMB Vigil sends (docs/media.md)", ge=30, le=50_000)
     analysis_threads: int = setting(2, "executor threads for model work in one worker process", ge=1, le=64)
-    max_sessions: int = setting(64, "live sessions one worker accepts before answering 429", ge=1, le=10_000)
+    max_sessions: int = setting(64, "live sessions one worker accepts (set it to the capacity `make bench` "
+                                   "measures on your machine, bench/README.md) before answering 503 with Retry-After "
+                                   "and `/readyz` saying full", ge=1, le=10_000)
     create_per_min: int = setting(300, "sessions one client address may create per minute before answering 429",
                                   ge=1, le=1_000_000)
     created_ttl_s: float = setting(600.0, "seconds a created session may wait for its offer; then the server ends "

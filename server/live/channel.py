@@ -13,12 +13,15 @@ once with the reason (the session warns and disconnects the candidate, which clo
 stops the cost at the socket). At a 10k messages/s flood that is within a second; a client at twice
 its budget is never cut off.
 Out: `send` gives every message to the listeners (proctors watching, as JSON text) and to the
-candidate, unless the candidate's channel holds more than `MAX_CHANNEL_BUFFER_BYTES` unread: then the
+candidate, unless the candidate's channel holds more than `MAX_CHANNEL_BUFFER_BYTES` unsent: then the
 message is dropped for the candidate (counted), so a client that does not read cannot grow our memory.
 Every message leaves with `v`, the protocol version (`server.protocol.versions`).
 Hello: the client's `hello` is answered here, on the candidate's channel only (a watcher did not ask):
 `welcome` with the version chosen, or `error` when the client speaks none of ours. A client that sends
 no hello gets the same messages (old pages keep working).
+An `analysis` is dropped for the candidate sooner, past `MAX_ANALYSIS_BACKLOG_BYTES` (a few analyses):
+when the loop or the link cannot keep up, queued analyses would reach the candidate ever later (the
+newest one wins, as it does for frames); the listeners still get every one.
 """
 from __future__ import annotations
 
@@ -55,6 +58,9 @@ DC_FLOOD_TOLERANCE = 10 * DC_MESSAGES_PER_S
 FLOOD_REASON = "data channel flood: too many messages, disconnected"
 #: a client that does not read its data channel gets analyses dropped past this backlog.
 MAX_CHANNEL_BUFFER_BYTES = 1 << 20
+#: unsent bytes past which an analysis is dropped for the candidate: about four analyses (~2 kB
+#: each), under a second at 5 analysed fps.
+MAX_ANALYSIS_BACKLOG_BYTES = 8 * 1024
 
 Listener = Callable[[str], None]
 
@@ -150,13 +156,16 @@ class SessionChannel:
             return self._dropped()
         self.last_message = message
         self._tell_listeners(text)
-        return self._to_candidate(text)
+        return self._to_candidate(text, backlog=MAX_ANALYSIS_BACKLOG_BYTES if message.get("type") == "analysis"
+                                  else MAX_CHANNEL_BUFFER_BYTES)
 
-    def _to_candidate(self, text: str) -> bool:
+    def _to_candidate(self, text: str, backlog: int = MAX_CHANNEL_BUFFER_BYTES) -> bool:
+        """Send unless more than `backlog` bytes already wait in the channel (then count it dropped)."""
         dc = self.dc
         if dc is None or dc.readyState != "open":
             return False
-        if dc.bufferedAmount > MAX_CHANNEL_BUFFER_BYTES:
+        limit = backlog
+        if dc.bufferedAmount > limit:
             return self._dropped()
         try:
             dc.send(text)

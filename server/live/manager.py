@@ -49,6 +49,11 @@ STATE_WRITE_PERIOD_S = 1.0
 LOOP_STALL_S = 2.5
 #: the window of the per-address limit on session creation (`settings.create_per_min` in it)
 CREATE_WINDOW_S = 60
+#: `Retry-After` of a full worker's 503: admission control at capacity (`VIGIL_MAX_SESSIONS`, the
+#: measured capacity) refuses a new session outright rather than slowing every admitted one; an exam
+#: session lasts an hour or more, so a place frees in minutes, and a client retrying every 15 s is
+#: cheap to refuse (no peer is made).
+FULL_RETRY_AFTER_S = 15
 
 
 class SessionManager:
@@ -90,7 +95,8 @@ class SessionManager:
         exam_id = exam_id or await self._resolve_exam(body)
         if self.connected_count() >= self.settings.max_sessions:
             REJECTED.labels("sessions").inc()
-            raise ApiError(429, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions}, code="session_limit")
+            raise ApiError(503, "this worker is at its session limit", {"max_sessions": self.settings.max_sessions},
+                           code="session_limit", retry_after_s=FULL_RETRY_AFTER_S)
         if await self.store.rates.count("create_session", client, CREATE_WINDOW_S) > self.settings.create_per_min:
             REJECTED.labels("create_session").inc()
             raise ApiError(429, "too many sessions created from this address; try again later",

@@ -47,6 +47,7 @@ from server.protocol.versions import DC_VERSION
 from server.rtc.clock_sync import CaptureClock
 from server.rtc.decode_guard import DecodeGuard, drop_decoder_backlog
 from server.rtc.frames import AnalysisLoop, NewestFrame, drain_track
+from server.rtc.socket_buffers import drain_receive_buffers
 from server.store.outbox import EventOutbox
 from server.store.store import Store
 
@@ -278,7 +279,8 @@ class LiveSession:
         analysed = self.relay.subscribe(track, buffered=False)
         pc = self.pc
         receiver = None if pc is None else next((r for r in pc.getReceivers() if r.track is track), None)
-        self.decode_guard = None if receiver is None else DecodeGuard(receiver)
+        self.decode_guard = None if receiver is None else DecodeGuard(
+            receiver, drain=lambda: drain_receive_buffers(pc))
         self.spawn(drain_track(analysed, self.video_slot, self._on_frame), "video-drain")
         self.spawn(AnalysisLoop(self.video_slot, self.analysis_fps, self.lane.analyse).run(), "analysis")
 

@@ -3,7 +3,7 @@
 aiortc 1.16 (pinned in pyproject.toml) does not expose what bounded latency needs: its decode queue
 (to shed a backlog), its ICE sockets (to bound their receive buffers), its video jitter buffer (to
 complete frames on the marker bit), its REMB estimate (to cap the bitrate it asks for), why a DTLS
-handshake failed (to tell the client), and, for scripted test clients, the RTP timestamp origin. Each
+handshake failed (to tell the client), and, for scripted test clients, the RTP timestamp origin and keyframe requests. Each
 private name has one accessor below, with why we need it and when it can go; nothing else in Vigil
 touches them.
 
@@ -169,6 +169,20 @@ def zero_rtp_origin() -> None:
 
     random32._vigil_zero_origin = True  # type: ignore[attr-defined]
     sender.random32 = random32
+
+
+# -- keyframe requests to a replaying sender (server/tools/candidate/encoded_media.py) --------------
+# Why: a scripted client that sends pre-encoded packets cannot encode a keyframe when the server asks
+# for one (PLI/FIR); aiortc records the request only in the sender's private flag, which its encoder
+# path reads and clears. We read and clear it, so the replaying track jumps to its next keyframe.
+# Until: aiortc tells a track about keyframe requests (not in 1.16).
+
+def take_keyframe_request(sender: Any) -> bool:
+    """Whether a keyframe was requested of `sender` since the last call (the request is cleared)."""
+    requested = bool(getattr(sender, "_RTCRtpSender__force_keyframe", False))
+    if requested:
+        sender._RTCRtpSender__force_keyframe = False
+    return requested
 
 
 # -- fixed encoder bitrate (server/tools/candidate/, scripted clients only) ---------------------------
@@ -364,6 +378,10 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
                 "start scripted clients' RTP timestamps at 0",
                 lambda m: callable(getattr(m.sender, "random32", None))
                 and _sets(m.sender.RTCRtpSender, "_run_rtp", "random32")),
+    PrivateName("aiortc.rtcrtpsender.RTCRtpSender.__force_keyframe (set by _send_keyframe)",
+                "answer scripted clients' keyframe requests from pre-encoded packets",
+                lambda m: _sets(m.sender.RTCRtpSender, "_send_keyframe", "_RTCRtpSender__force_keyframe")
+                and _sets(m.sender.RTCRtpSender, "__init__", "_RTCRtpSender__force_keyframe")),
     PrivateName("aiortc.rtcrtpsender.get_encoder (called by RTCRtpSender._next_encoded_frame)",
                 "fix scripted clients' video bitrate",
                 lambda m: callable(getattr(m.sender, "get_encoder", None))

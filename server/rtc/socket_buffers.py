@@ -7,6 +7,12 @@ buffer makes the kernel drop the excess instead: the decoder recovers with NACK 
 requests, and latency stays bounded. `RECEIVE_BUFFER_BYTES` still holds a whole 640x480 keyframe
 burst (20-40 kB) with room to spare.
 
+When a backlog builds anyway (the decode guard finds decoded frames over half a second behind their
+media clock), `drain_receive_buffers` discards what waits in those buffers: it is the oldest media
+(newest wins, as everywhere below the analysis loop), and the keyframe the guard then asks for makes the
+stream decodable again. RTCP, STUN and SCTP packets in the buffer go too; each of those protocols
+retransmits or repeats.
+
 aiortc does not expose its sockets; this walks its ICE transports to aioice's protocols through
 `server/rtc/aiortc_private.py` (checked at worker start).
 """
@@ -24,7 +30,7 @@ log = logging.getLogger(__name__)
 RECEIVE_BUFFER_BYTES = 48 * 1024
 
 
-def ice_sockets(pc: Any) -> list[socket.socket]:
+def ice_sockets(pc: Any) -> list[Any]:
     out = []
     for ice in ice_transports(pc):
         for protocol in stun_protocols(ice_connection(ice)):
@@ -45,3 +51,37 @@ def bound_receive_buffers(pc: Any, size: int = RECEIVE_BUFFER_BYTES) -> int:
         except OSError as exc:  # a closing socket: nothing to bound
             log.debug("SO_RCVBUF not set: %s", exc)
     return count
+
+
+#: at most this many datagrams are discarded from one socket per drain (what 2 x RECEIVE_BUFFER_BYTES
+#: can hold, with room), so a flood cannot keep the loop in here
+MAX_DRAINED_PER_SOCKET = 512
+
+
+def drain_socket(sock: Any) -> int:
+    """Discard the datagrams waiting in `sock`'s receive buffer, without blocking. Returns how many.
+
+    `sock` may be asyncio's `TransportSocket` (what a transport's "socket" extra is), which cannot
+    receive: we read through a duplicate of its descriptor, closed after."""
+    drained = 0
+    try:
+        dup = socket.fromfd(sock.fileno(), sock.family, sock.type)
+    except OSError as exc:  # closed under us
+        log.debug("drain skipped: %s", exc)
+        return 0
+    with dup:
+        while drained < MAX_DRAINED_PER_SOCKET:
+            try:
+                dup.recv(65536, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:  # an ICMP error queued on the socket: nothing more to take now
+                log.debug("drain stopped: %s", exc)
+                break
+            drained += 1
+    return drained
+
+
+def drain_receive_buffers(pc: Any) -> int:
+    """Discard what waits in every ICE socket of `pc` (see the module docstring). Returns datagrams dropped."""
+    return sum(drain_socket(sock) for sock in ice_sockets(pc))

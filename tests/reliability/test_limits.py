@@ -22,11 +22,17 @@ async def test_session_and_body_limits_answer_clearly_and_are_counted(vigil_serv
         async with aiohttp.ClientSession() as http:
             async with http.get(server.url + "/metrics") as resp:
                 before = await resp.text()
+            # admission control: the session beyond capacity is refused outright (503, a stable code,
+            # when to retry), and the load balancer's readiness probe says full meanwhile
             async with http.post(server.url + "/api/sessions", json={"candidate_id": "second"}) as resp:
-                assert resp.status == 429
+                assert resp.status == 503 and resp.content_type == "application/problem+json"
                 body = await resp.json()
                 assert "session limit" in body["error"] and body["detail"] == {"max_sessions": 1}
                 assert body["code"] == "session_limit" and int(resp.headers["Retry-After"]) > 0
+            async with http.get(server.url + "/readyz") as resp:
+                ready = await resp.json()
+                assert resp.status == 503 and ready["checks"]["capacity"] == "full: 1 of 1 sessions"
+            assert first.pc is not None and first.pc.connectionState == "connected"  # the admitted one is untouched
             async with http.post(server.url + "/api/sessions", data=b"{" + b" " * 20000 + b"}",
                                  headers={"Content-Type": "application/json"}) as resp:
                 assert resp.status == 413 and (await resp.json())["detail"] == {"max_bytes": 16384}

@@ -63,7 +63,7 @@ async def test_an_offer_without_ice_candidates_frees_its_slot(vigil_server_facto
                 assert resp.status == 200
             ledger.tried("ice_less_offer")
             async with http.post(server.url + "/api/sessions", json={"candidate_id": "waiting"}) as resp:
-                assert resp.status == 429  # the slot is held while the peer is connecting
+                assert resp.status == 503  # the slot is held while the peer is connecting (at capacity)
 
             async def slot_freed() -> bool:
                 async with http.post(server.url + "/api/sessions", json={"candidate_id": "waiting"}) as resp:

@@ -30,6 +30,12 @@ from aiortc import (
 
 from server.protocol.versions import DC_VERSION, SUPPORTED_VERSIONS, versioned
 from server.rtc.aiortc_private import zero_rtp_origin
+from server.tools.candidate.encoded_media import (
+    ReplayAudioTrack,
+    ReplayVideoTrack,
+    encoded_audio,
+    encoded_video,
+)
 from server.tools.candidate.media_files import (
     LoopingAudioTrack,
     LoopingVideoTrack,
@@ -68,6 +74,9 @@ class CandidateClient:
     ice_servers: list[dict[str, Any]] | None = None
     relay_only: bool = False
     with_audio: bool = True
+    #: send the clip pre-encoded (`encoded_media`: encoded once per process, no encoding per candidate)
+    #: at this VP8 bitrate; None encodes every frame live, as a browser does
+    replay_kbps: int | None = None
     messages: list[Received] = field(default_factory=list)
     capture_ms: dict[int, float] = field(default_factory=dict)
     #: send `hello` when the channel opens (False: behave as a client older than the hello)
@@ -82,7 +91,7 @@ class CandidateClient:
         self.channel_open = asyncio.Event()
         self.setup_s: float | None = None
         self.http: aiohttp.ClientSession | None = None
-        self.video_track: LoopingVideoTrack | None = None
+        self.video_track: LoopingVideoTrack | ReplayVideoTrack | None = None
         self.new_message = asyncio.Event()
         #: the server's answer to the last hello (`welcome` or `error`), None before it
         self.welcome: dict[str, Any] | None = None
@@ -128,11 +137,7 @@ class CandidateClient:
         pc = self._new_peer()
         self.pc = pc
         self.channel_open = asyncio.Event()
-        frames = load_video_frames(self.video, self.width, self.height, self.fps)
-        self.video_track = LoopingVideoTrack(frames, self.fps, on_capture=self._on_capture)
-        pc.addTrack(self.video_track)
-        if self.with_audio:
-            pc.addTrack(LoopingAudioTrack(load_audio(self.audio)))
+        self._add_media(pc)
         channel = pc.createDataChannel("vigil")
         self.channel = channel
         self._listen(channel)
@@ -140,6 +145,22 @@ class CandidateClient:
         await asyncio.wait_for(self.channel_open.wait(), timeout=timeout)
         self.setup_s = time.monotonic() - started
         return self.setup_s
+
+    def _add_media(self, pc: RTCPeerConnection) -> None:
+        """The clip (and audio), encoded live or replayed from packets encoded once."""
+        if self.replay_kbps is None:
+            frames = load_video_frames(self.video, self.width, self.height, self.fps)
+            self.video_track = LoopingVideoTrack(frames, self.fps, on_capture=self._on_capture)
+            pc.addTrack(self.video_track)
+            if self.with_audio:
+                pc.addTrack(LoopingAudioTrack(load_audio(self.audio)))
+            return
+        video = encoded_video(self.video, self.width, self.height, self.fps, self.replay_kbps)
+        replay = ReplayVideoTrack(video, on_capture=self._on_capture)
+        self.video_track = replay
+        replay.bind(pc.addTrack(replay))
+        if self.with_audio:
+            pc.addTrack(ReplayAudioTrack(encoded_audio(self.audio)))
 
     async def _refresh_ice_servers(self) -> None:
         assert self.http is not None

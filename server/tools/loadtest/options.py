@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 TransportChoice = Literal["webrtc", "ws", "both"]
+GeneratorChoice = Literal["replay", "encode"]
 
-#: scripted WebRTC candidates one generator process drives before another process helps. One
-#: aiortc client costs ~10-14% of a core (VP8 and Opus encoding, SRTP, SCTP in Python), so a
-#: process saturates its core near 8 clients.
+#: scripted WebRTC candidates one generator process drives before another process helps. A
+#: replaying client costs ~3 % of a core (RTP, SRTP, SCTP in Python), an encoding one ~10-14 % (VP8
+#: and Opus encoding too), so a process of encoding clients saturates its core near 8.
 CLIENTS_PER_PROCESS = 8
+#: the same for replaying clients: 24 of them cost a process about 0.7 of a core
+REPLAY_CLIENTS_PER_PROCESS = 24
 #: Chromium honours the answer's cap (tests/interop/test_chromium_bitrate.py) and settles near it.
 DEFAULT_VIDEO_KBPS = 500
 
@@ -30,7 +33,10 @@ class LoadTestOptions:
     #: clients start evenly spread over this many seconds; all stop together at ramp + duration
     ramp_s: float = 0.0
     transport: TransportChoice = "webrtc"
-    #: generator processes; 0 = one per CLIENTS_PER_PROCESS clients, at most the machine's cores
+    #: `replay`: VP8/Opus packets encoded once per generator process, sent by every candidate
+    #: (server/tools/candidate/encoded_media.py); `encode`: every candidate encodes, as a browser does
+    generator: GeneratorChoice = "replay"
+    #: generator processes; 0 = one per (REPLAY_)CLIENTS_PER_PROCESS clients, at most the machine's cores
     processes: int = 0
     fps: float = 15.0
     #: video bitrate each WebRTC candidate sends, fixed (REMB ignored), kbit/s: what a browser sends at
@@ -57,7 +63,8 @@ class LoadTestOptions:
     def process_count(self) -> int:
         if self.processes > 0:
             return min(self.processes, self.total_clients())
-        wanted = math.ceil(self.total_clients() / CLIENTS_PER_PROCESS)
+        per_process = REPLAY_CLIENTS_PER_PROCESS if self.generator == "replay" else CLIENTS_PER_PROCESS
+        wanted = math.ceil(self.total_clients() / per_process)
         return max(1, min(wanted, os.cpu_count() or 1, self.total_clients()))
 
     def as_json(self) -> dict[str, Any]:
@@ -75,8 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio", type=Path, default=None, help="audio file, looped (default: silence)")
     parser.add_argument("--ramp", type=float, default=0.0, help="seconds over which clients start")
     parser.add_argument("--transport", choices=("webrtc", "ws", "both"), default="webrtc")
+    parser.add_argument("--generator", choices=("replay", "encode"), default="replay",
+                        help="replay packets encoded once (default, cheap) or encode per candidate")
     parser.add_argument("--processes", type=int, default=0,
-                        help=f"generator processes (default: one per {CLIENTS_PER_PROCESS} clients, <= cores)")
+                        help=f"generator processes (default: one per {REPLAY_CLIENTS_PER_PROCESS} replaying or "
+                             f"{CLIENTS_PER_PROCESS} encoding clients, <= cores)")
     parser.add_argument("--fps", type=float, default=15.0, help="frames per second sent (default 15)")
     parser.add_argument("--video-kbps", type=int, default=DEFAULT_VIDEO_KBPS,
                         help=f"video bitrate each WebRTC candidate sends, fixed (default {DEFAULT_VIDEO_KBPS}: "
@@ -96,6 +106,7 @@ def from_args(args: argparse.Namespace) -> LoadTestOptions:
         raise ValueError(f"no such audio: {args.audio}")
     return LoadTestOptions(url=args.url.rstrip("/"), clients=args.clients, duration_s=args.duration,
                            video=Path(args.video), audio=args.audio, ramp_s=args.ramp,
-                           transport=args.transport, processes=args.processes, fps=args.fps,
+                           transport=args.transport, generator=args.generator, processes=args.processes,
+                           fps=args.fps,
                            video_kbps=args.video_kbps,
                            target_fps=args.target_fps, raw_latencies=args.raw_latencies)

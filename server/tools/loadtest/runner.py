@@ -52,7 +52,7 @@ def plan(options: LoadTestOptions) -> list[WorkerJob]:
     stop_s = options.ramp_s + options.duration_s
     return [WorkerJob(worker=w, url=options.url, video=str(options.video),
                       audio=None if options.audio is None else str(options.audio), fps=options.fps,
-                      video_kbps=options.video_kbps, width=options.width, height=options.height,
+                      video_kbps=options.video_kbps, replay=options.generator == "replay", width=options.width, height=options.height,
                       jpeg_quality=options.jpeg_quality,
                       stop_s=stop_s, end_sessions=options.end_sessions, specs=tuple(specs[w::n]))
             for w in range(n)]
@@ -206,6 +206,7 @@ def _generator_json(options: LoadTestOptions, inbox: _Inbox, processes: int, t0:
     """The report's `generator` section: what the load generator cost the machine."""
     cpu_s = sum(inbox.cpu_s.values())
     return {
+        "kind": options.generator if "webrtc" in options.transports() else "jpeg",
         "processes": processes, "machine_cores": os.cpu_count(),
         "cpu_seconds": round(cpu_s, 2),
         "cpu_cores_used": round(cpu_s / max(1e-6, stop_at - t0), 3),

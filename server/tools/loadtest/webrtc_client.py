@@ -1,10 +1,12 @@
 """Drives one scripted WebRTC candidate (`CandidateClient`) through a load-test run.
 
 Sign-up and offer go through the real signaling API; the looped clip is sent at the run's size and
-rate with audio and a `vigil` data channel. Latencies are taken as analyses arrive, with the same
-rule as `CandidateClient.latencies_ms()` (receipt minus the capture time of the frame whose RTP
-timestamp the analysis names), so runs longer than the client's capture-time memory (~2 minutes at
-15 fps) still measure every frame. Before ending, the client reads the server's counters for its
+rate with audio and a `vigil` data channel, replayed from packets encoded once per process (or, with
+`--generator encode`, encoded per candidate as a browser does). Latencies are taken as analyses
+arrive, with the same rule as `CandidateClient.latencies_ms()` (receipt minus the capture time of
+the frame whose RTP timestamp the analysis names), so runs longer than the client's capture-time
+memory (~2 minutes at 15 fps) still measure every frame; an analysis whose frame the client cannot
+name counts in the timed share (`stats.py`) with an unknown latency. Before ending, the client reads the server's counters for its
 session (GET /api/sessions/{id}) and its own `getStats()` bytes.
 """
 from __future__ import annotations
@@ -66,20 +68,32 @@ class _Analyses:
             self.first_at = self.first_at or received.received_ms / 1000.0
             pts = msg.get("frame_pts")  # 0 is the first frame's pts: test for None, not falsiness
             captured = None if pts is None else self.client.capture_ms.get(int(pts))
-            if captured is not None:
-                self.latencies.append(received.received_ms - captured)
-                self.progress.add_latency(received.received_ms - captured)
+            latency = None if captured is None else received.received_ms - captured
+            self.result.timeline.append((received.received_ms / 1000.0, latency))
+            if latency is not None and captured is not None:
+                self.latencies.append(latency)
+                self.result.waits_ms.append(_waits(captured, msg, received.received_ms))
+                self.progress.add_latency(latency)
         self.seen = len(self.client.messages)
         self.progress.analyses = self.result.analyses
         self.progress.first_analysis_at = self.first_at
 
 
+def _waits(captured_ms: float, msg: dict[str, Any], received_ms: float) -> tuple[float, float, float]:
+    """The latency's parts (stats.WAIT_PARTS) from the analysis's own timestamps."""
+    at_server, analysed = float(msg["received_ms"]), float(msg["analysed_ms"])
+    return at_server - captured_ms, analysed - at_server, received_ms - analysed
+
+
 async def run_webrtc_client(*, name: str, process: int, url: str, video: str, audio: str | None,
                             fps: float, width: int, height: int, start_at: float, end_at: float,
-                            end_session: bool, progress: ClientProgress, video_kbps: int) -> ClientResult:
+                            end_session: bool, progress: ClientProgress, video_kbps: int,
+                            replay: bool = True) -> ClientResult:
     result = ClientResult(name=name, transport="webrtc", process=process)
-    fix_encoder_bitrate(video_kbps * 1000)  # every client of a run sends the same, browser-like rate
-    client = CandidateClient(url, video, audio, candidate_id=name, fps=fps, width=width, height=height)
+    if not replay:
+        fix_encoder_bitrate(video_kbps * 1000)  # every client of a run sends the same, browser-like rate
+    client = CandidateClient(url, video, audio, candidate_id=name, fps=fps, width=width, height=height,
+                             replay_kbps=video_kbps if replay else None)
     analyses = _Analyses(client, result, progress)
     try:
         await sleep_until(start_at)

@@ -42,6 +42,8 @@ class WorkerJob:
     audio: str | None
     fps: float
     video_kbps: int
+    #: replay packets encoded once by this process instead of encoding per candidate
+    replay: bool
     width: int
     height: int
     jpeg_quality: int
@@ -68,12 +70,16 @@ def _wait_go(go: Any, start_time: Any) -> float:
 
 async def run_worker(job: WorkerJob, emit: Callable[[tuple[Any, ...]], None],
                      wait_go: Callable[[], float]) -> None:
+    from server.tools.candidate.encoded_media import encoded_audio, encoded_video
     from server.tools.candidate.media_files import load_video_frames
     from server.tools.loadtest.progress import ClientProgress
     from server.tools.loadtest.webrtc_client import run_webrtc_client
     from server.tools.loadtest.ws_client import jpeg_frames, run_ws_client
 
     load_video_frames(job.video, job.width, job.height, job.fps)  # decode once, before the clock starts
+    if job.replay and any(s.transport == "webrtc" for s in job.specs):  # and encode once, before it too
+        encoded_video(job.video, job.width, job.height, job.fps, job.video_kbps)
+        encoded_audio(job.audio)
     if any(s.transport == "ws" for s in job.specs):
         jpeg_frames(job.video, job.width, job.height, job.fps, job.jpeg_quality)
     emit(("ready", job.worker))
@@ -88,7 +94,7 @@ async def run_worker(job: WorkerJob, emit: Callable[[tuple[Any, ...]], None],
         if spec.transport == "ws":
             return run_ws_client(quality=job.jpeg_quality, **common)  # type: ignore[arg-type]
         return run_webrtc_client(audio=job.audio, end_session=job.end_sessions, video_kbps=job.video_kbps,
-                                 **common)  # type: ignore[arg-type]
+                                 replay=job.replay, **common)  # type: ignore[arg-type]
 
     async def report_progress() -> None:
         while True:

@@ -72,9 +72,11 @@ class _Replies:
             self.first_at = self.first_at or now_ms / 1000.0
             self.progress.first_analysis_at = self.first_at
             self.progress.analyses = self.result.analyses
-            if isinstance(msg.get("timestamp"), (int, float)):
-                self.latencies.append(now_ms - msg["timestamp"])
-                self.progress.add_latency(now_ms - msg["timestamp"])
+            latency = now_ms - msg["timestamp"] if isinstance(msg.get("timestamp"), (int, float)) else None
+            self.result.timeline.append((now_ms / 1000.0, latency))
+            if latency is not None:
+                self.latencies.append(latency)
+                self.progress.add_latency(latency)
         elif kind == "error":
             self.result.errors_received += 1
             self.progress.errors = self.result.errors_received
