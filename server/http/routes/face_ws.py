@@ -6,7 +6,7 @@ base64 data URLs; the server answers each analysed frame with a `detection_resul
     -> {"type": "frame", "image": "data:image/jpeg;base64,...", "timestamp": 1732370000101.0}
     <- {"type": "detection_result", "timestamp": 1732370000101.0,   # echoed as sent
         "faces": [{"box": [x, y, w, h], "confidence": 0.97,         # every face, boxes 0..1
-                   "eyes": [[x, y, w, h], [x, y, w, h]]}],          # the meshed face's eyes, else []
+                   "eyes": [[x, y, w, h], [x, y, w, h]]}],          # each meshed face's eyes, else []
         "face_count": 1, "frame_id": 7, "received_ms": ..., "analysed_ms": ..., "pipeline_ms": ...,
         "head_pose": {...}, "gaze": {...}, "objects": [...], "stages": {...}, ...,
         "counters": {"frames_received": ..., "frames_analysed": ..., "frames_dropped": ..., "errors": ...}}
@@ -110,27 +110,32 @@ def strip_data_url(image: Any) -> str:
     return image
 
 
-def eye_boxes(mesh: LandmarksResult) -> tuple[Box, Box]:
-    """The primary face's eyes [A, B] as boxes (x, y, w, h, 0..1 of the frame), as the seed's Haar eye
+def eye_boxes(landmarks: np.ndarray) -> tuple[Box, Box]:
+    """A meshed face's eyes [A, B] as boxes (x, y, w, h, 0..1 of the frame), as the seed's Haar eye
     detector gave them: around the eye's corners, lids and iris rim, the iris's width and height at
     least, so a half-closed eye still gets a box that holds its iris."""
-    pts = mesh.landmarks
     out = []
     for outline, iris in ((Mesh.A_EAR, Mesh.A_IRIS), (Mesh.B_EAR, Mesh.B_IRIS)):
-        xy = pts[[*outline, *range(iris + 1, iris + 5)], :2].astype(np.float64)
+        xy = landmarks[[*outline, *range(iris + 1, iris + 5)], :2].astype(np.float64)
         (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
         out.append((float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
     return out[0], out[1]
 
 
 def face_entries(faces: FacesResult, mesh: LandmarksResult | None) -> list[dict[str, Any]]:
-    """Each face's box and confidence, with `eyes`: the meshed face's two eye boxes on the face whose box
-    holds both eyes' centres (the landmarker meshes the primary face only), `[]` on the others."""
-    eyes = eye_boxes(mesh) if mesh is not None else None
-    owner = None if eyes is None else next((i for i, f in enumerate(faces.faces)
-                                            if all(_inside(_centre(e), f.box) for e in eyes)), None)
+    """Each face's box and confidence, with `eyes`: the two eye boxes of the mesh whose eyes' centres
+    both lie in the face's box (the landmarker meshes up to `landmarks.MAX_FACES` faces; a mesh goes to the
+    first such face still without eyes), `[]` on a face without a mesh (the face stage saw more faces
+    than the landmarker meshed, or the mesh was not refreshed on this frame)."""
+    eyes_of: dict[int, tuple[Box, Box]] = {}
+    meshes = () if mesh is None else (mesh.landmarks, *mesh.other_meshes)
+    for eyes in map(eye_boxes, meshes):
+        owner = next((i for i, f in enumerate(faces.faces)
+                      if i not in eyes_of and all(_inside(_centre(e), f.box) for e in eyes)), None)
+        if owner is not None:
+            eyes_of[owner] = eyes
     return [{"box": [round(v, 4) for v in f.box], "confidence": round(f.confidence, 3),
-             "eyes": [[round(v, 4) for v in e] for e in eyes] if eyes is not None and i == owner else []}
+             "eyes": [[round(v, 4) for v in e] for e in eyes_of.get(i, ())]}
             for i, f in enumerate(faces.faces)]
 
 
