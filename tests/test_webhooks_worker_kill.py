@@ -1,16 +1,18 @@
-"""Webhooks across a real worker kill: `vigil serve --workers 2`, a real aiortc candidate, SIGKILL.
+"""Webhooks across a real worker kill: `vigil serve --workers 2`, real aiortc candidates, SIGKILL.
 
-The candidate (the face-then-empty clip, looping, so `no_face` starts and ends again and again) sits
-an exam with a webhook; the receiver in the test verifies every Standard Webhooks signature. Once an
-event has started, the worker holding the delivery lease is killed with SIGKILL (no clean-up: its
-lease lapses after `HOOK_LEASE_S`, whatever it had fanned out but not acknowledged is sent again by
-the survivor). When that worker also held the candidate's peer, the candidate resumes on the
-survivor. The session goes on to a further event, ends, and a proctor decides its review. Within a
-bounded wait the receiver has, de-duplicated by `webhook-id`, every expected type, each event start
-and end of the session's stream, one `session.created`, one `session.ended` and one `review.decided`.
+Two candidates (the face-then-empty clip, looping, so `no_face` starts and ends again and again) sit
+an exam with a webhook, one on each worker; the receiver in the test verifies every Standard Webhooks
+signature. Once an event has started, the worker holding the delivery lease is killed with SIGKILL
+(no clean-up: its lease lapses after `HOOK_LEASE_S`; whatever it had fanned out but not acknowledged
+is sent again by the survivor, under the same id). It also held one candidate's peer: that candidate
+resumes on the survivor and has a further event. Both sessions end, and a proctor decides the resumed
+one's review. Within a bounded wait the receiver has, de-duplicated by `webhook-id`, every expected
+type of each session, every event start and end of their streams exactly once, and one
+`session.created` and `session.ended` per session.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -33,6 +35,8 @@ pytestmark = pytest.mark.slow
 #: a further event of the looping clip, the end and the review take the rest)
 DELIVERED_WITHIN_S = 90.0
 ALWAYS = ("session.created", "session.live", "event.started", "event.ended", "session.ended", "review.decided")
+#: the event stream's kinds and the webhook types that announce them
+HOOK_TYPE = {"event_started": "event.started", "event_ended": "event.ended"}
 
 
 def _pid(worker_id: str) -> int:
@@ -49,7 +53,7 @@ async def test_every_webhook_arrives_after_the_delivering_worker_is_killed(two_w
     _, proctor = await logged_in(RunningServer(base, app=None, settings=None, store=store), "proctor")
     receiver = Receiver()
     redis = aioredis.Redis.from_url(store.url, decode_responses=True)
-    client: CandidateClient | None = None
+    clients: list[CandidateClient] = []
     async with aiohttp.ClientSession() as http:
         exam = await new_exam(http, base, proctor)
         status, hook = await call(http, "POST", f"{base}/api/exams/{exam['exam_id']}/webhooks", proctor,
@@ -58,60 +62,64 @@ async def test_every_webhook_arrives_after_the_delivering_worker_is_killed(two_w
         receiver.secret = hook["secret"]
         await receiver.up()
         try:
-            client = CandidateClient(base, FACE_THEN_EMPTY, candidate_id="hooked-kill", join_code=exam["join_code"],
-                                     with_audio=False)
-            await client.connect()
-            sid = client.session_id
-            assert sid is not None
-            await eventually(lambda: _true(bool(receiver.of_type("session.live"))), 30, "session.live delivered")
-            await client.wait_for(_no_face_started, timeout=40)
+            for i in range(2):
+                client = CandidateClient(base, FACE_THEN_EMPTY, candidate_id=f"hooked-{i}",
+                                         join_code=exam["join_code"], with_audio=False)
+                clients.append(client)
+                await client.connect()
+                await client.wait_for(lambda m: m.get("type") == "analysis", timeout=30)
+                await asyncio.sleep(1.2)  # let the heartbeats report the new load: the next goes to the other
+            sids = [str(c.session_id) for c in clients]
+            hosts = {sid: (await store.session(sid))["worker"] for sid in sids}
+            assert len(set(hosts.values())) == 2, hosts
+
+            async def both_live() -> bool:
+                return {body["data"]["session_id"] for body in receiver.of_type("session.live")} == set(sids)
+            await eventually(both_live, 30, "session.live of both sessions delivered")
+            await clients[0].wait_for(_no_face_started, timeout=40)
 
             holder = await redis.get(HOOK_LEASE)
-            workers = await store.workers()
-            assert holder in workers, (holder, list(workers))
-            host = (await store.session(sid))["worker"]
+            assert holder in hosts.values(), (holder, hosts)
             os.kill(_pid(holder), signal.SIGKILL)
             killed_at = time.monotonic()
+            victim = next(c for c in clients if hosts[str(c.session_id)] == holder)
+            vsid = str(victim.session_id)
 
-            if host == holder:  # the candidate's peer died too: it resumes on the survivor
-                async def disconnected() -> bool:
-                    return (await store.session(sid))["status"] == "disconnected"
-                await eventually(disconnected, 20, "the dead worker's session to be marked disconnected")
-                await client.drop()
-                await client.connect(resume=True)
-            mark = len(client.messages)
-            await client.wait_for(_no_face_started, timeout=40, after=mark)  # an event after the kill
-            await client.end()
-            status, _ = await call(http, "PATCH", f"{base}/api/sessions/{sid}/review", proctor,
+            async def disconnected() -> bool:
+                return (await store.session(vsid))["status"] == "disconnected"
+            await eventually(disconnected, 20, "the dead worker's session to be marked disconnected")
+            await victim.drop()
+            await victim.connect(resume=True)
+            mark = len(victim.messages)
+            await victim.wait_for(_no_face_started, timeout=40, after=mark)  # an event after the kill
+            for client in clients:
+                await client.end()
+            status, _ = await call(http, "PATCH", f"{base}/api/sessions/{vsid}/review", proctor,
                                    json={"decision": {"decision": "violation", "note": "away from the desk"}})
             assert status == 200
-            expected = ALWAYS + (("session.disconnected",) if host == holder else ())
-            stream = await store.events(sid)
-            changes = {(("event.started" if item["kind"] == "event_started" else "event.ended"), item["event"]["id"])
-                       for item in stream if item["kind"] in ("event_started", "event_ended")}
+            expected = {(sid, kind) for sid in sids for kind in ALWAYS if kind != "review.decided"} | {
+                (vsid, "session.disconnected"), (vsid, "review.decided")}
+            changes = {(sid, HOOK_TYPE[item["kind"]], item["event"]["id"])
+                       for sid in sids for item in await store.events(sid) if item["kind"] in HOOK_TYPE}
 
             async def all_delivered() -> bool:
-                got = {body["type"] for _, body in receiver.unique()}
-                events = {(body["type"], body["data"]["event"]["id"]) for _, body in receiver.unique()
-                          if body["type"] in ("event.started", "event.ended")}
-                return set(expected) <= got and changes <= events
+                unique = [body for _, body in receiver.unique()]
+                return expected <= {(b["data"]["session_id"], b["type"]) for b in unique} and changes <= {
+                    (b["data"]["session_id"], b["type"], b["data"]["event"]["id"]) for b in unique
+                    if b["type"] in HOOK_TYPE.values()}
             await eventually(all_delivered, DELIVERED_WITHIN_S - (time.monotonic() - killed_at),
                              "every webhook after the kill")
         finally:
-            if client is not None:
+            for client in clients:
                 await client.close()
             await receiver.down()
             await redis.aclose()
 
     assert receiver.refused_signatures == 0
-    unique = receiver.unique()
-    assert all(body["data"]["session_id"] == sid for _, body in unique)
-    for kind in ("session.created", "session.ended", "review.decided"):
-        assert len(receiver.of_type(kind)) == 1, (kind, [body["type"] for _, body in unique])
-    delivered = [(body["type"], body["data"]["event"]["id"]) for _, body in unique
-                 if body["type"] in ("event.started", "event.ended")]
-    assert len(delivered) == len(set(delivered)) == len(changes), (delivered, changes)  # each change once
-
-
-async def _true(value: bool) -> bool:
-    return value
+    unique = [body for _, body in receiver.unique()]
+    assert {b["data"]["session_id"] for b in unique} == set(sids)
+    for kind, count in (("session.created", 2), ("session.ended", 2), ("review.decided", 1)):
+        assert len(receiver.of_type(kind)) == count, (kind, [b["type"] for b in unique])
+    delivered = [(b["data"]["session_id"], b["type"], b["data"]["event"]["id"]) for b in unique
+                 if b["type"] in HOOK_TYPE.values()]
+    assert sorted(delivered) == sorted(changes), (delivered, changes)  # each change once
