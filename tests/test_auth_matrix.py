@@ -93,7 +93,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # without the upgrade is 400 for everyone. Kept for latency comparisons; not for production.
     ("GET", "/ws/face-detection/{client_id}"): everyone(400),
     # the original backends' APIs (server/http/legacy/): on in dev for anyone, as the originals took no
-    # credentials (production: off unless VIGIL_LEGACY_APIS names them, then proctor or admin; tests/legacy/)
+    # credentials (production: off unless VIGIL_LEGACY_APIS names them, then API key, proctor or admin; tests/legacy/)
     ("POST", "/start-session"): everyone(200),
     # frames and end only for sessions /start-session made, never a WebRTC session such as the matrix's
     ("POST", "/analyze-frame"): everyone(409),

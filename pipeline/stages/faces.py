@@ -46,10 +46,17 @@ TRACK_REFRESH_S = 0.3
 Detector = Literal["short", "full", "both"]
 
 
+#: a point x, y normalised to 0..1 of the frame
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class FaceBox:
     box: tuple[float, float, float, float]  # x, y, w, h normalised to 0..1 of the frame
     confidence: float
+    #: the eyes' centres [A, B] from BlazeFace's keypoints (A: the person's right eye, on the image's
+    #: left, as `landmarks.Mesh`'s eye A); a coarse guess where a face has no mesh
+    eyes: tuple[Point, Point] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,9 @@ def _boxes(res: Any) -> list[FaceBox]:
         x, y = max(0.0, bb.xmin), max(0.0, bb.ymin)
         w, h = min(1.0, bb.xmin + bb.width) - x, min(1.0, bb.ymin + bb.height) - y
         if w > 0 and h > 0:
-            faces.append(FaceBox((x, y, w, h), float(det.score[0])))
+            kp = det.location_data.relative_keypoints  # right eye, left eye, nose, mouth, ears
+            eyes = ((kp[0].x, kp[0].y), (kp[1].x, kp[1].y)) if len(kp) >= 2 else None
+            faces.append(FaceBox((x, y, w, h), float(det.score[0]), eyes))
     return faces
 
 

@@ -111,6 +111,8 @@ class LandmarksResult:
     transform: np.ndarray | None = None
     #: the mesh came from the retry on a crop around the face stage's box
     from_crop: bool = False
+    #: the other faces meshed on this frame, each (478, 3) as `landmarks` (e.g. for each face's eye boxes)
+    other_meshes: tuple[np.ndarray, ...] = ()
 
     def points_px(self) -> np.ndarray:
         """Landmarks in pixels: x*W, y*H, z*W (z keeps the x scale), float64 (478, 3)."""
@@ -211,12 +213,13 @@ class LandmarksStage(Stage):
         transform = (np.asarray(res.facial_transformation_matrixes[i], dtype=np.float64)
                      if res.facial_transformation_matrixes else None)
         return summarise(meshes[i], frame.width, frame.height, faces=len(meshes), blendshapes=blend,
-                         transform=transform, from_crop=from_crop)
+                         transform=transform, from_crop=from_crop,
+                         other_meshes=tuple(m for j, m in enumerate(meshes) if j != i))
 
 
 def summarise(landmarks: np.ndarray, width: int, height: int, *, faces: int = 1,
               blendshapes: Mapping[str, float] | None = None, transform: np.ndarray | None = None,
-              from_crop: bool = False) -> LandmarksResult:
+              from_crop: bool = False, other_meshes: tuple[np.ndarray, ...] = ()) -> LandmarksResult:
     """Derive eye openness, blink and mouth opening from one face's mesh (and its blendshapes)."""
     pts = landmarks.astype(np.float64) * np.array([width, height, width])
     ear = (eye_aspect_ratio(pts, Mesh.A_EAR), eye_aspect_ratio(pts, Mesh.B_EAR))
@@ -229,4 +232,4 @@ def summarise(landmarks: np.ndarray, width: int, height: int, *, faces: int = 1,
     gap = float(np.linalg.norm(pts[Mesh.LIP_UPPER_INNER, :2] - pts[Mesh.LIP_LOWER_INNER, :2]))
     mouth = gap / face_h if face_h > 1e-6 else 0.0
     return LandmarksResult(landmarks.astype(np.float32), width, height, faces, ear, bool(blink), mouth,
-                           blend, transform, from_crop)
+                           blend, transform, from_crop, other_meshes)

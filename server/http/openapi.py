@@ -81,7 +81,7 @@ VERDICT = "server.protocol.events:VerdictSummary"
 SDP = "server.protocol.http:SessionDescription"
 #: documents shared across sessions belong to a session's identity (server.http.access.candidate_document)
 #: who may call the original backends' APIs (server/http/legacy/common.py)
-LEGACY = "anyone in dev; proctor, admin in production"
+LEGACY = "anyone in dev; API key (its exams' sessions), proctor, admin in production"
 DOCUMENT_READERS = "that candidate's session token; proctor, admin with ?session_id="
 ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/health"): RouteDoc("Health: Redis, models (loaded or missing: why), worker, sessions", "anyone",

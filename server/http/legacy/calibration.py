@@ -69,11 +69,17 @@ from pipeline.calibration.evaluate import evaluate
 from pipeline.calibration.features import FeatureSample, analysis_sample
 from pipeline.calibration.fit import PointSamples
 from pipeline.calibration.targets import sequence
-from server.accounts.auth import User
 from server.core.strict_json import dumps
 from server.http.errors import json_response, read_json
 from server.http.keys import HTTP_SESSIONS, PIPELINE, SETTINGS, STORE
-from server.http.legacy.common import admit, admitted, analyse_frame, frame_payload, visible_session
+from server.http.legacy.common import (
+    Integrator,
+    admit,
+    admitted,
+    analyse_frame,
+    frame_payload,
+    visible_session,
+)
 from server.http.routes.screen import MAX_BODY_BYTES as SCREEN_BODY_BYTES
 from server.live.calibration import DOT_DURATION_S, result_fields
 from server.live.screen_geometry import physical_size_fields, screen_problems, sides_from_diagonal
@@ -214,28 +220,28 @@ class SaveScreen(_Body):
 
 
 # -- the run document ---------------------------------------------------------------------------
-async def _run(request: web.Request, run_id: str, user: User | None) -> dict[str, Any]:
+async def _run(request: web.Request, run_id: str, caller: Integrator | None) -> dict[str, Any]:
     """The run, for its creator or an admin (dev: anyone); 404 otherwise, as for an unknown id."""
     valid = len(run_id) == 32 and all(c in "0123456789abcdef" for c in run_id)
     doc = await request.app[STORE].get_json(calibration_run_key(run_id)) if valid else None
     creator = None if doc is None else doc.get("created_by")
-    if doc is None or (user is not None and user.role != "admin" and creator not in (None, user.user_id)):
+    if doc is None or (caller is not None and not caller.sees_everything and creator not in (None, caller.owner)):
         raise ApiError(404, "unknown calibration session", {"calibration_session_id": run_id})
     return doc
 
 
-def _creator(user: User | None) -> str:
-    return ANYONE if user is None else user.user_id
+def _creator(caller: Integrator | None) -> str:
+    return ANYONE if caller is None else caller.owner
 
 
-async def _latest_run(request: web.Request, user: User | None) -> dict[str, Any]:
+async def _latest_run(request: web.Request, caller: Integrator | None) -> dict[str, Any]:
     """The newest run the caller made for `{candidate_id}`; 404 when there is none."""
     cid = request.match_info["candidate_id"]
-    index = await request.app[STORE].get_json(latest_calibration_run_key(_creator(user), cid)) \
+    index = await request.app[STORE].get_json(latest_calibration_run_key(_creator(caller), cid)) \
         if re.match(ID_PATTERN, cid) else None
     if index is None:
         raise ApiError(404, "no calibration session for this candidate", {"candidate_id": cid[:128]})
-    return await _run(request, str(index["calibration_session_id"]), user)
+    return await _run(request, str(index["calibration_session_id"]), caller)
 
 
 async def _save(request: web.Request, doc: dict[str, Any]) -> None:
@@ -275,23 +281,23 @@ def _from_row(row: list[float]) -> FeatureSample:
     return FeatureSample(row[0], tuple(row[1:-2]), row[-2], row[-1])
 
 
-async def _body_run(request: web.Request, body: _RunBody, user: User | None) -> dict[str, Any]:
+async def _body_run(request: web.Request, body: _RunBody, caller: Integrator | None) -> dict[str, Any]:
     """The body's run; 400 when the body names another candidate than the run's (as the original did)."""
-    doc = await _run(request, body.calibration_session_id, user)
+    doc = await _run(request, body.calibration_session_id, caller)
     if body.candidate_id is not None and body.candidate_id != doc["candidate_id"]:
         raise ApiError(400, "Candidate ID mismatch", {"candidate_id": body.candidate_id})
     return doc
 
 
-async def _add(request: web.Request, body: _RunBody, user: User | None,
+async def _add(request: web.Request, body: _RunBody, caller: Integrator | None,
                frames: list[DotFrame]) -> tuple[dict[str, Any], list[FeatureSample | str]]:
     """Analyse `frames` for their dots and record them in the run (checked again under the lock)."""
-    doc = await _body_run(request, body, user)
+    doc = await _body_run(request, body, caller)
     for f in frames:  # refuse before analysing anything
         _target(doc, f.point_index)
     outcomes = [await _sample(request, frame_payload(f.frame)) for f in frames]
     async with request.app[HTTP_SESSIONS].lock(body.calibration_session_id):
-        doc = await _body_run(request, body, user)
+        doc = await _body_run(request, body, caller)
         rejected = Counter(doc.get("rejected") or {})
         for f, outcome in zip(frames, outcomes, strict=True):
             _target(doc, f.point_index)
@@ -307,18 +313,18 @@ async def _add(request: web.Request, body: _RunBody, user: User | None,
 # -- routes ---------------------------------------------------------------------------------------
 @routes.post("/api/calibration/session/create")
 async def create_run(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     body = CreateRun.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes)
                                     if request.body_exists else {})
     if body.session_id is not None:
-        await visible_session(request, body.session_id, user)
+        await visible_session(request, body.session_id, caller)
     run_id, now = uuid.uuid4().hex, time.time()
     doc: dict[str, Any] = {"calibration_session_id": run_id, "candidate_id": body.candidate_id, "session_id": body.session_id,
-           "status": "created", "created_at": now, "created_by": None if user is None else user.user_id,
+           "status": "created", "created_at": now, "created_by": None if caller is None else caller.owner,
            "screen": None, "points": None, "targets": [], "samples": {}, "rejected": {}, "result": None,
            "model": None}
     await _save(request, doc)
-    await request.app[STORE].put_json(latest_calibration_run_key(_creator(user), body.candidate_id),
+    await request.app[STORE].put_json(latest_calibration_run_key(_creator(caller), body.candidate_id),
                                       {"calibration_session_id": run_id})
     # `session_id` and `candidate_id` as the original's clients read them from its create
     return json_response({"calibration_session_id": run_id, "status": "created", "created_at": now,
@@ -327,25 +333,25 @@ async def create_run(request: web.Request) -> web.Response:
 
 @routes.get("/api/calibration/session/{run_id}")
 async def run_status(request: web.Request) -> web.Response:
-    user = await admit(request, API)
-    return json_response(public(await _run(request, request.match_info["run_id"], user)))
+    caller = await admit(request, API)
+    return json_response(public(await _run(request, request.match_info["run_id"], caller)))
 
 
 @routes.post("/api/calibration/session/{run_id}/link")
 async def link_run(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     run_id = request.match_info["run_id"]
     body = LinkRun.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
-    await visible_session(request, body.session_id, user)
+    await visible_session(request, body.session_id, caller)
     async with request.app[HTTP_SESSIONS].lock(run_id):
-        doc = await _run(request, run_id, user)
+        doc = await _run(request, run_id, caller)
         doc["session_id"] = body.session_id
         await _save(request, doc)
     return json_response(public(doc))
 
 
 async def _run_screen(request: web.Request, body: StartRun, candidate_id: str,
-                      user: User | None) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
+                      caller: Integrator | None) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
     """The run's screen, its viewing distance and the screen as the answer shows it (`screen_info`): the
     body's, or else the one saved for the candidate (the original's start, which sends no screen)."""
     if body.screen_w is not None and body.screen_h is not None:
@@ -354,7 +360,7 @@ async def _run_screen(request: web.Request, body: StartRun, candidate_id: str,
         return screen, body.viewing_distance_mm, screen
     if body.screen_w is not None or body.screen_h is not None:
         raise ApiError(400, "give both screen_w and screen_h, or neither (the saved screen info is used)")
-    saved = await request.app[STORE].get_json(legacy_screen_key(_creator(user), candidate_id))
+    saved = await request.app[STORE].get_json(legacy_screen_key(_creator(caller), candidate_id))
     if saved is None:
         raise ApiError(400, "Screen information must be saved first: POST /api/screen/info",
                        {"candidate_id": candidate_id})
@@ -365,17 +371,17 @@ async def _run_screen(request: web.Request, body: StartRun, candidate_id: str,
 
 @routes.post("/api/calibration/start")
 async def start_run(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     body = StartRun.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     run_id = body.calibration_session_id
-    doc = await _body_run(request, body, user)
-    screen, distance_mm, screen_info = await _run_screen(request, body, doc["candidate_id"], user)
+    doc = await _body_run(request, body, caller)
+    screen, distance_mm, screen_info = await _run_screen(request, body, doc["candidate_id"], caller)
     dots = sequence(body.points)
     targets = [{"index": tg.index, "x": round(tg.px(screen["width_px"], screen["height_px"])[0], 1),
                 "y": round(tg.px(screen["width_px"], screen["height_px"])[1], 1), "validation": tg.validation}
                for tg in dots]
     async with request.app[HTTP_SESSIONS].lock(run_id):
-        doc = await _body_run(request, body, user)
+        doc = await _body_run(request, body, caller)
         doc.update({"status": "running", "points": body.points, "targets": targets, "samples": {}, "rejected": {},
                     "result": None, "model": None, "viewing_distance_mm": distance_mm, "screen": screen})
         await _save(request, doc)
@@ -402,9 +408,9 @@ def _samples_at(doc: dict[str, Any], index: int | None) -> int | None:
 
 @routes.post("/api/calibration/frame")
 async def run_frame(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     body = RunFrame.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
-    doc, outcomes = await _add(request, body, user, [body])
+    doc, outcomes = await _add(request, body, caller, [body])
     outcome = outcomes[0]
     accepted = isinstance(outcome, FeatureSample)
     answer = {"accepted": accepted, "reason": None if accepted else outcome, "point_index": body.point_index,
@@ -415,10 +421,10 @@ async def run_frame(request: web.Request) -> web.Response:
 @routes.post("/api/calibration/frames")
 @routes.post("/api/calibration/frames/batch")  # the original's path
 async def run_frames(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     body = RunFrames.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     frames = body.at_points()
-    doc, outcomes = await _add(request, body, user, frames)
+    doc, outcomes = await _add(request, body, caller, frames)
     rejected = Counter(o for o in outcomes if not isinstance(o, FeatureSample))
     accepted = len(outcomes) - sum(rejected.values())
     dots = {f.point_index for f in frames}
@@ -433,11 +439,11 @@ async def run_frames(request: web.Request) -> web.Response:
 
 @routes.post("/api/calibration/complete")
 async def complete_run(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     body = CompleteRun.model_validate(await read_json(request, request.app[SETTINGS].max_body_bytes))
     run_id = body.calibration_session_id
     async with request.app[HTTP_SESSIONS].lock(run_id):
-        doc = await _body_run(request, body, user)
+        doc = await _body_run(request, body, caller)
         if doc.get("status") != "running":
             raise ApiError(409, f"calibration is {doc.get('status')}: nothing to complete", {"status": doc.get("status")})
         s = doc["screen"]
@@ -476,21 +482,21 @@ def _download(doc: dict[str, Any]) -> web.Response:
 
 @routes.get("/api/calibration/session/{run_id}/download")
 async def download_run(request: web.Request) -> web.Response:
-    user = await admit(request, API)
-    return _download(await _run(request, request.match_info["run_id"], user))
+    caller = await admit(request, API)
+    return _download(await _run(request, request.match_info["run_id"], caller))
 
 
 @routes.get("/api/calibration/download/{candidate_id}")
 async def download_latest(request: web.Request) -> web.Response:
-    user = await admit(request, API)
-    return _download(await _latest_run(request, user))
+    caller = await admit(request, API)
+    return _download(await _latest_run(request, caller))
 
 
 @routes.post("/api/calibration/session/{run_id}/resume")
 async def resume_run(request: web.Request) -> web.Response:
     """A run goes on where it stopped, on any worker: this says where (the dots still without a frame)."""
-    user = await admit(request, API)
-    doc = await _run(request, request.match_info["run_id"], user)
+    caller = await admit(request, API)
+    doc = await _run(request, request.match_info["run_id"], caller)
     if doc.get("status") != "running":
         raise ApiError(409, f"calibration is {doc.get('status')}: nothing to resume; POST /api/calibration/start",
                        {"status": doc.get("status")})
@@ -511,17 +517,17 @@ def diagnostics(doc: dict[str, Any]) -> dict[str, Any]:
 
 @routes.get("/api/calibration/session/{run_id}/diagnostics")
 async def run_diagnostics(request: web.Request) -> web.Response:
-    user = await admit(request, API)
-    return json_response(diagnostics(await _run(request, request.match_info["run_id"], user)))
+    caller = await admit(request, API)
+    return json_response(diagnostics(await _run(request, request.match_info["run_id"], caller)))
 
 
 async def visible_run(request: web.Request, run_id: str) -> dict[str, Any] | None:
     """The run `run_id` when this API is on and shows it to the caller, else None (no error)."""
-    on, user = await admitted(request, API)
+    on, caller = await admitted(request, API)
     if not on:
         return None
     try:
-        return await _run(request, run_id, user)
+        return await _run(request, run_id, caller)
     except ApiError:
         return None
 
@@ -529,16 +535,16 @@ async def visible_run(request: web.Request, run_id: str) -> dict[str, Any] | Non
 @routes.get("/api/calibration/verify/{candidate_id}")
 async def verify(request: web.Request) -> web.Response:
     """Whether the candidate has a calibration, and whether it held on the held-out validation dots."""
-    user = await admit(request, API)
+    caller = await admit(request, API)
     cid = request.match_info["candidate_id"]
     try:
-        doc = await _latest_run(request, user)
+        doc = await _latest_run(request, caller)
     except ApiError as exc:
         if exc.status != 404:
             raise
         return json_response({"exists": False, "candidate_id": cid[:128], "calibrated": False})
     result = doc.get("result") or {}
-    saved = await request.app[STORE].get_json(legacy_screen_key(_creator(user), doc["candidate_id"]))
+    saved = await request.app[STORE].get_json(legacy_screen_key(_creator(caller), doc["candidate_id"]))
     return json_response({
         "exists": True, "candidate_id": doc["candidate_id"], "calibration_session_id": doc["calibration_session_id"],
         "status": doc.get("status"), "created_at": doc.get("created_at"),
@@ -601,7 +607,7 @@ def _distance_mm(distance_cm: str | int | float) -> float:
 
 async def save_screen(request: web.Request) -> web.Response:
     """The original save: checked with Vigil's screen rules, kept for the caller and candidate."""
-    user = await admit(request, API)
+    caller = await admit(request, API)
     body = SaveScreen.model_validate(await read_json(request, SCREEN_BODY_BYTES))
     width_mm, height_mm = _physical_size(body)
     problems = screen_problems(screen_w=body.screen_width_px, screen_h=body.screen_height_px, width_mm=width_mm,
@@ -610,7 +616,7 @@ async def save_screen(request: web.Request) -> web.Response:
         raise ApiError(400, "implausible screen description", problems, code="invalid_screen")
     timestamp = datetime.now(UTC).replace(tzinfo=None).isoformat()  # the original's naive UTC ISO time
     doc = {**body.model_dump(), "screen_width_mm": width_mm, "screen_height_mm": height_mm, "timestamp": timestamp}
-    await request.app[STORE].put_json(legacy_screen_key(_creator(user), body.candidate_id), doc)
+    await request.app[STORE].put_json(legacy_screen_key(_creator(caller), body.candidate_id), doc)
     return json_response({"success": True, "candidate_id": body.candidate_id, "timestamp": timestamp,
                           "message": "Screen information saved successfully"})
 
@@ -618,8 +624,8 @@ async def save_screen(request: web.Request) -> web.Response:
 async def saved_screen(request: web.Request) -> dict[str, Any] | None:
     """The screen the caller saved for `{candidate_id}`; None when this API is off, does not take the
     caller, or holds none (no error: Vigil's own route answers then)."""
-    on, user = await admitted(request, API)
+    on, caller = await admitted(request, API)
     cid = request.match_info["candidate_id"]
     if not on or not re.match(ID_PATTERN, cid):
         return None
-    return await request.app[STORE].get_json(legacy_screen_key(_creator(user), cid))
+    return await request.app[STORE].get_json(legacy_screen_key(_creator(caller), cid))

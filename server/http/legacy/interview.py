@@ -1,12 +1,14 @@
 """The original interview risk API on Vigil's session, pipeline, risk engine and event stream.
 
-    POST /start-session  {"candidate_id"?: str, "join_code"?: str}  -> {"session_id", "status": "active", "started_at"}
+    POST /start-session  {"candidate_id"?: str, "join_code"?: str, "exam_id"?: str}
+      -> {"session_id", "status": "active", "started_at"}
     POST /analyze-frame  {"session_id", "frame": base64 JPEG or data URL}  ("image" is accepted for "frame")
       -> {"session_id", "cheating", "risk_score", "attention", "gaze", "faces", "objects", "events", ...}
     POST /end-session    {"session_id"}  -> {"final_risk_score", "verdict", "total_violations", "duration_seconds", ...}
     GET  /docs           -> the API docs page (`/api/docs`); `GET /health` is Vigil's own
 
-A started session is a Vigil session (its hash, its exam: the join code's, else the demo exam in dev), so
+A started session is a Vigil session (its hash, its exam: an API key's (`common.key_exam`), else the
+join code's, else the demo exam in dev; a key asserts the candidate's identity, as on `POST /api/sessions`), so
 reports, the dashboard's listings and the AI proctoring API's `/ws/{session_id}` work on it. Each frame is
 analysed by the session's own pipeline and judged by its risk engine (`state.HttpSessions`), events go
 to its stream; ending it is the manager's `end`, the same verdict as a WebRTC session's. The response
@@ -24,11 +26,18 @@ from pipeline.analysis import FrameAnalysis
 from pipeline.stages.faces import FacesResult
 from pipeline.stages.gaze import GazeResult
 from pipeline.stages.objects import ObjectsResult
-from server.accounts.auth import User
+from server.accounts.apikeys import identity_of
 from server.core.metrics import SESSIONS_CREATED
 from server.http.errors import json_response, read_json
 from server.http.keys import AUTH, HTTP_SESSIONS, SESSIONS, SETTINGS, STORE
-from server.http.legacy.common import admit, analyse_frame, frame_payload, visible_session
+from server.http.legacy.common import (
+    Integrator,
+    admit,
+    analyse_frame,
+    frame_payload,
+    key_exam,
+    visible_session,
+)
 from server.live.risk import LiveUpdate, RiskSession
 from server.protocol.base import Outbound
 from server.protocol.errors import ApiError
@@ -51,6 +60,8 @@ class _Body(BaseModel):
 class StartSession(_Body):
     candidate_id: Annotated[str, Field(pattern=ID_PATTERN)] = DEFAULT_CANDIDATE
     join_code: Annotated[str, Field(min_length=4, max_length=32)] | None = None
+    #: with an API key of several exams, the one the session belongs to (`common.key_exam`)
+    exam_id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
 
 
 class AnalyzeFrame(_Body):
@@ -71,9 +82,9 @@ class SessionStarted(Outbound):
     started_at: float
 
 
-async def interview_session(request: web.Request, sid: str, user: User | None) -> dict[str, str]:
+async def interview_session(request: web.Request, sid: str, caller: Integrator | None) -> dict[str, str]:
     """The hash of a session this API started; a WebRTC session's frames and end are not its business."""
-    data = await visible_session(request, sid, user)
+    data = await visible_session(request, sid, caller)
     if data.get("source") != SOURCE:
         raise ApiError(409, "this session was not started with /start-session", {"session_id": sid})
     return data
@@ -106,15 +117,21 @@ def interview_result(sid: str, analysis: FrameAnalysis, update: LiveUpdate, risk
 
 @routes.post("/start-session")
 async def start_session(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     body = StartSession.model_validate(await _body(request))
     app, now = request.app, time.time()
-    if user is not None and body.join_code is not None:  # an integrator starts sessions of its own exams only
-        exam_id = await app[STORE].exam_for_join_code(body.join_code)
-        if exam_id is not None and not await app[AUTH].can_see_exam(user, exam_id):
+    exam_id = identity = None
+    if caller is not None and caller.key is not None:  # a key's sessions belong to its exams
+        if body.join_code is not None:
+            raise ApiError(400, "with an API key, name the exam (exam_id) and no join code")
+        exam_id, identity = key_exam(caller.key, body.exam_id), identity_of(caller.key.key_id, body.candidate_id)
+    elif caller is not None and caller.user is not None and body.join_code is not None:
+        # a proctor starts sessions of their own exams only
+        join_exam = await app[STORE].exam_for_join_code(body.join_code)
+        if join_exam is not None and not await app[AUTH].can_see_exam(caller.user, join_exam):
             raise ApiError(403, "this join code belongs to another proctor's exam")
     created = await app[SESSIONS].create(CreateSession(candidate_id=body.candidate_id, join_code=body.join_code), now,
-                                         request.remote or "?")
+                                         request.remote or "?", identity, exam_id=exam_id)
     sid = created["session_id"]
     await app[STORE].update_session(sid, {"status": "live", "started_at": now, "source": SOURCE})
     SESSIONS_CREATED.inc()
@@ -123,9 +140,9 @@ async def start_session(request: web.Request) -> web.Response:
 
 @routes.post("/analyze-frame")
 async def analyze_frame(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     body = AnalyzeFrame.model_validate(await _body(request))
-    data = await interview_session(request, body.session_id, user)
+    data = await interview_session(request, body.session_id, caller)
     if data.get("status") == "ended":
         raise ApiError(409, "session has ended", {"session_id": body.session_id})
     image = frame_payload(body.frame if body.frame is not None else body.image)
@@ -141,9 +158,9 @@ async def analyze_frame(request: web.Request) -> web.Response:
 
 @routes.post("/end-session")
 async def end_session(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     body = EndSession.model_validate(await _body(request))
-    await interview_session(request, body.session_id, user)
+    await interview_session(request, body.session_id, caller)
     await request.app[HTTP_SESSIONS].release(body.session_id)  # events and snapshot complete in the store
     return json_response(await request.app[SESSIONS].end(body.session_id, time.time()))
 

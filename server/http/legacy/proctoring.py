@@ -55,9 +55,9 @@ async def _until_closed(ws: web.WebSocketResponse) -> None:
 
 @routes.get("/ws/{session_id}")
 async def session_events(request: web.Request) -> web.StreamResponse:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     sid = request.match_info["session_id"]
-    await visible_session(request, sid, user)
+    await visible_session(request, sid, caller)
     ws = web.WebSocketResponse()
     await ws.prepare(request)
     fanout = request.app[FANOUT]
@@ -96,7 +96,7 @@ async def session_events(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/generate_report/{session_id}")
 async def generate_report(request: web.Request) -> web.Response:
-    user = await admit(request, API)
+    caller = await admit(request, API)
     sid = request.match_info["session_id"]
-    await visible_session(request, sid, user)
+    await visible_session(request, sid, caller)
     return await pdf_response(request, await report_of(request, sid))
