@@ -4,7 +4,7 @@ A 416-pixel detector sees a 640x480 frame shrunk by 0.65: a phone on the desk or
 pixels across in the frame, is 26 at the model's input, below what YOLOX-Nano finds (box recall
 0.03 on the floor phones of `bench/data/objects`, bench/README.md). `TiledDetector` wraps any
 `Detector`: one pass on the whole frame as before, then `TILES` x `TILES` overlapping tiles of the
-frame, each given to the detector at its full input size (1.75 times the whole frame's scale), and
+frame, each given to the detector at its full input size (1.85 times the whole frame's scale), and
 keeps from the tiles only the small-object classes (`TILE_LABELS`). A tile cuts people and large
 objects in pieces, so persons, books and laptops come from the whole frame alone. The two passes'
 boxes are merged by class-wise NMS, so a phone seen in both is one box.
@@ -21,20 +21,23 @@ import numpy as np
 from pipeline.stages.detection import Detection, Detector
 from pipeline.stages.detection_nms import class_wise_nms
 
-#: 2 x 2 tiles (1.75x the scale with the overlap below). Measured on the floor phones against
-#: 3 x 3 (bench/README.md, "Small phones"): 3 x 3 costs twice as much again.
+#: 2 x 2 tiles. Measured on the floor phones (bench/README.md, "Small phones"; tile boxes from
+#: 0.35): 3 x 3 tiles found 8 of 30 at twice the cost of 2 x 2, which found 5 with the tiles
+#: overlapping by 0.25 and 8 by 0.15.
 TILES = 2
-#: tiles overlap by this share of a tile, so a phone (under a tenth of the frame across) on a tile
-#: border lies whole in one tile.
-OVERLAP = 0.25
+#: tiles overlap by this share of a tile: a tile is 0.54 of the frame across, 1.85 times the whole
+#: frame's scale at the model's input (0.25 gave 1.75 and fewer phones). A phone up to 0.08 of the
+#: frame across (52 px of 640) on a tile border still lies whole in one tile; larger phones are the
+#: whole frame's to find.
+OVERLAP = 0.15
 #: only the phone: what is small, what the proctor cares about, and what the whole frame misses.
-#: A hand at a face scores up to 0.38 as "cell phone" on a tile and a face or hand as other small
-#: classes now and then; each class added here would need its own measuring.
+#: Each class added here would need its own measuring of what tiles imagine (hands at faces score
+#: up to 0.38 as "cell phone" on a tile).
 TILE_LABELS: frozenset[str] = frozenset({"cell phone"})
 #: a tile's box is kept from this confidence on (the stage's own threshold, 0.3 for YOLOX's phone,
-#: still applies after). Tiles see hands and faces larger, and at 0.3 one more honest portrait
-#: (a hand at the face, 0.32) got a phone; at 0.35 the honest portraits keep the one false phone
-#: they had without tiles (bench/README.md).
+#: still applies after). Tiles see hands and faces larger: at 0.3 one more honest portrait got a
+#: phone (a hand at a face, 0.32-0.33 on tiles); at 0.35 the honest portraits keep the one false
+#: phone they had without tiles, from the whole frame (bench/README.md).
 TILE_MIN_CONFIDENCE = 0.35
 #: NMS across the whole frame's and the tiles' boxes, the backends' own IoU.
 MERGE_IOU = 0.45
