@@ -4,8 +4,9 @@ The stage is backend-agnostic: anything with `detect(bgr) -> list[Detection]` (`
 `pipeline/stages/detection.py`) will do. Two backends ship, each with its model committed in
 `pipeline/models/` (`BACKENDS`): **YOLOX-Nano** (`yolox.py`, the default: about 20 ms per
 inference and far fewer phones imagined on hands than NanoDet; on the whole frame and, for small
-phones, on its 2 x 2 tiles, `detection_tiles.py`: five inferences a pass) and **NanoDet-g**
-(`nanodet.py`, the previous default, about 50 ms, whole frame only). The stage runs in the server's background lane and its last
+phones, on its 2 x 2 tiles, `detection_tiles.py`: five inferences a pass; `yolox-whole` is the
+whole frame alone) and **NanoDet-g** (`nanodet.py`, the previous default, about 50 ms, whole frame
+only). The stage runs in the server's background lane and its last
 result is carried forward between runs, so the frame budget stays for the per-frame face stages.
 
 **When it runs** (`due`): every `IDLE_PERIOD_S` (2 s: `rate_hz` = 0.5) while the recent passes
@@ -116,6 +117,10 @@ BACKENDS: Mapping[str, Backend] = {
     # found 1 of the 30 small, far phones of bench/data/objects
     "yolox": Backend("yolox_nano.onnx", lambda p, n: TiledDetector(YoloxDetector(p, intra_op_num_threads=n)),
                      YOLOX_THRESHOLDS),
+    # the whole frame only: a fifth of the CPU per pass (bench/README.md, "Small phones"), for a
+    # deployment that needs it more than the small phones, and to measure the tiles against
+    "yolox-whole": Backend("yolox_nano.onnx", lambda p, n: YoloxDetector(p, intra_op_num_threads=n),
+                           YOLOX_THRESHOLDS),
     "nanodet": Backend("nanodet.onnx", lambda p, n: NanoDetDetector(p, intra_op_num_threads=n), CLASS_THRESHOLDS),
 }
 DEFAULT_BACKEND = "yolox"
