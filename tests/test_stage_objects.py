@@ -1,8 +1,8 @@
 """The objects stage on real media, with each committed backend.
 
 NanoDet-g (single passes, `confirm=(1, 1)`) finds the person and the phone; the default stage
-(YOLOX-Nano, temporal confirmation) turns the phone in hand into a confirmed phone and never
-confirms the cat. The models are committed, so a missing file fails these tests rather than
+(YOLOX-Nano on the whole frame and its tiles, temporal confirmation) turns the phone in hand and a
+small phone on the floor into a confirmed phone and never confirms the cat. The models are committed, so a missing file fails these tests rather than
 skipping them.
 """
 from __future__ import annotations
@@ -110,7 +110,8 @@ def test_phone_in_hand_becomes_a_confirmed_phone(default_stage: ObjectsStage, sh
 
 
 def test_cat_is_never_a_confirmed_phone(default_stage: ObjectsStage, shared_data: Path) -> None:
-    # NanoDet calls this close-up cat a 0.36-0.40 "cell phone" on every pass
+    # NanoDet calls this close-up cat a 0.36-0.40 "cell phone" on every pass; the default stage
+    # looks at the whole image and its tiles (`detection_tiles.py`), and neither may see a phone
     for result in passes(default_stage, shared_data / "images/no_face/skimage_chelsea_cat.png", 4):
         assert "cell phone" not in result.labels(), result.message_fields()
         assert result.persons == 0
