@@ -1,8 +1,8 @@
 """The objects stage on real media, with each committed backend.
 
 NanoDet-g (single passes, `confirm=(1, 1)`) finds the person and the phone; the default stage
-(YOLOX-Nano, temporal confirmation) turns the phone in hand into a confirmed phone and never
-confirms the cat. The models are committed, so a missing file fails these tests rather than
+(YOLOX-Nano on the whole frame and its tiles, temporal confirmation) turns the phone in hand and a
+small phone on the floor into a confirmed phone and never confirms the cat. The models are committed, so a missing file fails these tests rather than
 skipping them.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 
 from pipeline.frame import VideoFrame
 from pipeline.runner import Pipeline
+from pipeline.stages.detection_tiles import tile_windows
 from pipeline.stages.nanodet import NanoDetDetector
 from pipeline.stages.objects import (
     DEFAULT_MODEL_PATH,
@@ -25,6 +26,7 @@ from pipeline.stages.objects import (
     ObjectsStage,
     ObjectsState,
 )
+from pipeline.stages.yolox import YoloxDetector
 
 #: the phone in data/images/phone/pexels_0071_phone_in_hand.jpeg, drawn by eye (data/README.md), px.
 PHONE_TRUE_BOX = (170, 248, 250, 300)
@@ -108,10 +110,36 @@ def test_phone_in_hand_becomes_a_confirmed_phone(default_stage: ObjectsStage, sh
 
 
 def test_cat_is_never_a_confirmed_phone(default_stage: ObjectsStage, shared_data: Path) -> None:
-    # NanoDet calls this close-up cat a 0.36-0.40 "cell phone" on every pass
+    # NanoDet calls this close-up cat a 0.36-0.40 "cell phone" on every pass; the default stage
+    # looks at the whole image and its tiles (`detection_tiles.py`), and neither may see a phone
     for result in passes(default_stage, shared_data / "images/no_face/skimage_chelsea_cat.png", 4):
         assert "cell phone" not in result.labels(), result.message_fields()
         assert result.persons == 0
+
+
+#: a phone on the floor seen from above, 28 x 44 px of a 490 x 326 image (bench/data/objects/floor_phones.csv)
+FLOOR_PHONE = Path(__file__).resolve().parent.parent / "bench/data/objects/floor/floor_11.jpg"
+FLOOR_PHONE_TRUE_BOX = (383, 203, 383 + 28, 203 + 44)
+
+
+def test_small_far_phone_is_found_on_the_tiles_and_confirmed(default_stage: ObjectsStage) -> None:
+    bgr = cv2.imread(str(FLOOR_PHONE))
+    assert bgr is not None
+    # the whole frame alone misses it: the tiles are what find it
+    whole = YoloxDetector(DEFAULT_MODEL_PATH).detect(bgr)
+    assert not [d for d in whole if d.label == "cell phone" and d.confidence >= default_stage.threshold("cell phone")]
+    first, second = passes(default_stage, FLOOR_PHONE, 2)
+    assert "cell phone" in {d.label for d in first.seen} and "cell phone" not in first.labels()
+    phone = second.best("cell phone")
+    assert phone is not None, f"no confirmed phone among {second.message_fields()}"
+    assert iou_px(phone.box, 490, 326, FLOOR_PHONE_TRUE_BOX) > 0.5
+
+
+def test_tiles_overlap_and_cover_the_frame_exactly() -> None:
+    windows = tile_windows(640, 480, tiles=2, overlap=0.25)
+    assert len(windows) == 4
+    assert {(x0, y0) for x0, y0, _, _ in windows} == {(0, 0), (274, 0), (0, 206), (274, 206)}
+    assert {(x1, y1) for _, _, x1, y1 in windows} == {(366, 274), (640, 274), (366, 480), (640, 480)}
 
 
 def test_confirmation_needs_k_of_the_last_n_passes() -> None:

@@ -3,8 +3,10 @@
 The stage is backend-agnostic: anything with `detect(bgr) -> list[Detection]` (`Detector`, in
 `pipeline/stages/detection.py`) will do. Two backends ship, each with its model committed in
 `pipeline/models/` (`BACKENDS`): **YOLOX-Nano** (`yolox.py`, the default: about 20 ms per
-inference and far fewer phones imagined on hands than NanoDet) and **NanoDet-g** (`nanodet.py`,
-the previous default, about 50 ms). The stage runs in the server's background lane and its last
+inference and far fewer phones imagined on hands than NanoDet; on the whole frame and, for small
+phones, on its 2 x 2 tiles, `detection_tiles.py`: five inferences a pass; `yolox-whole` is the
+whole frame alone) and **NanoDet-g** (`nanodet.py`, the previous default, about 50 ms, whole frame
+only). The stage runs in the server's background lane and its last
 result is carried forward between runs, so the frame budget stays for the per-frame face stages.
 
 **When it runs** (`due`): every `IDLE_PERIOD_S` (2 s: `rate_hz` = 0.5) while the recent passes
@@ -40,6 +42,7 @@ from typing import Any
 from pipeline.frame import VideoFrame
 from pipeline.stages.base import RATE_TOLERANCE, Stage, StageOutput, StageUnavailable
 from pipeline.stages.detection import COCO_LABELS, Detection, Detector
+from pipeline.stages.detection_tiles import TiledDetector
 from pipeline.stages.nanodet import NanoDetDetector
 from pipeline.stages.yolox import YoloxDetector
 
@@ -110,7 +113,14 @@ class Backend:
 
 
 BACKENDS: Mapping[str, Backend] = {
-    "yolox": Backend("yolox_nano.onnx", lambda p, n: YoloxDetector(p, intra_op_num_threads=n), YOLOX_THRESHOLDS),
+    # the whole frame, then its 2 x 2 tiles for small phones (`detection_tiles.py`): YOLOX alone
+    # found 1 of the 30 small, far phones of bench/data/objects
+    "yolox": Backend("yolox_nano.onnx", lambda p, n: TiledDetector(YoloxDetector(p, intra_op_num_threads=n)),
+                     YOLOX_THRESHOLDS),
+    # the whole frame only: a fifth of the CPU per pass (bench/README.md, "Small phones"), for a
+    # deployment that needs it more than the small phones, and to measure the tiles against
+    "yolox-whole": Backend("yolox_nano.onnx", lambda p, n: YoloxDetector(p, intra_op_num_threads=n),
+                           YOLOX_THRESHOLDS),
     "nanodet": Backend("nanodet.onnx", lambda p, n: NanoDetDetector(p, intra_op_num_threads=n), CLASS_THRESHOLDS),
 }
 DEFAULT_BACKEND = "yolox"

@@ -2,7 +2,7 @@
 
     vigil eval --video clip.mp4 --spans clip_spans.csv [--video ... --spans ...]
                [--boxes objects.csv] [--gaze targets.csv]
-               [--fps 5] [--hold 5] [--detector yolox|nanodet] [--threshold "cell phone=0.3"]
+               [--fps 5] [--hold 5] [--detector yolox|yolox-whole|nanodet] [--threshold "cell phone=0.3"]
                [--confirm 2/3] [--policy policy.toml] [--json results.json] [--quiet]
 
 The formats are documented in docs/evaluation.md. Modules, one job each: `formats` (the CSV
