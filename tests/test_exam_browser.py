@@ -4,7 +4,9 @@ Given the labelled face clip as the camera and a CMU Arctic sentence as the micr
 consents sees the page go live and report one face, the server holds a live session, and "Finish exam"
 ends it; closing the tab instead leaves the session `disconnected`, resumable, not `ended`. The system
 check says "Face found" from the same clip without making the session live, and the client reports a
-copy, a lost focus and a second screen.
+copy, a lost focus and a second screen. The exam policy's candidate steps decide the rest: a required
+check offers no Skip and starts once the face is found, an optional one can be skipped, a required
+calibration stays open until an attempt; a browser in French gets the page in French.
 
 ICE note: this relies on the machine having a non-loopback network interface (Chromium and aioice both
 skip 127.0.0.1 host candidates); see tests/browser.py and shared/BROWSER.md.
