@@ -297,10 +297,13 @@ export class VigilProctor extends HTMLElement {
   firstLive() {
     const steps = this.client.candidateSteps || this.steps || DEFAULT_STEPS;
     this.$("calibrate").hidden = steps.calibration === "off";
-    if (steps.calibration === "required" && !this.calibratedHere() && window.VigilCalibration) {
-      this.waitingForCalibration = true;
-      window.VigilCalibration.require();
-      return;
+    if (steps.calibration === "required" && !this.calibratedHere()) {
+      if (window.VigilCalibration) {
+        this.waitingForCalibration = true;
+        window.VigilCalibration.require();
+        return;
+      }
+      console.warn("vigil: the exam requires calibration but calibration.js did not load");
     }
     this.ready();
   }
