@@ -312,10 +312,10 @@ async def test_a_browser_in_french_gets_the_page_in_french(vigil_server, fake_me
             "Object.defineProperty(Navigator.prototype, 'languages', { get: () => ['fr-FR', 'en'] });"
             "Object.defineProperty(Navigator.prototype, 'language', { get: () => 'fr-FR' });")
         await page.goto(vigil_server.url + "/")
-        await page.wait_for_function("() => document.getElementById('agree').textContent.includes('accepte')",
+        await page.wait_for_function("() => document.getElementById('agree')?.textContent.includes('accepte')",
                                      timeout=WAIT_MS)
         assert await page.get_attribute("html", "lang") == "fr"
         # ?lang= still wins over the browser
         await page.goto(vigil_server.url + "/?lang=en")
-        await page.wait_for_function("() => document.getElementById('agree').textContent.includes('I agree')",
+        await page.wait_for_function("() => document.getElementById('agree')?.textContent.includes('I agree')",
                                      timeout=WAIT_MS)

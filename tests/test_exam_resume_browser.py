@@ -209,7 +209,7 @@ async def test_the_page_speaks_french_when_asked(vigil_server, fake_media) -> No
     async with launch_chromium(camera, mic) as context:
         page = await context.new_page()
         await page.goto(vigil_server.url + "/?lang=fr")
-        await page.wait_for_function("() => document.getElementById('agree').textContent.includes('accepte')",
+        await page.wait_for_function("() => document.getElementById('agree')?.textContent.includes('accepte')",
                                      timeout=WAIT_MS)
         assert await page.text_content("#finish") == "Terminer l'examen"
         # the consent text, the labels, the placeholder and the calibration overlay too
