@@ -22,8 +22,10 @@
   import(new URL("./i18n/index.js", document.currentScript.src).href)
     .then((i18n) => { t = i18n.translator(); })
     .catch(() => { /* the keys show: visible, never blank */ });
+  // required: the exam's policy wants one calibration attempt before the exam (vigil-proctor.js): the
+  // overlay cannot be closed until a result arrives
   const st = { channel: null, session: null, overlay: null, running: false, prevState: "live", mmPerPx: null,
-              ownFullscreen: false, returnFocus: null };
+              ownFullscreen: false, returnFocus: null, required: false };
   const CARD_MM = [85.60, 53.98]; // ISO/IEC 7810 ID-1: bank cards, most ID cards
   const css0 = 25.4 / 96; // the CSS reference pixel: the starting guess for the rectangle
   function screenKey() {
@@ -150,7 +152,7 @@
     body.dataset.vigilState = "calibrating";
   }
   function hide() {
-    if (!st.overlay) return;
+    if (!st.overlay || st.required) return;
     st.overlay.hidden = true;
     st.running = false;
     // leave only the full screen this overlay entered (the exam's own stays), and say it is ours
@@ -225,9 +227,19 @@
     return text === key || (needsError && px == null) ? msg.message || "" : text;
   }
 
+  // A calibration result (a run, or a stored calibration checked): the attempt a required calibration
+  // waits for; the page hears of it as a `vigil-calibration-attempt` event on the document.
+  function attempted(msg) {
+    const wasRequired = st.required;
+    st.required = false;
+    if (st.overlay) $("cal-close").hidden = false;
+    document.dispatchEvent(new CustomEvent("vigil-calibration-attempt", { detail: { ok: !!msg.ok, code: msg.code } }));
+    return wasRequired;
+  }
+
   function onStored(msg) {
     // a stored calibration checked against how the candidate sits now: silent when reused
-    if (msg.status === "reused") return;
+    if (msg.status === "reused") { if (attempted({ ok: true, code: msg.code })) hide(); return; }
     show();
     panelVisible(true);
     $("cal-start").hidden = msg.status !== "recalibrate_needed";
@@ -240,6 +252,7 @@
 
   function onResult(msg) {
     if (msg.mode === "stored") return onStored(msg);
+    attempted(msg);
     st.running = false;
     $("cal-dot").hidden = true;
     $("cal-progress").textContent = "";
@@ -255,12 +268,22 @@
     if (msg.ok) setTimeout(() => { if (!st.running) hide(); }, 4000);
   }
 
-  const calibrateButton = document.getElementById("calibrate"); // exam.html's "Calibrate gaze"
-  if (calibrateButton) calibrateButton.addEventListener("click", () => window.VigilCalibration.open());
+  // a button with id "calibrate" opens the overlay, whenever the page (or <vigil-proctor>) adds it
+  document.addEventListener("click", (e) => {
+    if (e.target instanceof Element && e.target.closest("#calibrate")) window.VigilCalibration.open();
+  });
 
   window.VigilCalibration = {
     attach(channel, session) { st.channel = channel; st.session = session || null; postScreenInfo(); },
     open() { show(); panelVisible(true); $("cal-start").hidden = false; $("cal-redo").hidden = true; sizeNote(); },
+    // Opens the overlay without a way out until one calibration attempt gave a result (the exam's
+    // policy requires it); Close and Escape come back with the result.
+    require() {
+      st.required = true;
+      this.open();
+      $("cal-close").hidden = true;
+      status(t("cal.required"));
+    },
     start: begin,
     recentre: recentreNow,
     onMessage(msg, channel) {

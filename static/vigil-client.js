@@ -7,6 +7,10 @@
 //   client.onstatus = ({ state, code, message, kind, faces }) => ...;
 //   client.onwarning = ({ code, message, active }) => ...;
 //   client.onproctormessage = ({ text, at }) => ...;   // a proctor's words for the candidate: show them
+//   client.candidateSteps                            // the exam's {system_check, calibration} steps
+//
+// The whole candidate flow (consent, system check, calibration, finish) around this client is the
+// <vigil-proctor> element (vigil-proctor.js).
 //
 // States: `connecting` (camera, session, offer), `live` (the data channel is open), `reconnecting`
 // (the peer or channel dropped: fresh ICE servers and POST .../resume with backoff, in the same
@@ -80,6 +84,8 @@ export class VigilClient {
     this.media = media;
     this.state = "idle";
     this.session = joinToken && sessionId ? { id: sessionId, token: joinToken, candidate: candidateId } : null;
+    // the exam policy's steps for the candidate ({system_check, calibration}), from the server's answers
+    this.candidateSteps = null;
     this.pc = null;
     this.channel = null;
     this.faces = null;
@@ -122,6 +128,7 @@ export class VigilClient {
       if (given) {
         saveSession(given, this.options.storage);
         const info = await this.api.get(`/api/sessions/${given.id}`, given.token);
+        this.candidateSteps = info.candidate || null;
         await this.connect(info.ice_servers || [], "offer");
         return;
       }
@@ -130,6 +137,7 @@ export class VigilClient {
       const created = await this.api.post("/api/sessions",
         joinCode ? { candidate_id: candidate, join_code: joinCode } : { candidate_id: candidate });
       this.session = { id: created.session_id, token: created.token, candidate };
+      this.candidateSteps = created.candidate || null;
       saveSession(this.session, this.options.storage);
       await this.connect(created.ice_servers || [], "offer");
     } catch (err) {
@@ -232,6 +240,7 @@ export class VigilClient {
         try {
           const info = await this.api.get(`/api/sessions/${this.session.id}`, this.session.token);
           if (info.status === "ended") { this.end("status.ended"); break; }
+          this.candidateSteps = info.candidate || this.candidateSteps;
           await this.connect(info.ice_servers || [], "resume");
           if (await this.channelOpens(CHANNEL_OPEN_TIMEOUT_MS)) break;
           this.closePeer();

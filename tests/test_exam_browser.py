@@ -4,7 +4,9 @@ Given the labelled face clip as the camera and a CMU Arctic sentence as the micr
 consents sees the page go live and report one face, the server holds a live session, and "Finish exam"
 ends it; closing the tab instead leaves the session `disconnected`, resumable, not `ended`. The system
 check says "Face found" from the same clip without making the session live, and the client reports a
-copy, a lost focus and a second screen.
+copy, a lost focus and a second screen. The exam policy's candidate steps decide the rest: a required
+check offers no Skip and starts once the face is found, an optional one can be skipped, a required
+calibration stays open until an attempt; a browser in French gets the page in French.
 
 ICE note: this relies on the machine having a non-loopback network interface (Chromium and aioice both
 skip 127.0.0.1 host candidates); see tests/browser.py and shared/BROWSER.md.
@@ -226,3 +228,94 @@ async def test_the_client_reports_copy_lost_focus_and_a_second_screen(vigil_serv
 
 async def _has(value: Awaitable[list[str]], expected: set[str]) -> bool:
     return expected <= set(await value)
+
+
+# -- the exam policy's candidate steps (pipeline/risk/policy.py CandidatePolicy) ------------------------
+REQUIRED_CHECK_SCREENSHOT = Path("/tmp/exam_check_required.png")
+OPTIONAL_CHECK_SCREENSHOT = Path("/tmp/exam_check_optional.png")
+REQUIRED_CALIBRATION_SCREENSHOT = Path("/tmp/exam_calibration_required.png")
+
+
+async def server_with_steps(factory, tmp_path: Path, **steps: str) -> RunningServer:  # type: ignore[no-untyped-def]
+    """A server whose policy file (the demo exam's policy) sets the candidate steps given."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[candidate]\n" + "".join(f'{k} = "{v}"\n' for k, v in steps.items()))
+    return await factory(policy_path=policy)
+
+
+async def test_a_required_system_check_has_no_skip_and_starts_once_the_face_is_found(vigil_server, fake_media) -> None:
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.goto(vigil_server.url + "/")
+        async with page.expect_response(lambda r: r.url.endswith("/api/sessions"), timeout=WAIT_MS) as info:
+            await page.click("#agree")
+        assert (await (await info.value).json())["candidate"] == {"system_check": "required", "calibration": "optional"}
+        await page.wait_for_selector("#begin:not([disabled])", timeout=WAIT_MS)
+        # "Start the exam" came with the face found, and no way around the check is offered
+        assert await page.get_attribute("#check-face", "data-code") == "ok"
+        assert not await page.is_visible("#skip-check")
+        await page.screenshot(path=str(REQUIRED_CHECK_SCREENSHOT), full_page=True)
+
+
+async def test_an_optional_system_check_can_be_skipped(vigil_server_factory, fake_media, tmp_path: Path) -> None:
+    server = await server_with_steps(vigil_server_factory, tmp_path, system_check="optional")
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.goto(server.url + "/")
+        await page.click("#agree")
+        await page.wait_for_selector("#skip-check", state="visible", timeout=WAIT_MS)
+        assert await page.text_content("#skip-check") == "Skip the check"
+        await page.screenshot(path=str(OPTIONAL_CHECK_SCREENSHOT), full_page=True)
+        await page.click("#skip-check")
+        await page.wait_for_function(LIVE_WITH_ONE_FACE, timeout=WAIT_MS)
+        # a reloaded page reads the steps from GET /api/sessions/{id}: the client keeps them
+        assert await page.evaluate("window.vigilClient.candidateSteps") == {"system_check": "optional",
+                                                                             "calibration": "optional"}
+
+
+async def test_a_required_calibration_stays_open_until_an_attempt(vigil_server_factory, fake_media,
+                                                                   tmp_path: Path) -> None:
+    server = await server_with_steps(vigil_server_factory, tmp_path, calibration="required")
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.add_init_script(
+            "window.readyAt = null; document.addEventListener('vigil-ready', () => { window.readyAt = Date.now(); })")
+        await page.goto(server.url + "/")
+        await page.click("#agree")
+        await page.wait_for_selector("#begin:not([disabled])", timeout=WAIT_MS)
+        await page.click("#begin")
+        # the first `live` opens the overlay by itself, with no way out before an attempt
+        await page.wait_for_selector('body[data-vigil-state="calibrating"]', state="attached", timeout=WAIT_MS)
+        await page.wait_for_selector("#calibration", state="visible", timeout=WAIT_MS)
+        assert not await page.is_visible("#cal-close")
+        await page.keyboard.press("Escape")
+        assert await page.is_visible("#calibration")
+        assert await page.evaluate("window.readyAt") is None
+        await page.screenshot(path=str(REQUIRED_CALIBRATION_SCREENSHOT), full_page=True)
+        await page.click("#cal-start")
+        await page.wait_for_selector("#cal-redo", state="visible", timeout=40_000)
+        # an attempt (whatever its result): the exam may begin, and the overlay closes again
+        await page.wait_for_function("window.readyAt !== null", timeout=WAIT_MS)
+        await page.click("#cal-close")
+        assert await page.get_attribute("body", "data-vigil-state") == "live"
+
+
+async def test_a_browser_in_french_gets_the_page_in_french(vigil_server, fake_media) -> None:
+    """No ?lang= and no <html lang> on the exam page: the browser's languages decide."""
+    camera, mic = fake_media
+    async with launch_chromium(camera, mic) as context:
+        page = await context.new_page()
+        await page.add_init_script(
+            "Object.defineProperty(Navigator.prototype, 'languages', { get: () => ['fr-FR', 'en'] });"
+            "Object.defineProperty(Navigator.prototype, 'language', { get: () => 'fr-FR' });")
+        await page.goto(vigil_server.url + "/")
+        await page.wait_for_function("() => document.getElementById('agree')?.textContent.includes('accepte')",
+                                     timeout=WAIT_MS)
+        assert await page.get_attribute("html", "lang") == "fr"
+        # ?lang= still wins over the browser
+        await page.goto(vigil_server.url + "/?lang=en")
+        await page.wait_for_function("() => document.getElementById('agree')?.textContent.includes('I agree')",
+                                     timeout=WAIT_MS)

@@ -170,21 +170,36 @@ async def test_favicon_is_served(vigil_server) -> None:
         assert (await resp.text()).startswith("<svg")
 
 
-async def test_the_embedded_example_reaches_live(vigil_server, fake_media) -> None:  # noqa: F811
+async def test_the_embedded_example_goes_through_the_check_to_live_and_finishes_with_confirmation(
+        vigil_server, fake_media) -> None:  # noqa: F811
+    """The demo exam embeds <vigil-proctor>: consent, the system check, live; its questions open on
+    `vigil-ready`, and its own submit button finishes the session after the same confirmation."""
     camera, mic = fake_media
     async with launch_chromium(camera, mic) as context:
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(vigil_server.url + "/static/embed-example.html")
-        await page.click("#start")
-        await page.wait_for_selector('body[data-vigil-state="live"]', state="attached", timeout=WAIT_MS)
-        await page.wait_for_function(
-            "() => document.getElementById('vigil-status').textContent.includes('Face found')", timeout=WAIT_MS)
+        assert await page.is_disabled("#questions input[name=q1]")
+        await page.click("#agree")
+        await page.wait_for_selector("#begin:not([disabled])", timeout=WAIT_MS)
+        assert await page.get_attribute("body", "data-vigil-state") == "checking"
+        await page.screenshot(path="/tmp/embed_check.png", full_page=True)
+        await page.click("#begin")
+        await page.wait_for_function(LIVE_WITH_ONE_FACE, timeout=WAIT_MS)
+        await page.wait_for_selector("#questions:not([disabled])", timeout=WAIT_MS)
         sid = await page.evaluate("JSON.parse(sessionStorage.getItem('vigil.session')).id")
         await until(lambda: _is(store_status(vigil_server, sid), "live"), WAIT_MS / 1000, "Redis status live")
+        await page.fill("#questions input[name=q1]", "42")
+        await page.screenshot(path="/tmp/embed_live.png", full_page=True)
+        await page.click("#submit")  # asks first
+        assert await page.is_visible("#finish-confirm")
+        await page.click("#finish-no")
+        assert await store_status(vigil_server, sid) == "live"
         await page.click("#submit")
+        await page.click("#finish-yes")
         await until(lambda: _is(store_status(vigil_server, sid), "ended"), WAIT_MS / 1000, "Redis status ended")
+        await page.wait_for_selector("#questions[disabled]", state="attached", timeout=WAIT_MS)
         assert await page.evaluate("sessionStorage.getItem('vigil.session')") is None
         assert not errors, errors
 
@@ -194,7 +209,7 @@ async def test_the_page_speaks_french_when_asked(vigil_server, fake_media) -> No
     async with launch_chromium(camera, mic) as context:
         page = await context.new_page()
         await page.goto(vigil_server.url + "/?lang=fr")
-        await page.wait_for_function("() => document.getElementById('agree').textContent.includes('accepte')",
+        await page.wait_for_function("() => document.getElementById('agree')?.textContent.includes('accepte')",
                                      timeout=WAIT_MS)
         assert await page.text_content("#finish") == "Terminer l'examen"
         # the consent text, the labels, the placeholder and the calibration overlay too

@@ -19,6 +19,7 @@ from pipeline.risk import (
     policy_to_dict,
     policy_to_toml,
 )
+from pipeline.risk.policy import CALIBRATION_MODES, SYSTEM_CHECK_MODES
 
 EXAMPLE = Path(__file__).parents[1] / "pipeline" / "risk" / "policy.example.toml"
 
@@ -73,6 +74,10 @@ def test_json_file_loads(tmp_path: Path) -> None:
         ({"conditions": {"phone": 3}}, "conditions.phone", "table"),
         ({"blocked_image_qualities": ["ok"]}, "blocked_image_qualities", "not an image quality problem"),
         ({"max_head_yaw_degrees": float("nan")}, "max_head_yaw_degrees", "finite"),
+        ({"candidate": {"system_check": "off"}}, "candidate.system_check", "must be one of"),
+        ({"candidate": {"calibration": "sometimes"}}, "candidate.calibration", "must be one of"),
+        ({"candidate": {"calibrate": "off"}}, "candidate.calibrate", "unknown key"),
+        ({"candidate": "optional"}, "candidate", "table"),
     ],
 )
 def test_bad_policies_name_the_key_and_the_reason(data: dict[str, Any], key: str, why: str) -> None:
@@ -119,6 +124,8 @@ def policy_dicts(draw: st.DrawFn) -> dict[str, Any]:
         "phone_labels": draw(st.lists(st.text(min_size=1, max_size=12), max_size=3)),
         "person_label": draw(st.text(max_size=10)),
         "speaking_forbidden": draw(st.booleans()),
+        "candidate": {"system_check": draw(st.sampled_from(SYSTEM_CHECK_MODES)),
+                      "calibration": draw(st.sampled_from(CALIBRATION_MODES))},
         "verdict": {
             "review_peak_risk": review,
             "cheating_peak_risk": draw(st.floats(min_value=review, max_value=100)),

@@ -24,7 +24,25 @@ from pipeline.risk.condition_policy import ConditionPolicy, PolicyError, check_n
 from pipeline.risk.events import EVENT_SPECS
 from pipeline.risk.messages import EVENT_TYPES, IMAGE_QUALITIES, EventType
 
-__all__ = ["DEFAULT_CONDITIONS", "ConditionPolicy", "Policy", "PolicyError", "VerdictPolicy", "validate"]
+__all__ = ["CALIBRATION_MODES", "DEFAULT_CONDITIONS", "SYSTEM_CHECK_MODES", "CandidatePolicy", "ConditionPolicy",
+           "Policy", "PolicyError", "VerdictPolicy", "validate"]
+
+#: `candidate.system_check`: "optional" lets the candidate skip the check.
+SYSTEM_CHECK_MODES = ("required", "optional")
+#: `candidate.calibration`: "required" keeps the exam behind one calibration attempt, "optional" offers
+#: it (the candidate may skip it), "off" does not offer it.
+CALIBRATION_MODES = ("required", "optional", "off")
+
+
+@dataclass(frozen=True)
+class CandidatePolicy:
+    """The steps the candidate's page takes before the exam (static/vigil-proctor.js). Not used by the
+    engine: it travels with the exam's policy so one document says how an exam is proctored."""
+
+    #: the system check (camera, face found, microphone, network); "required": the exam starts only
+    #: once the camera works and the face is found.
+    system_check: str = "required"
+    calibration: str = "optional"
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,7 @@ class Policy:
     #: days an ended session's events, evidence and reports are kept before they expire.
     retention_days: float = 30.0
     verdict: VerdictPolicy = field(default_factory=VerdictPolicy)
+    candidate: CandidatePolicy = field(default_factory=CandidatePolicy)
     #: per event type; a partial mapping is completed from DEFAULT_CONDITIONS.
     conditions: Mapping[EventType, ConditionPolicy] = field(
         default_factory=lambda: DEFAULT_CONDITIONS, hash=False
@@ -149,6 +168,10 @@ def validate(policy: Policy) -> None:
         for quality in getattr(policy, key):
             if quality not in IMAGE_QUALITIES or quality == "ok":
                 raise PolicyError(key, f"{quality!r} is not an image quality problem {IMAGE_QUALITIES[1:]}")
+    for key, value, modes in (("candidate.system_check", policy.candidate.system_check, SYSTEM_CHECK_MODES),
+                              ("candidate.calibration", policy.candidate.calibration, CALIBRATION_MODES)):
+        if value not in modes:
+            raise PolicyError(key, f"must be one of {', '.join(modes)}, got {value!r}")
     v = policy.verdict
     for f in fields(v):
         value = getattr(v, f.name)

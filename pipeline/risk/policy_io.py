@@ -18,9 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.risk.messages import EVENT_TYPES
-from pipeline.risk.policy import DEFAULT_CONDITIONS, ConditionPolicy, Policy, PolicyError, VerdictPolicy
+from pipeline.risk.policy import (
+    DEFAULT_CONDITIONS,
+    CandidatePolicy,
+    ConditionPolicy,
+    Policy,
+    PolicyError,
+    VerdictPolicy,
+)
 
-_TABLES = ("verdict", "conditions")
+_TABLES = ("verdict", "candidate", "conditions")
 
 
 def _expect_table(key: str, value: Any) -> Mapping[str, Any]:
@@ -71,6 +78,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
     data = _expect_table("<root>", data)
     top = {k: v for k, v in data.items() if k not in _TABLES}
     verdict = _overlay(VerdictPolicy(), _expect_table("verdict", data.get("verdict", {})), "verdict.")
+    candidate = _overlay(CandidatePolicy(), _expect_table("candidate", data.get("candidate", {})), "candidate.")
     conditions: dict[str, ConditionPolicy] = {}
     for name, table in _expect_table("conditions", data.get("conditions", {})).items():
         if name not in EVENT_TYPES:
@@ -84,7 +92,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
         if key not in known:
             raise PolicyError(key, f"unknown key (known: {', '.join(sorted(known | set(_TABLES)))})")
         changes[key] = _coerce(key, value, getattr(base, key))
-    return Policy(**changes, verdict=verdict, conditions=conditions)  # type: ignore[arg-type]
+    return Policy(**changes, verdict=verdict, candidate=candidate, conditions=conditions)  # type: ignore[arg-type]
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -101,6 +109,7 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
     """The full policy as a JSON-safe dict (every key, defaults included)."""
     out = _plain(policy)
     out["verdict"] = _plain(policy.verdict)
+    out["candidate"] = _plain(policy.candidate)
     out["conditions"] = {name: _plain(policy.conditions[name]) for name in EVENT_TYPES}
     return out
 
@@ -132,7 +141,8 @@ def policy_to_toml(policy: Policy) -> str:
     """Render the full policy as TOML text that `tomllib` reads back to an equal policy."""
     data = policy_to_dict(policy)
     lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if k not in _TABLES]
-    lines += ["", "[verdict]"] + [f"{k} = {_toml_value(v)}" for k, v in data["verdict"].items()]
+    for table in ("verdict", "candidate"):
+        lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in data[table].items()]
     for name, table in data["conditions"].items():
         lines += ["", f"[conditions.{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ import math
 import time
 import uuid
 from concurrent.futures import Executor
+from dataclasses import asdict
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -109,7 +110,11 @@ class SessionManager:
         await self.store.claim_session(self.worker_id, sid)  # a worker that outlives this one ends it if abandoned
         self.open[sid] = now + self.settings.created_ttl_s
         return {"session_id": sid, "token": self.tokens.issue(sid, now),
-                "ice_servers": ice_servers(self.settings, sid, now)}
+                "ice_servers": ice_servers(self.settings, sid, now), "candidate": await self.candidate_steps(exam_id)}
+
+    async def candidate_steps(self, exam_id: str) -> dict[str, str]:
+        """The exam policy's `candidate` table: what the candidate's page must do before the exam."""
+        return asdict((await policy_for(self.store, exam_id, self.settings)).candidate)
 
     async def _resolve_exam(self, body: CreateSession) -> str:
         if body.join_code is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from server.protocol.base import Outbound
-from server.protocol.http import IceServer, SessionState, WebhookType, WindowPlacement
+from server.protocol.http import CandidateSteps, IceServer, SessionState, WebhookType, WindowPlacement
 from server.protocol.stream import StreamItem
 
 
@@ -73,9 +73,11 @@ class Health(Outbound):
 # -- sessions ----------------------------------------------------------------------------------
 class SessionView(SessionState):
     """`GET /api/sessions/{id}`: the state; `ice_servers` fresh for the candidate's own token (TURN
-    credentials expire; a resume needs them), null for a proctor or admin."""
+    credentials expire; a resume needs them) and `candidate`, the exam policy's steps for the
+    candidate's page (a page reloaded mid-exam reads them here); both null for a proctor or admin."""
 
     ice_servers: list[IceServer] | None  # type: ignore[assignment]  # always present here: null, never absent
+    candidate: CandidateSteps | None
 
 
 class Deleted(Outbound):

@@ -40,12 +40,23 @@ class IceServer(Outbound):
     credential: Absent[str] = None
 
 
+class CandidateSteps(Outbound):
+    """The exam policy's `candidate` table: the steps the candidate's page takes before the exam
+    (`pipeline/risk/policy.example.toml`, docs/pages.md)."""
+
+    #: "optional": the candidate may skip the system check
+    system_check: Literal["required", "optional"]
+    #: "required": the exam waits for one calibration attempt; "off": calibration is not offered
+    calibration: Literal["required", "optional", "off"]
+
+
 class SessionCreated(Outbound):
     """201 answer of `POST /api/sessions`; `token` is the session-scoped bearer for its calls."""
 
     session_id: str
     token: str
     ice_servers: list[IceServer]
+    candidate: CandidateSteps
 
 
 class SessionAnswer(Outbound):

@@ -1,15 +1,20 @@
 // The page's strings: one table per language (en.js is complete; others may be partial). The language
-// is the page's <html lang> unless ?lang= says otherwise; unknown keys come back as the key itself so a
-// missing string is visible, never blank.
+// is ?lang= if given, else the page's <html lang> (a host page in its exam's language), else the first
+// of the browser's languages we have (a page without lang, like exam.html), else English. Unknown keys
+// come back as the key itself so a missing string is visible, never blank.
 import en from "./en.js";
 import fr from "./fr.js";
 
 const TABLES = { en, fr };
 
+const known = (tag) => { const lang = String(tag || "").slice(0, 2).toLowerCase(); return TABLES[lang] ? lang : null; };
+
 export function pageLanguage() {
   const asked = new URLSearchParams(window.location.search).get("lang");
-  const lang = (asked || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
-  return TABLES[lang] ? lang : "en";
+  if (asked) return known(asked) || "en";
+  if (document.documentElement.lang) return known(document.documentElement.lang) || "en";
+  const browser = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+  return browser.map(known).find(Boolean) || "en";
 }
 
 export function translator(lang = pageLanguage()) {

@@ -87,9 +87,12 @@ async def resume(request: web.Request) -> web.Response:
 async def get_session(request: web.Request) -> web.Response:
     access = await session_access(request, "proctor", "admin")
     state = await request.app[SESSIONS].status(access.session_id)
-    # the candidate: fresh ICE servers (TURN credentials expire) for a resume; null for everyone else
-    fresh = ice_servers(request.app[SETTINGS], access.session_id, time.time()) if access.user is None else None
-    return json_response(SessionView.model_validate({**dict(state), "ice_servers": fresh}))
+    # the candidate: fresh ICE servers (TURN credentials expire) for a resume, and the exam's steps for
+    # a reloaded page; null for everyone else
+    candidate = access.user is None
+    fresh = ice_servers(request.app[SETTINGS], access.session_id, time.time()) if candidate else None
+    steps = await request.app[SESSIONS].candidate_steps(state.exam_id) if candidate else None
+    return json_response(SessionView.model_validate({**dict(state), "ice_servers": fresh, "candidate": steps}))
 
 
 @routes.post("/api/sessions/{session_id}/end")
