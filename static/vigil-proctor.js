@@ -9,7 +9,10 @@
 // the calibration overlay on the first `live` and keeps it open until one attempt, "off" hides it.
 //
 // Attributes: `server` (Vigil's origin, "" when same-origin), `candidate-id`, `join-code` (prefill the
-// consent form). Events (bubbling, `detail` as vigil-client.js's callbacks): `vigil-status`,
+// consent form); `session-id` and `session-token`: a session the host's backend already made (an LTI
+// launch, an API key): the element makes none, hides the candidate id and join code fields and runs
+// consent and the system check on that session (still `created`: the check-frame route answers it).
+// Events (bubbling, `detail` as vigil-client.js's callbacks): `vigil-status`,
 // `vigil-warning`, `vigil-proctor-message`, `vigil-ready` (live, and any required calibration
 // attempted: the exam may begin) and `vigil-ended`. The body's data-vigil-* attributes follow the
 // state (docs/pages.md). One element per page: its parts keep the ids the page's tests and CSS use.
@@ -120,6 +123,10 @@ export class VigilProctor extends HTMLElement {
     translatePage(this.t, this);
     this.$("candidate").value = this.getAttribute("candidate-id") || "";
     this.$("joincode").value = this.getAttribute("join-code") || "";
+    const given = this.givenSession();
+    // the host's backend said who the candidate is and which exam: nothing for the candidate to type
+    // (a style, not `hidden`: `.field`'s display would win over it)
+    if (given) for (const id of ["candidate", "joincode"]) this.$(id).closest("label").style.display = "none";
     this.$("agree").addEventListener("click", () => this.runCheck());
     this.$("retry").addEventListener("click", () => this.runCheck());
     this.$("begin").addEventListener("click", () => this.connect(this.check.take()));
@@ -130,13 +137,22 @@ export class VigilProctor extends HTMLElement {
     document.addEventListener("vigil-calibration-attempt", () => this.calibrationAttempted());
     loadCalibration();
     document.body.dataset.vigilState = "consent";
-    // A reload of this tab during the exam: consent was given, the session resumes.
-    if (VigilClient.savedSession()) this.connect(null);
+    // A reload of this tab during the exam: consent was given, the session resumes (when the host
+    // gives a session, only that one: another this tab held is not the candidate's current exam).
+    const saved = VigilClient.savedSession();
+    if (saved && (!given || saved.id === given.id)) this.connect(null);
   }
 
   $(id) { return this.querySelector("#" + id); }
   get server() { return this.getAttribute("server") || ""; }
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true })); }
+
+  // The session the host made ({id, token, candidate}), or null: the element then makes its own.
+  givenSession() {
+    const id = this.getAttribute("session-id");
+    const token = this.getAttribute("session-token");
+    return id && token ? { id, token, candidate: this.getAttribute("candidate-id") || "" } : null;
+  }
 
   // "Finish exam" asks first; a host's own finish button calls this too.
   askFinish() {
@@ -197,8 +213,11 @@ export class VigilProctor extends HTMLElement {
     } catch (err) {
       const code = err instanceof ApiFailure ? err.data.code : null;
       if (JOIN_CODE_PROBLEMS.includes(code)) { this.backToConsent("check." + code); return false; }
-      say(line, this.t("status.start_failed"), "warn");
-      line.dataset.code = "status.start_failed";
+      // a refused given session cannot be fixed here (ended, or never offered in time): say so
+      const failed = this.givenSession() && err instanceof ApiFailure && err.status < 500
+        ? "status.session_gone" : "status.start_failed";
+      say(line, this.t(failed), "warn");
+      line.dataset.code = failed;
       return false;
     }
     this.steps = this.checkSession.steps;
@@ -233,6 +252,11 @@ export class VigilProctor extends HTMLElement {
   }
 
   async makeSession() {
+    const given = this.givenSession();
+    if (given) { // made already: its ICE servers and the exam's steps, as after a reload
+      const info = await createApi(this.server).get(`/api/sessions/${given.id}`, given.token);
+      return { ...given, iceServers: info.ice_servers || [], steps: info.candidate || DEFAULT_STEPS, madeAt: Date.now() };
+    }
     const candidate = this.$("candidate").value.trim() || "candidate-" + Math.random().toString(36).slice(2, 8);
     const joinCode = this.$("joincode").value.trim();
     const made = await createApi(this.server).post("/api/sessions",
@@ -258,7 +282,7 @@ export class VigilProctor extends HTMLElement {
     this.$("consent").hidden = true;
     this.$("check").hidden = true;
     this.$("live").hidden = false;
-    const made = this.freshCheckSession();
+    const made = this.freshCheckSession() || this.givenSession();
     this.checkSession = null; // the client owns it now
     this.client = VigilClient.start({
       server: this.server, candidateId: made ? made.candidate : this.$("candidate").value.trim(),

@@ -1,7 +1,9 @@
 """An LTI launch in headless Chromium: the LMS (simulated in tests/test_lti.py, its authorisation endpoint
 auto-posting the signed id_token as a real one does) starts the OIDC login, the browser follows the
-redirects and form posts with the tool's state cookie, and the Learner's page runs the embedded client on
-the session the launch made, with the face clip as the camera, until it is live.
+redirects and form posts with the tool's state cookie, and the Learner's page runs `<vigil-proctor>` on
+the session the launch made, with the face clip as the camera: consent (no candidate id or join code to
+type), the system check (face found while the session is still `created`), then live, and finish. The
+page never creates a session of its own.
 
 ICE note: as tests/test_exam_browser.py, this relies on a non-loopback network interface.
 """
@@ -20,6 +22,8 @@ from tests.test_lti import CLIENT_ID, INSTRUCTOR, Platform, launch_as, platform,
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WAIT_MS = 30_000
+CONSENT_SCREENSHOT = Path("/tmp/lti_learner_consent.png")
+CHECK_SCREENSHOT = Path("/tmp/lti_learner_check.png")
 SCREENSHOT = Path("/tmp/lti_learner_live.png")
 
 
@@ -40,14 +44,36 @@ async def test_a_learner_launched_from_the_lms_goes_live_in_the_embedded_client(
                                               "target_link_uri": base + "/lti/launch", "client_id": CLIENT_ID})
     async with launch_chromium(camera) as context:
         page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        creates: list[str] = []
+        page.on("request", lambda r: creates.append(r.url) if r.method == "POST" and r.url.endswith("/api/sessions")
+                else None)
         await page.goto(login)  # -> the LMS's /auth -> its form post to /lti/launch
-        await page.wait_for_selector("#start", timeout=WAIT_MS)
+        await page.wait_for_selector("#agree", timeout=WAIT_MS)
         launch = json.loads(await page.text_content("#vigil-launch") or "{}")
-        await page.click("#start")
+        assert await page.get_attribute("body", "data-vigil-state") == "consent"
+        assert not await page.is_visible("#candidate") and not await page.is_visible("#joincode")
+        await page.screenshot(path=str(CONSENT_SCREENSHOT))
+
+        await page.click("#agree")  # consent -> the system check on the launch's session
+        await page.wait_for_selector('#check-face[data-code="ok"]', timeout=WAIT_MS)
+        await page.wait_for_selector("#begin:not([disabled])", timeout=WAIT_MS)
+        assert await page.get_attribute("body", "data-vigil-state") == "checking"
+        session = await tool.store.session(launch["sessionId"])
+        assert session["status"] == "created"  # the check's frames never make it live
+        await page.screenshot(path=str(CHECK_SCREENSHOT))
+
+        await page.click("#begin")
         await page.wait_for_function("document.body.dataset.vigilState === 'live'", timeout=WAIT_MS)
+        assert await page.get_attribute("body", "data-vigil-session") == launch["sessionId"]
         await page.screenshot(path=str(SCREENSHOT))
         session = await tool.store.session(launch["sessionId"])
         assert session["status"] == "live" and session["candidate_id"] == "student-b"
         assert session["identity"].endswith(":student-b")
+
         await page.click("#finish")
+        await page.click("#finish-yes")
         await page.wait_for_function("document.body.dataset.vigilState === 'ended'", timeout=WAIT_MS)
+        assert (await tool.store.session(launch["sessionId"]))["status"] == "ended"
+        assert creates == [] and errors == []

@@ -1,8 +1,9 @@
 """The pages an LTI launch answers with: the candidate's embedded client, the instructor's way in.
 
-The candidate's page hosts `static/vigil-client.js` (docs/embedding.md) on the session the launch made:
-the session id and token go to the page as JSON in a `<script type="application/json">` (with `<`
-escaped, so no value can close the element), never in the URL. The instructor's page carries a
+The candidate's page hosts the `<vigil-proctor>` element (docs/embedding.md: consent, system check,
+live, calibration, finish) on the session the launch made: the session id and token go to the page as
+JSON in a `<script type="application/json">` (with `<` escaped, so no value can close the element),
+never in the URL; `static/lti-launch.js` hands them to the element. The instructor's page carries a
 one-time login link for the proctor pages, opened as a top-level tab: an LMS frames the tool, and the
 account cookie (SameSite=Strict) is only set and sent first-party.
 """
@@ -28,18 +29,11 @@ def _json_for_script(data: dict[str, Any]) -> str:
 def candidate_page(*, title: str, session_id: str, token: str, candidate_id: str, name: str) -> web.Response:
     launch = {"sessionId": session_id, "token": token, "candidateId": candidate_id}
     body = (HEAD.format(title=html.escape(title)) +
-            '<body data-vigil-state="idle"><main class="exam">'
-            f'<h1>{html.escape(title)}</h1>'
-            f'<p>{html.escape(name)}, this activity is proctored: your camera and microphone are analysed '
-            'while you work, and a proctor may review the recording\'s events.</p>'
-            '<p><button id="start" type="button">I agree to be proctored: start</button> '
-            '<button id="calibrate" type="button" hidden>Calibrate gaze</button> '
-            '<button id="finish" type="button" hidden>Finish</button></p>'
-            '<div id="vigil-camera"></div>'
-            '<p id="vigil-status" role="status" aria-live="polite">Proctoring starts when you press start.</p>'
-            '<ul id="vigil-warnings" aria-live="polite"></ul></main>'
+            '<body data-vigil-state="consent"><main class="exam">'
+            f'<header><h1>{html.escape(title)}</h1>'
+            f'<p class="sub">{html.escape(name)}, this activity is proctored by Vigil.</p></header>'
+            '<vigil-proctor id="proctor"></vigil-proctor></main>'
             f'<script type="application/json" id="vigil-launch">{_json_for_script(launch)}</script>'
-            '<script src="/static/calibration.js"></script>'
             '<script type="module" src="/static/lti-launch.js"></script></body></html>')
     return web.Response(text=body, content_type="text/html", headers=NO_STORE)
 
