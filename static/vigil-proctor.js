@@ -255,6 +255,8 @@ export class VigilProctor extends HTMLElement {
     const given = this.givenSession();
     if (given) { // made already: its ICE servers and the exam's steps, as after a reload
       const info = await createApi(this.server).get(`/api/sessions/${given.id}`, given.token);
+      // ended (finished, or never offered within the server's VIGIL_CREATED_TTL): as good as gone
+      if (info.status === "ended") throw new ApiFailure(410, "the session has ended");
       return { ...given, iceServers: info.ice_servers || [], steps: info.candidate || DEFAULT_STEPS, madeAt: Date.now() };
     }
     const candidate = this.$("candidate").value.trim() || "candidate-" + Math.random().toString(36).slice(2, 8);

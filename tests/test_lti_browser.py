@@ -3,7 +3,8 @@ auto-posting the signed id_token as a real one does) starts the OIDC login, the 
 redirects and form posts with the tool's state cookie, and the Learner's page runs `<vigil-proctor>` on
 the session the launch made, with the face clip as the camera: consent (no candidate id or join code to
 type), the system check (face found while the session is still `created`), then live, and finish. The
-page never creates a session of its own.
+page never creates a session of its own. A launch whose session ended before the consent (or outlived
+`VIGIL_CREATED_TTL`) is told so in the check, with no way to start.
 
 ICE note: as tests/test_exam_browser.py, this relies on a non-loopback network interface.
 """
@@ -13,6 +14,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 
 from tests.browser import chromium_missing_reason, launch_chromium, make_y4m
@@ -35,13 +37,17 @@ def camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_y4m(FACE_CLIP, tmp_path_factory.mktemp("fake-media") / "camera.y4m", seconds=6.0)
 
 
+async def learner_login(base: str, lms: Platform, learner: str) -> str:
+    """The activity given a proctor (an Instructor's launch), and the LMS's login URL for `learner`."""
+    status, _ = await launch_as(base, lms, roles=INSTRUCTOR, sub="teacher-b")
+    assert status == 200
+    return base + "/lti/login?" + urlencode({"iss": lms.issuer, "login_hint": f"learner:{learner}",
+                                             "target_link_uri": base + "/lti/launch", "client_id": CLIENT_ID})
+
+
 async def test_a_learner_launched_from_the_lms_goes_live_in_the_embedded_client(
         tool, platform: Platform, camera: Path) -> None:  # noqa: F811  (the fixtures)
-    base = tool.url
-    status, _ = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-b")  # the activity has a proctor
-    assert status == 200
-    login = base + "/lti/login?" + urlencode({"iss": platform.issuer, "login_hint": "learner:student-b",
-                                              "target_link_uri": base + "/lti/launch", "client_id": CLIENT_ID})
+    login = await learner_login(tool.url, platform, "student-b")
     async with launch_chromium(camera) as context:
         page = await context.new_page()
         errors: list[str] = []
@@ -77,3 +83,20 @@ async def test_a_learner_launched_from_the_lms_goes_live_in_the_embedded_client(
         await page.wait_for_function("document.body.dataset.vigilState === 'ended'", timeout=WAIT_MS)
         assert (await tool.store.session(launch["sessionId"]))["status"] == "ended"
         assert creates == [] and errors == []
+
+
+async def test_a_launch_whose_session_has_ended_says_so_in_the_check(
+        tool, platform: Platform, camera: Path) -> None:  # noqa: F811  (the fixtures)
+    login = await learner_login(tool.url, platform, "student-c")
+    async with launch_chromium(camera) as context:
+        page = await context.new_page()
+        await page.goto(login)
+        await page.wait_for_selector("#agree", timeout=WAIT_MS)
+        launch = json.loads(await page.text_content("#vigil-launch") or "{}")
+        async with aiohttp.ClientSession() as http:  # ended before the student consents (or the TTL passed)
+            async with http.post(f"{tool.url}/api/sessions/{launch['sessionId']}/end", json={},
+                                 headers={"Authorization": f"Bearer {launch['token']}"}) as resp:
+                assert resp.status == 200
+        await page.click("#agree")
+        await page.wait_for_selector('#check-network[data-code="status.session_gone"]', timeout=WAIT_MS)
+        assert await page.is_disabled("#begin") and await page.is_visible("#retry")
