@@ -48,6 +48,35 @@ def port_number(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("VIGIL_PORT ")) from None
 
 
+def worker_count(text: str) -> int:
+    """argparse type of `--workers`: a whole number, at least 1."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return count
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> CliError:
+    return CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (--host/--port, VIGIL_HOST/VIGIL_PORT)")
+
+
+def check_listen_address(host: str, port: int) -> None:
+    """Bind `host:port` and let it go, before Valkey and the models: a taken port or an address this
+    machine does not have is told in a second, not after the models load. (A race with another
+    process taking the port afterwards is still caught when the site starts.)"""
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                  flags=socket.AI_PASSIVE):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+                probe.bind(address)
+    except OSError as exc:
+        raise cannot_listen(host, port, exc) from None
+
+
 def settings_help() -> str:
     """The environment variables, for `vigil serve --help` (from the declarations in `server.core.config`)."""
     lines = ["environment variables (over a .env file in the working directory; command-line options "
@@ -134,7 +163,12 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=shared_port or None)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await store.close()
+        raise cannot_listen(settings.host, settings.port, exc) from None
     internal = web.TCPSite(runner, settings.worker_host if shared_port else "127.0.0.1", 0)
     await internal.start()
     port = internal._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
@@ -163,6 +197,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.with_overrides(**overrides)
     check_secrets(settings)
+    if not args.worker:  # one of several workers shares the port with SO_REUSEPORT: the others may hold it
+        check_listen_address(settings.host, settings.port)
     configure_logging(settings.log_level)
     try:
         with redis_for(settings.redis_url, settings.data_dir) as redis_url:
@@ -183,8 +219,11 @@ def check_secrets(settings: Settings) -> None:
 
     try:
         signing_secret(settings)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:  # dev keeps its generated secret in the data dir
+        raise CliError(f"cannot keep the JWT secret in {settings.data_dir} (VIGIL_DATA_DIR): "
+                       f"{exc.strerror or exc}") from None
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -218,18 +257,37 @@ def add_doctor_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     doctor.set_defaults(func=cmd_doctor)
 
 
-def cmd_user_add(args: argparse.Namespace) -> int:
-    """`vigil user add`: an account of any role, written straight to Redis (embedded Valkey when unset)."""
+def new_password(args: argparse.Namespace) -> str:
+    """The new account's password: `--password`, `--password-stdin` (the first line of stdin),
+    VIGIL_USER_PASSWORD, else typed twice at a terminal. Piped stdin never reaches the prompt (getpass
+    would read the pipe, then die on its end): it is a `CliError` that names `--password-stdin`."""
     import getpass
 
-    from server.accounts.users import Accounts
-
+    if args.password_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise CliError("--password-stdin: stdin gave no password (one line expected)")
+        return line
     password = args.password or os.environ.get("VIGIL_USER_PASSWORD")
-    if not password:
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise CliError("no password: stdin is not a terminal to prompt on; pipe it with --password-stdin "
+                       "or set VIGIL_USER_PASSWORD")
+    try:
         password = getpass.getpass(f"password for {args.email}: ")
         if getpass.getpass("again: ") != password:
-            print("vigil: passwords differ", file=sys.stderr)
-            return 2
+            raise CliError("passwords differ")
+    except (EOFError, KeyboardInterrupt):
+        raise CliError("no password given") from None
+    return password
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """`vigil user add`: an account of any role, written straight to Redis (embedded Valkey when unset)."""
+    from server.accounts.users import Accounts
+
+    password = new_password(args)
 
     async def add(store: Store, _settings: Settings) -> str:
         user = await Accounts(store.accounts, secret="").create_user(args.email, password, args.role)
@@ -263,7 +321,7 @@ def _with_store(run: Callable[[Store, Settings], Awaitable[str]]) -> int:
     except ApiError as exc:
         print(f"vigil: {exc.error}", file=sys.stderr)
         return 1
-    except ValueError as exc:  # e.g. production without VIGIL_JWT_SECRET
+    except (ValueError, OSError) as exc:  # e.g. production without VIGIL_JWT_SECRET, a data dir not writable
         print(f"vigil: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -342,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default=None, help="listen address (default VIGIL_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=port_number, default=None, help="listen port (default VIGIL_PORT or 8080)")
-    serve.add_argument("--workers", type=int, default=1, help="media worker processes sharing the port (default 1)")
+    serve.add_argument("--workers", type=worker_count, default=1, help="media worker processes sharing the port (default 1)")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of several, started by --workers
     serve.set_defaults(func=cmd_serve)
     add_doctor_parser(sub)
@@ -354,7 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--email", required=True)
     user_add.add_argument("--role", required=True, choices=("admin", "proctor", "candidate"))
     user_add.add_argument("--password", default=None,
-                          help="visible to other local users in the process list; prefer VIGIL_USER_PASSWORD or the prompt")
+                          help="visible to other local users in the process list; prefer VIGIL_USER_PASSWORD, "
+                               "--password-stdin or the prompt")
+    user_add.add_argument("--password-stdin", action="store_true",
+                          help="read the password from the first line of stdin (for scripts: "
+                               "`printf '%%s\\n' \"$PW\" | vigil user add ...`)")
     user_add.set_defaults(func=cmd_user_add)
     add_integration_parsers(sub)
     from server.tools.evaluate import add_parser as add_eval_parser
@@ -364,11 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from server.store.embedded import EmbeddedValkeyError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
+    except (CliError, EmbeddedValkeyError) as exc:  # the embedded Valkey's data dir or lock: said in one line
         print(f"vigil: {exc}", file=sys.stderr)
         return 2
 

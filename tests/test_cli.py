@@ -6,6 +6,7 @@ environment, `--version` answers, and `vigil doctor` prints a pass/fail table of
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from importlib.metadata import version
@@ -22,12 +23,20 @@ TURN_SECRET = "vigil-doctor-test-secret-0123456789"
 
 
 def vigil(*args: str, env: dict[str, str], data_dir: Path, timeout: float = 120,
-          cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    """`vigil ARGS` from this tree, in an environment holding only `env` of Vigil's settings."""
+          cwd: Path = REPO, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`vigil ARGS` from this tree, in an environment holding only `env` of Vigil's settings, with
+    `stdin` piped in (never a terminal, as in a script or CI)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_") and k != "REDIS_URL"}
     full = {**base, "VIGIL_DATA_DIR": str(data_dir), "COLUMNS": "200", "PYTHONPATH": str(REPO), **env}
     return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=cwd, env=full, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, input=stdin)
+
+
+def assert_one_clear_line(run: subprocess.CompletedProcess[str], message: str) -> None:
+    assert run.returncode == 2, (run.returncode, run.stderr)
+    assert message in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith(
+        ("vigil: ", "vigil serve: ", "vigil eval: ", "vigil loadtest: ")), run.stderr
 
 
 @pytest.mark.parametrize(("env", "args", "message"), [
@@ -47,9 +56,49 @@ def vigil(*args: str, env: dict[str, str], data_dir: Path, timeout: float = 120,
 def test_a_bad_setting_is_one_clear_line_and_exit_2(env: dict[str, str], args: tuple[str, ...], message: str,
                                                    tmp_path: Path) -> None:
     run = vigil(*args, env={**env, "VIGIL_USER_PASSWORD": "long enough password"}, data_dir=tmp_path, timeout=30)
-    assert run.returncode == 2, (run.returncode, run.stderr)
-    assert message in run.stderr and "Traceback" not in run.stderr, run.stderr
-    assert run.stderr.strip().splitlines()[-1].startswith(("vigil: ", "vigil serve: ")), run.stderr
+    assert_one_clear_line(run, message)
+
+
+USER_ADD = ("user", "add", "--email", "a@b.org", "--role", "proctor")
+
+
+@pytest.mark.parametrize(("args", "stdin", "message"), [
+    (USER_ADD, "", "no password: stdin is not a terminal to prompt on; pipe it with --password-stdin"),
+    (USER_ADD, "piped password\n", "no password: stdin is not a terminal to prompt on"),
+    ((*USER_ADD, "--password-stdin"), "", "--password-stdin: stdin gave no password"),
+    (("serve", "--workers", "0"), "", "argument --workers: must be a whole number of at least 1, not '0'"),
+    (("eval", "--gaze", "{tmp}"), "", "Is a directory"),
+    (("eval", "--gaze", "{tmp}/gaze.csv", "--fps", "0"), "", "argument --fps: expected a number above 0, got '0'"),
+    (("loadtest", "--url", "http://127.0.0.1:9", "--clients", "1", "--duration", "1", "--video", "/etc/hostname"),
+     "", "/etc/hostname is not a media file PyAV can open"),
+    (("loadtest", "--url", "localhost:8080", "--clients", "1", "--duration", "1", "--video", "/etc/hostname"),
+     "", "--url must be the server's http(s) base URL, e.g. http://127.0.0.1:8080, not 'localhost:8080'"),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(args: tuple[str, ...], stdin: str, message: str,
+                                                 tmp_path: Path) -> None:
+    run = vigil(*(a.replace("{tmp}", str(tmp_path)) for a in args), env={}, data_dir=tmp_path, stdin=stdin,
+                timeout=120)
+    assert_one_clear_line(run, message)
+
+
+def test_user_add_reads_a_piped_password_with_password_stdin(valkey_url: str, tmp_path: Path) -> None:
+    email = f"piped-{os.getpid()}-{free_port()}@example.org"
+    run = vigil(*USER_ADD[:2], "--email", email, "--role", "proctor", "--password-stdin", env={"REDIS_URL": valkey_url},
+                data_dir=tmp_path, stdin="a piped long password\n", timeout=60)
+    assert run.returncode == 0 and f"created proctor {email}" in run.stdout, run.stderr
+
+
+def test_serve_on_a_taken_port_or_an_unusable_data_dir_says_so_before_loading(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        run = vigil("serve", "--port", str(port), env={}, data_dir=tmp_path, timeout=30)
+    assert_one_clear_line(run, f"cannot listen on 127.0.0.1:{port}: Address already in use")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    run = vigil("apikey", "list", env={}, data_dir=a_file / "data", timeout=30)
+    assert_one_clear_line(run, f"cannot use {a_file / 'data' / 'valkey'} (VIGIL_DATA_DIR): Not a directory")
+    run = vigil("serve", env={}, data_dir=a_file / "data", timeout=30)
+    assert_one_clear_line(run, f"cannot keep the JWT secret in {a_file / 'data'} (VIGIL_DATA_DIR): Not a directory")
 
 
 def test_a_bad_dotenv_line_is_named(tmp_path: Path) -> None:

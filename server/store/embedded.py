@@ -67,8 +67,11 @@ class EmbeddedValkey:
     # -- ownership -----------------------------------------------------------------------------
     def try_own(self) -> bool:
         """Take the directory's lock; False when another process owns its Valkey."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(self.data_dir / "owner.lock", "a+")  # noqa: SIM115 - held for the owner's lifetime
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            handle = open(self.data_dir / "owner.lock", "a+")  # noqa: SIM115 - held for the owner's lifetime
+        except OSError as exc:  # a data dir under a file, read-only, not ours: the operator's to fix
+            raise EmbeddedValkeyError(f"cannot use {self.data_dir} (VIGIL_DATA_DIR): {exc.strerror or exc}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

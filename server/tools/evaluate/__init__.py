@@ -42,6 +42,16 @@ def _confirm(text: str) -> tuple[int, int]:
     return pair
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `eval` on the CLI's subparsers."""
     parser = subparsers.add_parser("eval", help="measure the pipeline and risk engine on labelled media",
@@ -50,8 +60,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--spans", type=Path, action="append", default=[], help="spans CSV of the video before it")
     parser.add_argument("--boxes", type=Path, action="append", default=[], help="object boxes CSV (images)")
     parser.add_argument("--gaze", type=Path, action="append", default=[], help="gaze-target CSV (images)")
-    parser.add_argument("--fps", type=float, default=5.0, help="analysed frames per second (default 5)")
-    parser.add_argument("--hold", type=float, default=5.0,
+    parser.add_argument("--fps", type=_positive, default=5.0, help="analysed frames per second (default 5)")
+    parser.add_argument("--hold", type=_positive, default=5.0,
                         help="seconds each object image is held in front of a session for events (default 5)")
     parser.add_argument("--detector", default=None, help="object detector backend (default: the stage's)")
     parser.add_argument("--threshold", type=_threshold, action="append", default=[], metavar="LABEL=VALUE",
@@ -86,12 +96,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     try:
         doc = run_eval(options, progress=lambda msg: None if args.quiet else console.print(f"[dim]{msg}[/dim]"))
-    except (FormatError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (FormatError, OSError, ValueError, RuntimeError) as exc:  # OSError: a directory, no permission...
         print(f"vigil eval: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
         print_report(doc, Console())
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"vigil eval: cannot write --json: {exc}", file=sys.stderr)
+            return 2
     return 0

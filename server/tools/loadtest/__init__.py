@@ -63,7 +63,11 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     report = asyncio.run(run())
     print_summary(report, Console() if sys.stdout.isatty() else Console(width=150))
     if args.json_out is not None:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=1))
+        try:
+            args.json_out.parent.mkdir(parents=True, exist_ok=True)
+            args.json_out.write_text(json.dumps(report, indent=1))
+        except OSError as exc:
+            print(f"vigil loadtest: cannot write --json: {exc}", file=sys.stderr)
+            return 2
         console.print(f"wrote {args.json_out}")
     return 0 if not report["failures"] else 1

@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 TransportChoice = Literal["webrtc", "ws", "both"]
 GeneratorChoice = Literal["replay", "encode"]
@@ -97,13 +98,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no live display, only the summary")
 
 
+def _require_stream(path: Path, kind: Literal["video", "audio"]) -> None:
+    """`path` opens with PyAV and has a `kind` stream: told here, not as a crash in every generator process."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            found = container.streams.video if kind == "video" else container.streams.audio
+    except (av.FFmpegError, OSError) as exc:
+        raise ValueError(f"{path} is not a media file PyAV can open: {exc}") from None
+    if not found:
+        raise ValueError(f"{path} has no {kind} stream")
+
+
 def from_args(args: argparse.Namespace) -> LoadTestOptions:
     if args.clients < 1 or args.duration <= 0 or args.ramp < 0 or args.fps <= 0 or args.video_kbps <= 0:
         raise ValueError("--clients >= 1, --duration > 0, --ramp >= 0, --fps > 0 and --video-kbps > 0 are required")
+    url = urlsplit(args.url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(f"--url must be the server's http(s) base URL, e.g. http://127.0.0.1:8080, not {args.url!r}")
     if not Path(args.video).is_file():
         raise ValueError(f"no such video: {args.video}")
-    if args.audio is not None and not Path(args.audio).is_file():
-        raise ValueError(f"no such audio: {args.audio}")
+    _require_stream(Path(args.video), "video")
+    if args.audio is not None:
+        if not Path(args.audio).is_file():
+            raise ValueError(f"no such audio: {args.audio}")
+        _require_stream(Path(args.audio), "audio")
     return LoadTestOptions(url=args.url.rstrip("/"), clients=args.clients, duration_s=args.duration,
                            video=Path(args.video), audio=args.audio, ramp_s=args.ramp,
                            transport=args.transport, generator=args.generator, processes=args.processes,
