@@ -42,7 +42,7 @@ DECODE_SHEDS = Counter("vigil_decode_sheds", "times a video decode backlog was d
 DC_DROPPED = Counter("vigil_datachannel_dropped", "analysis messages not sent to a slow client", registry=REGISTRY)
 DC_BAD = Counter("vigil_datachannel_bad_messages", "malformed or unknown client messages", registry=REGISTRY)
 REDIS_ERRORS = Counter("vigil_redis_errors", "failed Redis operations: event writes (retried), periodic jobs' store "
-                       "calls, refused requests, failed readiness pings", registry=REGISTRY)
+                       "calls, refused requests, failed /readyz and /health pings", registry=REGISTRY)
 HTTP_ERRORS = Counter("vigil_http_errors", "HTTP error responses", ["status"], registry=REGISTRY)
 REJECTED = Counter("vigil_rejected", "requests refused by a limit", ["limit"], registry=REGISTRY)
 WORKER_LOAD = Gauge("vigil_worker_load", "live sessions on this worker / its max", registry=REGISTRY)

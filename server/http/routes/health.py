@@ -157,8 +157,9 @@ async def _peer_expositions(request: web.Request) -> list[str]:
     if not urls:
         return []
     headers = {FORWARDED: manager.worker_id}
-    if "Authorization" in request.headers:  # the peer authorises the scrape as this worker did
-        headers["Authorization"] = request.headers["Authorization"]
+    for name in ("Authorization", "Cookie"):  # the peer authorises the scrape as this worker did
+        if name in request.headers:
+            headers[name] = request.headers[name]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PEER_SCRAPE_TIMEOUT_S)) as http:
         answers = await asyncio.gather(*(_fetch(http, url + "/metrics", headers) for url in urls))
     return [text for text in answers if text is not None]
