@@ -148,3 +148,17 @@ async def test_one_session_a_bad_message_and_a_baseline_frame_move_every_declare
                 raise AssertionError(f"these families never moved: {sorted(still)}") from None
         finally:
             await client.close()
+
+
+async def test_a_failed_readiness_ping_is_a_redis_error() -> None:
+    """`/readyz` and `/health` ping Redis through one helper: a ping that fails is counted."""
+    from server.core.metrics import REDIS_ERRORS
+    from server.http.routes.health import _ping
+
+    store = Store(f"redis://127.0.0.1:{free_port()}")  # nothing listens there
+    try:
+        before = REDIS_ERRORS._value.get()
+        assert not await _ping(store)
+        assert REDIS_ERRORS._value.get() - before == 1
+    finally:
+        await store.close()
