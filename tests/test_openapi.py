@@ -93,3 +93,13 @@ async def test_docs_page_is_swagger_ui_served_offline(vigil_server) -> None:
             assert resp.status == 200 and len(await resp.read()) > 100_000
         async with http.get(vigil_server.url + "/static/swagger-init.js") as resp:
             assert resp.status == 200
+
+
+async def test_the_document_is_built_once_per_app(vigil_server) -> None:
+    """An open route: polling it must not rebuild the document (~0.2 s of schema work) each time."""
+    from server.http.openapi import spec_of
+
+    first = await spec_of(vigil_server.app)
+    async with aiohttp.ClientSession() as http, http.get(vigil_server.url + "/api/openapi.json") as resp:
+        assert resp.status == 200 and await resp.json() == first
+    assert await spec_of(vigil_server.app) is first

@@ -6,7 +6,10 @@ which nothing arrives is disconnected), the write of every session's counters an
 status publish for dashboards, the eviction of disconnected sessions from memory, the end of
 abandoned sessions (created and never offered, or disconnected and not resumed, in time), the
 retention sweep, and the heartbeat that also marks the sessions of dead workers disconnected. A run
-that raises is logged and the job goes on at its next period: one failing job never stops another.
+that raises is retried at the job's next period: one failing job never stops another. A job that starts
+failing logs one warning with the error's text, and one line when it recovers; the traceback of every
+failed run goes to DEBUG only (a Redis outage fails every job every second). A store failure is
+counted in `vigil_redis_errors_total`.
 The app (the manager's owner) starts `worker_jobs(manager)` after the manager and closes it before.
 """
 from __future__ import annotations
@@ -17,7 +20,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from server.core.metrics import REDIS_ERRORS
 from server.live.manager import STATE_WRITE_PERIOD_S, SessionManager
+from server.store.errors import StoreUnavailable
 from server.store.retention import SWEEP_PERIOD_S, sweep
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,8 @@ class PeriodicJob:
         self.first_after = period if first_after is None else first_after
         self.runs = 0
         self.failures = 0
+        #: failed runs in a row (0: the last run succeeded)
+        self.failing = 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -51,13 +58,29 @@ class PeriodicJob:
         while not self._stopping:
             try:
                 await self.run()
-            except Exception:  # retried next period
-                self.failures += 1
-                if not self._stopping:
-                    log.warning("periodic job %s failed", self.name, exc_info=True)
+            except Exception as exc:  # retried next period
+                self._failed(exc)
+            else:
+                self._succeeded()
             self.runs += 1
             if not self._stopping:
                 await asyncio.sleep(self.period)
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        self.failing += 1
+        if isinstance(exc, StoreUnavailable):
+            REDIS_ERRORS.inc()
+        if self._stopping:
+            return
+        if self.failing == 1:
+            log.warning("periodic job %s failing: %s", self.name, _one_line(exc))
+        log.debug("periodic job %s failed (%d in a row)", self.name, self.failing, exc_info=exc)
+
+    def _succeeded(self) -> None:
+        if self.failing:
+            log.warning("periodic job %s recovered after %d failed runs", self.name, self.failing)
+        self.failing = 0
 
     async def close(self) -> None:
         """Stop the job (waiting for a run in progress to be cancelled); a second call does nothing."""
@@ -67,6 +90,12 @@ class PeriodicJob:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _one_line(exc: BaseException) -> str:
+    """`Type: first line of the message`, for a log line that stays one line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 class Jobs:

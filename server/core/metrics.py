@@ -1,16 +1,18 @@
 """Prometheus metrics (GET /metrics). One registry per process; names are `vigil_*`.
 
-Under `vigil serve --workers N` each worker process has its own registry and answers the scrapes that
-land on it, so every sample carries a `worker` label (`WorkerLabelled`, added at exposition): a counter
-is one series per worker, never one series jumping between workers' values. Sum over `worker` for
-the whole server.
+Every sample carries a `worker` label (`WorkerLabelled`, added at exposition): a counter is one series
+per worker, never one series jumping between workers' values. Under `vigil serve --workers N` each
+worker keeps its own registry; the worker a scrape lands on fetches its peers' expositions (over their
+internal URLs) and `merged` joins them into one, so one scrape sees every worker. Sum over `worker`
+for the whole server.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 # process_cpu_seconds_total, process_resident_memory_bytes: the load test reads these
@@ -39,10 +41,14 @@ DECODE_SHEDS = Counter("vigil_decode_sheds", "times a video decode backlog was d
                        registry=REGISTRY)
 DC_DROPPED = Counter("vigil_datachannel_dropped", "analysis messages not sent to a slow client", registry=REGISTRY)
 DC_BAD = Counter("vigil_datachannel_bad_messages", "malformed or unknown client messages", registry=REGISTRY)
-REDIS_ERRORS = Counter("vigil_redis_errors", "failed Redis operations (retried where they carry events)", registry=REGISTRY)
+REDIS_ERRORS = Counter("vigil_redis_errors", "failed Redis operations: event writes (retried), periodic jobs' store "
+                       "calls, refused requests, failed /readyz and /health pings", registry=REGISTRY)
 HTTP_ERRORS = Counter("vigil_http_errors", "HTTP error responses", ["status"], registry=REGISTRY)
 REJECTED = Counter("vigil_rejected", "requests refused by a limit", ["limit"], registry=REGISTRY)
 WORKER_LOAD = Gauge("vigil_worker_load", "live sessions on this worker / its max", registry=REGISTRY)
+EXAM_SESSIONS_LIVE = Gauge("vigil_exam_sessions_live", "sessions with a connected peer on this worker, by exam",
+                           ["exam"], registry=REGISTRY)
+EVENTS = Counter("vigil_events", "risk events started, by type", ["type"], registry=REGISTRY)
 HTTP_REQUESTS = Counter("vigil_http_requests", "HTTP requests answered, by route template, method and status",
                         ["route", "method", "status"], registry=REGISTRY)
 HTTP_SECONDS = Histogram(
@@ -63,3 +69,22 @@ class WorkerLabelled:
             labelled = Metric(family.name, family.documentation, family.type, family.unit)
             labelled.samples = [s._replace(labels={**s.labels, "worker": self.worker}) for s in family.samples]
             yield labelled
+
+
+class Merged:
+    """Several workers' expositions as one (`generate_latest` takes it as a registry): each family once,
+    with every worker's samples. The sources are already worker-labelled, so no two samples collide.
+    All are read back from text, this worker's too, so the families match by name (the text format
+    splits a counter's `_created` samples into a family of their own)."""
+
+    def __init__(self, expositions: Iterable[str]) -> None:
+        self.expositions = list(expositions)
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[str, Metric] = {}
+        for text in self.expositions:
+            for family in text_string_to_metric_families(text):
+                mine = merged.setdefault(family.name, family)
+                if mine is not family:
+                    mine.samples.extend(family.samples)
+        yield from merged.values()

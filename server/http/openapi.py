@@ -10,9 +10,11 @@ an alias, said in each description. Swagger UI renders this description at `/api
 """
 from __future__ import annotations
 
+import asyncio
 import importlib
 from dataclasses import dataclass, is_dataclass
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 from aiohttp import web
 from pydantic import TypeAdapter
@@ -90,7 +92,7 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                 response=ANS + "Liveness"),
     ("GET", "/readyz"): RouteDoc("Readiness probe: Redis, models, capacity; 503 with Retry-After when not ready",
                                  "anyone", response=ANS + "Readiness", also=(503,)),
-    ("GET", "/metrics"): RouteDoc("Prometheus metrics of this worker (samples labelled by worker)",
+    ("GET", "/metrics"): RouteDoc("Prometheus metrics of every worker on this machine (samples labelled by worker)",
                                   "anyone in dev; in production VIGIL_METRICS_TOKEN or admin",
                                   content="text/plain"),
     ("POST", "/api/sessions"): RouteDoc("Create a session (join code, join token, an API key's exam_id, or the demo "
@@ -479,8 +481,20 @@ def build_spec(app: web.Application) -> dict[str, Any]:
 
 
 routes = web.RouteTableDef()
+#: each app's document, built once on first request: the route table is frozen once the app serves,
+#: and a build takes ~0.2 s (pydantic schemas), which an open route must not spend per request
+_SPECS: WeakKeyDictionary[web.Application, asyncio.Task[dict[str, Any]]] = WeakKeyDictionary()
 
 
 @routes.get("/api/openapi.json")
 async def openapi_json(request: web.Request) -> web.Response:
-    return json_response(build_spec(request.app))
+    return json_response(await spec_of(request.app))
+
+
+async def spec_of(app: web.Application) -> dict[str, Any]:
+    """The app's OpenAPI document, built once, off the event loop (concurrent first callers share the build)."""
+    task = _SPECS.get(app)
+    if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):  # failed: again
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(build_spec, app))
+        _SPECS[app] = task
+    return await asyncio.shield(task)

@@ -83,6 +83,10 @@ class SessionManager:
     def connected_count(self) -> int:
         return sum(1 for s in self.live.values() if s.status in ("connecting", "live"))
 
+    def connected_exams(self) -> list[str]:
+        """The exam of each session `connected_count` counts (one entry per session)."""
+        return [s.exam_id for s in self.live.values() if s.status in ("connecting", "live")]
+
     def lock(self, sid: str) -> asyncio.Lock:
         return self._locks.setdefault(sid, asyncio.Lock())
 

@@ -19,6 +19,7 @@ from pipeline.risk import RiskEngine
 from pipeline.risk.messages import BrowserSignal, Event, Observation, RiskUpdate
 from pipeline.risk.policy import Policy
 from pipeline.risk.policy_io import load_policy, policy_from_dict
+from server.core import metrics
 from server.core.config import Settings
 from server.core.strict_json import dumps
 from server.live.tasks import TaskSet
@@ -98,6 +99,7 @@ class RiskSession:
             self.attention = update.attention
         for e in update.started:
             self._open[e.id] = e
+            metrics.EVENTS.labels(e.type).inc()
         for e in update.ended:
             self._open.pop(e.id, None)
         changed = [_event_change(e, "started") for e in update.started] + \

@@ -84,3 +84,81 @@ async def test_metrics_in_production_need_the_scrape_token_or_an_admin(vigil_ser
     async with aiohttp.ClientSession() as fresh:  # no cookie: the admin's bearer token alone
         samples = await scrape(fresh, server.url, {"Authorization": f"Bearer {token}"})
     assert value(samples, "process_resident_memory_bytes", worker=server.sessions.worker_id) > 0
+
+
+#: declared families one ordinary session cannot move, and why (each has its own test where it can)
+CANNOT_MOVE_HERE = {
+    "vigil_redis_errors": "needs Redis away: test_redis_outage_http_errors_and_load_are_counted_per_worker",
+    "vigil_analysis_errors": "needs the whole analysis of a frame to raise; real models on a real frame do not",
+    "vigil_stage_errors": "needs a stage to raise on a frame; real models on a real frame do not",
+    "vigil_decode_sheds": "needs a video decode backlog (an overloaded host): tests of server/rtc/decode_guard.py",
+    "vigil_datachannel_dropped": "needs a client that stops reading its data channel (a full send buffer)",
+}
+
+
+def moved(before: dict[tuple, float], after: dict[tuple, float]) -> set[str]:
+    """The sample names whose value changed or which appeared (`_created` timestamps left out)."""
+    return {name for (name, labels), v in after.items()
+            if not name.endswith("_created") and before.get((name, labels)) != v}
+
+
+def family_of(sample: str, families: set[str]) -> str | None:
+    for suffix in ("", "_total", "_count", "_sum", "_bucket"):
+        if sample.endswith(suffix) and sample[:len(sample) - len(suffix)] in families:
+            return sample[:len(sample) - len(suffix)]
+    return None
+
+
+async def test_one_session_a_bad_message_and_a_baseline_frame_move_every_declared_metric(
+        vigil_server_factory) -> None:
+    from server.core.metrics import REGISTRY
+    from tests.test_ws_baseline import frame
+
+    declared = {f.name for f in REGISTRY.collect() if f.name.startswith("vigil_")}
+    assert set(CANNOT_MOVE_HERE) <= declared, "a family named here is no longer declared"
+    server = await vigil_server_factory(max_sessions=1)
+    client = CandidateClient(server.url, FACE_CLIP, candidate_id="every-metric")
+    async with aiohttp.ClientSession() as http:
+        before = await scrape(http, server.url)
+        try:
+            await client.connect()
+            client.send({"type": "no-such-message"})  # a bad data-channel message
+            client.send({"type": "browser", "event": "paste"})  # a risk event starts
+            await client.wait_for(lambda m: m.get("type") == "analysis" and any(
+                e["type"] == "paste" for e in m.get("events", [])), timeout=30)
+            async with http.post(server.url + "/api/sessions", json={"candidate_id": "over-the-limit"}) as resp:
+                assert resp.status == 503  # refused by the session limit (max_sessions=1): an HTTP error too
+            ws_url = server.url.replace("http://", "ws://") + "/ws/face-detection/every-metric"
+            async with http.ws_connect(ws_url) as ws:
+                await ws.send_str(frame(20, 1.0))
+                assert (await ws.receive_json(timeout=15))["type"] == "detection_result"
+                await ws.send_str("not json")
+                assert (await ws.receive_json(timeout=15))["type"] == "error"
+
+            still: set[str] = set()
+
+            async def all_moved() -> bool:
+                after = await scrape(http, server.url)
+                still.clear()
+                still.update(declared - set(CANNOT_MOVE_HERE) - {family_of(n, declared) for n in moved(before, after)})
+                return not still
+            try:
+                await eventually(all_moved, 20, "every declared metric to move")
+            except AssertionError:
+                raise AssertionError(f"these families never moved: {sorted(still)}") from None
+        finally:
+            await client.close()
+
+
+async def test_a_failed_readiness_ping_is_a_redis_error() -> None:
+    """`/readyz` and `/health` ping Redis through one helper: a ping that fails is counted."""
+    from server.core.metrics import REDIS_ERRORS
+    from server.http.routes.health import _ping
+
+    store = Store(f"redis://127.0.0.1:{free_port()}")  # nothing listens there
+    try:
+        before = REDIS_ERRORS._value.get()
+        assert not await _ping(store)
+        assert REDIS_ERRORS._value.get() - before == 1
+    finally:
+        await store.close()

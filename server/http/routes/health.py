@@ -15,25 +15,41 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
+from collections import Counter
 from weakref import WeakKeyDictionary
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from pipeline.audio.vad import SileroVad
 from server.accounts.tokens import bearer
-from server.core.metrics import REDIS_ERRORS, REGISTRY, SESSIONS_LIVE, WORKER_LOAD, WorkerLabelled
+from server.cluster.placement import FORWARDED
+from server.core.metrics import (
+    EXAM_SESSIONS_LIVE,
+    REDIS_ERRORS,
+    REGISTRY,
+    SESSIONS_LIVE,
+    WORKER_LOAD,
+    Merged,
+    WorkerLabelled,
+)
 from server.http.access import require_role
 from server.http.errors import json_response
 from server.http.keys import PIPELINE, SESSIONS, SETTINGS, STORE, VAD
 from server.protocol.answers import EmbeddedValkey, Health, Liveness, Readiness
 from server.store.embedded import read_status
+from server.store.errors import StoreUnavailable
 from server.store.store import Store
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 #: seconds a load balancer should wait before asking `/readyz` again after a 503
 READY_RETRY_AFTER_S = 5
+#: a peer worker that does not answer a scrape within this is left out of it (and logged)
+PEER_SCRAPE_TIMEOUT_S = 2.0
 
 
 @routes.get("/livez")
@@ -45,7 +61,7 @@ async def livez(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     models = {**app[PIPELINE].health(), "vad": _vad_health(app[VAD])}
-    checks = readiness(redis_ok=await app[STORE].ping(), models=models,
+    checks = readiness(redis_ok=await _ping(app[STORE]), models=models,
                        sessions=app[SESSIONS].connected_count(), max_sessions=app[SETTINGS].max_sessions)
     ready = all(state == "ok" for state in checks.values())
     body = Readiness.model_validate({"status": "ready" if ready else "not_ready", "worker": app[SESSIONS].worker_id,
@@ -68,7 +84,7 @@ def readiness(*, redis_ok: bool, models: dict[str, str], sessions: int, max_sess
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     app = request.app
-    redis_ok = await app[STORE].ping()
+    redis_ok = await _ping(app[STORE])
     models = app[PIPELINE].health()
     models["vad"] = _vad_health(app[VAD])
     body = Health(status="ok" if redis_ok else "degraded", redis="ok" if redis_ok else "unreachable", models=models,
@@ -87,6 +103,14 @@ async def _embedded_status(app: web.Application) -> EmbeddedValkey | None:
                           last_restart_at=status.get("last_restart_at"))
 
 
+async def _ping(store: Store) -> bool:
+    """Redis answers; a failed ping is a failed Redis operation (`vigil_redis_errors_total`)."""
+    ok = await store.ping()
+    if not ok:
+        REDIS_ERRORS.inc()
+    return ok
+
+
 def _vad_health(vad: SileroVad | None) -> str:
     if vad is None:
         return "missing: no voice activity detector configured"
@@ -97,15 +121,59 @@ def _vad_health(vad: SileroVad | None) -> str:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    """This worker's metrics, every sample labelled with its worker; in production for scrapers only."""
+    """Every worker of this machine's metrics, each sample labelled with its worker; in production for
+    scrapers only. A scrape forwarded by a peer (`X-Vigil-Forwarded`) answers with this worker's alone."""
     app = request.app
     await _authorise_scrape(request)
-    sessions, capacity = app[SESSIONS].connected_count(), app[SETTINGS].max_sessions
+    manager = app[SESSIONS]
+    sessions, capacity = manager.connected_count(), app[SETTINGS].max_sessions
     SESSIONS_LIVE.set(sessions)
     WORKER_LOAD.set(sessions / capacity)
+    EXAM_SESSIONS_LIVE.clear()  # an exam whose last session left has no series, not a stale one
+    for exam, count in Counter(manager.connected_exams()).items():
+        EXAM_SESSIONS_LIVE.labels(exam).set(count)
     _sync_redis_errors(app[STORE])
-    body = generate_latest(WorkerLabelled(REGISTRY, app[SESSIONS].worker_id))  # type: ignore[arg-type]
+    body = generate_latest(WorkerLabelled(REGISTRY, manager.worker_id))  # type: ignore[arg-type]
+    if not request.headers.get(FORWARDED):  # a peer's scrape takes this worker's alone
+        peers = await _peer_expositions(request)
+        if peers:
+            body = generate_latest(Merged([body.decode(), *peers]))  # type: ignore[arg-type]
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _peer_expositions(request: web.Request) -> list[str]:
+    """The other live workers' own expositions, fetched over their internal URLs (from their heartbeats).
+    Only this machine's workers (the worker id is `<hostname>-<pid>`): each machine is its own scrape
+    target. A peer that fails is left out of this scrape and logged; without Redis, this worker alone."""
+    manager = request.app[SESSIONS]
+    host = manager.worker_id.rsplit("-", 1)[0]
+    try:
+        rows = await request.app[STORE].workers()
+    except StoreUnavailable:
+        REDIS_ERRORS.inc()
+        return []
+    urls = [row["url"] for wid, row in rows.items()
+            if wid != manager.worker_id and row.get("url") and wid.rsplit("-", 1)[0] == host]
+    if not urls:
+        return []
+    headers = {FORWARDED: manager.worker_id}
+    for name in ("Authorization", "Cookie"):  # the peer authorises the scrape as this worker did
+        if name in request.headers:
+            headers[name] = request.headers[name]
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PEER_SCRAPE_TIMEOUT_S)) as http:
+        answers = await asyncio.gather(*(_fetch(http, url + "/metrics", headers) for url in urls))
+    return [text for text in answers if text is not None]
+
+
+async def _fetch(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> str | None:
+    try:
+        async with http.get(url, headers=headers) as resp:
+            if resp.status == 200:
+                return await resp.text()
+            log.warning("scrape of peer %s answered %d; left out", url, resp.status)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("scrape of peer %s failed: %s; left out", url, exc)
+    return None
 
 
 async def _authorise_scrape(request: web.Request) -> None:
