@@ -102,15 +102,22 @@ async def test_consent_comes_before_any_track(vigil_server) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(vigil_server.url + "/") as resp:
             page = await resp.text()
-        async with http.get(vigil_server.url + "/static/exam.js") as resp:
-            script = await resp.text()
-    assert 'data-vigil-state="consent"' in page
+        async with http.get(vigil_server.url + "/static/vigil-proctor.js") as resp:
+            element = await resp.text()
+        async with http.get(vigil_server.url + "/static/i18n/en.js") as resp:
+            strings = await resp.text()
+    assert 'data-vigil-state="consent"' in page and "<vigil-proctor" in page
+    # the consent text (the page's strings live in the translation table) says what, how long, who
+    consent = " ".join(line for line in strings.splitlines() if '"consent.' in line).lower()
     for words in ("camera", "microphone", "how long", "who sees it"):
-        assert words.lower() in page.lower()
-    # getUserMedia is only called from start(), which only the consent button runs
-    before_start = script.split("async function start()")[0]
-    assert "getUserMedia" not in before_start
-    assert '$("agree").addEventListener("click", start)' in script
+        assert words in consent, words
+    # the camera and microphone are opened only by the system check (`SystemCheck.open`), which the
+    # element makes and opens in `runCheck` alone, and `runCheck` runs from the consent button (or a
+    # retry after it): nothing before `runCheck` makes or opens the check
+    before_check, check = element.split("async runCheck()")[0], element.split("async runCheck()")[1]
+    assert "new SystemCheck" not in before_check and "openMedia" not in element and "getUserMedia" not in element
+    assert "new SystemCheck" in check.split("\n  }\n")[0]
+    assert 'this.$("agree").addEventListener("click", () => this.runCheck())' in element
 
 
 async def test_ended_sessions_expire_and_deleting_removes_everything(vigil_server, ledger) -> None:
