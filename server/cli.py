@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import secrets
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("vigil")
 #: the dev admin `vigil serve` creates on first start in `dev` mode (its password printed once)
 DEV_ADMIN_EMAIL = "admin@vigil.local"
+#: `vigil serve --workers` at most
+MAX_WORKERS = 64
 
 
 class CliError(Exception):
@@ -34,10 +37,59 @@ class CliError(Exception):
 
 
 def settings_from_env() -> Settings:
+    """The settings, with VIGIL_DATA_DIR created: every command writes there (secrets, Valkey, evidence)."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except ValueError as exc:
         raise CliError(f"bad setting: {exc}") from None
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create VIGIL_DATA_DIR {settings.data_dir}: {exc.strerror or exc}") from None
+    return settings
+
+
+def check_policy(settings: Settings) -> None:
+    """Load VIGIL_POLICY once, at start (the sessions then share it), or stop with a `CliError`."""
+    from server.live.risk import default_policy
+
+    try:
+        default_policy(settings)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind the public port once and let it go, so a port in use is told before Valkey and the models load."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host} (--host / VIGIL_HOST): {exc}") from None
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds: TIME_WAIT is no obstacle
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise bind_error(host, port, exc) from None
+
+
+def bind_error(host: str, port: int, exc: OSError) -> CliError:
+    if exc.errno == errno.EADDRINUSE:
+        return CliError(f"port {port} is in use (--port / VIGIL_PORT)")
+    return CliError(f"cannot listen on {host}:{port} (--host / VIGIL_HOST, --port / VIGIL_PORT): "
+                    f"{exc.strerror or exc}")
+
+
+def workers_count(text: str) -> int:
+    """argparse type of `--workers`: 1 to 64 processes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}, not {value}")
+    return value
 
 
 def port_number(text: str) -> int:
@@ -134,7 +186,12 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=shared_port or None)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # taken between `check_port_free` and now
+        await runner.cleanup()
+        await store.close()
+        raise bind_error(settings.host, settings.port, exc) from None
     internal = web.TCPSite(runner, settings.worker_host if shared_port else "127.0.0.1", 0)
     await internal.start()
     port = internal._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
@@ -163,6 +220,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.with_overrides(**overrides)
     check_secrets(settings)
+    check_policy(settings)
+    if not args.worker:  # a worker of several shares the port its supervisor checked
+        check_port_free(settings.host, settings.port)
     configure_logging(settings.log_level)
     try:
         with redis_for(settings.redis_url, settings.data_dir) as redis_url:
@@ -188,12 +248,13 @@ def check_secrets(settings: Settings) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """`vigil doctor`: models, Redis (the embedded Valkey attached to or started, as `vigil user add`), TURN."""
+    """`vigil doctor`: models, VIGIL_POLICY, Redis (the embedded Valkey attached to or started, as `vigil user
+    add`), TURN, the browser."""
     from rich.console import Console
 
     from server.core.logs import quiet_native_logs
     from server.store.embedded import redis_for
-    from server.tools.doctor import model_checks, network_checks, render
+    from server.tools.doctor import browser_check, model_checks, network_checks, policy_check, render
 
     settings = settings_from_env()
     quiet_native_logs()
@@ -202,17 +263,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     models["vad"] = "loaded" if vad is not None and getattr(vad, "loaded", False) else \
         f"missing: {getattr(vad, 'error', None) or 'not loaded'}"
     with redis_for(settings.redis_url, settings.data_dir) as redis_url:
-        checks = model_checks(models) + asyncio.run(network_checks(settings, redis_url))
+        checks = [*model_checks(models), policy_check(settings), *asyncio.run(network_checks(settings, redis_url)),
+                  asyncio.run(browser_check())]
     render(checks, Console())
     return 1 if any(c.outcome == "fail" for c in checks) else 0
 
 
 def add_doctor_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     doctor = sub.add_parser(
-        "doctor", help="check the installation: models, Redis, TURN",
-        description="Check this installation without serving: every model loads, Redis answers (the "
-                    "embedded Valkey when REDIS_URL is unset), and TURN allocates a relay with Vigil's "
-                    "credentials when VIGIL_TURN_SECRET and VIGIL_TURN_URLS are set. Prints a pass/fail "
+        "doctor", help="check the installation: models, policy, Redis, TURN, browser",
+        description="Check this installation without serving: every model loads, VIGIL_POLICY loads, Redis "
+                    "answers (the embedded Valkey when REDIS_URL is unset), TURN allocates a relay with Vigil's "
+                    "credentials when VIGIL_TURN_SECRET and VIGIL_TURN_URLS are set, and an installed "
+                    "`chromium` has the WebRTC and screen features the exam page needs. Prints a pass/fail "
                     "table; exit 0 when every check passes, 1 otherwise, 2 on a bad setting.",
         epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     doctor.set_defaults(func=cmd_doctor)
@@ -342,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default=None, help="listen address (default VIGIL_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=port_number, default=None, help="listen port (default VIGIL_PORT or 8080)")
-    serve.add_argument("--workers", type=int, default=1, help="media worker processes sharing the port (default 1)")
+    serve.add_argument("--workers", type=workers_count, default=1,
+                       help=f"media worker processes sharing the port, 1 to {MAX_WORKERS} (default 1)")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of several, started by --workers
     serve.set_defaults(func=cmd_serve)
     add_doctor_parser(sub)
