@@ -334,10 +334,18 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object", "description": "An RFC 9457 problem; `code` is stable, `error` is this occurrence's message.",
-    "required": ["type", "title", "status", "code", "error", "detail"],
+    "required": ["type", "title", "status", "code", "error", "detail", "errors", "context"],
     "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                    "code": {"type": "string", "enum": sorted(ERROR_CODES)}, "error": {"type": "string"},
-                   "detail": {"description": "the occurrence's data, or null"}}}
+                   "detail": {"type": "string", "description": "this occurrence, in words (the message and what "
+                                                               "is known of it)"},
+                   "errors": {"type": "array", "description": "the request body's fields that failed validation "
+                                                              "(`invalid_body`); empty otherwise",
+                              "items": {"type": "object", "required": ["field", "problem"],
+                                        "properties": {"field": {"type": "string"}, "problem": {"type": "string"}}}},
+                   "context": {"type": "object", "description": "the occurrence's data: limits (`max_bytes`, "
+                                                                "`retry_after_s`), ids, `problems`, `hint`; "
+                                                                "empty when there is none"}}}
 SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "none": [], "optional": [{}, {"bearer": []}, {"cookie": []}], "required": [{"bearer": []}, {"cookie": []}]}
 #: schemas of answers that are not JSON

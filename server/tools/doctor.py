@@ -17,8 +17,8 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs
 
 from rich.console import Console
