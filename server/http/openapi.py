@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, is_dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_type_hints
 
 from aiohttp import web
 from pydantic import TypeAdapter
@@ -375,13 +375,27 @@ def _schema(ref: str, components: dict[str, Any]) -> dict[str, Any]:
     module, _, name = ref.partition(":")
     target = getattr(importlib.import_module(module), name)
     schema = TypeAdapter(target).json_schema(ref_template="#/components/schemas/{model}")
-    if is_dataclass(target):  # `asdict` writes every field, defaulted or not: all are required
-        for sub in (schema, *schema.get("$defs", {}).values()):
-            if "properties" in sub:
-                sub["required"] = list(sub["properties"])
+    # a dataclass is dumped with every field, defaulted or not: all are required (not so a model's
+    # `Absent` key or a TypedDict's optional one)
+    dataclasses = _dataclass_names(target)
+    for sub in [schema] * is_dataclass(target) + [d for k, d in schema.get("$defs", {}).items() if k in dataclasses]:
+        if "properties" in sub:
+            sub["required"] = list(sub["properties"])
     components.update({key: _plain_tuples(sub) for key, sub in schema.pop("$defs", {}).items()})
     components[name] = _plain_tuples(schema)
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _dataclass_names(target: Any, seen: set[str] | None = None) -> set[str]:
+    """The names of `target` and the dataclasses its fields hold, at any depth."""
+    seen = set() if seen is None else seen
+    if is_dataclass(target) and isinstance(target, type) and target.__name__ not in seen:
+        seen.add(target.__name__)
+        for hint in get_type_hints(target).values():
+            _dataclass_names(hint, seen)
+    for arg in get_args(target):
+        _dataclass_names(arg, seen)
+    return seen
 
 
 def _plain_tuples(schema: Any) -> Any:

@@ -22,13 +22,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import (
-    Any,
-    NotRequired,  # pydantic reads TypedDicts from here before Python 3.12
-)
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 from server.protocol.events import VerdictSummary
 from server.protocol.http import ReviewState
@@ -88,24 +85,28 @@ class ProctorMessage:
     delivered: bool
 
 
-class CalibrationSummary(TypedDict):
-    """The gaze calibration in report form (`calibration_summary`): `status` always; the accuracy only
-    once measured; `detail` only when the stored record is unreadable."""
-
+class _CalibrationStatus(TypedDict):
     status: str
-    mean_error_px: NotRequired[float]
-    max_error_px: NotRequired[float]
-    mean_error_deg: NotRequired[float]
-    mean_error_mm: NotRequired[float]
-    mean_error_screen_fraction: NotRequired[float]
-    limit_deg: NotRequired[float]
-    source: NotRequired[str]
-    attempts: NotRequired[int]
-    recentres: NotRequired[int]
-    message: NotRequired[str]
+
+
+class CalibrationSummary(_CalibrationStatus, total=False):
+    """The gaze calibration in report form (`calibration_summary`): `status` always; the accuracy only
+    once measured; `detail` only when the stored record is unreadable. (Optional keys by `total=False`:
+    `NotRequired` is not seen under `from __future__ import annotations` before Python 3.12.)"""
+
+    mean_error_px: float
+    max_error_px: float
+    mean_error_deg: float
+    mean_error_mm: float
+    mean_error_screen_fraction: float
+    limit_deg: float
+    source: str
+    attempts: int
+    recentres: int
+    message: str
     #: calibration points used
-    points: NotRequired[int]
-    detail: NotRequired[str]
+    points: int
+    detail: str
 
 
 class EvidenceSummary(TypedDict):
