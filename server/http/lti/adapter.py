@@ -30,6 +30,7 @@ from pylti1p3.request import Request
 from pylti1p3.session import SessionService
 from pylti1p3.tool_config import ToolConfDict
 
+from server.http.errors import read_form
 from server.store.lti_records import LtiRecords
 
 #: how long pylti1p3's thread waits for one Redis read or write on the loop
@@ -49,7 +50,7 @@ class LtiRequest(Request):
         """A snapshot of `request` (its form body read here, on the loop)."""
         params: dict[str, str] = dict(request.query)
         if request.method == "POST":
-            form = await request.post()
+            form = await read_form(request)
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         return cls(params, request.cookies, request.secure)
 
