@@ -152,11 +152,3 @@ async def read_json(request: web.Request, max_bytes: int) -> Any:
     except RecursionError:  # "[[[[..." thousands deep: not a body any client of ours sends
         raise ApiError(400, "malformed JSON", "nested too deeply", code="invalid_json") from None
 
-
-async def read_form(request: web.Request) -> Mapping[str, Any]:
-    """The form body (urlencoded or multipart), 400 when it cannot be parsed (a multipart type without
-    its boundary makes aiohttp raise ValueError, which would otherwise be a 500)."""
-    try:
-        return await request.post()
-    except ValueError as exc:
-        raise ApiError(400, "malformed form body", str(exc)[:200], code="bad_request") from None

@@ -24,8 +24,9 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 
 from server.core.metrics import SESSIONS_CREATED
 from server.http.affinity import new_session
-from server.http.errors import json_response, read_form
+from server.http.errors import json_response
 from server.http.keys import ACCOUNTS, AUTH, EXAMS, LTI, SESSIONS, STORE
+from server.http.lti.adapter import read_form
 from server.http.lti.claims import DEEP_LINKING, PROCTOR_PARAM, Launch, proctor_claim
 from server.http.lti.pages import candidate_page, instructor_page
 from server.http.lti.provision import exam_for_link, proctor_account
