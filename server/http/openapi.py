@@ -91,7 +91,9 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/readyz"): RouteDoc("Readiness probe: Redis, models, capacity; 503 with Retry-After when not ready",
                                  "anyone", response=ANS + "Readiness", also=(503,)),
     ("GET", "/metrics"): RouteDoc("Prometheus metrics of this worker (samples labelled by worker)",
-                                  "anyone in dev; in production VIGIL_METRICS_TOKEN or admin",
+                                  "anyone in dev; in production VIGIL_METRICS_TOKEN or admin. The security below "
+                                  "is optional only in dev (VIGIL_ENV=dev): in production credentials are "
+                                  "required (401 without them)",
                                   content="text/plain"),
     ("POST", "/api/sessions"): RouteDoc("Create a session (join code, join token, an API key's exam_id, or the demo "
                                         "exam in dev)",
