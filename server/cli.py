@@ -109,6 +109,18 @@ def settings_help() -> str:
     return "\n".join(lines)
 
 
+#: what the commands that write to Redis (user, apikey, token) say of their environment
+STORE_ENV = ("The server's Redis: REDIS_URL, or when unset the embedded Valkey of VIGIL_DATA_DIR (attached to "
+             "while `vigil serve` runs, else started for the command).")
+STORE_ENV_EPILOG = "\n".join([
+    "environment variables (over a .env file in the working directory):",
+    "  REDIS_URL                  Redis/Valkey URL; unset: the embedded Valkey of VIGIL_DATA_DIR",
+    "  VIGIL_DATA_DIR             data directory (embedded Valkey, generated secrets; default ./var)",
+    "  VIGIL_ENV                  dev or production (production needs VIGIL_JWT_SECRET)",
+    "  VIGIL_JWT_SECRET(_FILE)    the server's signing secret (API keys and join tokens are signed with it)",
+])
+
+
 def _worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -375,7 +387,10 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def add_integration_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """`vigil apikey ...` and `vigil token create`."""
-    apikey = sub.add_parser("apikey", help="integrators' API keys").add_subparsers(dest="apikey_command", required=True)
+    apikey = sub.add_parser(
+        "apikey", help="integrators' API keys", description=f"Create, list and revoke integrators' API keys "
+        f"(docs/integration.md), written straight to Redis. {STORE_ENV}", epilog=STORE_ENV_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter).add_subparsers(dest="apikey_command", required=True)
     create = apikey.add_parser("create", help="a key scoped to exams; its secret is printed once")
     create.add_argument("--name", required=True)
     create.add_argument("--exam", required=True, action="append", help="an exam id it may use (repeat for several)")
@@ -384,7 +399,10 @@ def add_integration_parsers(sub: argparse._SubParsersAction) -> None:  # type: i
     revoke.add_argument("key_id")
     for parser in (create, revoke, apikey.choices["list"]):
         parser.set_defaults(func=cmd_apikey)
-    token = sub.add_parser("token", help="join tokens for scripts").add_subparsers(dest="token_command", required=True)
+    token = sub.add_parser(
+        "token", help="join tokens for scripts", description=f"Mint a single-use join token for one candidate "
+        f"with an active API key's scope, signed with the server's secret. {STORE_ENV}", epilog=STORE_ENV_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter).add_subparsers(dest="token_command", required=True)
     mint = token.add_parser("create", help="a single-use join token for one candidate (printed)")
     mint.add_argument("--key", required=True, help="id of an active API key scoped to the exam")
     mint.add_argument("--exam", required=True)
@@ -413,8 +431,15 @@ def build_parser() -> argparse.ArgumentParser:
     from server.tools.loadtest import add_parser as add_loadtest_parser
 
     add_loadtest_parser(sub)
-    user_add = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True) \
-        .add_parser("add", help="create an account (the way to make the first admin)")
+    user_add = sub.add_parser(
+        "user", help="manage accounts", description=f"Manage accounts, written straight to Redis. {STORE_ENV}",
+        epilog=STORE_ENV_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="user_command", required=True).add_parser(
+        "add", help="create an account (the way to make the first admin)",
+        description="Create an account of any role (the way to make the first admin in production). The "
+                    f"password comes from --password, VIGIL_USER_PASSWORD or a prompt. {STORE_ENV}",
+        epilog=STORE_ENV_EPILOG + "\n  VIGIL_USER_PASSWORD        the new account's password (else --password or "
+                                  "the prompt)", formatter_class=argparse.RawDescriptionHelpFormatter)
     user_add.add_argument("--email", required=True)
     user_add.add_argument("--role", required=True, choices=("admin", "proctor", "candidate"))
     user_add.add_argument("--password", default=None,

@@ -107,6 +107,15 @@ def test_serve_help_describes_the_command_and_every_setting(tmp_path: Path) -> N
     assert "VIGIL_PORT" in run.stdout and "1 to 65535" in run.stdout
 
 
+@pytest.mark.parametrize("command", [("user",), ("user", "add"), ("apikey",), ("token",)])
+def test_store_commands_describe_themselves_and_their_environment(command: tuple[str, ...], tmp_path: Path) -> None:
+    run = vigil(*command, "--help", env={}, data_dir=tmp_path, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert "written straight to Redis" in run.stdout or "signed with the server's secret" in run.stdout \
+        or "Create an account" in run.stdout, run.stdout
+    assert all(name in run.stdout for name in ("REDIS_URL", "VIGIL_DATA_DIR", "VIGIL_ENV", "VIGIL_JWT_SECRET"))
+
+
 def test_version(tmp_path: Path) -> None:
     run = vigil("--version", env={}, data_dir=tmp_path, timeout=30)
     assert (run.returncode, run.stdout.strip()) == (0, f"vigil {version('vigil')}")
