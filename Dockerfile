@@ -22,7 +22,9 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIGIL_ENV=production \
-    VIGIL_DATA_DIR=/data
+    VIGIL_DATA_DIR=/data \
+    VIGIL_HOST=0.0.0.0 \
+    VIGIL_PORT=8080
 
 WORKDIR /app
 
@@ -53,7 +55,8 @@ VOLUME ["/data"]
 
 EXPOSE 8080
 # Liveness only (/livez): a Redis blip or a full worker must not mark the container unhealthy; /readyz
-# is for the load balancer. python:3.11-slim has no curl.
+# is for the load balancer. python:3.11-slim has no curl. It asks the port VIGIL_PORT says, as `vigil serve` does:
+# `docker run -e VIGIL_PORT=9000` moves both (CMD passes no --port that would override the setting).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/livez', timeout=3)"]
-CMD ["vigil", "serve", "--host", "0.0.0.0", "--port", "8080"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('VIGIL_PORT', '8080') + '/livez', timeout=3)"]
+CMD ["vigil", "serve"]

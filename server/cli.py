@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import secrets
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("vigil")
 #: the dev admin `vigil serve` creates on first start in `dev` mode (its password printed once)
 DEV_ADMIN_EMAIL = "admin@vigil.local"
+#: `vigil serve --workers` at most
+MAX_WORKERS = 64
 
 
 class CliError(Exception):
@@ -34,10 +37,59 @@ class CliError(Exception):
 
 
 def settings_from_env() -> Settings:
+    """The settings, with VIGIL_DATA_DIR created: every command writes there (secrets, Valkey, evidence)."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except ValueError as exc:
         raise CliError(f"bad setting: {exc}") from None
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create VIGIL_DATA_DIR {settings.data_dir}: {exc.strerror or exc}") from None
+    return settings
+
+
+def check_policy(settings: Settings) -> None:
+    """Load VIGIL_POLICY once, at start (the sessions then share it), or stop with a `CliError`."""
+    from server.live.risk import default_policy
+
+    try:
+        default_policy(settings)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind the public port once and let it go, so a port in use is told before Valkey and the models load."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host} (--host / VIGIL_HOST): {exc}") from None
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds: TIME_WAIT is no obstacle
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise bind_error(host, port, exc) from None
+
+
+def bind_error(host: str, port: int, exc: OSError) -> CliError:
+    if exc.errno == errno.EADDRINUSE:
+        return CliError(f"port {port} is in use (--port / VIGIL_PORT)")
+    return CliError(f"cannot listen on {host}:{port} (--host / VIGIL_HOST, --port / VIGIL_PORT): "
+                    f"{exc.strerror or exc}")
+
+
+def workers_count(text: str) -> int:
+    """argparse type of `--workers`: 1 to 64 processes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}, not {value}")
+    return value
 
 
 def port_number(text: str) -> int:
@@ -48,35 +100,6 @@ def port_number(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("VIGIL_PORT ")) from None
 
 
-def worker_count(text: str) -> int:
-    """argparse type of `--workers`: a whole number, at least 1."""
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return count
-
-
-def cannot_listen(host: str, port: int, exc: OSError) -> CliError:
-    return CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (--host/--port, VIGIL_HOST/VIGIL_PORT)")
-
-
-def check_listen_address(host: str, port: int) -> None:
-    """Bind `host:port` and let it go, before Valkey and the models: a taken port or an address this
-    machine does not have is told in a second, not after the models load. (A race with another
-    process taking the port afterwards is still caught when the site starts.)"""
-    try:
-        for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                                  flags=socket.AI_PASSIVE):
-            with socket.socket(family, kind, proto) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
-                probe.bind(address)
-    except OSError as exc:
-        raise cannot_listen(host, port, exc) from None
-
-
 def settings_help() -> str:
     """The environment variables, for `vigil serve --help` (from the declarations in `server.core.config`)."""
     lines = ["environment variables (over a .env file in the working directory; command-line options "
@@ -84,6 +107,18 @@ def settings_help() -> str:
     for doc in setting_docs():
         lines.append(f"  {doc.variable:<26} {doc.meaning.replace('`', '')} (default: {doc.default.replace('`', '')})")
     return "\n".join(lines)
+
+
+#: what the commands that write to Redis (user, apikey, token) say of their environment
+STORE_ENV = ("The server's Redis: REDIS_URL, or when unset the embedded Valkey of VIGIL_DATA_DIR (attached to "
+             "while `vigil serve` runs, else started for the command).")
+STORE_ENV_EPILOG = "\n".join([
+    "environment variables (over a .env file in the working directory):",
+    "  REDIS_URL                  Redis/Valkey URL; unset: the embedded Valkey of VIGIL_DATA_DIR",
+    "  VIGIL_DATA_DIR             data directory (embedded Valkey, generated secrets; default ./var)",
+    "  VIGIL_ENV                  dev or production (production needs VIGIL_JWT_SECRET)",
+    "  VIGIL_JWT_SECRET(_FILE)    the server's signing secret (API keys and join tokens are signed with it)",
+])
 
 
 def _worker_id() -> str:
@@ -165,10 +200,10 @@ async def run_server(settings: Settings, redis_url: str, *, shared_port: bool = 
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=shared_port or None)
     try:
         await site.start()
-    except OSError as exc:
+    except OSError as exc:  # taken between `check_port_free` and now
         await runner.cleanup()
         await store.close()
-        raise cannot_listen(settings.host, settings.port, exc) from None
+        raise bind_error(settings.host, settings.port, exc) from None
     internal = web.TCPSite(runner, settings.worker_host if shared_port else "127.0.0.1", 0)
     await internal.start()
     port = internal._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
@@ -197,8 +232,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.with_overrides(**overrides)
     check_secrets(settings)
-    if not args.worker:  # one of several workers shares the port with SO_REUSEPORT: the others may hold it
-        check_listen_address(settings.host, settings.port)
+    check_policy(settings)
+    if not args.worker:  # a worker of several shares the port its supervisor checked
+        check_port_free(settings.host, settings.port)
     configure_logging(settings.log_level)
     try:
         with redis_for(settings.redis_url, settings.data_dir) as redis_url:
@@ -227,12 +263,13 @@ def check_secrets(settings: Settings) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """`vigil doctor`: models, Redis (the embedded Valkey attached to or started, as `vigil user add`), TURN."""
+    """`vigil doctor`: models, VIGIL_POLICY, Redis (the embedded Valkey attached to or started, as `vigil user
+    add`), TURN, the browser."""
     from rich.console import Console
 
     from server.core.logs import quiet_native_logs
     from server.store.embedded import redis_for
-    from server.tools.doctor import model_checks, network_checks, render
+    from server.tools.doctor import browser_check, model_checks, network_checks, policy_check, render
 
     settings = settings_from_env()
     quiet_native_logs()
@@ -241,17 +278,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     models["vad"] = "loaded" if vad is not None and getattr(vad, "loaded", False) else \
         f"missing: {getattr(vad, 'error', None) or 'not loaded'}"
     with redis_for(settings.redis_url, settings.data_dir) as redis_url:
-        checks = model_checks(models) + asyncio.run(network_checks(settings, redis_url))
+        checks = [*model_checks(models), policy_check(settings), *asyncio.run(network_checks(settings, redis_url)),
+                  asyncio.run(browser_check())]
     render(checks, Console())
     return 1 if any(c.outcome == "fail" for c in checks) else 0
 
 
 def add_doctor_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     doctor = sub.add_parser(
-        "doctor", help="check the installation: models, Redis, TURN",
-        description="Check this installation without serving: every model loads, Redis answers (the "
-                    "embedded Valkey when REDIS_URL is unset), and TURN allocates a relay with Vigil's "
-                    "credentials when VIGIL_TURN_SECRET and VIGIL_TURN_URLS are set. Prints a pass/fail "
+        "doctor", help="check the installation: models, policy, Redis, TURN, browser",
+        description="Check this installation without serving: every model loads, VIGIL_POLICY loads, Redis "
+                    "answers (the embedded Valkey when REDIS_URL is unset), TURN allocates a relay with Vigil's "
+                    "credentials when VIGIL_TURN_SECRET and VIGIL_TURN_URLS are set, and an installed "
+                    "`chromium` has the WebRTC and screen features the exam page needs. Prints a pass/fail "
                     "table; exit 0 when every check passes, 1 otherwise, 2 on a bad setting.",
         epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     doctor.set_defaults(func=cmd_doctor)
@@ -370,7 +409,10 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def add_integration_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """`vigil apikey ...` and `vigil token create`."""
-    apikey = sub.add_parser("apikey", help="integrators' API keys").add_subparsers(dest="apikey_command", required=True)
+    apikey = sub.add_parser(
+        "apikey", help="integrators' API keys", description=f"Create, list and revoke integrators' API keys "
+        f"(docs/integration.md), written straight to Redis. {STORE_ENV}", epilog=STORE_ENV_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter).add_subparsers(dest="apikey_command", required=True)
     create = apikey.add_parser("create", help="a key scoped to exams; its secret is printed once")
     create.add_argument("--name", required=True)
     create.add_argument("--exam", required=True, action="append", help="an exam id it may use (repeat for several)")
@@ -379,7 +421,10 @@ def add_integration_parsers(sub: argparse._SubParsersAction) -> None:  # type: i
     revoke.add_argument("key_id")
     for parser in (create, revoke, apikey.choices["list"]):
         parser.set_defaults(func=cmd_apikey)
-    token = sub.add_parser("token", help="join tokens for scripts").add_subparsers(dest="token_command", required=True)
+    token = sub.add_parser(
+        "token", help="join tokens for scripts", description=f"Mint a single-use join token for one candidate "
+        f"with an active API key's scope, signed with the server's secret. {STORE_ENV}", epilog=STORE_ENV_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter).add_subparsers(dest="token_command", required=True)
     mint = token.add_parser("create", help="a single-use join token for one candidate (printed)")
     mint.add_argument("--key", required=True, help="id of an active API key scoped to the exam")
     mint.add_argument("--exam", required=True)
@@ -400,15 +445,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default=None, help="listen address (default VIGIL_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=port_number, default=None, help="listen port (default VIGIL_PORT or 8080)")
-    serve.add_argument("--workers", type=worker_count, default=1, help="media worker processes sharing the port (default 1)")
+    serve.add_argument("--workers", type=workers_count, default=1,
+                       help=f"media worker processes sharing the port, 1 to {MAX_WORKERS} (default 1)")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of several, started by --workers
     serve.set_defaults(func=cmd_serve)
     add_doctor_parser(sub)
     from server.tools.loadtest import add_parser as add_loadtest_parser
 
     add_loadtest_parser(sub)
-    user_add = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True) \
-        .add_parser("add", help="create an account (the way to make the first admin)")
+    user_add = sub.add_parser(
+        "user", help="manage accounts", description=f"Manage accounts, written straight to Redis. {STORE_ENV}",
+        epilog=STORE_ENV_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="user_command", required=True).add_parser(
+        "add", help="create an account (the way to make the first admin)",
+        description="Create an account of any role (the way to make the first admin in production). The "
+                    f"password comes from --password, VIGIL_USER_PASSWORD or a prompt. {STORE_ENV}",
+        epilog=STORE_ENV_EPILOG + "\n  VIGIL_USER_PASSWORD        the new account's password (else --password or "
+                                  "the prompt)", formatter_class=argparse.RawDescriptionHelpFormatter)
     user_add.add_argument("--email", required=True)
     user_add.add_argument("--role", required=True, choices=("admin", "proctor", "candidate"))
     user_add.add_argument("--password", default=None,

@@ -11,7 +11,9 @@ async function api(path, options = {}) {
   try { body = await resp.json(); } catch (_) { /* empty or not JSON */ }
   if (!resp.ok) {
     const err = new Error((body && body.error) || `HTTP ${resp.status}`);
+    // RFC 9457: `detail` is text; the fields that failed are in `errors`, other data in `context`
     err.status = resp.status; err.detail = body && body.detail;
+    err.errors = (body && body.errors) || []; err.context = (body && body.context) || {};
     throw err;
   }
   return body;

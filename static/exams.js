@@ -37,12 +37,12 @@ function showError(err, errors) {
     if (f === "retention" || f === "retention_days" || f === "policy.retention_days") return errors.retention;
     return f === "policy" || f.startsWith("policy") || f.includes(".") ? errors.policy : errors.title;
   };
-  if (Array.isArray(err.detail)) {
-    for (const d of err.detail) $(target(d.field)).textContent += `${d.field}: ${d.problem} `;
+  if (err.errors && err.errors.length) {
+    for (const d of err.errors) $(target(d.field)).textContent += `${d.field}: ${d.problem} `;
   } else if (err.field) {
     $(target(err.field)).textContent = err.message;
-  } else if (err.detail && "field" in err.detail) {
-    $(target(err.detail.field || "policy")).textContent = err.message;
+  } else if (err.context && "field" in err.context) {
+    $(target(err.context.field || "policy")).textContent = err.message;
   } else {
     $(/polic/i.test(err.message) ? errors.policy : errors.title).textContent = err.message;
   }

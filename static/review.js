@@ -218,7 +218,7 @@ async function saveReview(body, button) {
     renderDecision(review); renderFlags(review);
     $("status").textContent = body.decision ? `Decision recorded: ${body.decision.decision}.` : "Flag review saved.";
   } catch (err) {
-    const text = `Could not save: ${err.message}` + (err.detail ? ` (${JSON.stringify(err.detail)})` : "");
+    const text = `Could not save: ${err.detail || err.message}`;
     if (body.decision) $("decision-error").textContent = text; else $("status").textContent = text;
   } finally { button.disabled = false; }
 }

@@ -12,5 +12,6 @@
     tryItOutEnabled: false,
     persistAuthorization: false,
     withCredentials: true,
+    validatorUrl: null,  // never send the description to validator.swagger.io (offline, and not theirs to see)
   });
 })();

@@ -125,7 +125,7 @@ async def test_failed_logins_are_rate_limited(vigil_server) -> None:
             st, _ = await call(http, "POST", base + "/api/auth/login", json={"email": email, "password": "guess guess"})
             assert st == 401
         st, body = await call(http, "POST", base + "/api/auth/login", json={"email": email, "password": PASSWORD})
-        assert st == 429 and body["detail"]["retry_after_s"] > 0  # even the right password waits
+        assert st == 429 and body["context"]["retry_after_s"] > 0  # even the right password waits
         assert REJECTED.labels("login")._value.get() == before + 1
         await login(http, base, other)  # another account from the same address is unaffected
 

@@ -29,7 +29,7 @@ async def test_bad_requests_get_clear_errors(vigil_server) -> None:
         assert "malformed JSON" in body["error"]
         st, body = await _call(http, "POST", base + "/api/sessions", json={"candidate_id": "a b/c"})
         _assert_error(st, body, 400)
-        assert body["detail"][0]["field"] == "candidate_id"
+        assert body["errors"][0]["field"] == "candidate_id"
         st, body = await _call(http, "POST", base + "/api/sessions", json={"candidate_id": "x", "extra": 1})
         _assert_error(st, body, 400)
         st, body = await _call(http, "POST", base + "/api/sessions", data=b"{" + b" " * 400_000 + b"}",

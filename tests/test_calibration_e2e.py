@@ -130,7 +130,7 @@ async def test_screen_info_post_get_and_plausibility(vigil_server) -> None:
         async with http.post(f"{base}/api/screen/info", json={**good, "screen_w": 20000}, headers=headers) as resp:
             body = await resp.json()
             assert resp.status == 400 and body["error"] == "implausible screen description"
-            assert any("screen_w" in p for p in body["detail"])
+            assert any("screen_w" in p for p in body["context"]["problems"])
         async with http.post(f"{base}/api/screen/info", json={**good, "width_mm": 30}, headers=headers) as resp:
             assert resp.status == 400  # a 30 mm wide 1536 px screen
         async with http.post(f"{base}/api/screen/info", json={**good, "height_mm": 400}, headers=headers) as resp:

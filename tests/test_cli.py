@@ -1,11 +1,12 @@
 """The `vigil` command as an operator meets it: subprocesses, real models, a real Valkey and coturn.
 
 Bad settings end in one clear line and exit 2 (never a traceback), `serve --help` lists the
-environment, `--version` answers, and `vigil doctor` prints a pass/fail table of models, Redis and TURN.
+environment, `--version` answers, and `vigil doctor` prints a pass/fail table of models, policy, Redis, TURN and the browser.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -52,6 +53,15 @@ def assert_one_clear_line(run: subprocess.CompletedProcess[str], message: str) -
     ({"VIGIL_TURN_SECRET": "a", "VIGIL_TURN_SECRET_FILE": "/etc/hostname"}, ("doctor",),
      "set VIGIL_TURN_SECRET or VIGIL_TURN_SECRET_FILE, not both"),
     ({"VIGIL_ENV": "production", "VIGIL_JWT_SECRET": "short"}, ("serve",), "VIGIL_JWT_SECRET must be at least 16"),
+    ({"VIGIL_POLICY": "/nonexistent.toml"}, ("serve",),
+     "cannot read VIGIL_POLICY /nonexistent.toml: No such file or directory"),
+    ({"VIGIL_POLICY": str(REPO / "pyproject.toml")}, ("serve",), "pyproject.toml: policy key 'build-system': unknown key"),
+    ({"VIGIL_DATA_DIR": "/proc/nope"}, ("serve",), "cannot create VIGIL_DATA_DIR /proc/nope"),
+    ({"VIGIL_DATA_DIR": "/proc/nope"}, ("user", "add", "--email", "a@b.org", "--role", "admin"),
+     "cannot create VIGIL_DATA_DIR /proc/nope"),
+    ({"VIGIL_DATA_DIR": "/proc/nope"}, ("doctor",), "cannot create VIGIL_DATA_DIR /proc/nope"),
+    ({}, ("serve", "--workers", "0"), "argument --workers: must be between 1 and 64, not 0"),
+    ({}, ("serve", "--workers", "65"), "argument --workers: must be between 1 and 64, not 65"),
 ])
 def test_a_bad_setting_is_one_clear_line_and_exit_2(env: dict[str, str], args: tuple[str, ...], message: str,
                                                    tmp_path: Path) -> None:
@@ -115,6 +125,18 @@ def test_dotenv_is_read_under_the_environment(tmp_path: Path) -> None:
     assert "VIGIL_LOG_LEVEL" not in run.stderr, run.stderr  # the environment's INFO wins over the file's
 
 
+def test_serve_on_a_port_in_use_says_so_before_anything_loads(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = vigil("serve", "--port", str(port), env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"},
+                    data_dir=tmp_path, timeout=30)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    # the port is told, not the unreachable Redis: nothing was reached for before the bind
+    assert run.stderr.strip() == f"vigil: port {port} is in use (--port / VIGIL_PORT)", run.stderr
+
+
 def test_user_add_with_an_unreachable_redis_says_so(tmp_path: Path) -> None:
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"  # nothing listens there
     run = vigil("user", "add", "--email", "a@b.org", "--role", "admin", data_dir=tmp_path, timeout=30,
@@ -131,6 +153,15 @@ def test_serve_help_describes_the_command_and_every_setting(tmp_path: Path) -> N
     assert not missing, missing
     assert "VIGIL_JWT_SECRET_FILE" in run.stdout and ".env" in run.stdout
     assert "VIGIL_PORT" in run.stdout and "1 to 65535" in run.stdout
+
+
+@pytest.mark.parametrize("command", [("user",), ("user", "add"), ("apikey",), ("token",)])
+def test_store_commands_describe_themselves_and_their_environment(command: tuple[str, ...], tmp_path: Path) -> None:
+    run = vigil(*command, "--help", env={}, data_dir=tmp_path, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert "written straight to Redis" in run.stdout or "signed with the server's secret" in run.stdout \
+        or "Create an account" in run.stdout, run.stdout
+    assert all(name in run.stdout for name in ("REDIS_URL", "VIGIL_DATA_DIR", "VIGIL_ENV", "VIGIL_JWT_SECRET"))
 
 
 def test_version(tmp_path: Path) -> None:
@@ -152,12 +183,17 @@ def test_doctor_passes_on_a_working_install_and_names_what_fails(valkey_url: str
     run = vigil("doctor", env={"REDIS_URL": valkey_url}, data_dir=tmp_path)
     rows = _rows(run.stdout)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert rows["redis"] == "pass" and rows["turn"] == "skip", rows
+    assert rows["redis"] == "pass" and rows["turn"] == "skip" and rows["policy"] == "pass", rows
     assert {"model faces", "model landmarks", "model objects", "model vad"} <= set(rows)
     assert set(rows.values()) <= {"pass", "skip"}
+    # Chromium opened a page and found RTCPeerConnection, getUserMedia, RTCDataChannel and screen.isExtended
+    assert rows["browser"] == ("pass" if shutil.which("chromium") else "skip"), run.stdout
 
-    run = vigil("doctor", env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, data_dir=tmp_path)
-    assert run.returncode == 1 and _rows(run.stdout)["redis"] == "FAIL", run.stdout
+    run = vigil("doctor", env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "VIGIL_POLICY": "/nonexistent.toml"},
+                data_dir=tmp_path)
+    rows = _rows(run.stdout)
+    assert run.returncode == 1 and rows["redis"] == "FAIL" and rows["policy"] == "FAIL", run.stdout
+    assert "cannot read VIGIL_POLICY /nonexistent.toml" in run.stdout
 
 
 @pytest.mark.skipif(turnserver_path() is None, reason="coturn's turnserver is not installed (apt-get install coturn)")

@@ -215,9 +215,10 @@ def test_secrets_are_required_not_defaulted(raw_compose: dict[str, Any]) -> None
 def test_vigil_port_matches_settings_command_and_healthcheck(services: dict[str, Any]) -> None:
     vigil = services["vigil"]
     argv = as_argv(vigil["command"])
-    port = int(option(argv, "--port") or Settings().port)
+    port = int(option(argv, "--port") or vigil["environment"].get("VIGIL_PORT") or Settings().port)
     assert port == Settings().port, "vigil's --port differs from server/core/config.py's default port"
-    assert option(argv, "--host") == "0.0.0.0", "inside a container vigil must listen on all interfaces"
+    host = option(argv, "--host") or vigil["environment"].get("VIGIL_HOST")
+    assert host == "0.0.0.0", "inside a container vigil must listen on all interfaces"
 
     assert probe_of(" ".join(as_argv(vigil["healthcheck"]["test"]))) == (port, LIVENESS)
 
@@ -326,8 +327,11 @@ def test_turnserver_conf_is_hardened() -> None:
 
 
 def probe_of(command: str) -> tuple[int, str]:
-    """(port, path) of the loopback URL a healthcheck command asks."""
-    match = re.search(r"http://(?:127\.0\.0\.1|localhost):(\d+)(/[\w/]*)", command)
+    """(port, path) of the loopback URL a healthcheck command asks: a fixed port, or VIGIL_PORT's value
+    with the port the image sets as its fallback."""
+    from_setting = re.search(r"http://(?:127\.0\.0\.1|localhost):' \+ os\.environ\.get\('VIGIL_PORT', '(\d+)'\) \+ '"
+                             r"(/[\w/]*)", command)
+    match = from_setting or re.search(r"http://(?:127\.0\.0\.1|localhost):(\d+)(/[\w/]*)", command)
     assert match, f"no loopback URL in the healthcheck {command!r}"
     return int(match.group(1)), match.group(2)
 
@@ -358,6 +362,10 @@ def test_the_image_defaults_to_production() -> None:
         if instr == "ENV":
             env.update(item.split("=", 1) for item in shlex.split(args))
     assert env.get("VIGIL_ENV") == "production", "`docker run` must not start in dev mode (demo exam, 0.0.0.0)"
+    # the settings decide the address: CMD passes no --host/--port that would silently override VIGIL_PORT
+    assert env.get("VIGIL_PORT") == str(Settings().port) and env.get("VIGIL_HOST") == "0.0.0.0"
+    cmd = [exec_form(args) for instr, args in dockerfile_instructions() if instr == "CMD"][-1]
+    assert option(cmd, "--port") is None and option(cmd, "--host") is None, cmd
     settings = Settings.from_env({**env, "VIGIL_JWT_SECRET": "from-the-operator"})
     assert settings.env == "production" and str(settings.data_dir) == "/data"
 

@@ -21,9 +21,9 @@ async def test_patch_checks_the_policy_as_create_does_and_changes_only_what_is_g
         exam = await new_exam(http, base, owner, policy={"retention_days": 7})
         url = f"{base}/api/exams/{exam['exam_id']}"
         status, body = await call(http, "PATCH", url, owner, json={"policy": {"verdict": {"review_at": 40}}})
-        assert (status, body["code"], body["detail"]["field"]) == (400, "invalid_policy", "verdict.review_at")
+        assert (status, body["code"], body["context"]["field"]) == (400, "invalid_policy", "verdict.review_at")
         status, body = await call(http, "PATCH", url, owner, json={"policy": {"retention_days": 0}})
-        assert (status, body["detail"]["field"]) == (400, "retention_days")
+        assert (status, body["context"]["field"]) == (400, "retention_days")
         assert (await call(http, "PATCH", url, other, json={"title": "mine now"}))[0] == 403
         status, body = await call(http, "PATCH", url, owner, json={"title": "Algebra II"})
         assert status == 200 and body["title"] == "Algebra II" and body["policy"] == {"retention_days": 7}

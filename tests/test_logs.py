@@ -33,6 +33,11 @@ def test_the_console_format_is_one_readable_line_and_json_stays_json() -> None:
     assert json.loads(JsonFormatter().format(record))["session_id"] == "abc123"
 
 
+def test_the_console_leaves_out_a_field_without_a_value() -> None:
+    line = ConsoleFormatter(color=False).format(_record(session_id=None, request_id="r1"))
+    assert line.endswith("video lost after 3 s  request_id=r1") and "None" not in line, line
+
+
 def test_the_format_follows_whether_stderr_is_a_terminal(monkeypatch) -> None:
     root = logging.getLogger()
     saved = root.handlers[:], root.level

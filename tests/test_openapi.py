@@ -72,6 +72,21 @@ async def test_openapi_json(vigil_server) -> None:
     assert "ice_servers" in view["required"] and "redis_embedded" in spec["components"]["schemas"]["Health"]["required"]
     ready = paths["/readyz"]["get"]["responses"]
     assert ready["503"]["content"]["application/json"]["schema"]["$ref"].endswith("/Readiness")
+    schemas = spec["components"]["schemas"]
+    # no free-form object where the data has a shape: the report's parts and an exam's policy are typed
+    report = schemas["Report"]["properties"]
+    for name in ("verdict", "calibration", "evidence", "review"):
+        assert "$ref" in str(report[name]), (name, report[name])
+    assert schemas["CalibrationSummary"]["required"] == ["status"]
+    assert set(schemas["EvidenceSummary"]["required"]) == {"files", "clips", "skipped", "skipped_by_reason", "errors",
+                                                            "error_messages"}
+    assert "/PolicyOverrides" in str(schemas["ExamRow"]["properties"]["policy"])
+    overrides = schemas["PolicyOverrides"]["properties"]
+    assert overrides["retention_days"]["type"] == "number" and "/VerdictOverrides" in str(overrides["verdict"])
+    assert "/ConditionOverrides" in str(overrides["conditions"])
+    # RFC 9457: detail is text, structured data in typed members
+    problem_props = schemas["Problem"]["properties"]
+    assert problem_props["detail"]["type"] == "string" and problem_props["errors"]["type"] == "array"
 
 
 def test_security_follows_who() -> None:

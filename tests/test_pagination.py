@@ -82,7 +82,7 @@ async def test_events_page_and_kind_filter(vigil_server) -> None:
         speech, _ = await _all_pages(http, url + "?kind=speech_started,verdict", admin, "events")
         assert [e["t"] for e in speech] == [1002.5, 1005.5]
         st, bad = await call(http, "GET", url + "?kind=score,nonsense", admin)
-        assert st == 400 and bad["code"] == "invalid_parameter" and bad["detail"]["unknown"] == ["nonsense"]
+        assert st == 400 and bad["code"] == "invalid_parameter" and bad["context"]["unknown"] == ["nonsense"]
         st, bad = await call(http, "GET", url + "?cursor=x", admin)
         assert st == 400
 

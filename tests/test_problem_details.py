@@ -57,12 +57,17 @@ def assert_problem(status: int, content_type: str, text: str, expected_status: i
     assert set(body) == ERROR_KEYS, body
     assert (body["status"], body["code"], body["type"]) == (status, code, PROBLEM_TYPE_PREFIX + code), body
     assert body["title"] == ERROR_CODES[code] and isinstance(body["error"], str) and body["error"]
+    # RFC 9457 §3.1.4: `detail` is text; structured data is in the typed extension members
+    assert isinstance(body["detail"], str) and body["detail"].startswith(body["error"]), body
+    assert isinstance(body["errors"], list) and isinstance(body["context"], dict), body
     return body
 
 
 def assert_headers(headers: Any, expected: dict[str, str | None], status: int) -> None:
     if status in (429, 503):
         expected = {"Retry-After": r"^[1-9][0-9]*$", **expected}
+    if status == 401:
+        expected = {"WWW-Authenticate": r"^Bearer\b", **expected}
     for name, pattern in expected.items():
         value = headers.get(name)
         assert (value is None) if pattern is None else (value is not None and re.search(pattern, value)), \
@@ -87,7 +92,7 @@ async def test_a_rate_limit_says_when_to_retry(vigil_server) -> None:
         async with http.post(vigil_server.url + "/api/auth/login", json={"email": email, "password": PASSWORD}) as r:
             body = assert_problem(r.status, r.content_type, await r.text(), 429, "too_many_logins")
             assert_headers(r.headers, {}, 429)
-            assert int(r.headers["Retry-After"]) == body["detail"]["retry_after_s"]
+            assert int(r.headers["Retry-After"]) == body["context"]["retry_after_s"]
 
 
 @pytest.mark.parametrize(("error", "retry_after"), [
@@ -101,6 +106,30 @@ def test_retryable_errors_carry_retry_after(error: ApiError, retry_after: str) -
     assert response.text is not None
     assert_problem(response.status, response.content_type, response.text, error.status, error.code)
     assert response.headers["Retry-After"] == retry_after
+
+
+@pytest.mark.parametrize(("error", "detail", "context"), [
+    (ApiError(413, "request body too large", {"max_bytes": 1024}), "request body too large (max_bytes 1024)",
+     {"max_bytes": 1024}),
+    (ApiError(400, "implausible screen description", ["screen_w 20000 px is implausible"], code="invalid_screen"),
+     "implausible screen description: screen_w 20000 px is implausible",
+     {"problems": ["screen_w 20000 px is implausible"]}),
+    (ApiError(400, "malformed JSON", "nested too deeply", code="invalid_json"), "malformed JSON: nested too deeply", {}),
+    (ApiError(404, "unknown session"), "unknown session", {}),
+])
+def test_detail_is_text_and_data_is_in_context(error: ApiError, detail: str, context: dict[str, Any]) -> None:
+    response = api_error_response(error)
+    assert response.text is not None
+    body = assert_problem(response.status, response.content_type, response.text, error.status, error.code)
+    assert (body["detail"], body["context"], body["errors"]) == (detail, context, [])
+
+
+async def test_validation_errors_are_listed_in_errors(vigil_server) -> None:
+    async with aiohttp.ClientSession() as http, \
+            http.post(vigil_server.url + "/api/sessions", json={"candidate_id": "a b/c"}) as resp:
+        body = assert_problem(resp.status, resp.content_type, await resp.text(), 400, "invalid_body")
+    assert body["errors"][0]["field"] == "candidate_id" and body["errors"][0]["problem"], body
+    assert body["detail"] == f"invalid request body: candidate_id: {body['errors'][0]['problem']}"
 
 
 def test_an_undeclared_code_is_refused_where_it_is_raised() -> None:

@@ -503,7 +503,7 @@ def synthesise_long_session(sid: str, t0: float, evidence_dir: Path, *, hours: f
     items.sort(key=lambda item: item["t"])
     items.append({"kind": "verdict", "t": t0 + seconds, "summary": {
         "session_id": sid, "verdict": "CHEATING", "final_risk_score": 41.0, "peak_risk": 66.0,
-        "mean_risk": 35.2, "total_violations": events, "duration_seconds": float(seconds),
+        "mean_risk": 35.2, "total_violations": events, "duration_seconds": float(seconds), "counts": {"phone": events},
         "observed_seconds": float(seconds - 300), "coverage": round(1 - 300 / seconds, 3),
         "unobserved": {"disconnected": 180.0, "covered": 120.0},
         "unobserved_spans": [[t0 + 600, t0 + 720, "disconnected"], [t0 + 1800, t0 + 1920, "covered"],

@@ -58,7 +58,7 @@ async def test_a_proctor_dismisses_a_flag_and_decides_and_the_report_shows_both(
         # unknown event ids: 400 naming them, nothing written
         status, body = await call(http, "PATCH", review_url, owner, json={
             "flags": {paste: {"status": "dismissed"}, "phone-9": {"status": "confirmed"}}})
-        assert status == 400 and body["detail"] == {"event_ids": ["phone-9"]}, body
+        assert status == 400 and body["context"] == {"event_ids": ["phone-9"]}, body
         status, body = await call(http, "PATCH", review_url, owner, json={})
         assert status == 400, body
         status, body = await call(http, "PATCH", review_url, owner, json={"decision": {"decision": "guilty"}})

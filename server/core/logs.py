@@ -63,7 +63,8 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         clock = time.strftime("%H:%M:%S", time.localtime(record.created))
-        fields = "".join(f"  {key}={value}" for key, value in extra_fields(record).items())
+        # a field with no value (`session_id` on a line outside any session) is left out, not `=None`
+        fields = "".join(f"  {key}={value}" for key, value in extra_fields(record).items() if value is not None)
         line = f"{clock} {record.levelname:<7} {record.name}  {record.getMessage()}{fields}"
         color = self.COLORS.get(record.levelname, "") if self.color else ""
         if color:

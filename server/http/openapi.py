@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 from dataclasses import dataclass, is_dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_type_hints
 from weakref import WeakKeyDictionary
 
 from aiohttp import web
@@ -93,7 +93,9 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/readyz"): RouteDoc("Readiness probe: Redis, models, capacity; 503 with Retry-After when not ready",
                                  "anyone", response=ANS + "Readiness", also=(503,)),
     ("GET", "/metrics"): RouteDoc("Prometheus metrics of every worker on this machine (samples labelled by worker)",
-                                  "anyone in dev; in production VIGIL_METRICS_TOKEN or admin",
+                                  "anyone in dev; in production VIGIL_METRICS_TOKEN or admin. The security below "
+                                  "is optional only in dev (VIGIL_ENV=dev): in production credentials are "
+                                  "required (401 without them)",
                                   content="text/plain"),
     ("POST", "/api/sessions"): RouteDoc("Create a session (join code, join token, an API key's exam_id, or the demo "
                                         "exam in dev)",
@@ -336,10 +338,18 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object", "description": "An RFC 9457 problem; `code` is stable, `error` is this occurrence's message.",
-    "required": ["type", "title", "status", "code", "error", "detail"],
+    "required": ["type", "title", "status", "code", "error", "detail", "errors", "context"],
     "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                    "code": {"type": "string", "enum": sorted(ERROR_CODES)}, "error": {"type": "string"},
-                   "detail": {"description": "the occurrence's data, or null"}}}
+                   "detail": {"type": "string", "description": "this occurrence, in words (the message and what "
+                                                               "is known of it)"},
+                   "errors": {"type": "array", "description": "the request body's fields that failed validation "
+                                                              "(`invalid_body`); empty otherwise",
+                              "items": {"type": "object", "required": ["field", "problem"],
+                                        "properties": {"field": {"type": "string"}, "problem": {"type": "string"}}}},
+                   "context": {"type": "object", "description": "the occurrence's data: limits (`max_bytes`, "
+                                                                "`retry_after_s`), ids, `problems`, `hint`; "
+                                                                "empty when there is none"}}}
 SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "none": [], "optional": [{}, {"bearer": []}, {"cookie": []}], "required": [{"bearer": []}, {"cookie": []}]}
 #: schemas of answers that are not JSON
@@ -369,13 +379,27 @@ def _schema(ref: str, components: dict[str, Any]) -> dict[str, Any]:
     module, _, name = ref.partition(":")
     target = getattr(importlib.import_module(module), name)
     schema = TypeAdapter(target).json_schema(ref_template="#/components/schemas/{model}")
-    if is_dataclass(target):  # `asdict` writes every field, defaulted or not: all are required
-        for sub in (schema, *schema.get("$defs", {}).values()):
-            if "properties" in sub:
-                sub["required"] = list(sub["properties"])
+    # a dataclass is dumped with every field, defaulted or not: all are required (not so a model's
+    # `Absent` key or a TypedDict's optional one)
+    dataclasses = _dataclass_names(target)
+    for sub in [schema] * is_dataclass(target) + [d for k, d in schema.get("$defs", {}).items() if k in dataclasses]:
+        if "properties" in sub:
+            sub["required"] = list(sub["properties"])
     components.update({key: _plain_tuples(sub) for key, sub in schema.pop("$defs", {}).items()})
     components[name] = _plain_tuples(schema)
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _dataclass_names(target: Any, seen: set[str] | None = None) -> set[str]:
+    """The names of `target` and the dataclasses its fields hold, at any depth."""
+    seen = set() if seen is None else seen
+    if is_dataclass(target) and isinstance(target, type) and target.__name__ not in seen:
+        seen.add(target.__name__)
+        for hint in get_type_hints(target).values():
+            _dataclass_names(hint, seen)
+    for arg in get_args(target):
+        _dataclass_names(arg, seen)
+    return seen
 
 
 def _plain_tuples(schema: Any) -> Any:

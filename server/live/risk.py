@@ -11,6 +11,8 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pipeline.analysis import CalibratedGaze, FrameAnalysis
@@ -43,14 +45,32 @@ def _event_change(event: Event, state: str) -> dict[str, Any]:
     return d
 
 
+@cache
+def _policy_file(path: Path) -> Policy:
+    try:
+        return load_policy(path)
+    except OSError as exc:
+        raise ValueError(f"cannot read VIGIL_POLICY {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a PolicyError names the key
+        raise ValueError(f"VIGIL_POLICY {path}: {exc}") from None
+
+
+def default_policy(settings: Settings) -> Policy:
+    """The file in VIGIL_POLICY, else the built-in defaults.
+
+    The file is read once per process: `vigil serve` calls this at start, so a missing or invalid file
+    stops it there (a `ValueError` naming VIGIL_POLICY) instead of failing every offer later; the
+    sessions then share the loaded policy.
+    """
+    return Policy() if settings.policy_path is None else _policy_file(settings.policy_path)
+
+
 async def policy_for(store: Store, exam_id: str, settings: Settings) -> Policy:
     """The exam's stored policy, else the file in VIGIL_POLICY, else the built-in defaults."""
     raw = await store.exam_field(exam_id, "policy")
     if raw:
         return policy_from_dict(json.loads(raw))
-    if settings.policy_path is not None:
-        return load_policy(settings.policy_path)
-    return Policy()
+    return default_policy(settings)
 
 
 class RiskSession:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from server.protocol.base import Outbound
 from server.protocol.http import CandidateSteps, IceServer, SessionState, WebhookType, WindowPlacement
+from server.protocol.policy_model import PolicyOverrides
 from server.protocol.stream import StreamItem
 
 
@@ -131,7 +132,7 @@ class ExamRow(Outbound):
     join_code: str
     created_at: float
     #: the exam's risk policy overrides, null for the default policy
-    policy: dict[str, Any] | None
+    policy: PolicyOverrides | None
 
 
 class ExamList(Page):

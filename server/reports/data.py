@@ -16,16 +16,24 @@ items) becomes 720 points, one per 10 s.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
+
+from server.protocol.events import VerdictSummary
+from server.protocol.http import ReviewState
 from server.reports.review import review_state
 from server.store.evidence_files import evidence_file
 from server.store.store import Store
+
+log = logging.getLogger(__name__)
 
 MAX_TIMELINE_POINTS = 720
 #: evidence error messages quoted in the report; the rest are only counted.
@@ -77,6 +85,41 @@ class ProctorMessage:
     delivered: bool
 
 
+class _CalibrationStatus(TypedDict):
+    status: str
+
+
+class CalibrationSummary(_CalibrationStatus, total=False):
+    """The gaze calibration in report form (`calibration_summary`): `status` always; the accuracy only
+    once measured; `detail` only when the stored record is unreadable. (Optional keys by `total=False`:
+    `NotRequired` is not seen under `from __future__ import annotations` before Python 3.12.)"""
+
+    mean_error_px: float
+    max_error_px: float
+    mean_error_deg: float
+    mean_error_mm: float
+    mean_error_screen_fraction: float
+    limit_deg: float
+    source: str
+    attempts: int
+    recentres: int
+    message: str
+    #: calibration points used
+    points: int
+    detail: str
+
+
+class EvidenceSummary(TypedDict):
+    """Evidence kept, skipped (by reason) and failed, for the report's evidence line."""
+
+    files: int
+    clips: int
+    skipped: int
+    skipped_by_reason: dict[str, int]
+    errors: int
+    error_messages: list[str]
+
+
 @dataclass(frozen=True)
 class Report:
     session_id: str
@@ -88,24 +131,31 @@ class Report:
     started_at: float | None
     ended_at: float | None
     duration_s: float | None
-    verdict: dict[str, Any] | None
-    calibration: dict[str, Any]
+    verdict: VerdictSummary | None
+    calibration: CalibrationSummary
     browser: dict[str, int]
     events: list[ReportEvent]
-    evidence: dict[str, Any]
+    evidence: EvidenceSummary
     timeline: list[TimelinePoint]
     timeline_source_points: int
     generated_at: float
     counters: dict[str, int] = field(default_factory=dict)
     #: the human review (`server.protocol.http.ReviewState`): flag marks, unreviewed flags, the decision
-    review: dict[str, Any] = field(default_factory=dict)
+    review: ReviewState = field(default_factory=lambda: ReviewState(session_id="", flags=[], unreviewed=[],
+                                                                    decision=None, ai_suggestion=None))
     #: the verdict's unobserved spans; without a verdict, a disconnection still open (session hash)
     unobserved_spans: list[UnobservedSpan] = field(default_factory=list)
     #: what proctors told the candidate during the session, oldest first
     proctor_messages: list[ProctorMessage] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The report as JSON data (`report.json`), typed by this class's schema (OpenAPI `Report`)."""
+        data: dict[str, Any] = REPORT_JSON.dump_python(self, mode="json")
+        return data
+
+
+#: dumps a `Report` (its models and dataclasses) to JSON data
+REPORT_JSON = TypeAdapter(Report)
 
 
 def _num(raw: str | None) -> float | None:
@@ -140,7 +190,7 @@ CALIBRATION_FIELDS = ("mean_error_px", "max_error_px", "mean_error_deg", "mean_e
                       "source", "attempts", "recentres", "message")
 
 
-def calibration_summary(raw: str | None) -> dict[str, Any]:
+def calibration_summary(raw: str | None) -> CalibrationSummary:
     """The session hash's `calibration` field (JSON written by gaze calibration) in report form:
     `status` is "not calibrated", "calibrated" or the state it ended in (refused, failed, running)."""
     if not raw:
@@ -163,7 +213,7 @@ def calibration_summary(raw: str | None) -> dict[str, Any]:
         out["points"] = len(data["points"])
     elif isinstance(data.get("points"), int):
         out["points"] = data["points"]
-    return out
+    return out  # type: ignore[return-value]  # the keys of CalibrationSummary, picked above
 
 
 @dataclass
@@ -327,7 +377,7 @@ def _report_events(folded: Mapping[str, Any], evidence_root: Path, sid: str) -> 
     return rows
 
 
-def _evidence_summary(folded: Mapping[str, Any], rows: list[ReportEvent]) -> dict[str, Any]:
+def _evidence_summary(folded: Mapping[str, Any], rows: list[ReportEvent]) -> EvidenceSummary:
     return {"files": sum(r.evidence is not None for r in rows), "clips": sum(r.clip is not None for r in rows),
             "skipped": sum(folded["skipped"].values()),
             "skipped_by_reason": folded["skipped"], "errors": len(folded["errors"]),
@@ -347,13 +397,25 @@ def build_report(session: Mapping[str, str], items: Iterable[Mapping[str, Any]],
     return Report(
         session_id=sid, candidate_id=session.get("candidate_id", ""), exam_id=session.get("exam_id", ""),
         exam_title=exam_title, status=session.get("status", ""), created_at=created, started_at=started,
-        ended_at=ended, duration_s=_duration(verdict, started, ended, folded["last_t"], now), verdict=verdict,
+        ended_at=ended, duration_s=_duration(verdict, started, ended, folded["last_t"], now),
+        verdict=_verdict_summary(sid, verdict),
         calibration=calibration_summary(session.get("calibration")), browser=folded["browser"], events=rows,
         evidence=_evidence_summary(folded, rows),
         timeline=downsample(folded["points"]), timeline_source_points=len(folded["points"]),
         generated_at=now, counters=counters, unobserved_spans=unobserved_spans(verdict, session, ended or now),
         proctor_messages=folded["messages"],
-        review=review_state(sid, folded["events"], folded["reviews"], ai_suggestion(verdict)))
+        review=ReviewState.model_validate(review_state(sid, folded["events"], folded["reviews"], ai_suggestion(verdict))))
+
+
+def _verdict_summary(sid: str, verdict: Mapping[str, Any] | None) -> VerdictSummary | None:
+    """The verdict as its model; a stored summary that no longer fits it is logged and left out."""
+    if verdict is None:
+        return None
+    try:
+        return VerdictSummary.model_validate(verdict)
+    except ValidationError as exc:
+        log.warning("unreadable verdict of %s left out of its report: %s", sid, exc.errors()[0]["msg"])
+        return None
 
 
 def ai_suggestion(verdict: Mapping[str, Any] | None) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def _span(seconds: float | None) -> str:
 
 
 def _verdict_banner(report: Report) -> Table:
-    v = report.verdict or {}
+    v = report.verdict.model_dump() if report.verdict else {}
     name = str(v.get("verdict") or "PENDING")
     colour = colors.HexColor(VERDICT_COLOURS.get(name, "#616161"))
     side = ("session not ended: no suggestion yet" if not v else
@@ -117,7 +118,7 @@ def _num(x: Any) -> str:
     return f"{round(float(x), 1):g}"
 
 
-def _gaze_error(cal: dict[str, Any]) -> str | None:
+def _gaze_error(cal: Mapping[str, Any]) -> str | None:
     """e.g. "1.4 deg (48.5 px)"; without a measured screen, the share of its diagonal instead of degrees."""
     px = cal.get("mean_error_px")
     if not isinstance(px, (int, float)):
@@ -130,7 +131,7 @@ def _gaze_error(cal: dict[str, Any]) -> str | None:
     return f"{_num(px)} px"
 
 
-def _calibration_text(cal: dict[str, Any]) -> str:
+def _calibration_text(cal: Mapping[str, Any]) -> str:
     """What a proctor needs of the gaze calibration, never the candidate's instructions: whether it
     worked, how it was obtained, and how far off gaze is, e.g. "Calibrated (9 points): gaze off by
     1.4 deg (48.5 px) on average, max 90 px; within the 3 deg limit"."""
@@ -158,7 +159,7 @@ def _calibration_text(cal: dict[str, Any]) -> str:
 
 def _coverage_text(report: Report) -> str:
     """e.g. "92 % (55 s); unobserved: disconnected 4 s, camera covered 1 s"."""
-    v = report.verdict or {}
+    v = report.verdict.model_dump() if report.verdict else {}
     cov, seen = v.get("coverage"), v.get("observed_seconds")
     head = "-" if not isinstance(cov, (int, float)) else f"{round(cov * 100):g} %"
     if isinstance(seen, (int, float)):
@@ -237,7 +238,7 @@ def _events_table(report: Report, evidence_dir: Path | None) -> LongTable:
     """One row per event. Plain-string cells (not Paragraphs): a two-hour session has hundreds of rows,
     and strings lay out ~10x faster."""
     t0 = report.started_at
-    marks = {f["event_id"]: f["status"] for f in report.review.get("flags", [])}
+    marks = {f.event_id: f.status for f in report.review.flags}
     rows: list[list[Any]] = [["#", "Event", "Severity", "Start", "Duration", "Conf.", "Evidence"]]
     style: list[tuple[Any, ...]] = [
         ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8), ("FONT", (0, 1), (-1, -1), "Helvetica", 8),
@@ -336,7 +337,7 @@ def _story(report: Report, evidence_dir: Path | None) -> list[Any]:
         Spacer(1, 5 * mm), _verdict_banner(report), Spacer(1, 3 * mm), *_human_decision(report),
         Spacer(1, 4 * mm), _facts(report),
     ]
-    reasons = (report.verdict or {}).get("reasons") or []
+    reasons = report.verdict.reasons if report.verdict else []
     if reasons:
         story.append(Paragraph("Why the AI suggests this", H2))
         story += [Paragraph(f"&bull;&nbsp; {escape(readable_reason(str(r)))}", BODY) for r in reasons]
@@ -369,7 +370,7 @@ def _timeline_section(report: Report) -> KeepTogether:
 
 def _human_decision(report: Report) -> list[Any]:
     """The reviewer's decision (or that there is none yet) and the flags they marked, with notes."""
-    review = report.review or {}
+    review = report.review.model_dump()
     decision = review.get("decision")
     out: list[Any] = [Paragraph("Human decision", KEEP_H2)]
     if decision is None:

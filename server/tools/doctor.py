@@ -3,14 +3,21 @@
 Each check is one `Check` (name, outcome, what was found). The models are loaded by the caller
 (`server.cli`, which owns model loading) and passed in as their health; Redis is pinged through the
 store; TURN, when configured, is asked for a real allocation with a fresh ephemeral credential, which
-proves at once that coturn answers and that it shares `VIGIL_TURN_SECRET`.
+proves at once that coturn answers and that it shares `VIGIL_TURN_SECRET`. VIGIL_POLICY is loaded as
+`vigil serve` loads it; an installed Chromium opens a tiny page once and says which WebRTC and screen
+features the exam page needs it has.
 """
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs
 
@@ -18,12 +25,22 @@ from rich.console import Console
 from rich.table import Table
 
 from server.core.config import Settings, redact_url
+from server.live.risk import default_policy
 from server.rtc.turn import turn_credentials
 from server.store.store import Store
 
 Outcome = Literal["pass", "fail", "skip"]
 #: how long one network check may take before it fails
 CHECK_TIMEOUT_S = 5.0
+#: how long the browser check may take (start, load a local page, print it)
+BROWSER_TIMEOUT_S = 20.0
+#: what the candidate's exam page uses, as JavaScript expressions true when the browser has it
+BROWSER_FEATURES = {
+    "RTCPeerConnection": "typeof RTCPeerConnection === 'function'",
+    "getUserMedia": "!!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)",
+    "RTCDataChannel": "typeof RTCDataChannel === 'function'",
+    "screen.isExtended": "'isExtended' in screen",
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,57 @@ async def _allocate(url: str, username: str, password: str) -> Check:
     address = relay.get_extra_info("sockname")
     relay.close()
     return Check(f"turn {url}", "pass", f"relay allocated at {address[0]}:{address[1]}")
+
+
+def policy_check(settings: Settings) -> Check:
+    """VIGIL_POLICY loaded as `vigil serve` loads it at start."""
+    try:
+        default_policy(settings)
+    except ValueError as exc:
+        return Check("policy", "fail", str(exc))
+    found = f"loaded from {settings.policy_path}" if settings.policy_path else "built-in defaults (VIGIL_POLICY unset)"
+    return Check("policy", "pass", found)
+
+
+def browser_probe_page() -> str:
+    """A page that writes `{feature: bool}` as JSON into `<pre id=features>` for `--dump-dom` to print."""
+    tests = ", ".join(f"{json.dumps(name)}: {expr}" for name, expr in BROWSER_FEATURES.items())
+    return (f"<!doctype html><pre id=features></pre><script>document.getElementById('features').textContent = "
+            f"JSON.stringify({{{tests}}});</script>\n")
+
+
+def browser_verdict(dom: str) -> Check:
+    """The check from the page's printed DOM: pass when every feature is there."""
+    found = re.search(r'<pre id="features">(.*?)</pre>', dom, re.S)
+    if found is None:
+        return Check("browser", "fail", "the probe page printed no result")
+    features = json.loads(found.group(1).replace("&quot;", '"'))
+    missing = [name for name in BROWSER_FEATURES if not features.get(name)]
+    if missing:
+        return Check("browser", "fail", f"missing: {', '.join(missing)}")
+    return Check("browser", "pass", f"has {', '.join(BROWSER_FEATURES)}")
+
+
+async def browser_check(executable: str | None = None) -> Check:
+    """Chromium headless on a local page (a file: page is a secure context, as the HTTPS exam page is, so
+    getUserMedia and screen.isExtended are exposed); skipped when no `chromium` is on PATH."""
+    executable = executable or shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        return Check("browser", "skip", "skipped: no browser (chromium not on PATH)")
+    with tempfile.TemporaryDirectory(prefix="vigil-doctor-") as tmp:
+        page = Path(tmp) / "probe.html"
+        page.write_text(browser_probe_page(), encoding="utf-8")
+        proc = await asyncio.create_subprocess_exec(
+            executable, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            f"--user-data-dir={Path(tmp) / 'profile'}", "--dump-dom", page.as_uri(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), BROWSER_TIMEOUT_S)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return Check("browser", "fail", f"{executable} printed nothing within {BROWSER_TIMEOUT_S:g} s")
+    return browser_verdict(out.decode("utf-8", "replace"))
 
 
 async def network_checks(settings: Settings, redis_url: str) -> list[Check]:

@@ -106,7 +106,7 @@ async def test_off_in_production_unless_named_and_then_for_a_proctor(vigil_serve
     server = await vigil_server_factory(env="production", jwt_secret="x" * 32)
     async with aiohttp.ClientSession() as http:
         st, error = await post(http, server.url + "/start-session")
-        assert st == 404 and "VIGIL_LEGACY_APIS" in error["detail"]["hint"]
+        assert st == 404 and "VIGIL_LEGACY_APIS" in error["context"]["hint"]
     server = await vigil_server_factory(env="production", jwt_secret="x" * 32, legacy_apis=("interview",))
     _, owner = await logged_in(server, "proctor")
     _, other = await logged_in(server, "proctor")

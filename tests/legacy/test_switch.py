@@ -23,7 +23,7 @@ async def test_every_original_api_is_off_in_production_by_default(vigil_server_f
     async with aiohttp.ClientSession() as http:
         for method, path in ROUTES:
             st, error = await call(http, method, server.url + path, admin, json={})
-            assert st == 404 and "VIGIL_LEGACY_APIS" in error["detail"]["hint"], (method, path, st, error)
+            assert st == 404 and "VIGIL_LEGACY_APIS" in error["context"]["hint"], (method, path, st, error)
 
 
 async def test_when_on_a_proctor_follows_and_reports_only_their_own_exams_sessions(vigil_server_factory) -> None:

@@ -27,7 +27,7 @@ async def test_session_and_body_limits_answer_clearly_and_are_counted(vigil_serv
             async with http.post(server.url + "/api/sessions", json={"candidate_id": "second"}) as resp:
                 assert resp.status == 503 and resp.content_type == "application/problem+json"
                 body = await resp.json()
-                assert "session limit" in body["error"] and body["detail"] == {"max_sessions": 1}
+                assert "session limit" in body["error"] and body["context"] == {"max_sessions": 1}
                 assert body["code"] == "session_limit" and int(resp.headers["Retry-After"]) > 0
             async with http.get(server.url + "/readyz") as resp:
                 ready = await resp.json()
@@ -35,7 +35,7 @@ async def test_session_and_body_limits_answer_clearly_and_are_counted(vigil_serv
             assert first.pc is not None and first.pc.connectionState == "connected"  # the admitted one is untouched
             async with http.post(server.url + "/api/sessions", data=b"{" + b" " * 20000 + b"}",
                                  headers={"Content-Type": "application/json"}) as resp:
-                assert resp.status == 413 and (await resp.json())["detail"] == {"max_bytes": 16384}
+                assert resp.status == 413 and (await resp.json())["context"] == {"max_bytes": 16384}
             async with http.get(server.url + "/metrics") as resp:
                 after = await resp.text()
         assert _rejected(after, "sessions") == _rejected(before, "sessions") + 1

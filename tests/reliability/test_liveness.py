@@ -86,4 +86,4 @@ async def test_a_burst_of_creations_from_one_address_is_limited(vigil_server_fac
     statuses = [status for status, _ in answers]
     assert set(statuses) <= {201, 429} and statuses.count(201) <= 5 and 429 in statuses
     limited = next(body for status, body in answers if status == 429)
-    assert limited["detail"]["retry_after_s"] > 0
+    assert limited["context"]["retry_after_s"] > 0

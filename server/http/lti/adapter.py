@@ -30,10 +30,20 @@ from pylti1p3.request import Request
 from pylti1p3.session import SessionService
 from pylti1p3.tool_config import ToolConfDict
 
+from server.protocol.errors import ApiError
 from server.store.lti_records import LtiRecords
 
 #: how long pylti1p3's thread waits for one Redis read or write on the loop
 STORE_TIMEOUT_S = 10.0
+
+
+async def read_form(request: web.Request) -> Mapping[str, Any]:
+    """The form body (urlencoded or multipart), 400 when it cannot be parsed (a multipart type without
+    its boundary makes aiohttp raise ValueError, which would otherwise be a 500)."""
+    try:
+        return await request.post()
+    except ValueError as exc:
+        raise ApiError(400, "malformed form body", str(exc)[:200], code="bad_request") from None
 
 
 class LtiRequest(Request):
@@ -49,7 +59,7 @@ class LtiRequest(Request):
         """A snapshot of `request` (its form body read here, on the loop)."""
         params: dict[str, str] = dict(request.query)
         if request.method == "POST":
-            form = await request.post()
+            form = await read_form(request)
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         return cls(params, request.cookies, request.secure)
 

@@ -26,6 +26,7 @@ from server.core.metrics import SESSIONS_CREATED
 from server.http.affinity import new_session
 from server.http.errors import json_response
 from server.http.keys import ACCOUNTS, AUTH, EXAMS, LTI, SESSIONS, STORE
+from server.http.lti.adapter import read_form
 from server.http.lti.claims import DEEP_LINKING, PROCTOR_PARAM, Launch, proctor_claim
 from server.http.lti.pages import candidate_page, instructor_page
 from server.http.lti.provision import exam_for_link, proctor_account
@@ -60,7 +61,7 @@ def _redirect_uri(request: web.Request, target_link_uri: str | None) -> str:
 @routes.get(LOGIN)
 @routes.post(LOGIN)
 async def oidc_login(request: web.Request) -> web.Response:
-    form = await request.post() if request.method == "POST" else {}
+    form = await read_form(request) if request.method == "POST" else {}
     target = request.query.get("target_link_uri") or form.get("target_link_uri")
     return await request.app[LTI].login(request, _redirect_uri(request, target if isinstance(target, str) else None))
 

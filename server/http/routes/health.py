@@ -91,7 +91,8 @@ async def health(request: web.Request) -> web.Response:
                   worker=app[SESSIONS].worker_id, sessions=app[SESSIONS].connected_count(), env=app[SETTINGS].env,
                   # null with an external Redis: one type in every state, never a missing key
                   redis_embedded=await _embedded_status(app) if app[SETTINGS].redis_url is None else None)
-    return json_response(body, status=200 if redis_ok else 503)
+    return json_response(body, status=200 if redis_ok else 503,
+                         headers=None if redis_ok else {"Retry-After": str(READY_RETRY_AFTER_S)})
 
 
 async def _embedded_status(app: web.Application) -> EmbeddedValkey | None:
