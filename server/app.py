@@ -78,7 +78,7 @@ from server.http.routes import (
     whip,
 )
 from server.http.versions import add_v1_routes
-from server.live.manager import DEMO_EXAM_ID, SessionManager
+from server.live.manager import SessionManager
 from server.live.watchers import Watchers
 from server.store.store import Store
 
@@ -159,8 +159,7 @@ def _put_keys(app: web.Application, parts: WorkerParts, settings: Settings, stor
     accounts, exams = Accounts(store.accounts, parts.tokens.secret, parts.hashing), Exams(store.exams)
     app[SETTINGS], app[STORE], app[PIPELINE], app[VAD] = settings, store, pipeline, vad
     app[ACCOUNTS], app[EXAMS] = accounts, exams
-    app[AUTH] = Authenticator(parts.tokens, user_for_token=accounts.user_for_token, exam_owner=exams.owner,
-                              shared_exams=frozenset({DEMO_EXAM_ID}) if settings.env == "dev" else frozenset())
+    app[AUTH] = Authenticator(parts.tokens, user_for_token=accounts.user_for_token, exam_owner=exams.owner)
     app[SESSIONS], app[ANALYSIS_EXECUTOR] = parts.manager, parts.executor
     app[WATCHERS], app[FANOUT], app[BASELINE_SOCKETS] = parts.watchers, parts.fanout, set()
     app[APIKEYS] = ApiKeys(store.apikeys, store.exams, parts.tokens.secret)

@@ -190,8 +190,7 @@ async def test_each_proctor_sees_only_their_exams_sessions(vigil_server) -> None
             st, body = await call(http, "GET", base + "/api/sessions?limit=500", alice)
             past = {s["session_id"] for s in body["sessions"]}
             assert sid_a in past and sid_b not in past
-            # in dev the demo exam is shared by every proctor (tests/test_first_run.py): other tests' demo sessions
-            assert all(s["exam_id"] in (exam_a["exam_id"], "demo") for s in body["sessions"])
+            assert all(s["exam_id"] == exam_a["exam_id"] for s in body["sessions"])
 
             # the live stream: alice gets her candidate's status messages and never bob's
             seen: set[str] = set()

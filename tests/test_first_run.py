@@ -20,7 +20,7 @@ import pytest
 from server.cli import DEV_ADMIN_EMAIL, bootstrap_admin
 from server.core.config import Settings
 from tests.conftest import free_port
-from tests.test_accounts import call, logged_in, login, new_exam, unique_email
+from tests.test_accounts import call, login, unique_email
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 180  # loading the models on a busy 2-core machine
@@ -81,29 +81,6 @@ async def test_a_fresh_dev_server_prints_a_one_time_admin_login_that_works(tmp_p
     finally:
         out += await _stop(again)
     assert "password" not in out, out
-
-
-async def test_in_dev_every_proctor_sees_the_demo_exams_candidates_but_cannot_manage_it(vigil_server) -> None:
-    """The demo exam belongs to no account: in dev it is shared by every proctor (not only admins), so a
-    proctor made with `vigil user add` sees the demo's candidates; other proctors' exams stay private."""
-    base = vigil_server.url
-    _, alice = await logged_in(vigil_server, "proctor")
-    _, bob = await logged_in(vigil_server, "proctor")
-    async with aiohttp.ClientSession() as http:
-        status, demo = await call(http, "POST", base + "/api/sessions", json={"candidate_id": "dora"})
-        assert status == 201, demo
-        exam = await new_exam(http, base, bob)
-        status, bobs = await call(http, "POST", base + "/api/sessions",
-                                  json={"candidate_id": "bert", "join_code": exam["join_code"]})
-        assert status == 201, bobs
-        status, row = await call(http, "GET", f"{base}/api/sessions/{demo['session_id']}", alice)
-        assert status == 200 and row["exam_id"] == "demo", row
-        status, listing = await call(http, "GET", base + "/api/sessions?limit=500", alice)
-        seen = {s["session_id"] for s in listing["sessions"]}
-        assert demo["session_id"] in seen and bobs["session_id"] not in seen
-        assert (await call(http, "GET", f"{base}/api/sessions/{bobs['session_id']}", alice))[0] == 403
-        # seeing is not owning: the demo exam is no exam of theirs to edit
-        assert (await call(http, "PATCH", base + "/api/exams/demo", alice, json={"title": "mine"}))[0] == 404
 
 
 async def test_production_bootstraps_the_admin_from_the_environment_once(vigil_server, tmp_path: Path) -> None:

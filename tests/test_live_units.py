@@ -262,7 +262,7 @@ def test_a_backlogged_channel_drops_analyses_first_and_listeners_still_get_them(
     from server.live.counters import Counters
 
     counters = Counters()
-    channel = SessionChannel(counters, dispatch=lambda msg: None, on_flood=lambda reason: None)
+    channel = SessionChannel("s1", counters, dispatch=lambda msg: None, on_flood=lambda reason: None)
     heard: list[str] = []
     channel.listeners.add(heard.append)
     dc = FakeDataChannel(buffered=MAX_ANALYSIS_BACKLOG_BYTES + 1)

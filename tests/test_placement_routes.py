@@ -20,7 +20,9 @@ UNVERSIONED = {
     ("POST", "/api/sessions"): NewSession(),
     **{(method, f"/api/sessions/{SID}{tail}"): OnSessionWorker(SID) for method, tail in (
         ("POST", "/offer"), ("POST", "/resume"), ("POST", "/end"), ("POST", "/watch"), ("GET", ""), ("DELETE", ""),
-        ("POST", "/whip"), ("DELETE", "/whip"), ("POST", "/message"))},  # WHIP offers and ends on the peer's worker too; a proctor's message goes out on its data channel
+        ("POST", "/whip"), ("DELETE", "/whip"), ("POST", "/message"), ("POST", "/check-frame"))},
+    # WHIP offers and ends on the peer's worker too; a proctor's message goes out on its data channel; the
+    # system check's frames meet one per-session rate limit on the session's worker
 }
 #: the /api/v1/ paths are the same handlers, placed the same way (server.http.versions)
 EXPECTED = {**UNVERSIONED, **{(method, versioned(path)): found for (method, path), found in UNVERSIONED.items()}}

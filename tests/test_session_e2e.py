@@ -67,7 +67,7 @@ async def test_session_lifecycle_in_redis(vigil_server) -> None:
     client = CandidateClient(vigil_server.url, FACE_CLIP, candidate_id="carol")
     try:
         created = await client.create()
-        assert set(created) == {"session_id", "token", "ice_servers"}
+        assert set(created) == {"session_id", "token", "ice_servers", "candidate"}
         sid = client.session_id
         assert (await store.session(sid))["status"] == "created"
         await client.connect()

@@ -28,18 +28,14 @@ class Authenticator:
     """Resolves credentials to a session id or a user, and decides what a user may see.
 
     Accounts and exams plug in as functions (`user_for_token`, `exam_owner`): they import this
-    module for `User`, so it cannot import them. `shared_exams` are exams every proctor sees without
-    owning them: in `dev` mode the demo exam, which no account owns, so that a proctor made with
-    `vigil user add` sees the demo's candidates as the printed dev admin does.
+    module for `User`, so it cannot import them.
     """
 
     def __init__(self, tokens: SessionTokens, *, user_for_token: Callable[[str], Awaitable[User | None]],
-                 exam_owner: Callable[[str], Awaitable[str | None]],
-                 shared_exams: frozenset[str] = frozenset()) -> None:
+                 exam_owner: Callable[[str], Awaitable[str | None]]) -> None:
         self.tokens = tokens
         self.user_for_token = user_for_token
         self.exam_owner = exam_owner
-        self.shared_exams = shared_exams
 
     def verify_session(self, token: str, session_id: str) -> None:
         """Raise 401 for a bad or expired session token, 403 for another session's."""
@@ -55,14 +51,11 @@ class Authenticator:
         return sid if claims.get("scope") == SESSION_SCOPE and isinstance(sid, str) else None
 
     async def can_see_exam(self, user: User, exam_id: str) -> bool:
-        """Admins see every exam's sessions; a proctor those of exams they own and the shared ones (the
-        demo exam in dev); nobody else any."""
+        """Admins see every exam's sessions; a proctor those of exams they own; nobody else any."""
         if user.role == "admin":
             return True
         if user.role != "proctor":
             return False
-        if exam_id in self.shared_exams:
-            return True
         return bool(exam_id) and await self.exam_owner(exam_id) == user.user_id
 
     async def can_see_session(self, user: User, session_hash: Mapping[str, str]) -> bool:
