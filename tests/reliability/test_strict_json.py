@@ -28,6 +28,7 @@ from tests.test_accounts import logged_in
 NON_FINITE = ("Infinity", "-Infinity", "NaN", "1e999")
 #: a valid message of every client type; the test fails when a type is added without one here
 VALID: dict[str, dict[str, Any]] = {
+    "hello": {"type": "hello", "v": 1, "versions": [1], "client": "strict-json"},
     "clock": {"type": "clock", "pts": 1, "captured_ms": 1.0},
     "browser": {"type": "browser", "event": "paste"},
     "calibration.sample": {"type": "calibration.sample"},
