@@ -101,7 +101,7 @@ async def test_a_key_cannot_reach_another_exams_session_and_names_its_exam_when_
 
         # a key of several exams names one of them; a join code or an exam outside its scope is refused
         st, error = await call(http, "POST", base + "/start-session", key_bc, json={"candidate_id": "ext-3"})
-        assert st == 400 and set(error["detail"]["exams"]) == {exam_b["exam_id"], exam_c["exam_id"]}, error
+        assert st == 400 and set(error["context"]["exams"]) == {exam_b["exam_id"], exam_c["exam_id"]}, error
         st, _ = await call(http, "POST", base + "/start-session", key_bc,
                            json={"candidate_id": "ext-3", "exam_id": exam_a["exam_id"]})
         assert st == 403
