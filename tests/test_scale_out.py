@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -47,16 +48,30 @@ async def two_workers(valkey_url: str, tmp_path: Path):  # type: ignore[no-untyp
         await store.close()
 
 
+async def load_reported(store: Store, session_ids: list[str], within_s: float = 20.0) -> None:
+    """Wait until each worker holding one of `session_ids` reports at least its share of them in its
+    heartbeat: placement reads the load from there, so the next session goes to the less loaded worker
+    only once this load is known (a fixed sleep of one heartbeat was not enough on a busy machine)."""
+    holders = Counter([(await store.session(sid))["worker"] for sid in session_ids])
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        workers = await store.workers()
+        if all(int(workers.get(w, {}).get("sessions", 0)) >= n for w, n in holders.items()):
+            return
+        assert asyncio.get_running_loop().time() < deadline, (holders, workers)
+        await asyncio.sleep(0.2)
+
+
 async def test_two_workers_spread_sessions_and_survive_a_crash(two_workers) -> None:  # type: ignore[no-untyped-def]
     base, store = two_workers
     sub = aioredis.Redis.from_url(store.url, decode_responses=True).pubsub()
     await sub.subscribe(LIVE_CHANNEL)
     clients = [CandidateClient(base, FACE_CLIP, candidate_id=f"cand-{i}") for i in range(4)]
     try:
-        for client in clients:
+        for placed, client in enumerate(clients, start=1):
             await client.connect()
             await client.wait_for(lambda m: m.get("type") == "analysis", timeout=30)
-            await asyncio.sleep(1.2)  # let the heartbeats report the new load
+            await load_reported(store, [str(c.session_id) for c in clients[:placed]])  # placement sees it
         hosts = {c.session_id: (await store.session(c.session_id))["worker"] for c in clients}
         assert len(set(hosts.values())) == 2, hosts  # placed on both workers
 
@@ -146,10 +161,10 @@ async def test_thumbnails_and_messages_reach_sessions_on_either_worker(two_worke
         exam = await new_exam(http, base, token)
     clients = [CandidateClient(base, FACE_CLIP, candidate_id=f"grid-{i}", join_code=exam["join_code"]) for i in range(2)]
     try:
-        for client in clients:
+        for placed, client in enumerate(clients, start=1):
             await client.connect()
             await client.wait_for(lambda m: m.get("type") == "analysis", timeout=30)
-            await asyncio.sleep(1.2)  # let the heartbeats report the new load
+            await load_reported(store, [str(c.session_id) for c in clients[:placed]])  # the next: the other worker
         hosts = {(await store.session(c.session_id))["worker"] for c in clients}
         assert len(hosts) == 2, hosts  # one candidate on each worker
         auth = {"Authorization": f"Bearer {token}"}

@@ -12,7 +12,6 @@ type of each session, every event start and end of their streams exactly once, a
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -26,7 +25,7 @@ from server.store.keys import HOOK_LEASE
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_THEN_EMPTY, RunningServer, eventually
 from tests.test_accounts import call, logged_in, new_exam
-from tests.test_scale_out import two_workers  # noqa: F401 (fixture)
+from tests.test_scale_out import load_reported, two_workers  # noqa: F401 (fixture)
 from tests.test_webhooks import Receiver
 
 pytestmark = pytest.mark.slow
@@ -68,7 +67,7 @@ async def test_every_webhook_arrives_after_the_delivering_worker_is_killed(two_w
                 clients.append(client)
                 await client.connect()
                 await client.wait_for(lambda m: m.get("type") == "analysis", timeout=30)
-                await asyncio.sleep(1.2)  # let the heartbeats report the new load: the next goes to the other
+                await load_reported(store, [str(c.session_id) for c in clients])  # known load: the next goes to the other
             sids = [str(c.session_id) for c in clients]
             hosts = {sid: (await store.session(sid))["worker"] for sid in sids}
             assert len(set(hosts.values())) == 2, hosts
