@@ -24,6 +24,10 @@ from tests.conftest import FACE_CLIP
 
 pytestmark = pytest.mark.slow
 WINDOW_S = 6.0
+#: the flooded window keeps at least this share of the quiet one. The regressions this guards against cut
+#: it to 0.26 (login flood) and 0.44 (channel flood); a CI host shared with other work moves two 6 s windows
+#: apart by 10-20 % on its own, so 0.9 failed on noise and 0.75 still catches both.
+KEPT_SHARE = 0.75
 
 
 async def _analysed_in(client: CandidateClient, seconds: float) -> float:
@@ -56,7 +60,7 @@ async def test_a_login_flood_does_not_slow_a_live_candidate(vigil_server, ledger
             await asyncio.gather(*flooders)
         ledger.tried("login_flood", len(answers))
         assert set(answers) <= {401, 429, 503}, set(answers)
-        assert flooded >= 0.9 * quiet, f"analysed fps fell from {quiet:.2f} to {flooded:.2f} under a login flood"
+        assert flooded >= KEPT_SHARE * quiet, f"analysed fps fell from {quiet:.2f} to {flooded:.2f} under a login flood"
     finally:
         await client.close()
         # the suite shares one Valkey and one client address: give the next tests their login budget back
@@ -109,7 +113,7 @@ async def test_a_data_channel_flood_is_cut_off_and_does_not_slow_another_candida
         rate_flooded = await _analysed_in(quiet, WINDOW_S)
         sent = await flood
         ledger.tried("datachannel_flood", sent)
-        assert rate_flooded >= 0.9 * rate_quiet, \
+        assert rate_flooded >= KEPT_SHARE * rate_quiet, \
             f"analysed fps fell from {rate_quiet:.2f} to {rate_flooded:.2f} under a data-channel flood"
         # the flooder is disconnected with the reason (the warning sent before it is best effort: the
         # flooder's own channel is congested by its flood, so its arrival is not asserted)
