@@ -54,8 +54,8 @@ from server.http.keys import (
     WATCHERS,
     WEBHOOKS,
 )
-from server.http.legacy import calibration as legacy_calibration
 from server.http.legacy import interview, posture, proctoring, shared_paths
+from server.http.legacy.calibration import handlers as legacy_calibration
 from server.http.legacy.state import HttpSessions
 from server.http.lti import routes as lti
 from server.http.lti.tool import LtiTool

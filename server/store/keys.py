@@ -193,7 +193,7 @@ def saved_analyses_index(user_id: str) -> str:
 
 
 def calibration_run_key(run_id: str) -> str:
-    """One calibration run of the original gaze calibration API (`server/http/legacy/calibration.py`)."""
+    """One calibration run of the original gaze calibration API (`server/http/legacy/calibration/`)."""
     return f"{PREFIX}calrun:{run_id}"
 
 

@@ -1,6 +1,6 @@
 """The three paths the original gaze calibration API shares with Vigil's own routes: one dispatcher each.
 
-| path | Vigil's own (`server/http/routes/`) when | the original API's (`calibration.py`) when |
+| path | Vigil's own (`server/http/routes/`) when | the original API's (`calibration/`) when |
 |---|---|---|
 | POST /api/screen/info | the caller presents a session token | no session token, the API takes the caller (`VIGIL_LEGACY_APIS`, `common.integrator`), and the body is the original's (`screen_width_px`) |
 | GET /api/screen/info/{candidate_id} | a session token, or `?session_id=` (a proctor's or admin's read) | neither, the API takes the caller, and it holds a screen that caller saved for the candidate |
@@ -16,7 +16,7 @@ from aiohttp import web
 
 from server.http.access import token_session
 from server.http.errors import json_response
-from server.http.legacy import calibration as original
+from server.http.legacy.calibration import original, runs
 from server.http.routes import calibration, screen
 
 routes = web.RouteTableDef()
@@ -40,7 +40,7 @@ async def get_screen_info(request: web.Request) -> web.Response:
 
 @routes.get("/api/calibration/diagnostics/{session_id}")
 async def diagnostics(request: web.Request) -> web.Response:
-    run = await original.visible_run(request, request.match_info["session_id"])
+    run = await runs.visible_run(request, request.match_info["session_id"])
     if run is not None:
-        return json_response(original.diagnostics(run))
+        return json_response(runs.diagnostics(run))
     return await calibration.diagnostics(request)
