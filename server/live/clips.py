@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ import av
 import cv2
 import numpy as np
 
+from server.live.budget import FileLimits, SessionBudget
 from server.live.evidence import FrameRing, Outbox, RingFrame, draw_detections, event_phrase, write_atomically
 from server.live.tasks import TaskSet
 from server.protocol.stream import ClipSkipReason
@@ -71,16 +71,12 @@ R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class ClipLimits:
-    """What one session may keep of clips. Beyond a limit a clip is skipped and the skip is logged."""
+class ClipLimits(FileLimits):
+    """What one session may keep of clips (`FileLimits`): a clip is up to 6 s of frames, ~200 kB."""
 
-    #: clips per event type (a recurring `looking_away` must not crowd out a single `phone`)
     per_type: int = 3
-    #: clips per session
     per_session: int = 12
-    #: bytes per clip
     max_file_bytes: int = 1_000_000
-    #: bytes of clips per session on disk
     max_session_bytes: int = 6_000_000
 
 
@@ -175,13 +171,10 @@ class ClipWriter:
         self.ring = ring
         self.encoder = encoder
         self.outbox = outbox
-        self.limits = limits or ClipLimits()
+        self.budget = SessionBudget(limits or ClipLimits())
         self.pending: list[PendingClip] = []
         self.written = 0
         self.skipped = 0
-        self.bytes = 0
-        self._reserved = 0
-        self._per_type: Counter[str] = Counter()
         self._writes = TaskSet(log, session_id)
 
     def on_frame(self, t: float, changed: Sequence[Mapping[str, Any]]) -> None:
@@ -203,20 +196,13 @@ class ClipWriter:
         if reason is not None:
             self._skip(start, event_id, kind, reason)
             return
-        self._reserved += 1
-        self._per_type[kind] += 1
+        self.budget.reserve(kind)
         self.pending.append(PendingClip(event_id, kind, start, event_phrase(kind)))
 
     def _budget(self, event_id: str, kind: str) -> ClipSkipReason | None:
         if not EVIDENCE_NAME.fullmatch(f"{event_id}.webm") or session_dir(self.root, self.session_id) is None:
             return "bad_id"
-        if self._reserved >= self.limits.per_session:
-            return "per_session"
-        if self._per_type[kind] >= self.limits.per_type:
-            return "per_type"
-        if self.bytes >= self.limits.max_session_bytes:
-            return "size"
-        return None
+        return self.budget.refusal(kind)
 
     def _skip(self, t: float, event_id: str, kind: str, reason: ClipSkipReason, error: str | None = None) -> None:
         self.skipped += 1
@@ -236,7 +222,7 @@ class ClipWriter:
 
     async def _write(self, clip: PendingClip, frames: tuple[RingFrame, ...]) -> None:
         path = self.root / self.session_id / f"{clip.event_id}.webm"
-        room = min(self.limits.max_file_bytes, self.limits.max_session_bytes - self.bytes)
+        room = self.budget.room()
 
         def caption(frame: RingFrame) -> str:
             return f"{clip.label}  {frame.t - clip.start:+.1f} s"
@@ -259,7 +245,7 @@ class ClipWriter:
             self._skip(clip.start, clip.event_id, clip.kind, "size")
             return
         self.written += 1
-        self.bytes += size
+        self.budget.record(size)
         self.outbox.put({"kind": "clip", "t": clip.start, "event_id": clip.event_id, "type": clip.kind,
                          "file": path.name, "start": frames[0].t, "end": frames[-1].t, "frames": len(frames),
                          "bytes": size})

@@ -41,7 +41,7 @@ import logging
 import math
 import os
 import tempfile
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -55,6 +55,7 @@ from pipeline.analysis import FrameAnalysis
 from pipeline.risk.events import EVENT_SPECS
 from pipeline.stages.faces import FacesResult
 from pipeline.stages.objects import ObjectsResult
+from server.live.budget import FileLimits, SessionBudget
 from server.live.tasks import TaskSet
 from server.protocol.stream import EvidenceSkipReason as SkipReason
 from server.store.evidence_files import EVIDENCE_NAME, session_dir
@@ -93,16 +94,12 @@ OBJECT_EVENTS = frozenset({"phone", "book", "other_person"})
 
 
 @dataclass(frozen=True)
-class EvidenceLimits:
-    """What one session may keep. Beyond a limit a snapshot is skipped and the skip is logged."""
+class EvidenceLimits(FileLimits):
+    """What one session may keep of snapshots (`FileLimits`); a file's bytes are after the fallback quality."""
 
-    #: snapshots per event type (a recurring `looking_away` must not crowd out a single `phone`)
     per_type: int = 5
-    #: snapshots per session
     per_session: int = 50
-    #: bytes per JPEG, after the fallback quality
     max_file_bytes: int = 120_000
-    #: bytes per session on disk
     max_session_bytes: int = 4_000_000
 
 
@@ -362,14 +359,11 @@ class EvidenceWriter:
         self.session_id = session_id
         self.outbox = outbox
         self.executor = executor
-        self.limits = limits or EvidenceLimits()
+        self.budget = SessionBudget(limits or EvidenceLimits())
         self.ring = FrameRing()
         self.written = 0
         self.skipped = 0
         self.errors = 0
-        self.bytes = 0
-        self._reserved = 0
-        self._per_type: Counter[str] = Counter()
         self._writes = TaskSet(log, session_id)
 
     def remember(self, frame_id: int, t: float, small_jpeg: bytes, detections: Detections) -> None:
@@ -394,20 +388,13 @@ class EvidenceWriter:
             self._skip(t, event_id, kind, reason)
             return
         assert frame is not None
-        self._reserved += 1
-        self._per_type[kind] += 1
+        self.budget.reserve(kind)
         self._writes.spawn(self._write(event_id, kind, frame), f"evidence-{event_id}")
 
     def _budget(self, event_id: str, kind: str) -> SkipReason | None:
         if not EVIDENCE_NAME.fullmatch(f"{event_id}.jpg") or session_dir(self.root, self.session_id) is None:
             return "bad_id"
-        if self._reserved >= self.limits.per_session:
-            return "per_session"
-        if self._per_type[kind] >= self.limits.per_type:
-            return "per_type"
-        if self.bytes >= self.limits.max_session_bytes:
-            return "size"
-        return None
+        return self.budget.refusal(kind)
 
     def _skip(self, t: float, event_id: str, kind: str, reason: SkipReason) -> None:
         self.skipped += 1
@@ -417,7 +404,7 @@ class EvidenceWriter:
     async def _write(self, event_id: str, kind: str, frame: RingFrame) -> None:
         path = self.root / self.session_id / f"{event_id}.jpg"
         caption = f"{event_phrase(kind)}  {event_id}  frame {frame.frame_id}"
-        room = min(self.limits.max_file_bytes, self.limits.max_session_bytes - self.bytes)
+        room = self.budget.room()
 
         def work() -> int | None:
             data = encode_snapshot(frame, caption, room)
@@ -444,7 +431,7 @@ class EvidenceWriter:
             self._skip(frame.t, event_id, kind, "size")
             return
         self.written += 1
-        self.bytes += size
+        self.budget.record(size)
         self.outbox.put({"kind": "evidence", "t": frame.t, "event_id": event_id, "type": kind,
                          "file": path.name, "frame_id": frame.frame_id, "bytes": size})
 
