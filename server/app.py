@@ -30,7 +30,7 @@ from server.cluster.placement import WorkerRouter
 from server.cluster.webhooks import PERIOD_S as WEBHOOK_PERIOD_S
 from server.cluster.webhooks import WebhookDelivery
 from server.core.config import Settings
-from server.http import aiohttp_private, openapi, pages, swagger
+from server.http import aiohttp_private, openapi_document, pages, swagger
 from server.http.access import COOKIE
 from server.http.affinity import placement_of
 from server.http.errors import error_middleware
@@ -90,7 +90,7 @@ log = logging.getLogger(__name__)
 #: `calibration.routes`, whose `/api/calibration/{candidate_id}/download` would take `.../diagnostics/download`)
 ROUTE_TABLES = (health.routes, sessions.routes, check_frame.routes, reports.routes, review.routes, watch.routes, accounts.routes,
                 exams.routes, live.routes, shared_paths.routes, calibration.routes, face_ws.routes, whip.routes,
-                openapi.routes, swagger.routes,
+                openapi_document.routes, swagger.routes,
                 pages.routes, apikeys.routes, webhooks.routes, interview.routes, posture.routes, proctoring.routes,
                 legacy_calibration.routes, lti.routes)
 

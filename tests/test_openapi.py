@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from server.http.openapi import ROUTES, app_routes, auth_of
+from server.http.openapi import ROUTES, auth_of
+from server.http.openapi_document import app_routes
 from server.http.versions import unversioned, versioned
 
 #: JSON routes documented as an open object: the original backends' APIs keep their own shapes
@@ -112,7 +113,7 @@ async def test_docs_page_is_swagger_ui_served_offline(vigil_server) -> None:
 
 async def test_the_document_is_built_once_per_app(vigil_server) -> None:
     """An open route: polling it must not rebuild the document (~0.2 s of schema work) each time."""
-    from server.http.openapi import spec_of
+    from server.http.openapi_document import spec_of
 
     first = await spec_of(vigil_server.app)
     async with aiohttp.ClientSession() as http, http.get(vigil_server.url + "/api/openapi.json") as resp:
