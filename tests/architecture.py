@@ -4,7 +4,7 @@ Rooms, top to bottom. A room may import itself and the rooms listed for it, noth
 
 | room | is | may import |
 |---|---|---|
-| app, cli, models | `server/app.py`, `server/cli.py`, `server/models.py` | every room below; cli also app, models, tools |
+| app, cli, models | `server/app.py`, `server/cli/`, `server/models.py` | every room below; cli also app, models, tools |
 | http | `server/http/` | cluster, live, reports, accounts, rtc, protocol, store, core, pipeline |
 | cluster | `server/cluster/` | live, reports, accounts, rtc, protocol, store, core, pipeline |
 | live | `server/live/` | reports, accounts, rtc, protocol, store, core, pipeline |

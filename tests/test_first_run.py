@@ -1,4 +1,4 @@
-"""First run: how a fresh install gets its first admin (`server.cli.bootstrap_admin`).
+"""First run: how a fresh install gets its first admin (`server.cli.serve.bootstrap_admin`).
 
 A fresh `vigil serve` in `dev` mode (its own data dir, so its own embedded Valkey) prints a one-time
 login for `admin@vigil.local`; that login works against `/api/auth/login` as an admin, and a restart
@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from server.cli import DEV_ADMIN_EMAIL, bootstrap_admin
+from server.cli.serve import DEV_ADMIN_EMAIL, bootstrap_admin
 from server.core.config import Settings
 from tests.conftest import free_port
 from tests.test_accounts import call, login, unique_email

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import DEV_ADMIN_EMAIL
+from server.cli.serve import DEV_ADMIN_EMAIL
 from server.tools.candidate.candidate import CandidateClient
 from tests.browser import chromium_missing_reason
 from tests.conftest import FACE_CLIP, free_port

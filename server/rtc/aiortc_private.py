@@ -10,7 +10,7 @@ touches them.
 `check()` verifies that every name still exists with the shape we use, without a live peer: an
 attribute set in `__init__` appears (name-mangled for `__x`) in that code object's `co_names`, a
 method or a module global is looked up and its parameters compared. `install()` runs it at worker
-start (`server/cli.py`, and `tests/conftest.py` the same way), so an aiortc upgrade that moves one
+start (`server/cli/serve.py`, and `tests/conftest.py` the same way), so an aiortc upgrade that moves one
 fails loudly at start, naming it, instead of silently at run time (a `getattr(..., None)` that
 quietly stops shedding).
 """
