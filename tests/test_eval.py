@@ -226,6 +226,37 @@ def test_centre_guess_and_grouping_on_known_dots() -> None:
     assert all(isinstance(d, Dot) for d in dots)
 
 
+def test_across_sittings_only_on_the_same_screen() -> None:
+    """A map predicts in its own sitting's pixels, so a sitting on another screen size (or browser
+    zoom) is not scored across: it is named in the notes instead."""
+    from pipeline.calibration.features import FeatureSample
+
+    def rows_and_samples(session: str, screen: tuple[float, float]
+                         ) -> tuple[list[formats.GazeRow], list[FeatureSample | str]]:
+        rows: list[formats.GazeRow] = []
+        samples: list[FeatureSample | str] = []
+        for gx in range(3):
+            for gy in range(3):
+                target = ((0.1 + 0.4 * gx) * screen[0], (0.1 + 0.4 * gy) * screen[1])
+                for rep in range(2):
+                    h, v = 0.1 * gx + 0.001 * rep, 0.1 * gy - 0.001 * rep
+                    rows.append(formats.GazeRow(Path("a"), session, target, screen, (None, None), None, None, "p"))
+                    samples.append(FeatureSample(0.0, (h, v, 0.0, 0.0, 0.0, 0.0, 0.0), 0.2, 0.0))
+        return rows, samples
+
+    rows: list[formats.GazeRow] = []
+    samples: list[FeatureSample | str] = []
+    for session, screen in (("s1", (1000.0, 500.0)), ("s2", (1000.0, 500.0)), ("zoomed", (1250.0, 625.0))):
+        r, s = rows_and_samples(session, screen)
+        rows += r
+        samples += s
+    errors, notes = score_dots(group_dots(rows, samples))
+    across = [e for e in errors if e.method == "across"]
+    assert sorted({e.session for e in across}) == ["s1", "s2"] and len(across) == 18
+    assert sum("not scored, screen" in n for n in notes) == 4
+    assert len([e for e in errors if e.method == "within" and e.session == "zoomed"]) == 9
+
+
 def test_gaze_end_to_end_on_a_built_set(tmp_path: Path, shared_data: Path) -> None:
     face = cv2.imread(str(shared_data / "images/faces/skimage_astronaut.png"))
     assert face is not None

@@ -104,6 +104,10 @@ def _predict(model: GazeModel, dot: Dot, transform: Callable[[FeatureSample], Fe
     return mean_prediction(model, samples)
 
 
+def _screen(dots: Sequence[Dot]) -> tuple[float, float]:
+    return dots[0].screen_px
+
+
 def score_dots(dots: Sequence[Dot]) -> tuple[list[DotError], list[str]]:
     """Every dot error of every method (module docstring), and notes on sittings that could not fit."""
     errors: list[DotError] = []
@@ -131,6 +135,12 @@ def score_dots(dots: Sequence[Dot]) -> tuple[list[DotError], list[str]]:
     for (person, source), model in models.items():
         for (other_person, session), mine in sittings.items():
             if other_person != person or session == source:
+                continue
+            if _screen(mine) != _screen(sittings[(person, source)]):
+                # a map predicts in its own sitting's pixels: on another screen size (or zoom) the
+                # error would compare two pixel spaces
+                notes.append(f"{person}/{source} -> {session} across: not scored, screen "
+                             f"{_screen(sittings[(person, source)])} px vs {_screen(mine)} px")
                 continue
             for d in mine:
                 predicted = _predict(model, d)
