@@ -139,8 +139,13 @@ async def oidc_login(http: aiohttp.ClientSession, base: str, platform: Platform,
 
 async def post_launch(http: aiohttp.ClientSession, base: str, id_token: str, state: str,
                       path: str = "/lti/launch") -> tuple[int, str]:
+    """The platform's form post; a Learner's 303 is followed in the same browser, as a browser does."""
     async with http.post(base + path, data={"id_token": id_token, "state": state}, allow_redirects=False) as resp:
-        return resp.status, await resp.text()
+        if resp.status != 303:
+            return resp.status, await resp.text()
+        location = resp.headers["Location"]
+    async with http.get(base + location, allow_redirects=False) as page:
+        return page.status, await page.text()
 
 
 async def launch_as(base: str, platform: Platform, **claims: Any) -> tuple[int, str]:
@@ -255,6 +260,51 @@ async def test_deep_linking_returns_a_signed_resource_link_that_learners_then_la
     status, body = await launch_as(base, platform, roles=LEARNER, sub="student-dl", link="quiz-dl",
                                    context="course-2", **{CLAIM + "custom": item["custom"]})
     assert status == 409, body
+
+
+async def test_a_learner_reloads_the_launch_page_and_only_their_browser_opens_it(tool, platform: Platform) -> None:
+    base = tool.url
+    status, _ = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-r", link="quiz-r")
+    assert status == 200
+
+    async def learner_launch(http: aiohttp.ClientSession, sub: str) -> tuple[str, str, dict[str, str]]:
+        """The launch's 303 (not followed): the page's path, its pass cookie, and the form posted."""
+        auth = await oidc_login(http, base, platform)
+        token = platform.id_token(auth["nonce"], roles=LEARNER, sub=sub, link="quiz-r")
+        async with http.post(base + "/lti/launch", data={"id_token": token, "state": auth["state"]},
+                             allow_redirects=False) as resp:
+            assert resp.status == 303, await resp.text()
+            cookie = resp.cookies["vigil_lti_page"]
+            return resp.headers["Location"], cookie.value, {"id_token": token, "state": auth["state"]}
+
+    async with browser() as http:
+        location, pass_value, form = await learner_launch(http, "student-r")
+        sid = location.rsplit("/", 1)[1]
+        assert location == f"/lti/candidate/{sid}"  # the URL names the session, and carries no secret
+        async with http.get(base + location) as resp:
+            assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+            first = launch_json(await resp.text())
+        async with http.get(base + location) as resp:  # the Learner reloads the page
+            assert resp.status == 200
+            again = launch_json(await resp.text())
+        assert first == again and first["sessionId"] == sid and first["candidateId"] == "student-r"
+        assert (await tool.store.session(sid))["identity"].endswith(":student-r")
+        # the launch itself is still one-time: posting the same id_token again is refused
+        async with http.post(base + "/lti/launch", data=form, allow_redirects=False) as resp:
+            assert resp.status == 409 and "already used" in (await resp.json())["error"]
+
+    async with aiohttp.ClientSession() as stranger:  # the URL alone (a log, a history) opens nothing
+        async with stranger.get(base + location) as resp:
+            assert resp.status == 401 and "browser that launched" in (await resp.json())["error"]
+        async with stranger.get(base + location, headers={"Cookie": f"vigil_lti_page={pass_value[:-4]}AAAA"}) as resp:
+            assert resp.status == 401  # an edited pass
+        async with stranger.get(base + location, headers={"Cookie": f"vigil_lti_page={first['token']}"}) as resp:
+            assert resp.status == 401  # the session token is not a pass
+    async with browser() as other:  # another Learner's pass on this Learner's page
+        other_location, other_pass, _ = await learner_launch(other, "student-s")
+        assert other_location != location
+        async with other.get(base + location, headers={"Cookie": f"vigil_lti_page={other_pass}"}) as resp:
+            assert resp.status == 403
 
 
 async def test_forged_replayed_and_unknown_launches_are_refused(tool, platform: Platform) -> None:
