@@ -208,12 +208,33 @@ async def test_instructor_then_learner_launch(tool, platform: Platform) -> None:
                                                                           sub="teacher-1"), auth["state"])
         assert status == 200 and exam_id in page, page
 
+        owner = next(e["owner"] for e in exams if e["exam_id"] == exam_id)
+
     # the same Instructor launching again lands on the same account and exam
     status, again = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-1")
     assert status == 200 and exam_id in again
-    # another instructor of the course does not take the exam over
+    # another instructor of the course proctors the same exam, with the owner's rights; the exam keeps its owner
     status, other = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-2")
-    assert status == 403 and "belongs to the instructor" in other
+    assert status == 200 and exam_id in other, other
+    co_proctor, _ = await proctor_cookie(base, other)
+    async with co_proctor:
+        async with co_proctor.get(base + "/api/exams") as resp:
+            assert resp.status == 200
+            [listed] = [e for e in (await resp.json())["exams"] if e["exam_id"] == exam_id]
+        assert listed["owner"] == owner
+        async with co_proctor.get(f"{base}/api/sessions/{launch['sessionId']}") as resp:
+            assert resp.status == 200, await resp.text()
+        async with co_proctor.get(f"{base}/api/exams/{exam_id}/webhooks") as resp:
+            assert resp.status == 200, await resp.text()
+    # an instructor of another course (the same link id in another context) gets another exam, not this one
+    status, elsewhere = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-3", context="course-2")
+    assert status == 200 and exam_id not in elsewhere
+    outsider, _ = await proctor_cookie(base, elsewhere)
+    async with outsider:
+        async with outsider.get(f"{base}/api/sessions/{launch['sessionId']}") as resp:
+            assert resp.status == 403
+        async with outsider.get(base + "/api/exams") as resp:
+            assert exam_id not in {e["exam_id"] for e in (await resp.json())["exams"]}
 
 
 async def test_a_learner_before_any_instructor_is_told_to_wait(tool, platform: Platform) -> None:
