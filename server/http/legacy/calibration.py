@@ -30,7 +30,8 @@ The original's own bodies are taken too (one model per request, its names as ali
 `session_id`, sends `candidate_id` with every call (a body with it is the original's: the id must be the
 run's, and the answer adds the original's fields, `_original_frame_result`, `_original_result`), sends
 each frame as `frame_data` at `target_index`, batches frames of several dots, and names no screen in
-`start`, which then takes the screen saved for the candidate (`_run_screen`).
+`start`, which then takes the screen saved for the candidate (`_run_screen`) and sets out the original's
+four dots (`calibration_layout`).
 
 The last three paths are also Vigil's own routes: `server.http.legacy.shared_paths` gives each call to
 one or the other (`is_original_screen`, `saved_screen`, `visible_run` say when it is this API's).
@@ -72,6 +73,7 @@ from pipeline.calibration.targets import sequence
 from server.core.strict_json import dumps
 from server.http.errors import json_response, read_json
 from server.http.keys import HTTP_SESSIONS, PIPELINE, SETTINGS, STORE
+from server.http.legacy.calibration_layout import DOT_DISPLAY_MS, original_targets
 from server.http.legacy.common import (
     Integrator,
     admit,
@@ -81,7 +83,7 @@ from server.http.legacy.common import (
     visible_session,
 )
 from server.http.routes.screen import MAX_BODY_BYTES as SCREEN_BODY_BYTES
-from server.live.calibration import DOT_DURATION_S, result_fields
+from server.live.calibration import result_fields
 from server.live.screen_geometry import physical_size_fields, screen_problems, sides_from_diagonal
 from server.protocol.errors import ApiError
 from server.protocol.http import ID_PATTERN
@@ -376,20 +378,22 @@ async def start_run(request: web.Request) -> web.Response:
     run_id = body.calibration_session_id
     doc = await _body_run(request, body, caller)
     screen, distance_mm, screen_info = await _run_screen(request, body, doc["candidate_id"], caller)
-    dots = sequence(body.points)
+    # the original's body gets the original's four corners (`calibration_layout`), unless it names a layout
+    dots = original_targets() if body.original and "points" not in body.model_fields_set else sequence(body.points)
     targets = [{"index": tg.index, "x": round(tg.px(screen["width_px"], screen["height_px"])[0], 1),
                 "y": round(tg.px(screen["width_px"], screen["height_px"])[1], 1), "validation": tg.validation}
                for tg in dots]
     async with request.app[HTTP_SESSIONS].lock(run_id):
         doc = await _body_run(request, body, caller)
-        doc.update({"status": "running", "points": body.points, "targets": targets, "samples": {}, "rejected": {},
-                    "result": None, "model": None, "viewing_distance_mm": distance_mm, "screen": screen})
+        doc.update({"status": "running", "points": sum(not tg.validation for tg in dots), "targets": targets,
+                    "samples": {}, "rejected": {}, "result": None, "model": None,
+                    "viewing_distance_mm": distance_mm, "screen": screen})
         await _save(request, doc)
     answer = {"calibration_session_id": run_id, "targets": targets, "total": len(targets)}
     if body.original:  # the original's answer: the dots as fractions of the screen, in its config
         answer |= {"session_id": run_id, "candidate_id": doc["candidate_id"], "status": "ready",
                    "screen_info": screen_info, "calibration_config": {
-                       "target_display_time": DOT_DURATION_S, "max_frames_per_target": MAX_BATCH,
+                       "target_display_time": DOT_DISPLAY_MS, "max_frames_per_target": MAX_BATCH,
                        "targets": [{"index": tg.index, "position": {"x": tg.fx, "y": tg.fy}} for tg in dots]}}
     return json_response(answer)
 
@@ -470,7 +474,8 @@ def _original_result(doc: dict[str, Any]) -> dict[str, Any]:
     checksums = {} if model is None else {f"calibration-{run_id}.json": hashlib.sha256(dumps(model).encode()).hexdigest()}
     return {"success": result["ok"], "session_id": run_id, "candidate_id": doc["candidate_id"],
             "calibration_stats": {k: result.get(k) for k in ORIGINAL_STATS},
-            "validation_metrics": {"frames": accepted, "rejected_frames": result["rejected_frames"]},
+            "validation_metrics": {"frames": accepted, "rejected_frames": result["rejected_frames"],
+                                   "coverage": [bool(doc["samples"].get(str(t["index"]))) for t in doc["targets"]]},
             "file_checksums": checksums}
 
 
