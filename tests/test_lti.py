@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +22,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from server.cluster.placement import NewSession, WorkerRouter
 from server.http.lti.claims import (
     PROCTOR_PARAM,
     Launch,
@@ -326,6 +328,48 @@ async def test_a_learner_reloads_the_launch_page_and_only_their_browser_opens_it
         assert other_location != location
         async with other.get(base + location, headers={"Cookie": f"vigil_lti_page={other_pass}"}) as resp:
             assert resp.status == 403
+
+
+async def test_a_learner_launch_placed_on_another_worker_relays_its_redirect_and_pass(tool, platform: Platform) -> None:
+    """A Learner's launch makes a session, so placement may proxy it to a less loaded worker: the 303 and its
+    pass cookie must reach the browser as they are (a proxy that followed the redirect itself would answer
+    the page's 401: its own request carries no pass)."""
+    base = tool.url
+    status, _ = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-p", link="quiz-p")
+    assert status == 200
+    port = free_port()
+    front_url = f"http://127.0.0.1:{port}"
+
+    async def workers() -> dict[str, dict[str, str]]:  # this worker is full, the real server is idle
+        return {"front": {"url": front_url, "sessions": "9", "capacity": "1"},
+                "vigil": {"url": base, "sessions": "0", "capacity": "10"}}
+
+    router = WorkerRouter(SimpleNamespace(worker_id="front"), SimpleNamespace(workers=workers),  # type: ignore[arg-type]
+                          lambda _request: NewSession())
+
+    async def never(_request: web.Request) -> web.Response:
+        raise AssertionError("placement should have sent the launch to the idle worker")
+
+    front = web.Application(middlewares=[router.middleware])
+    front.router.add_post("/lti/launch", never)
+    runner = web.AppRunner(front)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with browser() as http:
+            auth = await oidc_login(http, base, platform)
+            token = platform.id_token(auth["nonce"], roles=LEARNER, sub="student-p", link="quiz-p")
+            async with http.post(front_url + "/lti/launch", data={"id_token": token, "state": auth["state"]},
+                                 allow_redirects=False) as resp:
+                assert resp.status == 303, await resp.text()
+                location = resp.headers["Location"]
+                assert location.startswith("/lti/candidate/") and "vigil_lti_page" in resp.cookies
+            async with http.get(base + location) as resp:  # cookies name a host, not a port: the page opens
+                assert resp.status == 200
+                assert launch_json(await resp.text())["candidateId"] == "student-p"
+    finally:
+        await router.close()
+        await runner.cleanup()
 
 
 async def test_forged_replayed_and_unknown_launches_are_refused(tool, platform: Platform) -> None:
