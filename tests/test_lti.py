@@ -298,6 +298,8 @@ async def test_a_learner_reloads_the_launch_page_and_only_their_browser_opens_it
                              allow_redirects=False) as resp:
             assert resp.status == 303, await resp.text()
             cookie = resp.cookies["vigil_lti_page"]
+            assert cookie["httponly"] and cookie["path"] == resp.headers["Location"]
+            assert cookie["max-age"] == "" and cookie["expires"] == ""  # gone when the browser closes
             return resp.headers["Location"], cookie.value, {"id_token": token, "state": auth["state"]}
 
     async with browser() as http:
@@ -328,6 +330,13 @@ async def test_a_learner_reloads_the_launch_page_and_only_their_browser_opens_it
         assert other_location != location
         async with other.get(base + location, headers={"Cookie": f"vigil_lti_page={other_pass}"}) as resp:
             assert resp.status == 403
+    async with aiohttp.ClientSession() as http:  # once the session has ended, its page no longer opens
+        async with http.post(f"{base}/api/sessions/{sid}/end", json={},
+                             headers={"Authorization": f"Bearer {first['token']}"}) as resp:
+            assert resp.status == 200
+        async with http.get(base + location, headers={"Cookie": f"vigil_lti_page={pass_value}"}) as resp:
+            body = await resp.text()
+            assert resp.status == 409 and "has ended" in body and first["token"] not in body
 
 
 async def test_a_learner_launch_placed_on_another_worker_relays_its_redirect_and_pass(tool, platform: Platform) -> None:

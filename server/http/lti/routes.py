@@ -108,7 +108,8 @@ async def _learner(request: web.Request, claims: Launch) -> web.Response:
                          name=claims.name or claims.candidate_id, title=claims.exam_title)
     path = CANDIDATE + page.session_id
     response = web.Response(status=303, headers={"Location": path, "Cache-Control": "no-store"})
-    set_tool_cookie(response, PAGE_PASS, issue_pass(tokens.secret, page, now, tokens.ttl_s), tokens.ttl_s,
+    # a browser-session cookie: a reload needs it, a browser restarted on a shared computer does not
+    set_tool_cookie(response, PAGE_PASS, issue_pass(tokens.secret, page, now, tokens.ttl_s), None,
                     secure=request.secure, path=path)
     return response
 
@@ -116,9 +117,17 @@ async def _learner(request: web.Request, claims: Launch) -> web.Response:
 @routes.get(CANDIDATE + "{session_id}")
 async def candidate(request: web.Request) -> web.Response:
     """A Learner's launch page, for the browser holding its pass: the first view after the launch, and
-    every reload (the element then resumes the session)."""
+    every reload (the element then resumes the session), while the session goes on: an ended one's page
+    would only hand its token out again."""
     sid = session_id(request)
-    return candidate_page(read_pass(request.app[AUTH].tokens.secret, request.cookies.get(PAGE_PASS), sid))
+    page = read_pass(request.app[AUTH].tokens.secret, request.cookies.get(PAGE_PASS), sid)
+    status = await request.app[STORE].session_field(sid, "status")
+    if status is None:
+        raise ApiError(404, "unknown session", {"session_id": sid}, code="unknown_session")
+    if status == "ended":
+        raise ApiError(409, "this proctored session has ended: open the activity again from the course",
+                       {"session_id": sid})
+    return candidate_page(page)
 
 
 async def _instructor(request: web.Request, claims: Launch) -> web.Response:
