@@ -159,7 +159,7 @@ def _put_keys(app: web.Application, parts: WorkerParts, settings: Settings, stor
     accounts, exams = Accounts(store.accounts, parts.tokens.secret, parts.hashing), Exams(store.exams)
     app[SETTINGS], app[STORE], app[PIPELINE], app[VAD] = settings, store, pipeline, vad
     app[ACCOUNTS], app[EXAMS] = accounts, exams
-    app[AUTH] = Authenticator(parts.tokens, user_for_token=accounts.user_for_token, exam_owner=exams.owner)
+    app[AUTH] = Authenticator(parts.tokens, user_for_token=accounts.user_for_token, exam_proctored_by=exams.proctored_by)
     app[SESSIONS], app[ANALYSIS_EXECUTOR] = parts.manager, parts.executor
     app[WATCHERS], app[FANOUT], app[BASELINE_SOCKETS] = parts.watchers, parts.fanout, set()
     app[APIKEYS] = ApiKeys(store.apikeys, store.exams, parts.tokens.secret)

@@ -156,6 +156,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/lti/deep-link"): everyone(400),
     ("GET", "/lti/jwks"): everyone(200),
     ("GET", "/lti/proctor"): everyone(401),
+    # a Learner's launch page opens with the pass cookie its launch set (tests/test_lti.py), never with a credential
+    ("GET", "/lti/candidate/{session_id}"): everyone(401),
 }
 
 NO_ID = "0" * 32  # the shape of an id, naming nothing

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +22,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from server.cluster.placement import NewSession, WorkerRouter
 from server.http.lti.claims import (
     PROCTOR_PARAM,
     Launch,
@@ -139,8 +141,13 @@ async def oidc_login(http: aiohttp.ClientSession, base: str, platform: Platform,
 
 async def post_launch(http: aiohttp.ClientSession, base: str, id_token: str, state: str,
                       path: str = "/lti/launch") -> tuple[int, str]:
+    """The platform's form post; a Learner's 303 is followed in the same browser, as a browser does."""
     async with http.post(base + path, data={"id_token": id_token, "state": state}, allow_redirects=False) as resp:
-        return resp.status, await resp.text()
+        if resp.status != 303:
+            return resp.status, await resp.text()
+        location = resp.headers["Location"]
+    async with http.get(base + location, allow_redirects=False) as page:
+        return page.status, await page.text()
 
 
 async def launch_as(base: str, platform: Platform, **claims: Any) -> tuple[int, str]:
@@ -203,12 +210,33 @@ async def test_instructor_then_learner_launch(tool, platform: Platform) -> None:
                                                                           sub="teacher-1"), auth["state"])
         assert status == 200 and exam_id in page, page
 
+        owner = next(e["owner"] for e in exams if e["exam_id"] == exam_id)
+
     # the same Instructor launching again lands on the same account and exam
     status, again = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-1")
     assert status == 200 and exam_id in again
-    # another instructor of the course does not take the exam over
+    # another instructor of the course proctors the same exam, with the owner's rights; the exam keeps its owner
     status, other = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-2")
-    assert status == 403 and "belongs to the instructor" in other
+    assert status == 200 and exam_id in other, other
+    co_proctor, _ = await proctor_cookie(base, other)
+    async with co_proctor:
+        async with co_proctor.get(base + "/api/exams") as resp:
+            assert resp.status == 200
+            [listed] = [e for e in (await resp.json())["exams"] if e["exam_id"] == exam_id]
+        assert listed["owner"] == owner
+        async with co_proctor.get(f"{base}/api/sessions/{launch['sessionId']}") as resp:
+            assert resp.status == 200, await resp.text()
+        async with co_proctor.get(f"{base}/api/exams/{exam_id}/webhooks") as resp:
+            assert resp.status == 200, await resp.text()
+    # an instructor of another course (the same link id in another context) gets another exam, not this one
+    status, elsewhere = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-3", context="course-2")
+    assert status == 200 and exam_id not in elsewhere
+    outsider, _ = await proctor_cookie(base, elsewhere)
+    async with outsider:
+        async with outsider.get(f"{base}/api/sessions/{launch['sessionId']}") as resp:
+            assert resp.status == 403
+        async with outsider.get(base + "/api/exams") as resp:
+            assert exam_id not in {e["exam_id"] for e in (await resp.json())["exams"]}
 
 
 async def test_a_learner_before_any_instructor_is_told_to_wait(tool, platform: Platform) -> None:
@@ -255,6 +283,102 @@ async def test_deep_linking_returns_a_signed_resource_link_that_learners_then_la
     status, body = await launch_as(base, platform, roles=LEARNER, sub="student-dl", link="quiz-dl",
                                    context="course-2", **{CLAIM + "custom": item["custom"]})
     assert status == 409, body
+
+
+async def test_a_learner_reloads_the_launch_page_and_only_their_browser_opens_it(tool, platform: Platform) -> None:
+    base = tool.url
+    status, _ = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-r", link="quiz-r")
+    assert status == 200
+
+    async def learner_launch(http: aiohttp.ClientSession, sub: str) -> tuple[str, str, dict[str, str]]:
+        """The launch's 303 (not followed): the page's path, its pass cookie, and the form posted."""
+        auth = await oidc_login(http, base, platform)
+        token = platform.id_token(auth["nonce"], roles=LEARNER, sub=sub, link="quiz-r")
+        async with http.post(base + "/lti/launch", data={"id_token": token, "state": auth["state"]},
+                             allow_redirects=False) as resp:
+            assert resp.status == 303, await resp.text()
+            cookie = resp.cookies["vigil_lti_page"]
+            assert cookie["httponly"] and cookie["path"] == resp.headers["Location"]
+            assert cookie["max-age"] == "" and cookie["expires"] == ""  # gone when the browser closes
+            return resp.headers["Location"], cookie.value, {"id_token": token, "state": auth["state"]}
+
+    async with browser() as http:
+        location, pass_value, form = await learner_launch(http, "student-r")
+        sid = location.rsplit("/", 1)[1]
+        assert location == f"/lti/candidate/{sid}"  # the URL names the session, and carries no secret
+        async with http.get(base + location) as resp:
+            assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+            first = launch_json(await resp.text())
+        async with http.get(base + location) as resp:  # the Learner reloads the page
+            assert resp.status == 200
+            again = launch_json(await resp.text())
+        assert first == again and first["sessionId"] == sid and first["candidateId"] == "student-r"
+        assert (await tool.store.session(sid))["identity"].endswith(":student-r")
+        # the launch itself is still one-time: posting the same id_token again is refused
+        async with http.post(base + "/lti/launch", data=form, allow_redirects=False) as resp:
+            assert resp.status == 409 and "already used" in (await resp.json())["error"]
+
+    async with aiohttp.ClientSession() as stranger:  # the URL alone (a log, a history) opens nothing
+        async with stranger.get(base + location) as resp:
+            assert resp.status == 401 and "browser that launched" in (await resp.json())["error"]
+        async with stranger.get(base + location, headers={"Cookie": f"vigil_lti_page={pass_value[:-4]}AAAA"}) as resp:
+            assert resp.status == 401  # an edited pass
+        async with stranger.get(base + location, headers={"Cookie": f"vigil_lti_page={first['token']}"}) as resp:
+            assert resp.status == 401  # the session token is not a pass
+    async with browser() as other:  # another Learner's pass on this Learner's page
+        other_location, other_pass, _ = await learner_launch(other, "student-s")
+        assert other_location != location
+        async with other.get(base + location, headers={"Cookie": f"vigil_lti_page={other_pass}"}) as resp:
+            assert resp.status == 403
+    async with aiohttp.ClientSession() as http:  # once the session has ended, its page no longer opens
+        async with http.post(f"{base}/api/sessions/{sid}/end", json={},
+                             headers={"Authorization": f"Bearer {first['token']}"}) as resp:
+            assert resp.status == 200
+        async with http.get(base + location, headers={"Cookie": f"vigil_lti_page={pass_value}"}) as resp:
+            body = await resp.text()
+            assert resp.status == 409 and "has ended" in body and first["token"] not in body
+
+
+async def test_a_learner_launch_placed_on_another_worker_relays_its_redirect_and_pass(tool, platform: Platform) -> None:
+    """A Learner's launch makes a session, so placement may proxy it to a less loaded worker: the 303 and its
+    pass cookie must reach the browser as they are (a proxy that followed the redirect itself would answer
+    the page's 401: its own request carries no pass)."""
+    base = tool.url
+    status, _ = await launch_as(base, platform, roles=INSTRUCTOR, sub="teacher-p", link="quiz-p")
+    assert status == 200
+    port = free_port()
+    front_url = f"http://127.0.0.1:{port}"
+
+    async def workers() -> dict[str, dict[str, str]]:  # this worker is full, the real server is idle
+        return {"front": {"url": front_url, "sessions": "9", "capacity": "1"},
+                "vigil": {"url": base, "sessions": "0", "capacity": "10"}}
+
+    router = WorkerRouter(SimpleNamespace(worker_id="front"), SimpleNamespace(workers=workers),  # type: ignore[arg-type]
+                          lambda _request: NewSession())
+
+    async def never(_request: web.Request) -> web.Response:
+        raise AssertionError("placement should have sent the launch to the idle worker")
+
+    front = web.Application(middlewares=[router.middleware])
+    front.router.add_post("/lti/launch", never)
+    runner = web.AppRunner(front)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with browser() as http:
+            auth = await oidc_login(http, base, platform)
+            token = platform.id_token(auth["nonce"], roles=LEARNER, sub="student-p", link="quiz-p")
+            async with http.post(front_url + "/lti/launch", data={"id_token": token, "state": auth["state"]},
+                                 allow_redirects=False) as resp:
+                assert resp.status == 303, await resp.text()
+                location = resp.headers["Location"]
+                assert location.startswith("/lti/candidate/") and "vigil_lti_page" in resp.cookies
+            async with http.get(base + location) as resp:  # cookies name a host, not a port: the page opens
+                assert resp.status == 200
+                assert launch_json(await resp.text())["candidateId"] == "student-p"
+    finally:
+        await router.close()
+        await runner.cleanup()
 
 
 async def test_forged_replayed_and_unknown_launches_are_refused(tool, platform: Platform) -> None:

@@ -2,7 +2,8 @@
 auto-posting the signed id_token as a real one does) starts the OIDC login, the browser follows the
 redirects and form posts with the tool's state cookie, and the Learner's page runs `<vigil-proctor>` on
 the session the launch made, with the face clip as the camera: consent (no candidate id or join code to
-type), the system check (face found while the session is still `created`), then live, and finish. The
+type), the system check (face found while the session is still `created`), then live, a reload of the
+page (the same session resumes), and finish. The
 page never creates a session of its own. A launch whose session ended before the consent (or outlived
 `VIGIL_CREATED_TTL`) is told so in the check, with no way to start.
 
@@ -27,6 +28,7 @@ WAIT_MS = 30_000
 CONSENT_SCREENSHOT = Path("/tmp/lti_learner_consent.png")
 CHECK_SCREENSHOT = Path("/tmp/lti_learner_check.png")
 SCREENSHOT = Path("/tmp/lti_learner_live.png")
+RELOADED_SCREENSHOT = Path("/tmp/lti_learner_reloaded.png")
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,15 @@ async def test_a_learner_launched_from_the_lms_goes_live_in_the_embedded_client(
         session = await tool.store.session(launch["sessionId"])
         assert session["status"] == "live" and session["candidate_id"] == "student-b"
         assert session["identity"].endswith(":student-b")
+
+        # the launch answered a 303 to the session's page: a reload GETs it (never the one-time launch
+        # again) and the element resumes the same session, without consent or a new session
+        assert page.url == f"{tool.url}/lti/candidate/{launch['sessionId']}"
+        await page.reload()
+        await page.wait_for_function("document.body.dataset.vigilState === 'live'", timeout=WAIT_MS)
+        assert await page.get_attribute("body", "data-vigil-session") == launch["sessionId"]
+        assert json.loads(await page.text_content("#vigil-launch") or "{}") == launch
+        await page.screenshot(path=str(RELOADED_SCREENSHOT))
 
         await page.click("#finish")
         await page.click("#finish-yes")

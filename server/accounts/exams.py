@@ -1,4 +1,5 @@
-"""Exams: a title, an owning proctor, an optional risk policy, and a join code candidates type in.
+"""Exams: a title, an owning proctor (and, shared through LTI, other proctors with the owner's rights),
+an optional risk policy, and a join code candidates type in.
 
 Records live in Redis through `server.store.records.ExamRecords` (keys and lifetimes: `server.store.keys`).
 
@@ -99,6 +100,16 @@ class Exams:
 
     async def owner(self, exam_id: str) -> str | None:
         return await self.records.field(exam_id, "owner")
+
+    async def proctored_by(self, exam_id: str, user_id: str) -> bool:
+        """Whether `user_id` proctors the exam: its owner, or one of the proctors it was shared with."""
+        return await self.owner(exam_id) == user_id or await self.records.has_proctor(exam_id, user_id)
+
+    async def add_proctor(self, exam_id: str, user: User, now: float) -> None:
+        """Share the exam with another proctor, with the owner's rights (`proctored_by`); the exam keeps its
+        owner. Only the LTI tool does this, for the Instructors of the exam's course (docs/lti.md)."""
+        if await self.owner(exam_id) != user.user_id:
+            await self.records.add_proctor(exam_id, user.user_id, now)
 
     async def page_for(self, user: User, after: Position | None, limit: int) -> tuple[list[dict[str, Any]], Position | None]:
         """The exams `user` sees (every exam for an admin, a proctor's own), newest first, after `after`;

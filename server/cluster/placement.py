@@ -102,10 +102,12 @@ class WorkerRouter:
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         headers[FORWARDED] = self.manager.worker_id
-        async with self._client.request(request.method, url + request.path_qs, data=body, headers=headers) as resp:
+        # a redirect is the browser's to follow (an LTI launch's 303 to its page, with the page's cookie)
+        async with self._client.request(request.method, url + request.path_qs, data=body, headers=headers,
+                                        allow_redirects=False) as resp:
             payload = await resp.read()
             out = web.Response(status=resp.status, body=payload)
-            for key in ("Content-Type", "Set-Cookie"):
+            for key in ("Content-Type", "Set-Cookie", "Location"):
                 for value in resp.headers.getall(key, []):
                     out.headers.add(key, value)
             return out

@@ -289,7 +289,7 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                     auth="none", operation_id="lti_login"),
     ("POST", "/lti/login"): RouteDoc("LTI OIDC login initiation, as a form post", "an LMS's browser", success=302,
                                      content="text/html", auth="none", operation_id="lti_login_form"),
-    ("POST", "/lti/launch"): RouteDoc("LTI launch (form: id_token, state): a Learner's proctored page, an "
+    ("POST", "/lti/launch"): RouteDoc("LTI launch (form: id_token, state): a Learner's 303 to their page, an "
                                       "Instructor's proctor link, or a deep-linking response",
                                       "a platform-signed id_token", content="text/html",
                                       auth="none", operation_id="lti_launch"),
@@ -300,6 +300,10 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/lti/proctor"): RouteDoc("One-time proctor login from an Instructor's launch (?code=) -> account cookie, "
                                       "302 to the dashboard", "the launch's one-time code", success=302,
                                       content="text/html", auth="none"),
+    ("GET", "/lti/candidate/{session_id}"): RouteDoc("A Learner's launch page (the launch's 303 goes here; a reload "
+                                                     "shows it again): the embedded client on the launch's session",
+                                                     "the browser that launched (its page pass cookie)",
+                                                     content="text/html", auth="none", operation_id="lti_candidate_page"),
     ("POST", "/api/calibration/session/{run_id}/resume"): RouteDoc("Original calibration API: where a running run "
                                                                    "goes on (the dots without a frame)", LEGACY),
     ("GET", "/api/calibration/session/{run_id}/diagnostics"): RouteDoc("Original calibration API: samples, rejections "

@@ -13,7 +13,8 @@
 | `worker:{id}:sessions`              | set    | that worker           | sessions whose peer it holds; emptied when it is reaped |
 | `exam:{id}`                         | hash   | the exam's owner      | until deleted: exam_id, title, owner, policy (JSON), join_code, created_at |
 | `joincode:{CODE}`                   | string | the exam's owner      | as its exam; upper-case code -> exam id |
-| `exams:owner:{user_id}`             | zset   | the exam's owner      | as the exams; the owner's exam ids by creation time |
+| `exam:{id}:proctors`                | set    | the LTI tool          | as its exam; the other proctors of an exam (LMS Instructors of its course): the owner's rights |
+| `exams:owner:{user_id}`             | zset   | the exam's owner      | as the exams; the exam ids a proctor owns or proctors, by the time they got them |
 | `exams:all`                         | zset   | the exam's owner      | as the exams; every exam id by creation time |
 | `user:{id}`                         | hash   | accounts              | until deleted: user_id, email, role, password_hash, created_at |
 | `user:email:{email}`                | string | accounts              | as its user; lower-cased email -> user id, claimed with SET NX |
@@ -132,6 +133,10 @@ def exam_key(exam_id: str) -> str:
 
 def joincode_key(code: str) -> str:
     return f"{PREFIX}joincode:{code.upper()}"
+
+
+def exam_proctors_key(exam_id: str) -> str:
+    return f"{PREFIX}exam:{exam_id}:proctors"
 
 
 def exam_owner_index(user_id: str) -> str:

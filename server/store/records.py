@@ -26,6 +26,7 @@ from server.store.keys import (
     email_key,
     exam_key,
     exam_owner_index,
+    exam_proctors_key,
     exam_webhooks_key,
     join_token_key,
     joincode_key,
@@ -127,6 +128,16 @@ class ExamRecords:
 
     async def field(self, exam_id: str, name: str) -> str | None:
         return await self._redis.hget(exam_key(exam_id), name)
+
+    async def add_proctor(self, exam_id: str, user_id: str, now: float) -> None:
+        """Another proctor of the exam, listed with their own exams from now on."""
+        async with self._redis.pipeline(transaction=True) as p:
+            p.sadd(exam_proctors_key(exam_id), user_id)
+            p.zadd(exam_owner_index(user_id), {exam_id: now}, nx=True)
+            await p.execute()
+
+    async def has_proctor(self, exam_id: str, user_id: str) -> bool:
+        return bool(await self._redis.sismember(exam_proctors_key(exam_id), user_id))
 
     async def get(self, exam_id: str) -> dict[str, str] | None:
         return await self._redis.hgetall(exam_key(exam_id)) or None

@@ -318,7 +318,11 @@ async def test_the_original_clients_whole_flow_with_its_own_bodies(vigil_server)
         assert st == 200 and started["status"] == "ready" and started["session_id"] == session_id, started
         assert started["screen_info"]["monitor_name"] == "Dell U2419H"
         config = started["calibration_config"]
-        assert config["max_frames_per_target"] > 0 and config["target_display_time"] > 0
+        # the original's config exactly as its README gives it: 3 s per dot, 30 frames, its four corners in its order
+        assert config == {"target_display_time": 3000, "max_frames_per_target": 30, "targets": [
+            {"index": 0, "position": {"x": 0.1, "y": 0.1}}, {"index": 1, "position": {"x": 0.9, "y": 0.1}},
+            {"index": 2, "position": {"x": 0.1, "y": 0.9}}, {"index": 3, "position": {"x": 0.9, "y": 0.9}}]}
+        assert started["total"] == 4 and not any(t["validation"] for t in started["targets"])
         # the dots as fractions of the saved 1920 x 1080 screen, the same as Vigil's pixels
         assert [(t["index"], round(t["position"]["x"] * 1920, 1), round(t["position"]["y"] * 1080, 1))
                 for t in config["targets"]] == [(t["index"], t["x"], t["y"]) for t in started["targets"]]
@@ -351,6 +355,9 @@ async def test_the_original_clients_whole_flow_with_its_own_bodies(vigil_server)
         assert done["calibration_stats"]["mean_error_px"] == done["mean_error_px"] > 100
         assert done["mean_error_deg"] is not None  # the saved screen's size in mm gives degrees
         assert done["validation_metrics"]["frames"] == PER_POINT * len(config["targets"])
+        assert done["validation_metrics"]["coverage"] == [True] * 4  # every one of its dots had frames
+        # no check dots among the original's four: each corner is judged by the map fitted on the other three
+        assert done["basis"] == "leave-one-point-out" and len(done["points"]) == 4
 
         st, verified = await get(http, f"{api}/verify/{candidate}")
         assert st == 200 and verified["exists"] is True and verified["candidate_id"] == candidate, verified
@@ -361,3 +368,35 @@ async def test_the_original_clients_whole_flow_with_its_own_bodies(vigil_server)
         assert download["screen"]["width_mm"] == 510.0 and download["viewing_distance_mm"] == 600.0
         checksum = hashlib.sha256(dumps(download["model"]).encode()).hexdigest()
         assert done["file_checksums"] == {f"calibration-{session_id}.json": checksum}
+
+
+async def test_the_original_layout_refuses_clearly_with_a_corner_missing_and_vigils_layout_on_request(
+        vigil_server) -> None:
+    """Four dots are the fit's minimum: a run of the original's whose fourth corner got no frame fails with
+    the reason (where the original answered 400), and says which dot was not covered; an index past its
+    four is refused; an original body naming `points` gets Vigil's layout with its check dots."""
+    base = vigil_server.url
+    api = base + "/api/calibration"
+    candidate = f"corners-{uuid.uuid4().hex[:8]}"
+    async with aiohttp.ClientSession() as http:
+        st, _ = await post(http, base + "/api/screen/info", {"candidate_id": candidate, **ORIGINAL_SCREEN})
+        assert st == 200
+        _, created = await post(http, api + "/session/create", {"candidate_id": candidate})
+        ids = {"session_id": created["session_id"], "candidate_id": candidate}
+        st, started = await post(http, api + "/start", ids)
+        assert st == 200 and [t["index"] for t in started["calibration_config"]["targets"]] == [0, 1, 2, 3]
+        frames = iter(CENTRE_FRAMES)
+        for target in started["calibration_config"]["targets"][:3]:
+            body = [{**ids, "frame_data": clip_frame_b64(next(frames)), "target_index": target["index"],
+                     "target_position": target["position"]} for _ in range(PER_POINT)]
+            st, batch = await post(http, api + "/frames/batch", {**ids, "frames": body})
+            assert st == 200 and batch["successful_frames"] == PER_POINT, batch
+        st, error = await post(http, api + "/frame", {**ids, "frame_data": clip_frame_b64(5), "target_index": 4})
+        assert st == 400 and error["context"]["total"] == 4, error
+        st, done = await post(http, api + "/complete", ids)
+        assert st == 200 and done["success"] is False and done["status"] == "failed", done
+        assert "only 3 of 4 dots" in done["message"] and done["validation_metrics"]["coverage"] == [True, True, True, False]
+
+        st, started = await post(http, api + "/start", {**ids, "points": 9})
+        assert st == 200 and started["total"] == 12 and sum(t["validation"] for t in started["targets"]) == 3
+        assert len(started["calibration_config"]["targets"]) == 12

@@ -100,11 +100,16 @@ class LtiCookies(CookieService):
         self.to_set[self._key(name)] = _Cookie(str(value), exp)
 
     def apply(self, response: web.StreamResponse) -> None:
-        secure = self._request.is_secure()
         for name, cookie in self.to_set.items():
-            # an LMS shows the tool in an iframe: its cookies are third-party, so None (which needs Secure)
-            response.set_cookie(name, cookie.value, max_age=cookie.max_age, path="/", httponly=True,
-                                secure=secure, samesite="None" if secure else "Lax")
+            set_tool_cookie(response, name, cookie.value, cookie.max_age, secure=self._request.is_secure())
+
+
+def set_tool_cookie(response: web.StreamResponse, name: str, value: str, max_age: int | None, *, secure: bool,
+                    path: str = "/") -> None:
+    """A cookie of the LTI tool, HttpOnly. An LMS shows the tool in an iframe: its cookies are third-party
+    there, so SameSite=None (which needs Secure) over https; Lax over plain http (a test, a dev box)."""
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, secure=secure,
+                        samesite="None" if secure else "Lax")
 
 
 @dataclass

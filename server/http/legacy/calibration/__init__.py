@@ -30,7 +30,8 @@ The original's own bodies are taken too (one model per request, its names as ali
 `session_id`, sends `candidate_id` with every call (a body with it is the original's: the id must be the
 run's, and the answer adds the original's fields, `_original_frame_result`, `_original_result`), sends
 each frame as `frame_data` at `target_index`, batches frames of several dots, and names no screen in
-`start`, which then takes the screen saved for the candidate (`_run_screen`).
+`start`, which then takes the screen saved for the candidate (`_run_screen`) and sets out the original's
+four dots (`calibration_layout`).
 
 The last three paths are also Vigil's own routes: `server.http.legacy.shared_paths` gives each call to
 one or the other (`is_original_screen`, `saved_screen`, `visible_run` say when it is this API's).

@@ -39,8 +39,9 @@ from server.http.legacy.calibration.runs import (
     diagnostics,
     public,
 )
+from server.http.legacy.calibration_layout import DOT_DISPLAY_MS, original_targets
 from server.http.legacy.common import Integrator, admit, visible_session
-from server.live.calibration import DOT_DURATION_S, result_fields
+from server.live.calibration import result_fields
 from server.live.screen_geometry import physical_size_fields, screen_problems, sides_from_diagonal
 from server.protocol.errors import ApiError
 from server.store.keys import latest_calibration_run_key, legacy_screen_key
@@ -114,20 +115,22 @@ async def start_run(request: web.Request) -> web.Response:
     run_id = body.calibration_session_id
     doc = await _body_run(request, body, caller)
     screen, distance_mm, screen_info = await _run_screen(request, body, doc["candidate_id"], caller)
-    dots = sequence(body.points)
+    # the original's body gets the original's four corners (`calibration_layout`), unless it names a layout
+    dots = original_targets() if body.original and "points" not in body.model_fields_set else sequence(body.points)
     targets = [{"index": tg.index, "x": round(tg.px(screen["width_px"], screen["height_px"])[0], 1),
                 "y": round(tg.px(screen["width_px"], screen["height_px"])[1], 1), "validation": tg.validation}
                for tg in dots]
     async with request.app[HTTP_SESSIONS].lock(run_id):
         doc = await _body_run(request, body, caller)
-        doc.update({"status": "running", "points": body.points, "targets": targets, "samples": {}, "rejected": {},
-                    "result": None, "model": None, "viewing_distance_mm": distance_mm, "screen": screen})
+        doc.update({"status": "running", "points": sum(not tg.validation for tg in dots), "targets": targets,
+                    "samples": {}, "rejected": {}, "result": None, "model": None,
+                    "viewing_distance_mm": distance_mm, "screen": screen})
         await _save(request, doc)
     answer = {"calibration_session_id": run_id, "targets": targets, "total": len(targets)}
     if body.original:  # the original's answer: the dots as fractions of the screen, in its config
         answer |= {"session_id": run_id, "candidate_id": doc["candidate_id"], "status": "ready",
                    "screen_info": screen_info, "calibration_config": {
-                       "target_display_time": DOT_DURATION_S, "max_frames_per_target": MAX_BATCH,
+                       "target_display_time": DOT_DISPLAY_MS, "max_frames_per_target": MAX_BATCH,
                        "targets": [{"index": tg.index, "position": {"x": tg.fx, "y": tg.fy}} for tg in dots]}}
     return json_response(answer)
 

@@ -46,7 +46,8 @@ def _original_result(doc: dict[str, Any]) -> dict[str, Any]:
     checksums = {} if model is None else {f"calibration-{run_id}.json": hashlib.sha256(dumps(model).encode()).hexdigest()}
     return {"success": result["ok"], "session_id": run_id, "candidate_id": doc["candidate_id"],
             "calibration_stats": {k: result.get(k) for k in ORIGINAL_STATS},
-            "validation_metrics": {"frames": accepted, "rejected_frames": result["rejected_frames"]},
+            "validation_metrics": {"frames": accepted, "rejected_frames": result["rejected_frames"],
+                                   "coverage": [bool(doc["samples"].get(str(t["index"]))) for t in doc["targets"]]},
             "file_checksums": checksums}
 
 
