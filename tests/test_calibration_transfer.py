@@ -1,5 +1,6 @@
-"""A calibration in the next sitting: the reuse decision (`transfer.decide`) and the regularisation
-that keeps an extrapolated head within the centre guess. Synthetic sittings from a known linear map
+"""A calibration in the next sitting: the reuse decision (`transfer.decide`), the regularisation
+that keeps an extrapolated head within the centre guess, and the gate between the head-aware and
+the safe map (`transfer.head_aware_weight`, fit.py step 6). Synthetic sittings from a known linear map
 with fixed seeds, so the right answer is known.
 """
 from __future__ import annotations
@@ -10,12 +11,14 @@ import numpy as np
 import pytest
 
 from pipeline.calibration.features import HEAD_TERMS, HEAD_TYPICAL_MOVE, FeatureSample
-from pipeline.calibration.fit import GazeModel, PointSamples, fit, mean_prediction
+from pipeline.calibration.fit import GazeModel, LinearMap, PointSamples, fit, mean_prediction
 from pipeline.calibration.targets import fit_points
 from pipeline.calibration.transfer import (
+    HEAD_AWARE_FADE,
     REUSE_TOLERANCE,
     HeadRange,
     decide,
+    head_aware_weight,
     head_range,
     outside_range,
 )
@@ -152,3 +155,106 @@ def test_a_model_stored_without_a_head_range_is_not_reused() -> None:
     assert decide(None, frames_at(moved())).action == "recalibrate"
     with pytest.raises(ValueError):
         decide(RANGE, [])
+
+
+# -- the head-aware map inside the range, the safe map beyond (fit.py step 6) ---------------------
+#: two hand-made maps that disagree by a known amount: the safe one ignores the head, the
+#: head-aware one adds 1000 px per unit of head_x (raw features: mean 0, scale 1)
+N = len(FeatureSample.NAMES)
+SAFE = LinearMap((0.0,) * N, (1.0,) * N, ((-4000.0, 0, 0, 0, 0, 0, 0), (0, -3000.0, 0, 0, 0, 0, 0)), (800.0, 450.0), 1000.0)
+AWARE = LinearMap((0.0,) * N, (1.0,) * N, ((-4000.0, 0, 0, 0, 1000.0, 0, 0), (0, -3000.0, 0, 0, 0, 0, 0)),
+                  (800.0, 450.0), 0.0)
+PAIR = GazeModel(FeatureSample.NAMES, SAFE.mean, SAFE.scale, SAFE.coef, SAFE.intercept, SAFE.lam,
+                 head_range=RANGE, head_aware=AWARE)
+
+
+def at(head: np.ndarray, eyes: tuple[float, float] = (0.01, -0.02)) -> np.ndarray:
+    return np.r_[eyes, head]
+
+
+def test_a_head_inside_the_range_uses_the_head_aware_map() -> None:
+    inside = moved() + np.array([0.0, 0.0, 0.008, 0.0, 0.0])  # head_x near the edge, still inside
+    np.testing.assert_allclose(PAIR.predict(at(inside)), AWARE.predict(at(inside)))
+    assert head_aware_weight(RANGE, at(inside)[None])[0] == 1.0
+
+
+@pytest.mark.parametrize("term", ["yaw", "pitch", "head_x", "head_y", "log_scale"])
+def test_a_head_past_the_fade_uses_the_safe_map(term: str) -> None:
+    for sign in (1.0, -1.0):
+        out = moved(**{term: sign * HEAD_AWARE_FADE * 1.01})
+        np.testing.assert_allclose(PAIR.predict(at(out)), SAFE.predict(at(out)))
+        assert head_aware_weight(RANGE, at(out)[None])[0] == 0.0
+
+
+def test_between_the_edge_and_the_fade_the_maps_blend_frame_by_frame() -> None:
+    rows = np.array([at(moved()), at(moved(head_x=HEAD_AWARE_FADE / 2)), at(moved(head_x=3.0))])
+    np.testing.assert_allclose(head_aware_weight(RANGE, rows), [1.0, 0.5, 0.0])
+    pred = PAIR.predict(rows)
+    np.testing.assert_allclose(pred[1], (AWARE.predict(rows[1]) + SAFE.predict(rows[1])) / 2)
+    np.testing.assert_allclose(pred[[0, 2]], [AWARE.predict(rows[0]), SAFE.predict(rows[2])])
+
+
+def test_a_document_stored_before_the_head_aware_map_loads_as_the_safe_map() -> None:
+    """The dict e1c8bf0 stored (no `head_aware`) and the one before it (no `head_range`) still load and
+    predict with their single map; a model with both maps round-trips."""
+    stored = {"feature_names": list(FeatureSample.NAMES), "mean": list(SAFE.mean), "scale": list(SAFE.scale),
+              "coef": [list(r) for r in SAFE.coef], "intercept": list(SAFE.intercept), "lam": SAFE.lam,
+              "offset": [3.0, -2.0], "head_range": RANGE.to_dict()}
+    older = {k: v for k, v in stored.items() if k != "head_range"}
+    for doc in (stored, older):
+        m = GazeModel.from_dict(doc)
+        assert m.head_aware is None and m.safe == SAFE
+        x = at(moved(head_x=-0.0))
+        np.testing.assert_allclose(m.predict(x), SAFE.predict(x) + np.array([3.0, -2.0]))
+    assert GazeModel.from_dict(PAIR.to_dict()) == PAIR
+
+
+def moving_sitting(rng: np.random.Generator, spread: float) -> list[PointSamples]:
+    """A candidate whose head moves between dots by `spread` typical movements: the true map's head
+    terms (C) are signal a head-aware map can learn."""
+    pts = []
+    for i, (fx, fy) in enumerate(fit_points(9)):
+        target = np.array([fx * W, fy * H])
+        head = HEAD0 + rng.normal(0.0, spread, 5) * np.array(HEAD_TYPICAL_MOVE)
+        frames = []
+        for _ in range(6):
+            h = head + rng.normal(0.0, 0.05, 5) * np.array(HEAD_TYPICAL_MOVE)
+            eyes = np.linalg.solve(A, target - B - C @ (h - HEAD0)) + rng.normal(0.0, 0.002, 2)
+            frames.append(sample(h, eyes))
+        pts.append(PointSamples(i, target[0], target[1], tuple(frames)))
+    return pts
+
+
+def test_a_head_that_moved_between_dots_keeps_the_head_aware_map_and_beats_the_safe_one() -> None:
+    rng = np.random.default_rng(21)
+    calib = moving_sitting(rng, 1.0)
+    pair, alone = fit(calib), fit(calib, head_aware_lambdas=None)
+    assert pair.model.head_aware is not None and alone.model.head_aware is None
+    assert pair.model.safe == alone.model.safe  # the safe map is the one fitted without step 6
+    # each held-out dot is gated by the other dots' range: inside it the head-aware map's error,
+    # past the fade the safe map's exactly
+    inside = outside = 0
+    for i, p in enumerate(calib):
+        others = head_range([q.samples for q in calib if q is not p])
+        weight = head_aware_weight(others, np.array([s.values for s in p.samples]))
+        if weight.min() == 1.0:
+            inside += 1
+            assert pair.lopo_error_px[i] < 0.5 * alone.lopo_error_px[i]
+        elif weight.max() == 0.0:
+            outside += 1
+            assert pair.lopo_error_px[i] == pytest.approx(alone.lopo_error_px[i])
+    assert inside >= 2 and outside >= 2, (inside, outside)
+    assert np.mean(list(pair.lopo_error_px.values())) < np.mean(list(alone.lopo_error_px.values()))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_far_outside_the_range_the_pair_predicts_as_the_safe_map_alone(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    calib = moving_sitting(rng, 1.0)
+    pair, alone = fit(calib).model, fit(calib, head_aware_lambdas=None).model
+    assert pair.head_range is not None
+    shift = np.array(pair.head_range.high) - HEAD0 + np.array(HEAD_TYPICAL_MOVE)  # a typical move past every edge
+    later = sitting(rng, head=HEAD0 + shift)
+    for p in later:
+        assert mean_prediction(pair, p.samples) == pytest.approx(mean_prediction(alone, p.samples))
+    assert mean_error(pair, later) < centre_error(later)

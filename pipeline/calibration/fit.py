@@ -1,4 +1,4 @@
-"""Ridge regression from normalised gaze features to screen pixels, regularised for the next sitting.
+"""Ridge regression from normalised gaze features to screen pixels: head-aware where the head was seen, safe beyond.
 
 Given samples grouped by calibration point (each group: the frames collected while one dot was
 shown, all labelled with that dot's position):
@@ -32,19 +32,32 @@ shown, all labelled with that dot's position):
 5. **Head range.** The per-dot medians of the head terms span the head positions the map was
    fitted on (`transfer.HeadRange`); a stored map is reused in a later sitting only near that
    range (`transfer.decide`).
+6. **A head-aware map inside the range.** The floor of step 4 makes the map above (the *safe*
+   map) transfer, but within a sitting it costs accuracy where the head did move between dots: on
+   4 real people it reduced to the eye-only map (4.5 deg) where the pre-floor fit, which let LOPO
+   pick lambda freely (often 0) with head terms standardised by their own spread, reached 3.4.
+   So a second map is fitted that way (`HEAD_AWARE_LAMBDAS`, the smallest mean LOPO error wins)
+   and the model uses it only where it interpolates: each frame's prediction is the head-aware
+   map's while every head term lies within the fitted range, fading to the safe map's over
+   `transfer.HEAD_AWARE_FADE` typical movements past it (`transfer.head_aware_weight`). A head
+   outside what the dots showed thus gets the safe map, which degrades to the eye-only map, never
+   past the centre guess. The reported LOPO errors are those of this gated pair (each held-out
+   dot predicted by both maps fitted without it, gated by the other dots' range), and the
+   head-aware map is kept only when they beat the safe map's alone: a still head gives it nothing
+   to learn.
 
 Everything is closed-form linear algebra in a fixed order: the same samples give the same model.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from pipeline.calibration.features import HEAD_TYPICAL_MOVE, FeatureSample
-from pipeline.calibration.transfer import HeadRange, head_range
+from pipeline.calibration.transfer import HeadRange, head_aware_weight, head_range
 
 #: the weakest ridge ever used (standardised units, see step 4): a head term seen over one typical
 #: movement (var 1) keeps 1/(1 + 0.5) = 2/3 of its least-squares slope, one seen over a fifth of it
@@ -52,6 +65,9 @@ from pipeline.calibration.transfer import HeadRange, head_range
 MIN_LAMBDA = 0.3
 #: candidate ridge strengths (in units of standardised features per point), from the floor up.
 LAMBDAS: tuple[float, ...] = (MIN_LAMBDA, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
+#: lambdas of the head-aware map (step 6): free down to 0, as LOPO chose before the floor, its
+#: head terms standardised by their own spread in the fit.
+HEAD_AWARE_LAMBDAS: tuple[float, ...] = (0.0, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
 #: which coefficients the ridge shrinks (FeatureSample.NAMES order): the head-compensation terms
 #: only. The eye terms are the signal every calibration can pin down; the head terms matter only
 #: when the head moved between dots, and otherwise are noise fitted to a few points (and they are
@@ -92,8 +108,43 @@ class PointSamples:
 
 
 @dataclass(frozen=True)
+class LinearMap:
+    """Screen px = intercept + coef @ ((features - mean) / scale): one ridge fit."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[tuple[float, ...], tuple[float, ...]]  # rows: screen x, screen y
+    intercept: tuple[float, float]
+    lam: float
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        z = (np.asarray(features, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        out: np.ndarray = z @ np.asarray(self.coef).T + np.asarray(self.intercept)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": list(self.mean), "scale": list(self.scale), "coef": [list(r) for r in self.coef],
+                "intercept": list(self.intercept), "lam": self.lam}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], n_features: int) -> LinearMap:
+        coef = tuple(tuple(float(v) for v in row) for row in d["coef"])
+        if len(coef) != 2 or any(len(r) != n_features for r in coef):
+            raise ValueError("coef must be 2 rows of one value per feature")
+        return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["scale"]), (coef[0], coef[1]),
+                   (float(d["intercept"][0]), float(d["intercept"][1])), float(d["lam"]))
+
+    @classmethod
+    def solved(cls, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, icpt: np.ndarray, lam: float) -> LinearMap:
+        return cls(tuple(float(v) for v in mean), tuple(float(v) for v in scale),
+                   (tuple(float(v) for v in coef[0]), tuple(float(v) for v in coef[1])),
+                   (float(icpt[0]), float(icpt[1])), float(lam))
+
+
+@dataclass(frozen=True)
 class GazeModel:
-    """Screen px = intercept + coef @ ((features - mean) / scale) + offset."""
+    """Screen px = the safe map (the fields below, as stored before step 6) blended frame by frame
+    with the head-aware map by `transfer.head_aware_weight`, + offset."""
 
     feature_names: tuple[str, ...]
     mean: tuple[float, ...]
@@ -105,34 +156,44 @@ class GazeModel:
     offset: tuple[float, float] = (0.0, 0.0)
     #: the head positions the map was fitted on (None: a model stored before it was recorded)
     head_range: HeadRange | None = None
+    #: the map used while the head is within `head_range` (step 6; None: the safe map alone, as
+    #: stored before it existed or when it did not beat the safe map)
+    head_aware: LinearMap | None = None
+
+    @property
+    def safe(self) -> LinearMap:
+        return LinearMap(self.mean, self.scale, self.coef, self.intercept, self.lam)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(2,) for one feature vector, (n, 2) for a matrix of them."""
-        z = (np.asarray(features, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
-        out = z @ np.asarray(self.coef).T + np.asarray(self.intercept) + np.asarray(self.offset)
-        return out
+        x = np.asarray(features, dtype=np.float64)
+        out = self.safe.predict(x)
+        if self.head_aware is not None and self.head_range is not None:
+            weight = head_aware_weight(self.head_range, x)
+            out = out + (weight[:, None] if x.ndim == 2 else weight[0]) * (self.head_aware.predict(x) - out)
+        result: np.ndarray = out + np.asarray(self.offset)
+        return result
 
     def with_offset(self, offset: tuple[float, float]) -> GazeModel:
         return replace(self, offset=(float(offset[0]), float(offset[1])))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"feature_names": list(self.feature_names), "mean": list(self.mean), "scale": list(self.scale),
-                "coef": [list(r) for r in self.coef], "intercept": list(self.intercept), "lam": self.lam,
-                "offset": list(self.offset),
-                "head_range": None if self.head_range is None else self.head_range.to_dict()}
+        d = {"feature_names": list(self.feature_names), **self.safe.to_dict(), "offset": list(self.offset),
+             "head_range": None if self.head_range is None else self.head_range.to_dict()}
+        d["head_aware"] = None if self.head_aware is None else self.head_aware.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GazeModel:
+        """Also reads documents stored before `head_range` or `head_aware` existed (the safe map alone)."""
         names = tuple(str(n) for n in d["feature_names"])
         if names != FeatureSample.NAMES:
             raise ValueError(f"model was fitted on features {names}, expected {FeatureSample.NAMES}")
-        coef = tuple(tuple(float(v) for v in row) for row in d["coef"])
-        if len(coef) != 2 or any(len(r) != len(names) for r in coef):
-            raise ValueError("coef must be 2 rows of one value per feature")
-        return cls(names, tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["scale"]),
-                   (coef[0], coef[1]), (float(d["intercept"][0]), float(d["intercept"][1])), float(d["lam"]),
+        safe = LinearMap.from_dict(d, len(names))
+        return cls(names, safe.mean, safe.scale, safe.coef, safe.intercept, safe.lam,
                    (float(d.get("offset", (0, 0))[0]), float(d.get("offset", (0, 0))[1])),
-                   HeadRange.from_dict(d["head_range"]) if d.get("head_range") else None)
+                   HeadRange.from_dict(d["head_range"]) if d.get("head_range") else None,
+                   LinearMap.from_dict(d["head_aware"], len(names)) if d.get("head_aware") else None)
 
 
 @dataclass(frozen=True)
@@ -182,10 +243,13 @@ def _arrays(points: Sequence[PointSamples]) -> tuple[np.ndarray, np.ndarray, np.
     return x, y, w, group
 
 
-def _standardise(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _standardise(x: np.ndarray, w: np.ndarray, *, head_fixed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and scale; the head terms by `HEAD_SCALE` (step 2), or like the eyes by their own
+    spread (`head_fixed=False`: the head-aware map, step 6)."""
     mean = (w[:, None] * x).sum(0) / w.sum()
     var = (w[:, None] * (x - mean) ** 2).sum(0) / w.sum()
-    return mean, np.where(IS_HEAD, HEAD_SCALE, np.maximum(np.sqrt(var), MIN_FEATURE_STD))
+    own = np.maximum(np.sqrt(var), MIN_FEATURE_STD)
+    return mean, np.where(IS_HEAD, HEAD_SCALE, own) if head_fixed else own
 
 
 def choose_lambda(lopo: Mapping[float, np.ndarray]) -> float:
@@ -195,6 +259,11 @@ def choose_lambda(lopo: Mapping[float, np.ndarray]) -> float:
     errs = lopo[best]
     se = float(errs.std(ddof=1) / np.sqrt(len(errs))) if len(errs) > 1 else 0.0
     return max(lam for lam, m in means.items() if m <= means[best] + se + 1e-9)
+
+
+def smallest_lopo(lopo: Mapping[float, np.ndarray]) -> float:
+    """The lambda with the smallest mean LOPO error, the larger among equals (to 1e-9 px) (step 6)."""
+    return min(lopo, key=lambda lam: (round(float(lopo[lam].mean()), 9), -lam))
 
 
 def usable_points(points: Sequence[PointSamples]) -> tuple[list[PointSamples], list[int]]:
@@ -208,35 +277,83 @@ def usable_points(points: Sequence[PointSamples]) -> tuple[list[PointSamples], l
     return kept, dropped
 
 
-def fit(points: Sequence[PointSamples], lambdas: Sequence[float] = LAMBDAS) -> FitResult:
-    """Fit the map (module docstring). Raises FitError with a plain reason when it cannot."""
+@dataclass(frozen=True)
+class _Ridge:
+    """One map's fit: its standardisation, chosen lambda and each point's held-out frame predictions."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    lam: float
+    held_out: list[np.ndarray]  # per point: (frames, 2) predictions of the map fitted without it
+    lopo_by_lambda: dict[float, float]
+
+    def map(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, n: int) -> LinearMap:
+        coef, icpt = _solve((x - self.mean) / self.scale, y, w, self.lam, n)
+        return LinearMap.solved(self.mean, self.scale, coef, icpt, self.lam)
+
+
+def _errors(kept: Sequence[PointSamples], held_means: np.ndarray) -> np.ndarray:
+    return np.hypot(held_means[:, 0] - [p.x for p in kept], held_means[:, 1] - [p.y for p in kept])
+
+
+def _ridge(kept: Sequence[PointSamples], x: np.ndarray, y: np.ndarray, w: np.ndarray, group: np.ndarray,
+           lambdas: Sequence[float], *, head_fixed: bool,
+           choose: Callable[[Mapping[float, np.ndarray]], float]) -> _Ridge:
+    """LOPO over `lambdas` (whole points held out, step 4) and the lambda `choose` picks."""
+    mean, scale = _standardise(x, w, head_fixed=head_fixed)
+    z = (x - mean) / scale
+    n = len(kept)
+    lopo: dict[float, np.ndarray] = {}
+    frames: dict[float, list[np.ndarray]] = {}
+    for lam in lambdas:
+        held = []
+        for i in range(n):
+            train = group != i
+            coef, icpt = _solve(z[train], y[train], w[train], lam, n - 1)
+            held.append(z[~train] @ coef.T + icpt)
+        frames[lam] = held
+        lopo[lam] = _errors(kept, np.array([h.mean(0) for h in held]))
+    best = choose(lopo)
+    return _Ridge(mean, scale, best, frames[best], {lam: float(e.mean()) for lam, e in lopo.items()})
+
+
+def _gated_held_out(kept: Sequence[PointSamples], x: np.ndarray, group: np.ndarray, safe: _Ridge,
+                    aware: _Ridge) -> np.ndarray:
+    """(n, 2): each point's held-out mean prediction of the gated pair (step 6), gated by the range of
+    the other points' heads, as the model fitted without it would be."""
+    out = np.empty((len(kept), 2))
+    for i in range(len(kept)):
+        others = head_range([p.samples for j, p in enumerate(kept) if j != i])
+        weight = head_aware_weight(others, x[group == i])[:, None]
+        out[i] = (safe.held_out[i] + weight * (aware.held_out[i] - safe.held_out[i])).mean(0)
+    return out
+
+
+def fit(points: Sequence[PointSamples], lambdas: Sequence[float] = LAMBDAS,
+        head_aware_lambdas: Sequence[float] | None = HEAD_AWARE_LAMBDAS) -> FitResult:
+    """Fit the model (module docstring). `head_aware_lambdas` None: the safe map alone (no step 6).
+    Raises FitError with a plain reason when it cannot."""
     kept, dropped = usable_points(points)
     if len(kept) < MIN_FIT_POINTS:
         raise FitError(f"only {len(kept)} of {len(points)} dots had a steady look at them "
                        f"(at least {MIN_FIT_POINTS} are needed)")
     x, y, w, group = _arrays(kept)
-    mean, scale = _standardise(x, w)
-    z = (x - mean) / scale
     n = len(kept)
-    lopo: dict[float, np.ndarray] = {}
-    preds: dict[float, np.ndarray] = {}
-    for lam in lambdas:
-        errs, held = np.empty(n), np.empty((n, 2))
-        for i in range(n):
-            train = group != i
-            coef, icpt = _solve(z[train], y[train], w[train], lam, n - 1)
-            held[i] = (z[~train] @ coef.T + icpt).mean(0)
-            errs[i] = float(np.hypot(*(held[i] - (kept[i].x, kept[i].y))))
-        lopo[lam], preds[lam] = errs, held
-    best = choose_lambda(lopo)
-    coef, icpt = _solve(z, y, w, best, n)
-    model = GazeModel(FeatureSample.NAMES, tuple(float(v) for v in mean), tuple(float(v) for v in scale),
-                      (tuple(float(v) for v in coef[0]), tuple(float(v) for v in coef[1])),
-                      (float(icpt[0]), float(icpt[1])), float(best), head_range=head_range([p.samples for p in kept]))
-    return FitResult(model, {p.index: float(e) for p, e in zip(kept, lopo[best], strict=True)},
-                     {p.index: (float(q[0]), float(q[1])) for p, q in zip(kept, preds[best], strict=True)},
-                     {lam: float(e.mean()) for lam, e in lopo.items()},
-                     {p.index: len(p.samples) for p in kept}, tuple(dropped))
+    safe = _ridge(kept, x, y, w, group, lambdas, head_fixed=True, choose=choose_lambda)
+    held = np.array([h.mean(0) for h in safe.held_out])
+    aware_map: LinearMap | None = None
+    if head_aware_lambdas:
+        aware = _ridge(kept, x, y, w, group, head_aware_lambdas, head_fixed=False, choose=smallest_lopo)
+        gated = _gated_held_out(kept, x, group, safe, aware)
+        if _errors(kept, gated).mean() < _errors(kept, held).mean():
+            held, aware_map = gated, aware.map(x, y, w, n)
+    s = safe.map(x, y, w, n)
+    model = GazeModel(FeatureSample.NAMES, s.mean, s.scale, s.coef, s.intercept, s.lam,
+                      head_range=head_range([p.samples for p in kept]), head_aware=aware_map)
+    errors = _errors(kept, held)
+    return FitResult(model, {p.index: float(e) for p, e in zip(kept, errors, strict=True)},
+                     {p.index: (float(q[0]), float(q[1])) for p, q in zip(kept, held, strict=True)},
+                     safe.lopo_by_lambda, {p.index: len(p.samples) for p in kept}, tuple(dropped))
 
 
 def mean_prediction(model: GazeModel, samples: Sequence[FeatureSample]) -> tuple[float, float] | None:

@@ -17,6 +17,10 @@ sitting with it, in units of `features.HEAD_TYPICAL_MOVE` (how much a seated hea
   **recentre** (one dot at the centre measures the offset, `drift.recentre`);
 * further out: **recalibrate**.
 
+Within a sitting the same range gates the fit's head-aware map frame by frame (`head_aware_weight`):
+a map that uses the head terms freely is trusted only where it interpolates, and fades to the
+transfer-safe map over `HEAD_AWARE_FADE` past the range (fit.py, step 6).
+
 Pure: the caller collects the frames (`CHECK_FRAMES` usable ones) and acts on the decision.
 """
 from __future__ import annotations
@@ -25,6 +29,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import numpy as np
 
 from pipeline.calibration.features import HEAD_TERMS, HEAD_TYPICAL_MOVE, FeatureSample
 
@@ -38,6 +44,15 @@ CHECK_FRAMES = 5
 REUSE_TOLERANCE = 0.5
 #: position or rotation further out than this (typical movements) is a different seat, not a shift.
 RECENTRE_LIMIT = 3.0
+#: how far past the fitted range (typical movements, the furthest head term) the head-aware map
+#: fades out, linearly from full weight at the range's edge to none. Inside the range its head
+#: coefficients interpolate between what the dots showed; past it they extrapolate with slopes that
+#: the dots pinned down only over the range's own width, and nothing bounds them (lambda may be 0).
+#: The fade is narrower than `REUSE_TOLERANCE`, so a reused map's head terms are never
+#: extrapolated unshrunk: half-way to the tolerance the safe map alone predicts. Not zero, so one
+#: frame's landmark jitter across the edge (about a tenth of a typical movement) does not switch
+#: maps (a jump of the pointer on screen).
+HEAD_AWARE_FADE = 0.25
 #: index of `log_scale` (distance) in `FeatureSample.NAMES`.
 SCALE_TERM = 6
 
@@ -80,14 +95,27 @@ class TransferDecision:
     reason: str  # plain words for the candidate
 
 
+def beyond_range(fitted: HeadRange, features: np.ndarray) -> np.ndarray:
+    """(n, head terms): how far each row's head terms lie outside the fitted range, in typical
+    movements (0 inside). `features`: (n, len(FeatureSample.NAMES))."""
+    head = np.atleast_2d(np.asarray(features, dtype=np.float64))[:, HEAD_TERMS]
+    beyond = np.maximum(np.maximum(np.asarray(fitted.low) - head, head - np.asarray(fitted.high)), 0.0)
+    return beyond / np.asarray(HEAD_TYPICAL_MOVE)
+
+
+def head_aware_weight(fitted: HeadRange, features: np.ndarray) -> np.ndarray:
+    """(n,): the head-aware map's share of each row's prediction: 1 with every head term inside the
+    fitted range, falling linearly to 0 at `HEAD_AWARE_FADE` past it (the furthest term decides)."""
+    furthest = beyond_range(fitted, features).max(axis=1)
+    return np.clip(1.0 - furthest / HEAD_AWARE_FADE, 0.0, 1.0)
+
+
 def outside_range(fitted: HeadRange, samples: Sequence[FeatureSample]) -> dict[str, float]:
     """Each head term's distance outside the fitted range, in typical movements (median of `samples`)."""
-    out: dict[str, float] = {}
-    for k, i in enumerate(HEAD_TERMS):
-        now = statistics.median(s.values[i] for s in samples)
-        beyond = max(0.0, fitted.low[k] - now, now - fitted.high[k])
-        out[FeatureSample.NAMES[i]] = beyond / HEAD_TYPICAL_MOVE[k]
-    return out
+    now = [[statistics.median(s.values[j] for s in samples) if j in HEAD_TERMS else 0.0
+            for j in range(len(FeatureSample.NAMES))]]
+    beyond = beyond_range(fitted, np.array(now))[0]
+    return {FeatureSample.NAMES[i]: float(beyond[k]) for k, i in enumerate(HEAD_TERMS)}
 
 
 def decide(fitted: HeadRange | None, samples: Sequence[FeatureSample]) -> TransferDecision:

@@ -256,7 +256,9 @@ class CalibrationController:
                    if not tg.validation]
         val_pts = [PointSamples(tg.index, x, y, tuple(self._samples[tg.index])) for tg, x, y in targets
                    if tg.validation]
-        cal = evaluate(fit_pts, val_pts, screen=screen, distance_mm=distance, limit_deg=self.limit_deg)
+        # off the event loop: two maps' leave-one-dot-out fits take tens of ms (fit.py step 6)
+        cal = await asyncio.to_thread(evaluate, fit_pts, val_pts, screen=screen, distance_mm=distance,
+                                      limit_deg=self.limit_deg)
         self.last = cal
         self.state = {"accepted": "calibrated", "refused": "refused", "failed": "failed"}[cal.status]
         if cal.ok:
