@@ -48,13 +48,12 @@ async def _calibrate(client: CandidateClient) -> dict[str, Any]:
     return result.message
 
 
-async def _calibrate_with_a_model(store, client: CandidateClient) -> None:  # type: ignore[no-untyped-def]
-    """Calibrate until the stored document holds a fitted model (accepted or not): on a starved host a
-    sitting can collect too few frames per dot to fit one, and the tests below need a model to poison with."""
-    assert client.session_id is not None
+async def _calibrate_with_a_model(store, client: CandidateClient, owner: str) -> None:  # type: ignore[no-untyped-def]
+    """Calibrate until `owner`'s stored document holds a fitted model (accepted or not): on a starved host
+    a sitting can collect too few frames per dot to fit one, and the tests below need a model to accept."""
     for _ in range(3):
         await _calibrate(client)
-        record = await store.get_json(calibration_key(document_owner(client.session_id, None)))
+        record = await store.get_json(calibration_key(owner))
         if record is not None and record.get("model") is not None:
             return
 
@@ -104,7 +103,8 @@ async def test_a_typed_candidate_id_neither_reads_nor_overwrites_nor_poisons_ano
             status, body = await call(http, "POST", base + "/api/screen/info", attacker.token,
                                       json={"candidate_id": "victim-3", "screen_w": 1920, "screen_h": 1080, "dpr": 1.0})
             assert status == 200, body
-            await _calibrate_with_a_model(store, attacker)
+            assert attacker.session_id is not None
+            await _calibrate_with_a_model(store, attacker, document_owner(attacker.session_id, None))
             # the victim's documents are as the victim left them
             status, screen_now = await _get(http, f"{base}/api/screen/info/victim-3", victim.token)
             assert status == 200 and screen_now["session_id"] == victim.session_id and screen_now["screen_w"] == 1536
@@ -145,7 +145,7 @@ async def test_a_candidate_accounts_next_session_reuses_its_own_calibration(vigi
             clients.append(first)
             identity = (await store.session(first.session_id))["identity"]
             assert identity.startswith("account:")
-            await _calibrate(first)
+            await _calibrate_with_a_model(store, first, identity)
             record = await _accept(store, identity)
             assert record["session_id"] == first.session_id
             await first.close()
