@@ -89,7 +89,7 @@ async def test_the_child_analyses_real_frames_then_survives_being_killed(
     with pytest.raises(InferenceUnavailable):  # in flight, or refused while the child restarts
         for i in range(100):
             await other.analyse(VideoFrame(frames[0], t=float(i), frame_id=i + 1), executor)
-    while not host.ready:  # a new child loads its models (pytest's timeout bounds this)
+    while not host.ready:  # noqa: ASYNC110 - a new child loads its models (pytest's timeout bounds this)
         await asyncio.sleep(0.2)
     assert host.pid != first_pid and host.deaths == 1
     answer = await other.analyse(VideoFrame(frames[1], t=100.0, frame_id=200), executor)
