@@ -135,12 +135,13 @@ class InferenceHost:
 
     def _lost(self, child: _Child, _msg: None) -> None:
         child.gone = True
+        in_flight = len(child.pending)
         self._fail(child, f"inference process exited (code {child.process.exitcode})")
         if self._closing or child is not self._child:
             return
         self.deaths += 1
         log.error("inference process %s exited with code %s; %d analyses failed, restarting in %.0f s",
-                  child.process.pid, child.process.exitcode, len(child.pending), RESTART_DELAY_S)
+                  child.process.pid, child.process.exitcode, in_flight, RESTART_DELAY_S)
         self._restart = asyncio.get_running_loop().call_later(RESTART_DELAY_S, self._start_again)
 
     def _start_again(self) -> None:
