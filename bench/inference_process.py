@@ -133,6 +133,7 @@ def summarise(points: list[dict[str, Any]], cpu_ms_per_frame: float) -> dict[str
 
             def med(key: str, sub: str | None = None, rows: list[dict[str, Any]] = mine) -> float | None:
                 raw = [(p[key] if sub is None else (p[key] or {}).get(sub)) for p in rows]
+                raw = [v[0] if isinstance(v, list) else v for v in raw]  # a load average: its 1-minute figure
                 vals = [float(v) for v in raw if v is not None]
                 return round(statistics.median(vals), 4) if vals else None
 
@@ -159,6 +160,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/inference_process.json"))
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     cost_before = run_mode("single", 120)
     print(f"pipeline: {cost_before['cpu_ms_per_frame']} ms CPU per frame (one core)", flush=True)
@@ -171,6 +173,7 @@ def main() -> None:
                 order = MODES if r % 2 == 0 else MODES[::-1]  # alternate who goes first
                 for mode in order:
                     points.append(run_point(servers[mode], mode, n, args.seconds))
+                    args.json.with_suffix(".points.json").write_text(json.dumps(points))  # kept if a later step fails
     cost_after = run_mode("single", 120)
     cpu_ms = (cost_before["cpu_ms_per_frame"] + cost_after["cpu_ms_per_frame"]) / 2
     result = {
@@ -180,8 +183,8 @@ def main() -> None:
         "pipeline_cores_per_candidate_at_5fps": round(cpu_ms * ANALYSIS_FPS / 1000.0, 4),
         "summary": summarise(points, cpu_ms), "points": points,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
+    args.json.with_suffix(".points.json").unlink()
     print(json.dumps(result["summary"], indent=1))
 
 
