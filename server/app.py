@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from aiohttp import web
 
@@ -78,6 +79,8 @@ from server.http.routes import (
     whip,
 )
 from server.http.versions import add_v1_routes
+from server.inference.host import InferenceHost
+from server.inference.loading import load_pipeline_quietly
 from server.live.manager import SessionManager
 from server.live.watchers import Watchers
 from server.store.store import Store
@@ -110,6 +113,8 @@ class WorkerParts:
     http_sessions: HttpSessions
     delivery: WebhookDelivery
     lti: LtiTool
+    #: the models' child process with `VIGIL_INFERENCE=process`, else None (they run in `executor`)
+    inference: InferenceHost | None
 
     @classmethod
     def make(cls, settings: Settings, store: Store, pipeline: Pipeline, worker_id: str,
@@ -118,17 +123,22 @@ class WorkerParts:
         # one lane for the slow 1-2 Hz stages, so they never hold up a frame's per-frame analysis and
         # never take more than one core from it; under load they run less often (their age shows it)
         background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="background-stages")
+        inference = None if settings.inference == "thread" else InferenceHost(
+            partial(load_pipeline_quietly, settings), settings.analysis_threads)
         tokens = SessionTokens(signing_secret(settings), settings.session_token_ttl)
         manager = SessionManager(settings=settings, store=store, pipeline=pipeline, executor=executor,
-                                 tokens=tokens, worker_id=worker_id, vad=vad, background=background)
+                                 tokens=tokens, worker_id=worker_id, vad=vad, background=background,
+                                 inference=inference)
         return cls(executor, background, tokens, manager,
                    PasswordHashing(),  # its own thread: a login flood never takes the analysis threads
                    WorkerRouter(manager, store, placement_of), LiveFanout(store), Watchers(),
                    HttpSessions(store, pipeline, settings),
                    WebhookDelivery(store, worker_id),  # one worker at a time delivers (a lease in Redis)
-                   LtiTool(settings.data_dir, store.lti))
+                   LtiTool(settings.data_dir, store.lti), inference)
 
     async def lifetimes(self, _app: web.Application) -> AsyncIterator[None]:
+        if self.inference is not None:  # its models loaded before the first session is served
+            await self.inference.start()
         jobs = worker_jobs(self.manager)
         webhook_jobs = Jobs([PeriodicJob("webhooks", WEBHOOK_PERIOD_S, self.delivery.run_once)])
         jobs.start()
@@ -142,6 +152,8 @@ class WorkerParts:
         await jobs.close()
         await self.http_sessions.close()
         await self.manager.close()
+        if self.inference is not None:
+            await self.inference.aclose()
         await self.router.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.background.shutdown(wait=False, cancel_futures=True)

@@ -7,16 +7,13 @@ from pipeline.audio.vad import SileroVad
 from pipeline.runner import Pipeline
 from pipeline.stages.base import StageUnavailable
 from server.core.config import Settings
+from server.inference.loading import load_pipeline
 
 log = logging.getLogger(__name__)
 
 
 def load_models(settings: Settings | None = None) -> tuple[Pipeline, SileroVad]:
-    from pipeline.default import build_default_pipeline
-
-    pipeline = build_default_pipeline(settings)
-    for health in pipeline.load():
-        (log.info if health.state == "loaded" else log.warning)("stage %s: %s", health.name, health.describe())
+    pipeline = load_pipeline(settings)
     vad = SileroVad()
     try:
         vad.load()

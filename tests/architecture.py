@@ -10,7 +10,7 @@ Rooms, top to bottom. A room may import itself and the rooms listed for it, noth
 | live | `server/live/` | reports, accounts, rtc, protocol, store, core, pipeline |
 | reports | `server/reports/` | accounts, rtc, protocol, store, core, pipeline |
 | accounts | `server/accounts/` | rtc, protocol, store, core, pipeline |
-| rtc, protocol, store | `server/rtc/`, `server/protocol/`, `server/store/` | core, pipeline (not each other) |
+| rtc, protocol, store, inference | `server/rtc/`, `server/protocol/`, `server/store/`, `server/inference/` | core, pipeline (not each other) |
 | core | `server/core/` | pipeline |
 | pipeline | `pipeline/` | nothing of server |
 | tools | `server/tools/` (scripted candidate, load test) | every room but app, cli, http |
@@ -33,7 +33,7 @@ from pathlib import Path
 TOP = ("app", "cli", "models")
 #: top to bottom; a room may import the rooms of every later layer, none of its own layer but itself
 LAYERS: tuple[tuple[str, ...], ...] = (
-    TOP, ("http",), ("cluster",), ("live",), ("reports",), ("accounts",), ("rtc", "protocol", "store"),
+    TOP, ("http",), ("cluster",), ("live",), ("reports",), ("accounts",), ("rtc", "protocol", "store", "inference"),
     ("core",), ("pipeline",),
 )
 ROOMS = tuple(room for layer in LAYERS for room in layer) + ("tools",)

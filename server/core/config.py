@@ -35,6 +35,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 Env = Literal["dev", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+Inference = Literal["thread", "process"]
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 #: the original backends' APIs VIGIL_LEGACY_APIS can switch on (`server/http/legacy/`)
@@ -91,6 +92,9 @@ class Settings(BaseSettings):
     video_max_kbps: int = setting(500, "video bitrate a publisher is asked to stay under, kbit/s: `b=AS`/`b=TIAS` in "
                                        "the answer and the REMB Vigil sends (docs/media.md)", ge=30, le=50_000)
     analysis_threads: int = setting(2, "executor threads for model work in one worker process", ge=1, le=64)
+    inference: Inference = setting("thread", "where a worker runs its models: `thread` (its executor threads, beside "
+                                             "aiortc on one GIL) or `process` (a child process per worker, frames "
+                                             "through shared memory; README \"How a frame flows\")")
     max_sessions: int = setting(64, "live sessions one worker accepts (set it to the capacity `make bench` "
                                    "measures on your machine, bench/README.md) before answering 503 with Retry-After "
                                    "and `/readyz` saying full", ge=1, le=10_000)

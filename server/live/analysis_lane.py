@@ -9,6 +9,10 @@ a time, off the per-frame path: later frames carry their results with their age.
 activity, calibrated gaze, the risk engine, evidence snapshots and clips see the frame, and one `analysis` message
 goes out on the data channel. Event changes from outside a frame (browser, audio, ticks) wait in
 `pending` and ride on the next analysis.
+
+With `VIGIL_INFERENCE=process` the lane has a `remote` (`server.inference.host.RemoteSession`) instead
+of a session pipeline: the executor still converts the frame (and makes the evidence and thumbnail
+images), then the child process analyses it and runs the due slow stages in its own background lane.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from pipeline.frame import VideoFrame
 from pipeline.runner import SessionPipeline
 from pipeline.stages.base import StageOutput
 from server.core import metrics
+from server.inference.host import InferenceUnavailable, RemoteSession
 from server.live.audio import SessionAudio
 from server.live.calibration import CalibrationController
 from server.live.clips import ClipWriter
@@ -52,6 +57,16 @@ def to_rgb(frame: Any) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """The executor's part before the models: the frame chosen, converted, and its small images."""
+
+    chosen: Received[Any]
+    video: VideoFrame
+    small: bytes | None
+    thumbnail: bytes | None
+
+
+@dataclass(frozen=True)
 class Analysed:
     """What the executor job returns: the stages' results, the frame it chose, and its inputs."""
 
@@ -73,12 +88,15 @@ def record_stage_metrics(outputs: Mapping[str, StageOutput]) -> None:
 
 
 class AnalysisLane:
-    def __init__(self, *, session_pipeline: SessionPipeline, executor: Executor, background: Executor | None,
+    def __init__(self, *, session_pipeline: SessionPipeline | None, executor: Executor, background: Executor | None,
                  slot: NewestFrame[Any], counters: Counters, first_frame_id: int, risk: RiskSession,
                  audio: SessionAudio, calibration: CalibrationController | None, evidence: EvidenceWriter | None,
                  clock: CaptureClock, clips: ClipWriter | None = None, send: Callable[[dict[str, Any]], bool],
-                 log: logging.LoggerAdapter[Any], on_thumbnail: Callable[[bytes], None] | None = None) -> None:
+                 log: logging.LoggerAdapter[Any], on_thumbnail: Callable[[bytes], None] | None = None,
+                 remote: RemoteSession | None = None) -> None:
+        #: exactly one of the two runs the models: this thread's pipeline, or the inference child
         self.session_pipeline = session_pipeline
+        self.remote = remote
         self.executor = executor
         self.background = background
         self.slot = slot
@@ -109,8 +127,15 @@ class AnalysisLane:
         frame_id = self.frame_seq
         thumb = self.on_thumbnail is not None and self.thumbnail_clock.due(time.monotonic())
         try:
-            done = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self._work, item, frame_id, thumb, self._refresh())
+            if self.remote is None:
+                done = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self._work, item, frame_id, thumb, self._refresh())
+            else:
+                done = await self._work_remote(self.remote, item, frame_id, thumb, self._refresh())
+        except InferenceUnavailable:  # the inference child died or restarts: the host logged it once
+            self.counters.analysis_errors += 1
+            metrics.ANALYSIS_ERRORS.inc()
+            return
         except Exception:
             self.counters.analysis_errors += 1
             metrics.ANALYSIS_ERRORS.inc()
@@ -133,6 +158,22 @@ class AnalysisLane:
     # -- the executor job -----------------------------------------------------------------------
     def _work(self, item: Received[Any], frame_id: int, thumb: bool = False,
               refresh: tuple[str, ...] = ()) -> Analysed:
+        if self.session_pipeline is None:
+            raise RuntimeError("this lane analyses in the inference process")
+        p = self._prepare(item, frame_id, thumb)
+        analysis = self.session_pipeline.analyse(p.video, defer_rated=self.background is not None, refresh=refresh)
+        return Analysed(analysis, p.chosen, p.video, p.small, p.thumbnail)
+
+    async def _work_remote(self, remote: RemoteSession, item: Received[Any], frame_id: int, thumb: bool,
+                           refresh: tuple[str, ...]) -> Analysed:
+        p = await asyncio.get_running_loop().run_in_executor(self.executor, self._prepare, item, frame_id, thumb)
+        answer = await remote.analyse(p.video, self.executor, refresh)
+        for outputs in answer.rated:  # the child's background lane: its stage metrics are counted here
+            record_stage_metrics(outputs)
+        assert answer.analysis is not None  # an answer without one raised
+        return Analysed(answer.analysis, p.chosen, p.video, p.small, p.thumbnail)
+
+    def _prepare(self, item: Received[Any], frame_id: int, thumb: bool) -> Prepared:
         # When the executor is busy with other sessions, the job starts later than the tick that
         # took `item`: a newer frame may be waiting by then, and the newest frame wins. (Reading
         # the slot's reference from this thread is atomic; the loop settles the bookkeeping.)
@@ -143,8 +184,7 @@ class AnalysisLane:
         jpeg = encode_thumbnail(rgb) if thumb else None
         video = VideoFrame(rgb, t=chosen.received_ms / 1000.0, pts=int(chosen.frame.pts or 0),
                            frame_id=frame_id, received_ms=chosen.received_ms)
-        analysis = self.session_pipeline.analyse(video, defer_rated=self.background is not None, refresh=refresh)
-        return Analysed(analysis, chosen, video, small, jpeg)
+        return Prepared(chosen, video, small, jpeg)
 
     def _settle(self, item: Received[Any], chosen: Received[Any]) -> None:
         """The tick's frame was never analysed; the newer one taken instead must not be again."""
@@ -155,9 +195,9 @@ class AnalysisLane:
     # -- the background lane --------------------------------------------------------------------
     def _start_background(self, done: Analysed) -> None:
         """The slow stages due on this frame, in the background executor, one job at a time."""
-        if self.background is None or self._background_busy:
-            return
         sp, analysis = self.session_pipeline, done.analysis
+        if self.background is None or sp is None or self._background_busy:
+            return
         due = sp.due_rated(analysis.t, analysis.outputs)
         if not due:
             return

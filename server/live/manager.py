@@ -27,6 +27,7 @@ from pipeline.runner import Pipeline
 from server.accounts.tokens import SessionTokens
 from server.core.config import Settings
 from server.core.metrics import REJECTED
+from server.inference.host import InferenceHost
 from server.live.clips import ClipEncoder
 from server.live.risk import RiskSession, policy_for
 from server.live.session import LiveSession
@@ -60,7 +61,7 @@ FULL_RETRY_AFTER_S = 15
 class SessionManager:
     def __init__(self, *, settings: Settings, store: Store, pipeline: Pipeline, executor: Executor,
                  tokens: SessionTokens, worker_id: str, vad: Any = None,
-                 background: Executor | None = None) -> None:
+                 background: Executor | None = None, inference: InferenceHost | None = None) -> None:
         self.settings = settings
         self.store = store
         self.pipeline = pipeline
@@ -69,6 +70,8 @@ class SessionManager:
         self.worker_id = worker_id
         self.vad = vad
         self.background = background
+        #: the worker's inference process (`VIGIL_INFERENCE=process`), or None: sessions run the models here
+        self.inference = inference
         #: the worker's one clip encoder, shared by its sessions (`server/live/clips.py`); closed in `close`
         self.clip_encoder = ClipEncoder()
         #: where other workers reach this one (set by the server once it listens)
@@ -188,7 +191,8 @@ class SessionManager:
             session_id=sid, candidate_id=data.get("candidate_id", ""), exam_id=data.get("exam_id", ""),
             store=self.store, pipeline=self.pipeline, executor=self.executor, background=self.background,
             analysis_fps=self.settings.analysis_fps, risk=risk, on_gone=self._on_gone, vad=self.vad,
-            evidence_root=self.settings.data_dir / "evidence", clip_encoder=self.clip_encoder)
+            evidence_root=self.settings.data_dir / "evidence", clip_encoder=self.clip_encoder,
+            inference=self.inference)
         session.start()
         self.live[sid] = session
         return session

@@ -29,6 +29,7 @@ from typing import Any
 
 from pipeline.runner import Pipeline
 from server.core import metrics
+from server.inference.host import InferenceHost
 from server.live.analysis_lane import MAX_ANALYSIS_WIDTH as MAX_ANALYSIS_WIDTH  # read here by routes/face_ws
 from server.live.analysis_lane import AnalysisLane
 from server.live.audio import SessionAudio
@@ -70,7 +71,7 @@ class LiveSession:
     def __init__(self, *, session_id: str, candidate_id: str, exam_id: str, store: Store, pipeline: Pipeline,
                  executor: Executor, analysis_fps: float, risk: RiskSession, on_gone: OnGone, vad: Any = None,
                  background: Executor | None = None, evidence_root: Path | None = None,
-                 clip_encoder: ClipEncoder | None = None) -> None:
+                 clip_encoder: ClipEncoder | None = None, inference: InferenceHost | None = None) -> None:
         self.session_id, self.candidate_id, self.exam_id = session_id, candidate_id, exam_id
         self.store = store
         self.executor = executor
@@ -94,7 +95,9 @@ class LiveSession:
         self.counters = Counters()
         self.clock = CaptureClock()
         self.video_slot: NewestFrame[Any] = NewestFrame()
-        self.session_pipeline = pipeline.new_session()
+        #: the models run here (executor threads) or in the worker's inference process (`VIGIL_INFERENCE`)
+        self.remote = None if inference is None else inference.session(session_id)
+        self.session_pipeline = pipeline.new_session() if self.remote is None else None
         self._closed = False
         self._make_parts(vad, evidence_root, clip_encoder)
 
@@ -123,7 +126,7 @@ class LiveSession:
             session_pipeline=self.session_pipeline, executor=self.executor, background=self.background,
             slot=self.video_slot, counters=self.counters, first_frame_id=self.risk.last_frame_id, risk=self.risk,
             audio=self.audio, calibration=self.calibration, evidence=self.evidence, clock=self.clock,
-            send=self.send, log=self.log, clips=self.clips, on_thumbnail=self._store_thumbnail)
+            send=self.send, log=self.log, clips=self.clips, on_thumbnail=self._store_thumbnail, remote=self.remote)
 
     # -- what other parts and the manager use ---------------------------------------------------
     @property
@@ -243,6 +246,8 @@ class LiveSession:
             return
         self._closed = True
         await self.stop_media()
+        if self.remote is not None:
+            self.remote.close()
         await self.risk.close()
         await self.outbox.close(timeout=flush_s)
 
