@@ -52,12 +52,13 @@ TILE_LABELS: frozenset[str] = frozenset({"cell phone"})
 TILE_MIN_CONFIDENCE = 0.35
 #: NMS across the whole frame's and the tiles' boxes, the backends' own IoU.
 MERGE_IOU = 0.45
-#: seconds between looks at the tiles while no recent pass saw a phone (`tiles_due`): every 6th
-#: idle objects pass (1.8-2 s apart at 5 fps). Measured in one run against the pre-issue-21 code
-#: (`bench.tile_cadence`, bench/results/tile_cadence.json): the pipeline's CPU per analysed frame
-#: was 66 % of it with the tiles on every idle pass, 55 % every 4 s, 53 % every 8 s, 50 % every
-#: 12 s and 44 % without tiles; issue 21 asks for <= 50 %.
-TILE_IDLE_PERIOD_S = 12.0
+#: seconds between looks at the tiles while no recent pass saw a phone (`tiles_due`): every 10th
+#: idle objects pass (1.8-2 s apart at 5 fps). Measured against the pre-issue-21 code in turns
+#: (bench/README.md, "Compute per frame"; `bench.tile_cadence`): the pipeline's CPU per analysed
+#: frame was 66 % of it with the tiles on every idle pass, 55 % every 4 s, 53 % every 8 s, 50-51 %
+#: every 12 s and 44-47 % without tiles; issue 21 asks for <= 50 %, so 20 s. A look costs 4 tile
+#: inferences (about 75 ms on one core).
+TILE_IDLE_PERIOD_S = 20.0
 
 
 def tiles_due(t: float, last_look_t: float | None, confirming: bool,
