@@ -5,7 +5,7 @@ The stage is backend-agnostic: anything with `detect(bgr) -> list[Detection]` (`
 `pipeline/models/` (`BACKENDS`): **YOLOX-Nano** (`yolox.py`, the default: about 20 ms per
 inference and far fewer phones imagined on hands than NanoDet; on the whole frame and, for small
 phones, on its 2 x 2 tiles, `detection_tiles.py`: five inferences on a pass that looks at the
-tiles, on the first, every 10th while idle (20 s) and every one while a phone is being confirmed;
+tiles, on the first, every 15th while idle (30 s) and every one while a phone is being confirmed;
 `yolox-whole` is the whole frame alone) and **NanoDet-g** (`nanodet.py`, the previous default, about 50 ms, whole frame
 only). The stage runs in the server's background lane and its last
 result is carried forward between runs, so the frame budget stays for the per-frame face stages.
