@@ -56,8 +56,8 @@ MERGE_IOU = 0.45
 #: idle objects pass (1.8-2 s apart at 5 fps). Measured against the pre-issue-21 code in turns
 #: (bench/README.md, "Compute per frame"): the pipeline's CPU per analysed frame was 66 % of it
 #: with the tiles on every idle pass, 55 % every 4 s, 53 % every 8 s, 50-51 % every 12 s, 51 %
-#: every 20 s on a host at load 10-15, where the whole frame alone gave 44-48 %: issue 21 asks for
-#: <= 50 %. A look costs 4 tile inferences (about 75 ms on one core).
+#: every 20 s on a host at load 10-15, where the whole frame alone gave 44-48 %, and 47.6 % every
+#: 30 s: issue 21 asks for <= 50 %. A look costs 4 tile inferences (about 75 ms on one core).
 TILE_IDLE_PERIOD_S = 30.0
 
 
