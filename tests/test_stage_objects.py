@@ -32,6 +32,7 @@ from pipeline.stages.objects import (
 )
 from pipeline.stages.yolox import YoloxDetector
 from server.core.config import Settings
+from server.models import load_models
 
 #: the phone in data/images/phone/pexels_0071_phone_in_hand.jpeg, drawn by eye (data/README.md), px.
 PHONE_TRUE_BOX = (170, 248, 250, 300)
@@ -266,11 +267,11 @@ DETECTOR_OF_BACKEND = {"yolox": TiledDetector, "yolox-whole": YoloxDetector, "na
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_the_server_setting_selects_each_backend(backend: str) -> None:
-    # the server builds its pipeline from its settings (`server.models.load_models` ->
-    # `build_default_pipeline(settings)`); VIGIL_OBJECT_DETECTOR takes the names of BACKENDS
-    settings = Settings.from_env({"VIGIL_OBJECT_DETECTOR": backend})
-    [stage] = [s for s in build_default_pipeline(settings).stages if isinstance(s, ObjectsStage)]
-    assert stage.try_load().state == "loaded"
+    # the pipeline `vigil serve` runs: its settings from the environment, its models loaded by
+    # `server.models.load_models`; VIGIL_OBJECT_DETECTOR takes the names of BACKENDS
+    pipeline, _ = load_models(Settings.from_env({"VIGIL_OBJECT_DETECTOR": backend}))
+    [stage] = [s for s in pipeline.stages if isinstance(s, ObjectsStage)]
+    assert stage.health.state == "loaded", stage.health.reason
     assert stage.backend == backend and stage.thresholds == dict(BACKENDS[backend].thresholds)
     assert type(stage.detector) is DETECTOR_OF_BACKEND[backend]
     bgr = cv2.imread(str(FLOOR_PHONE))
