@@ -20,7 +20,7 @@ from pipeline.stages.gaze import GazeStage
 from pipeline.stages.head_pose import HeadPoseStage
 from pipeline.stages.identity import IdentityStage
 from pipeline.stages.landmarks import LandmarksStage
-from pipeline.stages.objects import ObjectsStage
+from pipeline.stages.objects import DEFAULT_BACKEND, ObjectsStage
 from pipeline.stages.posture import PostureStage
 from pipeline.stages.quality import QualityStage
 
@@ -44,19 +44,22 @@ def face_stages(*, face_landmarker_path: str | os.PathLike[str] | None = None) -
 
 def scene_stages(settings_like: object | None = None, *,
                  models_dir: str | os.PathLike[str] | None = None) -> list[Stage]:
-    """Stages that look at the room rather than the face: objects (the default detector backend,
-    `pipeline.stages.objects.DEFAULT_BACKEND`) and posture.
+    """Stages that look at the room rather than the face: objects and posture.
 
-    `models_dir` holds the detector's model; None means the one committed in pipeline/models.
+    The detector backend is `settings_like.object_detector` (`VIGIL_OBJECT_DETECTOR`) when it has
+    one, else `pipeline.stages.objects.DEFAULT_BACKEND`. `models_dir` holds the detector's model;
+    None means the one committed in pipeline/models.
     """
-    return [ObjectsStage(models_dir=Path(models_dir) if models_dir is not None else None), PostureStage()]
+    backend = getattr(settings_like, "object_detector", None) or DEFAULT_BACKEND
+    return [ObjectsStage(backend=backend, models_dir=Path(models_dir) if models_dir is not None else None),
+            PostureStage()]
 
 
 def build_default_pipeline(settings_like: object | None = None, *,
                            face_landmarker_path: str | os.PathLike[str] | None = None,
                            models_dir: str | os.PathLike[str] | None = None) -> Pipeline:
-    """The default stages. `settings_like` is anything with optional `face_landmarker` and
-    `models_dir` attributes (e.g. `server.core.config.Settings`); keyword arguments win over it."""
+    """The default stages. `settings_like` is anything with optional `face_landmarker`, `models_dir`
+    and `object_detector` attributes (e.g. `server.core.config.Settings`); keyword arguments win over it."""
     landmarker = face_landmarker_path or getattr(settings_like, "face_landmarker", None)
     models = models_dir or getattr(settings_like, "models_dir", None)
     stages = face_stages(face_landmarker_path=Path(landmarker) if landmarker else None)

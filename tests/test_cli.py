@@ -44,6 +44,8 @@ def assert_one_clear_line(run: subprocess.CompletedProcess[str], message: str) -
     ({"VIGIL_PORT": "70000"}, ("serve",), "VIGIL_PORT must be between 1 and 65535, not '70000'"),
     ({"VIGIL_LOG_LEVEL": "LOUD"}, ("serve",), "VIGIL_LOG_LEVEL must be one of DEBUG"),
     ({"VIGIL_ANALYSIS_FPS": "fast"}, ("serve",), "VIGIL_ANALYSIS_FPS must be a number, not 'fast'"),
+    ({"VIGIL_OBJECT_DETECTOR": "yolov8"}, ("serve",),
+     "VIGIL_OBJECT_DETECTOR must be one of yolox, yolox-whole, nanodet, not 'yolov8'"),
     ({"VIGIL_ENV": "bogus"}, ("user", "add", "--email", "a@b.org", "--role", "admin"), "VIGIL_ENV must be"),
     ({"REDIS_URL": "http://example.org"}, ("doctor",), "REDIS_URL must be a redis/rediss/unix URL"),
     ({"VIGIL_ENV": "production"}, ("serve",), "VIGIL_JWT_SECRET is required when VIGIL_ENV=production"),

@@ -1,7 +1,8 @@
 """The runner's schedule: a stage runs when it is due, else its last output is carried with its age;
 a stage reading only carried inputs is carried with them; `refresh` forces a stage. And each
 stage's own rule (`due`): the face path every other frame while a face is tracked, posture slowly
-while a face is in view, objects faster while something is to be confirmed. Small fake stages and
+while a face is in view, objects faster while something is to be confirmed, and the objects
+detector's tiles on the first pass, while a phone is confirmed, else once a period. Small fake stages and
 hand-made outputs: no model is loaded here (the real pipeline runs in test_pipeline_clip.py)."""
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pipeline.frame import VideoFrame
 from pipeline.runner import Pipeline
 from pipeline.stages.base import Stage, StageOutput
 from pipeline.stages.detection import Detection
+from pipeline.stages.detection_tiles import TiledDetector, tiles_due
 from pipeline.stages.faces import TRACK_REFRESH_S, FaceBox, FaceDetectionStage, FacesResult
 from pipeline.stages.landmarks import LandmarksStage
 from pipeline.stages.objects import IDLE_PERIOD_S, WATCH_PERIOD_S, ObjectsResult, ObjectsStage
@@ -141,3 +143,67 @@ def test_objects_pass_every_two_seconds_idle_and_every_half_second_while_confirm
     assert not stage.due(idle, WATCH_PERIOD_S, {}, state)
     two = StageOutput("objects", "ok", result=ObjectsResult((person, person), 2))
     assert stage.due(two, WATCH_PERIOD_S, {}, state)
+
+
+def test_tiles_are_due_first_while_confirming_else_once_a_period() -> None:
+    assert tiles_due(0.0, None, confirming=False)  # a session's first pass
+    assert not tiles_due(2.0, 0.0, confirming=False, period_s=8.0)
+    assert not tiles_due(6.0, 0.0, confirming=False, period_s=8.0)
+    assert tiles_due(8.0, 0.0, confirming=False, period_s=8.0)
+    assert tiles_due(7.2, 0.0, confirming=False, period_s=8.0)  # frame times jitter: RATE_TOLERANCE
+    assert tiles_due(0.5, 0.0, confirming=True, period_s=8.0)  # a phone to confirm: every pass
+    assert tiles_due(1.0, 5.0, confirming=False, period_s=8.0)  # the clock went back: a new session
+
+
+class TileOnlyPhone:
+    """A fake detector: a person on the whole frame, and a phone on the tiles (inputs narrower
+    than the frame) while `phone` is set; records for each call whether it was the whole frame."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.phone = False
+        self.calls: list[bool] = []
+
+    def detect(self, bgr: np.ndarray) -> list[Detection]:
+        whole = bgr.shape[1] == self.width
+        self.calls.append(whole)
+        if whole:
+            return [Detection("person", 0, 0.9, (0.2, 0.1, 0.5, 0.8))]
+        return [Detection("cell phone", 67, 0.6, (0.4, 0.4, 0.2, 0.2))] if self.phone else []
+
+
+def test_a_phone_seen_only_on_the_tiles_is_confirmed_two_of_three() -> None:
+    inner = TileOnlyPhone(width=64)
+    stage = ObjectsStage(detector=TiledDetector(inner, idle_period_s=8.0))
+    session = loaded(stage).new_session()
+    looked: list[float] = []  # session times of the passes that looked at the tiles
+    confirmed: list[float] = []
+    for i in range(100):  # 20 s at 5 fps; the phone is put down at 3 s and taken away at 12 s
+        t = round(i * 0.2, 1)
+        inner.phone = 3.0 <= t < 12.0
+        calls = len(inner.calls)
+        out = session.analyse(VideoFrame(np.zeros((48, 64, 3), np.uint8), t=t)).outputs["objects"]
+        if len(inner.calls) - calls > 1:
+            looked.append(t)
+        if out.fresh and isinstance(out.result, ObjectsResult) and out.result.best("cell phone"):
+            confirmed.append(t)
+    # idle passes come 1.8-2 s apart at 5 fps (due at RATE_TOLERANCE of the period): the tiles are
+    # looked at on the first pass and on the first pass 7.2 s (8 s, less the tolerance) after it.
+    # The phone put down at 3 s is first seen there, at 7.4 s; every pass looks at the tiles while
+    # it is among the last 3 passes, so the next pass (0.6 s later) sees it again and confirms it
+    # (2 of 3), and it stays confirmed while it is there
+    assert looked[:2] == [0.0, 7.4]
+    assert confirmed[0] == 8.0
+    assert confirmed == looked[2:2 + len(confirmed)] and confirmed[-1] == 11.6
+    # taken away at 12 s: looked at until it left the last 3 passes, then once a period again
+    after = [t for t in looked if t >= 12.0]
+    assert after[:3] == [12.2, 12.8, 13.4] and after[3:] == []  # the next look is due at 20.6 s
+
+
+def test_a_pass_without_tiles_is_one_inference_of_the_whole_frame() -> None:
+    inner = TileOnlyPhone(width=64)
+    stage = ObjectsStage(detector=TiledDetector(inner, idle_period_s=8.0))
+    session = loaded(stage).new_session()
+    for i in range(60):  # 12 s at 5 fps, no phone: 7 passes, 1.8-2 s apart; tiles on the 1st and 5th
+        session.analyse(VideoFrame(np.zeros((48, 64, 3), np.uint8), t=round(i * 0.2, 1)))
+    assert inner.calls.count(True) == 7 and inner.calls.count(False) == 2 * 4

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
     ({"VIGIL_MAX_BODY_BYTES": "1"}, "VIGIL_MAX_BODY_BYTES must be between 1024 and 67108864, not '1'"),
     ({"VIGIL_LOG_LEVEL": "LOUD"}, "VIGIL_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'"),
     ({"VIGIL_ENV": "bogus"}, "VIGIL_ENV must be one of dev, production, not 'bogus'"),
+    ({"VIGIL_OBJECT_DETECTOR": "YOLOX"}, "VIGIL_OBJECT_DETECTOR must be one of yolox, yolox-whole, nanodet, not 'YOLOX'"),
     ({"VIGIL_WS_BASELINE": "maybe"}, "VIGIL_WS_BASELINE must be on or off, not 'maybe'"),
     ({"REDIS_URL": "http://example.org"}, "REDIS_URL must be a redis/rediss/unix URL"),
     ({"VIGIL_LEGACY_APIS": "interview,seed"}, "VIGIL_LEGACY_APIS names unknown APIs: seed"),

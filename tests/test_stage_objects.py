@@ -2,7 +2,8 @@
 
 NanoDet-g (single passes, `confirm=(1, 1)`) finds the person and the phone; the default stage
 (YOLOX-Nano on the whole frame and its tiles, temporal confirmation) turns the phone in hand and a
-small phone on the floor into a confirmed phone and never confirms the cat. The models are committed, so a missing file fails these tests rather than
+small phone on the floor into a confirmed phone and never confirms the cat. The server's
+`VIGIL_OBJECT_DETECTOR` builds each backend. The models are committed, so a missing file fails these tests rather than
 skipping them.
 """
 from __future__ import annotations
@@ -14,11 +15,14 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.default import build_default_pipeline
 from pipeline.frame import VideoFrame
 from pipeline.runner import Pipeline
-from pipeline.stages.detection_tiles import tile_windows
+from pipeline.stages.detection_tiles import TiledDetector, tile_windows
 from pipeline.stages.nanodet import NanoDetDetector
 from pipeline.stages.objects import (
+    BACKENDS,
+    DEFAULT_BACKEND,
     DEFAULT_MODEL_PATH,
     MODELS_DIR,
     Detection,
@@ -27,6 +31,8 @@ from pipeline.stages.objects import (
     ObjectsState,
 )
 from pipeline.stages.yolox import YoloxDetector
+from server.core.config import Settings
+from server.models import load_models
 
 #: the phone in data/images/phone/pexels_0071_phone_in_hand.jpeg, drawn by eye (data/README.md), px.
 PHONE_TRUE_BOX = (170, 248, 250, 300)
@@ -253,3 +259,29 @@ def test_runner_carries_the_result_forward_between_runs(stage: ObjectsStage, sha
     assert first.fresh
     assert between.status == "ok" and between.age_s == pytest.approx(0.2) and between.result is first.result
     assert later.fresh and later.result is not first.result
+
+
+#: what each backend name builds (a new backend fails here until it is added)
+DETECTOR_OF_BACKEND = {"yolox": TiledDetector, "yolox-whole": YoloxDetector, "nanodet": NanoDetDetector}
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_the_server_setting_selects_each_backend(backend: str) -> None:
+    # the pipeline `vigil serve` runs: its settings from the environment, its models loaded by
+    # `server.models.load_models`; VIGIL_OBJECT_DETECTOR takes the names of BACKENDS
+    pipeline, _ = load_models(Settings.from_env({"VIGIL_OBJECT_DETECTOR": backend}))
+    [stage] = [s for s in pipeline.stages if isinstance(s, ObjectsStage)]
+    assert stage.health.state == "loaded", stage.health.reason
+    assert stage.backend == backend and stage.thresholds == dict(BACKENDS[backend].thresholds)
+    assert type(stage.detector) is DETECTOR_OF_BACKEND[backend]
+    bgr = cv2.imread(str(FLOOR_PHONE))
+    assert bgr is not None
+    first = stage.process(VideoFrame(rgb=np.ascontiguousarray(bgr[..., ::-1]), t=0.0), {}, stage.new_state())
+    if backend != "nanodet":  # YOLOX finds the small phone on the tiles only
+        assert ("cell phone" in {d.label for d in first.seen}) == (backend == "yolox")
+
+
+def test_the_server_default_is_the_stage_default() -> None:
+    assert Settings().object_detector == DEFAULT_BACKEND
+    [stage] = [s for s in build_default_pipeline(Settings()).stages if isinstance(s, ObjectsStage)]
+    assert stage.backend == DEFAULT_BACKEND

@@ -4,8 +4,9 @@ The stage is backend-agnostic: anything with `detect(bgr) -> list[Detection]` (`
 `pipeline/stages/detection.py`) will do. Two backends ship, each with its model committed in
 `pipeline/models/` (`BACKENDS`): **YOLOX-Nano** (`yolox.py`, the default: about 20 ms per
 inference and far fewer phones imagined on hands than NanoDet; on the whole frame and, for small
-phones, on its 2 x 2 tiles, `detection_tiles.py`: five inferences a pass; `yolox-whole` is the
-whole frame alone) and **NanoDet-g** (`nanodet.py`, the previous default, about 50 ms, whole frame
+phones, on its 2 x 2 tiles, `detection_tiles.py`: five inferences on a pass that looks at the
+tiles, on the first, every 15th while idle (30 s) and every one while a phone is being confirmed;
+`yolox-whole` is the whole frame alone) and **NanoDet-g** (`nanodet.py`, the previous default, about 50 ms, whole frame
 only). The stage runs in the server's background lane and its last
 result is carried forward between runs, so the frame budget stays for the per-frame face stages.
 
@@ -42,7 +43,7 @@ from typing import Any
 from pipeline.frame import VideoFrame
 from pipeline.stages.base import RATE_TOLERANCE, Stage, StageOutput, StageUnavailable
 from pipeline.stages.detection import COCO_LABELS, Detection, Detector
-from pipeline.stages.detection_tiles import TiledDetector
+from pipeline.stages.detection_tiles import TiledDetector, tiles_due
 from pipeline.stages.nanodet import NanoDetDetector
 from pipeline.stages.yolox import YoloxDetector
 
@@ -130,9 +131,11 @@ DEFAULT_MODEL_PATH = MODELS_DIR / BACKENDS[DEFAULT_BACKEND].model_file
 
 @dataclass
 class ObjectsState:
-    """One session's recent passes: the labels each one saw (at the thresholds), newest last."""
+    """One session's recent passes: the labels each one saw (at the thresholds), newest last; and
+    the session time of the last pass that looked at the tiles (a `TiledDetector`'s)."""
 
     passes: deque[frozenset[str]] = field(default_factory=deque)
+    tiles_t: float | None = None
 
 
 @dataclass(frozen=True)
@@ -221,11 +224,25 @@ class ObjectsStage(Stage):
             return True
         return isinstance(last.result, ObjectsResult) and last.result.persons >= 2
 
+    @property
+    def detector(self) -> Detector | None:
+        """The backend's detector (None before `load()`)."""
+        return self._detector
+
     def process(self, frame: VideoFrame, upstream: Mapping[str, StageOutput], state: Any) -> ObjectsResult:
-        if self._detector is None:
+        detector = self._detector
+        if detector is None:
             raise RuntimeError("objects stage used before load()")
-        passed = self.select(self._detector.detect(frame.bgr))
-        return self.confirmed(passed, state if isinstance(state, ObjectsState) else self.new_state())
+        session = state if isinstance(state, ObjectsState) else self.new_state()
+        if isinstance(detector, TiledDetector):
+            confirming = any(seen & detector.labels for seen in session.passes)
+            looks = tiles_due(frame.t, session.tiles_t, confirming, detector.idle_period_s)
+            if looks:
+                session.tiles_t = frame.t
+            candidates = detector.detect(frame.bgr, tiles=looks)
+        else:
+            candidates = detector.detect(frame.bgr)
+        return self.confirmed(self.select(candidates), session)
 
     def select(self, candidates: Sequence[Detection]) -> ObjectsResult:
         """Keep the reported classes at their thresholds; count persons (one pass, unconfirmed)."""

