@@ -20,8 +20,10 @@ never disturbs an audio filter. The choice per condition:
   frame without gaze angles falls back to the stage's raw label (`gaze_direction != "center"`).
   Head turned is |yaw - neutral yaw| > max yaw or |pitch - neutral pitch| > max pitch (a head
   turned that far is away even if the eyes are not read well), unknown until a baseline exists.
-  Holds if either holds; absent if every known part is absent; unknown if both are unknown. The
-  debounce (`debounce.py`) then runs on this combined per-frame signal.
+  Holds if either holds; absent if every known part is absent; unknown if both are unknown, and
+  unknown while the baseline is `settling` (the head moved to another posture and the baseline is
+  judging whether the candidate is reading the screen from it: `baseline.py`; a calibration's map
+  was fitted in the old posture too). The debounce (`debounce.py`) then runs on this combined per-frame signal.
 - phone / book: holds when a label in `phone_labels` / `book_labels` is seen at or above
   `object_min_confidence`. The detector counts as having run when `persons` is not None or
   `objects` is non-empty; otherwise unknown (it runs at a lower rate than frames).
@@ -131,6 +133,8 @@ def _head_turned(obs: Observation, policy: Policy, baseline: Baseline) -> bool |
 def read_looking_away(obs: Observation, policy: Policy, baseline: Baseline) -> Reading | None:
     if not obs.faces or not assessable(obs, policy):
         return None
+    if baseline is not None and baseline.settling:
+        return None  # the head moved to a new posture, not yet judged: its angles mean nothing yet
     parts = [p for p in (_gaze_off(obs, baseline), _head_turned(obs, policy, baseline)) if p is not None]
     if not parts:
         return None
