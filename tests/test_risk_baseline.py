@@ -1,4 +1,5 @@
-"""The candidate's baseline (pure): neutral head pose and the gaze box, robust to a glance."""
+"""The candidate's baseline (pure): neutral head pose and the gaze box, robust to a glance, following a
+posture change but not a look away; the posture tests run through the engine's debounce."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from pipeline.risk.baseline import (
     posture_of,
     posture_shift,
 )
+from pipeline.risk.events import EVENT_SPECS
 
 FPS = 5
 
@@ -208,3 +210,16 @@ def test_snapshot_restores_a_posture_being_judged() -> None:
     feed_boxes(copy, rest)
     assert copy.value == est.value and copy.snapshot() == est.snapshot()
     assert est.value is not None and not est.value.settling and est.value.head == (0.0, 0.0)
+
+
+def test_coming_back_to_the_first_posture_is_not_looking_away() -> None:
+    moved = frames(70, 100, LEANED, centre=(2.0, 6.0), head=(0.0, 5.0))
+    back = frames(100, 130, (0.41, 0.31, 0.25, 0.33))  # nearly where the first minute saw the face
+    engine = RiskEngine()
+    for obs in [*frames(0, 70, SEAT), *moved, *back]:
+        engine.observe(obs)
+        if obs.t >= 100:  # judged against the first posture at once, not after a new settling
+            reading = EVENT_SPECS["looking_away"].reader(obs, engine.policy, engine.baseline)  # type: ignore[misc]
+            assert reading is not None and not reading.holding, obs.t
+    assert [e for e in engine.finish(130.0).events if e.type == "looking_away"] == []
+    assert engine.baseline is not None and engine.baseline.home is not None

@@ -117,6 +117,13 @@ class CandidateBaseline:
     gaze: GazeBox | None = None
     #: the head moved away from the baseline's posture and the new one is still being judged
     settling: bool = False
+    #: the first posture's baseline, once another posture was accepted (None until then): coming
+    #: back to one's usual posture is never looking away
+    home: CandidateBaseline | None = None
+
+    def judged(self) -> tuple[CandidateBaseline, ...]:
+        """The postures a frame is judged against: on the screen if it is within either."""
+        return (self,) if self.home is None else (self, self.home)
 
 
 #: a face box as a posture: centre x, centre y and size (the geometric mean of width and height),
@@ -195,16 +202,16 @@ class BaselineEstimator:
         self._window: list[tuple[float, _Sample]] = []
         #: the window was judged not reading: the old baseline judges until it shows reading
         self._rejected = False
-        #: the neutral gaze when the first minute ended (or a calibration set it): a new posture's
-        #: neutral gaze must stay near it, however many postures were accepted in between
-        self._anchor: tuple[float, float] | None = None
+        #: the first posture's baseline, kept once another is accepted (`CandidateBaseline.home`)
+        self._home: CandidateBaseline | None = None
 
     @property
     def value(self) -> CandidateBaseline | None:
         """The baseline, or None while it has fewer than `min_seconds` of samples."""
         if self._head is None:
             return None
-        return CandidateBaseline(self._head, self._gaze, self._moved_t is not None and not self._rejected)
+        return CandidateBaseline(self._head, self._gaze, self._moved_t is not None and not self._rejected,
+                                 self._home)
 
     def set(self, yaw: float, pitch: float, gaze: GazeBox | None = None) -> None:
         """From a calibration: the neutral head pose (and the gaze box) no longer estimated."""
@@ -286,17 +293,18 @@ class BaselineEstimator:
             return False
         if reading_spread(gazes[:, 0], gazes[:, 1]) < READING_SPREAD_DEG:
             return False
-        anchor = self._anchor if self._anchor is not None else \
-            None if self._gaze is None else (self._gaze.h, self._gaze.v)
-        if anchor is None:
+        first = self._home.gaze if self._home is not None else self._gaze
+        if first is None:
             return True
         h0, v0 = float(np.median(gazes[:, 0])), float(np.median(gazes[:, 1]))
-        return max(abs(h0 - anchor[0]), abs(v0 - anchor[1])) <= self._max_extent
+        return max(abs(h0 - first.h), abs(v0 - first.v)) <= self._max_extent
 
     def _accept(self, samples: list[_Sample]) -> None:
+        """The new posture's baseline: learned again, as in the first minute, from the window on."""
+        if self._home is None and self._head is not None:
+            self._home = CandidateBaseline(self._head, self._gaze)
+        self._first_t, self._samples, self._fixed = self._moved_t, samples, False
         self._estimate(samples)
-        if not self._fixed:
-            self._samples = samples  # the first minute goes on learning from the new posture
         self._restart_window()
 
     def _restart_window(self) -> None:
@@ -305,8 +313,6 @@ class BaselineEstimator:
     def _fix(self) -> None:
         self._fixed = True
         self._samples.clear()
-        if self._anchor is None and self._gaze is not None:
-            self._anchor = (self._gaze.h, self._gaze.v)
 
     def snapshot(self) -> dict[str, Any]:
         def safe(sample: _Sample) -> list[float | None]:
@@ -324,7 +330,9 @@ class BaselineEstimator:
             "moved_t": self._moved_t,
             "window": [[u, safe(s)] for u, s in self._window],
             "rejected": self._rejected,
-            "anchor": None if self._anchor is None else list(self._anchor),
+            "home": None if self._home is None else {
+                "head": list(self._home.head),
+                "gaze": None if self._home.gaze is None else asdict(self._home.gaze)},
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -350,5 +358,6 @@ class BaselineEstimator:
         self._moved_t = state.get("moved_t")
         self._window = [(u, sample(s)) for u, s in state.get("window", [])]
         self._rejected = state.get("rejected", False)
-        anchor = state.get("anchor")
-        self._anchor = None if anchor is None else (anchor[0], anchor[1])
+        home = state.get("home")
+        self._home = None if home is None else CandidateBaseline(
+            (home["head"][0], home["head"][1]), None if home["gaze"] is None else GazeBox(**home["gaze"]))
