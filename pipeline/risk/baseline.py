@@ -50,12 +50,16 @@ the screen" from "looking at something off the screen for a long time":
   shorter than `SETTLE_SECONDS` never moves the baseline.
 
 While a moved head is being judged (at most `SETTLE_SECONDS` after it moved) the baseline is
-`settling` and `looking_away` is unknown (`conditions.py`): neither raised by angles measured
-against a posture the candidate left, nor cleared. The cost is that a candidate who moves and looks
-away at once is seen `SETTLE_SECONDS` later. Once rejected, the window slides (its last
-`SETTLE_SECONDS`) and is accepted as soon as it shows reading. Accepted: the neutral head, the gaze
-box and the posture are the window's (`gaze_box` as above); values set by a calibration stay.
-Frames without a face box (older recordings) never move the baseline.
+`settling`: `looking_away` is cleared when the frame is on the screen for the old baseline and
+unknown otherwise (`conditions.py`), never raised by angles measured against a posture the
+candidate left. The cost is that a candidate who moves and looks away at once is seen
+`SETTLE_SECONDS` later. Once rejected, the window slides (its last `SETTLE_SECONDS`) and is accepted
+as soon as it shows reading. Accepted: the new posture is learned again like the first minute, from
+the window on (provisional, refined for `seconds`, then fixed), and the first posture's baseline is
+kept as `home`: a frame is on the screen when either says so, because people come back to their
+usual posture, and the face box does not always show it (a lid tilted back, a head lowered: the gaze
+moved 16 deg while the box moved 0.6 of `MOVED_SHARE` on the tuning clips). Values set by a
+calibration stay. Frames without a face box (older recordings) never move the baseline.
 
 A calibration may call `set(yaw, pitch, gaze=...)` at any time: the head neutral (and the gaze box
 when given) it sets wins and is no longer estimated. Without a gaze box from the calibration, the
