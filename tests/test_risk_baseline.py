@@ -223,3 +223,12 @@ def test_coming_back_to_the_first_posture_is_not_looking_away() -> None:
             assert reading is not None and not reading.holding, obs.t
     assert [e for e in engine.finish(130.0).events if e.type == "looking_away"] == []
     assert engine.baseline is not None and engine.baseline.home is not None
+
+
+def test_a_calibration_after_a_posture_change_drops_the_other_posture() -> None:
+    engine = RiskEngine()
+    for obs in [*frames(0, 70, SEAT), *frames(70, 100, LEANED, centre=(2.0, 6.0), head=(0.0, 5.0))]:
+        engine.observe(obs)
+    assert engine.baseline is not None and engine.baseline.home is not None
+    engine.set_baseline(0.0, 5.0, GazeBox(2.0, 6.0, 15.0, 15.0, 15.0, 15.0))
+    assert engine.baseline.home is None and engine.baseline.judged() == (engine.baseline,)

@@ -27,7 +27,7 @@ for the next `seconds` (the first minute) is a sample. The baseline exists from 
   screen's edges; the ceiling means a long look away in the first minute cannot teach the box that
   the phone is part of the screen.
 
-Posture changes (`PostureShift`): a candidate who sits differently (leans in, slides lower, tilts
+Posture changes (`posture_shift`): a candidate who sits differently (leans in, slides lower, tilts
 the lid) sees the same screen from elsewhere, so every angle moves and the first minute's baseline
 calls the whole new posture "looking away". The estimator therefore also keeps the face box's
 position and size (the *posture*: median centre and size of the baseline's samples) and, frame by
@@ -35,15 +35,15 @@ frame, how far the face box is from it, in face sizes. What tells "sat different
 the screen" from "looking at something off the screen for a long time":
 
 - **the head moved, not only turned**. Looking at a phone, notes or a second screen turns the head
-  (the box barely moves: a 25 deg turn shifts it by about a tenth of its size, measured on the
-  glance clips); a posture change translates or scales the face (leaning in 10 cm at 55 cm grows
+  (the box slides a little: turns of 10-17 deg moved it by about an eighth of a face on the
+  tuning clips); a posture change translates or scales the face (leaning in 10 cm at 55 cm grows
   it by a fifth). A turn alone never starts an adaptation, so a 20 s look at a phone with the head
   in place is judged against the old baseline and raises `looking_away` as before;
 - **the gaze spreads like reading a screen**. After the head moved, its frames are collected for
   `SETTLE_SECONDS`; the new posture is accepted only if the gaze in them spans at least
   `READING_SPREAD_DEG` (10th-90th percentile, horizontally or vertically: fixations over a
   screen's width, not noise around one point) and the new neutral gaze is within the gaze box's
-  ceiling of the old one (a screen seen from a new seat, not a lap). A person who moved *and*
+  ceiling (`max_extent`) of the first posture's (a screen seen from a new seat, not a lap). A person who moved *and*
   stares at one point (leaning toward a phone) is not accepted and is judged against the old
   baseline;
 - **it held**: the window restarts whenever the face comes back to the old posture, so a lean
@@ -86,7 +86,7 @@ MIN_GAZE_SAMPLES = 5
 #: the face moved when its box's centre is this many face sizes from the posture's, or its size
 #: differs by this share (either way) ...
 MOVED_SHARE = 0.25
-#: ... and is back in the posture (the window restarts) below this share of it.
+#: ... and is back in the posture (the window restarts) when `posture_shift` falls below this.
 BACK_SHARE = 0.5
 #: how long a moved head is watched before its posture is accepted or rejected (seconds).
 SETTLE_SECONDS = 4.0
@@ -225,8 +225,8 @@ class BaselineEstimator:
                                      min(gaze.left, gaze.right, gaze.down, gaze.up) > 0):
             raise ValueError(f"gaze box must be finite with positive extents, got {gaze!r}")
         self._head, self._head_set = (float(yaw), float(pitch)), True
-        if gaze is not None:
-            self._gaze, self._gaze_set = gaze, True
+        if gaze is not None:  # the calibration says where the screen is: no other posture stands
+            self._gaze, self._gaze_set, self._home = gaze, True, None
         if self._gaze_set:
             self._fix()
             self._restart_window()
