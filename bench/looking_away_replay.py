@@ -6,7 +6,9 @@ path once per video at the analysis rate (5 fps, `pipeline.default.face_stages`,
 `observation_from_analysis` the live session uses) and writes the observations as JSON lines;
 `replay` then feeds them to whatever `RiskEngine` is importable and scores `looking_away` like
 `vigil eval` does (frame-level counts of the engine's reading, events overlapping a span, false
-events on honest time). The final numbers are `vigil eval`'s; this is for comparing baselines.
+events on honest time), except that frames whose reading is unknown are left out and `ignore`
+spans are not (a transition frame counts). The final numbers are `vigil eval`'s; this is for
+comparing baselines.
 
     .venv/bin/python -m bench.looking_away_replay dump VIDEO OUT.jsonl
     .venv/bin/python -m bench.looking_away_replay replay OUT.jsonl SPANS.csv [...pairs]
