@@ -45,4 +45,5 @@ def observation_from_analysis(analysis: FrameAnalysis, gaze: CalibratedGaze | No
         identity_changed=None if identity is None else identity.identity_changed,
         gaze_h_deg=None if direction is None else direction.h_deg,
         gaze_v_deg=None if direction is None else direction.v_deg,
+        face_box=None if primary is None else primary.box,
     )

@@ -48,6 +48,7 @@ def assert_agree(msg: dict[str, Any], obs: Observation) -> None:
     assert msg["frame_id"] == obs.frame_id
     assert msg["faces"] == obs.faces
     assert (msg["face"] or {}).get("confidence") == _r(obs.face_confidence, 3)
+    assert (msg["face"] or {}).get("box") == (None if obs.face_box is None else [round(v, 4) for v in obs.face_box])
     pose = msg.get("head_pose") or {}
     assert (pose.get("yaw"), pose.get("pitch")) == (_r(obs.head_yaw, 1), _r(obs.head_pitch, 1))
     gaze = msg.get("gaze") or {}

@@ -20,7 +20,11 @@ never disturbs an audio filter. The choice per condition:
   frame without gaze angles falls back to the stage's raw label (`gaze_direction != "center"`).
   Head turned is |yaw - neutral yaw| > max yaw or |pitch - neutral pitch| > max pitch (a head
   turned that far is away even if the eyes are not read well), unknown until a baseline exists.
-  Holds if either holds; absent if every known part is absent; unknown if both are unknown. The
+  Holds if either holds; absent if every known part is absent; unknown if both are unknown.
+  Postures (`baseline.py`): once the candidate was seen reading from a second posture, a frame is
+  judged against the current posture and the first one (`CandidateBaseline.judged`): absent if
+  either says absent, holds if both hold, else unknown; and while the baseline is `settling` (the
+  head moved and the new posture is still being judged) it is absent or unknown, never holds. The
   debounce (`debounce.py`) then runs on this combined per-frame signal.
 - phone / book: holds when a label in `phone_labels` / `book_labels` is seen at or above
   `object_min_confidence`. The detector counts as having run when `persons` is not None or
@@ -128,13 +132,24 @@ def _head_turned(obs: Observation, policy: Policy, baseline: Baseline) -> bool |
     return yaw > policy.max_head_yaw_degrees or pitch > policy.max_head_pitch_degrees
 
 
+def _away_from(obs: Observation, policy: Policy, baseline: Baseline) -> bool | None:
+    parts = [p for p in (_gaze_off(obs, baseline), _head_turned(obs, policy, baseline)) if p is not None]
+    return any(parts) if parts else None
+
+
 def read_looking_away(obs: Observation, policy: Policy, baseline: Baseline) -> Reading | None:
     if not obs.faces or not assessable(obs, policy):
         return None
-    parts = [p for p in (_gaze_off(obs, baseline), _head_turned(obs, policy, baseline)) if p is not None]
-    if not parts:
-        return None
-    return Reading(any(parts), obs.face_confidence if obs.face_confidence is not None else 1.0)
+    confidence = obs.face_confidence if obs.face_confidence is not None else 1.0
+    if baseline is None:
+        away = _away_from(obs, policy, None)
+        return None if away is None else Reading(away, confidence)
+    verdicts = [_away_from(obs, policy, posture) for posture in baseline.judged()]
+    if False in verdicts:
+        return Reading(False, confidence)  # on the screen as seen from a posture this candidate holds
+    if baseline.settling or None in verdicts:
+        return None  # the head moved to a new posture, not yet judged: its angles mean nothing yet
+    return Reading(True, confidence)
 
 
 def _detector_ran(obs: Observation) -> bool:

@@ -234,7 +234,8 @@ class RiskEngine:
             return
         if assessable(obs, self.policy):
             gaze = None if obs.gaze_h_deg is None or obs.gaze_v_deg is None else (obs.gaze_h_deg, obs.gaze_v_deg)
-            self._baseline.add(t, obs.head_yaw, obs.head_pitch, gaze, obs.faces, obs.face_confidence)
+            self._baseline.add(t, obs.head_yaw, obs.head_pitch, gaze, obs.faces, obs.face_confidence,
+                               obs.face_box)
 
     def _feed_states(self, t: float) -> None:
         """The conditions known between inputs: the page's visibility and focus, and the video's arrival."""

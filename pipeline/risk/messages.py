@@ -72,6 +72,8 @@ class Observation:
     carried forward from its last run; `persons` None means the detector did not run.
     `gaze_h_deg`/`gaze_v_deg` are the uncalibrated gaze angles (head plus eyes, degrees, > 0
     toward the image's right / up): the engine judges them against the candidate's baseline.
+    `face_box` is the candidate's (largest) face box, (x, y, w, h) normalised to 0..1 of the frame:
+    the baseline tells a posture change (the head moved) from a head that only turned.
     """
 
     t: float
@@ -92,6 +94,7 @@ class Observation:
     audio_muted: bool | None = None
     gaze_h_deg: float | None = None
     gaze_v_deg: float | None = None
+    face_box: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
         _check_time(self.t)
@@ -122,6 +125,9 @@ class Observation:
         """Build from a JSON-like mapping; missing keys mean "not assessed"."""
         fields = dict(data)
         fields["objects"] = tuple((str(label), float(conf)) for label, conf in fields.get("objects", ()))
+        if fields.get("face_box") is not None:
+            x, y, w, h = fields["face_box"]
+            fields["face_box"] = (float(x), float(y), float(w), float(h))
         return cls(**fields)
 
     def to_dict(self) -> dict[str, Any]:
