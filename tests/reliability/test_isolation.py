@@ -51,6 +51,12 @@ async def _flood(url: str, stop: asyncio.Event, answers: list[int]) -> None:
                 answers.append(resp.status)
 
 
+async def _live_past_start(client: CandidateClient) -> None:
+    await client.connect()
+    await client.wait_for(lambda m: m.get("type") == "analysis", timeout=20)
+    await asyncio.sleep(2.0)  # past the start-up burst
+
+
 async def _kept_under(client: CandidateClient, flood: Callable[[], Awaitable[Callable[[], Awaitable[None]]]]) -> list[tuple[float, float]]:
     """Paired windows (quiet, then under `flood`), until one keeps `KEPT_SHARE` or `TRIALS` are spent.
     `flood()` starts a flood and returns its stop. Every pair's analysed fps, in order."""
@@ -85,9 +91,7 @@ async def test_a_login_flood_does_not_slow_a_live_candidate(vigil_server, ledger
             await asyncio.gather(*flooders)
         return stopped
     try:
-        await client.connect()
-        await client.wait_for(lambda m: m.get("type") == "analysis", timeout=20)
-        await asyncio.sleep(2.0)  # past the start-up burst
+        await _live_past_start(client)
         pairs = await _kept_under(client, login_flood)
         ledger.tried("login_flood", len(answers))
         assert set(answers) <= {401, 429, 503}, set(answers)
@@ -150,9 +154,7 @@ async def test_a_data_channel_flood_is_cut_off_and_does_not_slow_another_candida
             await asyncio.wait({flood})
         return cut_off
     try:
-        await quiet.connect()
-        await quiet.wait_for(lambda m: m.get("type") == "analysis", timeout=20)
-        await asyncio.sleep(2.0)  # past the start-up burst
+        await _live_past_start(quiet)
         pairs = await _kept_under(quiet, channel_flood)
         ledger.tried("datachannel_flood", sum(task.result() for task in floods))
         assert _kept(pairs), f"analysed fps (quiet, flooded) under a data-channel flood, every trial: {pairs}"
