@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from server.reports.data import calibration_summary
+from server.reports.calibration_summary import calibration_summary
 from server.reports.pdf import _calibration_text
 
 

@@ -422,7 +422,7 @@ def test_a_carried_box_is_drawn_only_near_its_pass_and_an_object_event_shows_the
 
 def test_the_chart_shows_attention_at_100_and_shades_unobserved_time() -> None:
     from server.reports.chart import DISCONNECTED_COLOUR, UNOBSERVED_COLOUR, risk_timeline_png
-    from server.reports.data import TimelinePoint, UnobservedSpan
+    from server.reports.document import TimelinePoint, UnobservedSpan
 
     points = [TimelinePoint(float(t), 20.0, 100.0) for t in range(120)]
     spans = [UnobservedSpan(30.0, 50.0, "disconnected"), UnobservedSpan(70.0, 80.0, "covered")]
@@ -444,7 +444,8 @@ def test_the_chart_shows_attention_at_100_and_shades_unobserved_time() -> None:
 
 
 def test_a_session_disconnected_now_shows_its_open_disconnection(tmp_path: Path) -> None:
-    from server.reports.data import UnobservedSpan, build_report
+    from server.reports.build import build_report
+    from server.reports.document import UnobservedSpan
 
     session = {"session_id": "abc", "status": "disconnected", "started_at": "100", "disconnected_at": "130"}
     report = build_report(session, [], exam_title=None, evidence_root=tmp_path, now=160.0)

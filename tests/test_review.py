@@ -133,7 +133,8 @@ def test_proctor_messages_are_in_report_json_and_the_pdf(tmp_path: Path) -> None
     """A proctor's messages to the candidate (the stream's `proctor_message` items) are listed in the
     report, in order, with who sent them and whether they reached the candidate; a review item's time
     (after the end) is not mistaken for one."""
-    from server.reports.data import ProctorMessage, build_report
+    from server.reports.build import build_report
+    from server.reports.document import ProctorMessage
     from server.reports.pdf import render_pdf
 
     kate = {"user_id": "u1", "email": "kate@example.org"}

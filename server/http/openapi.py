@@ -132,7 +132,7 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                                                                content="application/pdf",
                                                                operation_id="get_report_pdf"),
     ("GET", "/api/sessions/{session_id}/report.json"): RouteDoc("Report content as data", "proctor, admin",
-                                                                response="server.reports.data:Report",
+                                                                response="server.reports.document:Report",
                                                                 operation_id="get_report"),
     ("GET", "/api/sessions/{session_id}/evidence/{name}"): RouteDoc(
         "An evidence file: an event's snapshot (`<event id>.jpg`, JPEG) or clip (`<event id>.webm`, video/webm)",

@@ -7,7 +7,7 @@ line over a gap never reads as good behaviour. The score axis runs a little past
 
 Matplotlib's object API on the Agg canvas (no pyplot, no global figure state), so charts can be drawn
 in executor threads; a lock serialises them anyway because matplotlib's text and font caches are not
-documented as thread-safe. The timeline arrives downsampled (`server.reports.data`), so a two-hour
+documented as thread-safe. The timeline arrives downsampled (`server.reports.timeline`), so a two-hour
 session draws as fast as a short one.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from server.reports.data import ReportEvent, TimelinePoint, UnobservedSpan  # noqa: E402
+from server.reports.document import ReportEvent, TimelinePoint, UnobservedSpan  # noqa: E402
 
 RISK_COLOUR = "#c62828"
 ATTENTION_COLOUR = "#1565c0"

@@ -6,7 +6,7 @@ events table with each event's evidence snapshot beside it.
 reviewer's recorded decision (`server.reports.review`) is called a decision. Events are named by their
 readable phrase (`pipeline.risk.events.EVENT_SPECS`), with the id beneath.
 
-Everything comes from a `Report` (`server.reports.data`); this module only lays it out. Long sessions
+Everything comes from a `Report` (`server.reports.document`); this module only lays it out. Long sessions
 make long event tables: `LongTable` splits them across pages with the header row repeated. Times are
 shown in UTC, and events also relative to the session's start.
 """
@@ -42,7 +42,7 @@ from reportlab.platypus import (
 from pipeline.risk.coverage import REASON_PHRASES
 from pipeline.risk.events import EVENT_SPECS
 from server.reports.chart import SEVERITY_COLOURS, risk_timeline_png
-from server.reports.data import Report
+from server.reports.document import Report
 
 #: snapshots are embedded as the JPEG bytes they are; ASCII85 wrapping (pure Python without the C
 #: accelerator) would cost ~0.1 s per image and make the PDF 25% larger, for 7-bit-clean output nobody needs.

@@ -4,7 +4,7 @@
 admin confirms or dismisses each flag with a note and records the session's decision (cleared,
 violation, inconclusive). Reviews are appended to the event stream, never edited in place, so the
 stream keeps the history: here a later mark of a flag replaces an earlier one, and the last decision
-is the decision. Pure: the events (by id, as `server.reports.data` joins them) and the review items
+is the decision. Pure: the events (by id, as `server.reports.stream_fold` joins them) and the review items
 are passed in; the answer is the JSON of `server.protocol.http.ReviewState`.
 """
 from __future__ import annotations

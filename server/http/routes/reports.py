@@ -22,7 +22,8 @@ from server.http.access import session_access
 from server.http.errors import json_response
 from server.http.keys import SETTINGS, STORE
 from server.protocol.errors import ApiError
-from server.reports.data import Report, load_report
+from server.reports.document import Report
+from server.reports.load import load_report
 from server.reports.pdf import render_pdf
 from server.store.evidence_files import CONTENT_TYPES, evidence_file, session_dir
 

@@ -22,7 +22,7 @@ from server.http.keys import SETTINGS, STORE
 from server.protocol.errors import ApiError
 from server.protocol.http import Reviewer, ReviewPatch, ReviewState
 from server.protocol.stream import ReviewItem
-from server.reports.data import load_review
+from server.reports.load import load_review
 from server.reports.review import unknown_flags
 
 routes = web.RouteTableDef()
