@@ -14,7 +14,8 @@ import av
 import numpy as np
 
 from server.live.clips import CLIP_AFTER_S, CLIP_BEFORE_S, ClipEncoder, ClipLimits, ClipWriter, encode_clip
-from server.live.evidence import Detections, Drawn, FrameRing, RingFrame
+from server.live.detections import Detections, Drawn
+from server.live.frame_ring import FrameRing, RingFrame
 
 FPS = 5.0
 

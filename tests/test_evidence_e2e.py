@@ -31,7 +31,8 @@ import cv2
 import numpy as np
 import pytest
 
-from server.live.evidence import FACE_COLOUR, MAX_BOX_AGE_S, OBJECT_COLOUR, OTHER_FACE_COLOUR
+from server.live.detections import MAX_BOX_AGE_S
+from server.live.frame_drawing import FACE_COLOUR, OBJECT_COLOUR, OTHER_FACE_COLOUR
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import SHARED_DATA, eventually
 from tests.test_accounts import PASSWORD, make_user

@@ -23,20 +23,10 @@ import cv2
 import numpy as np
 import pytest
 
-from server.live.evidence import (
-    FACE_COLOUR,
-    OBJECT_COLOUR,
-    OTHER_FACE_COLOUR,
-    Detections,
-    Drawn,
-    EvidenceLimits,
-    EvidenceWriter,
-    FrameRing,
-    RingFrame,
-    compress,
-    draw_detections,
-    encode_snapshot,
-)
+from server.live.detections import Detections, Drawn
+from server.live.evidence import EvidenceLimits, EvidenceWriter, encode_snapshot
+from server.live.frame_drawing import FACE_COLOUR, OBJECT_COLOUR, OTHER_FACE_COLOUR, draw_detections
+from server.live.frame_ring import FrameRing, RingFrame, compress
 from server.tools.candidate.candidate import CandidateClient
 from tests.conftest import FACE_THEN_EMPTY, free_port
 

@@ -37,7 +37,9 @@ from server.live.audio import SessionAudio
 from server.live.calibration import CalibrationController
 from server.live.clips import ClipWriter
 from server.live.counters import Counters
-from server.live.evidence import Detections, EvidenceWriter, compress, thumbnail
+from server.live.detections import Detections
+from server.live.evidence import EvidenceWriter
+from server.live.frame_ring import compress, thumbnail
 from server.live.risk import RiskSession
 from server.live.thumbnails import ThumbnailClock, encode_thumbnail
 from server.protocol.analysis import AnalysedFrame, FrameRisk, FrameTiming, analysis_message

@@ -1,6 +1,6 @@
 """Event clips: the analysed frames from a few seconds before an event's start to a few after, as a WebM.
 
-Flow. The session's `FrameRing` (`server/live/evidence.py`) holds its analysed frames of the last few
+Flow. The session's `FrameRing` (`server/live/frame_ring.py`) holds its analysed frames of the last few
 seconds, 320 px wide, as JPEG, with their detections. When an event starts, `ClipWriter` checks the
 session's clip budget and notes the clip as pending: its window runs from `CLIP_BEFORE_S` before the
 event's start (when its condition began) to `CLIP_AFTER_S` after. Each later analysed frame
@@ -48,7 +48,9 @@ import cv2
 import numpy as np
 
 from server.live.budget import FileLimits, SessionBudget
-from server.live.evidence import FrameRing, Outbox, RingFrame, draw_detections, event_phrase, write_atomically
+from server.live.evidence import Outbox, write_atomically
+from server.live.frame_drawing import draw_detections, event_phrase
+from server.live.frame_ring import FrameRing, RingFrame
 from server.live.tasks import TaskSet
 from server.protocol.stream import ClipSkipReason
 from server.store.evidence_files import EVIDENCE_NAME, session_dir
