@@ -34,9 +34,9 @@ engine's `gaze_on_screen` drives `looking_away`
 instead of the uncalibrated direction. A refused or failed calibration removes any earlier map:
 the engine falls back to the direction.
 
-Stored (keys in server/store/keys.py): `vigil:calibration:{owner}` the latest calibration (model,
-accuracy, per-point errors, created_at), reused by the owner's next session for `STORED_MODEL_MAX_AGE_S`;
-the session hash field `calibration` a JSON summary for reports. The owner (`document_owner`) is the
+Stored (`server/live/calibration_store.py`, keys in server/store/keys.py): `vigil:calibration:{owner}` the
+latest calibration (model, accuracy, per-point errors, created_at), reused by the owner's next session for
+`STORED_MODEL_MAX_AGE_S`; the session hash field `calibration` a JSON summary for reports. The owner (`document_owner`) is the
 session's authenticated identity (the hash's `identity`, set at creation), or the session itself when it
 has none: a calibration is never loaded from, nor written over, a document that a client could name by
 typing a candidate id. The screen info read for `calibration.start` follows the same rule.
@@ -66,9 +66,10 @@ from pipeline.calibration.fit import GazeModel, PointSamples
 from pipeline.calibration.targets import Target, centre_target, sequence
 from pipeline.calibration.transfer import CHECK_FRAMES, decide
 from pipeline.stages.gaze import GazeResult
+from server.live.calibration_result import calibration_record, result_fields, result_message
+from server.live.calibration_store import CalibrationDocuments
 from server.live.screen_geometry import screen_problems
 from server.protocol.datachannel import CalibrationRecentre, CalibrationStart
-from server.store.keys import calibration_key, document_owner, screen_key
 from server.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -106,16 +107,6 @@ class SessionHost(Protocol):
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
 
 
-#: every calibration.result carries these keys (null when not measured)
-_RESULT_DEFAULTS: dict[str, Any] = {"ok": False, "mean_error_px": None, "max_error_px": None,
-                                    "mean_error_deg": None, "max_error_deg": None, "mean_error_mm": None,
-                                    "max_error_mm": None, "points": [], "message": ""}
-
-
-def _r(v: float | None, nd: int = 1) -> float | None:
-    return None if v is None else round(float(v), nd)
-
-
 class CalibrationController:
     """One session's calibration state. Implements LiveSession's `calibration` hook."""
 
@@ -144,7 +135,7 @@ class CalibrationController:
         #: a stored map is held back until the new sitting's head is checked against it (transfer.py)
         self._stored_frames: list[FeatureSample] = []
         self.reuse: dict[str, Any] | None = None
-        self._owner: str | None = None
+        self.documents = CalibrationDocuments(session.store, session.session_id)
         if load_stored:
             session.spawn(self._load_stored(), "calibration-load")
 
@@ -269,14 +260,16 @@ class CalibrationController:
             self.model = None  # the candidate's setting does not match any earlier map either
         self.recentres = []
         now = self.clock()
-        self.record = self._record(cal, msg.points, now)
+        self.record = calibration_record(cal, self.rejected, layout=msg.points, now=now,
+                                         candidate_id=self.session.candidate_id,
+                                         session_id=self.session.session_id, exam_id=self.session.exam_id)
         # stored before the page hears of it: whoever reads after the result finds the record
         await self._store_record()
         await self._write_diagnostics()
-        self._send_result(self._result_fields(cal))
+        self._send_result(result_fields(cal, self.rejected))
 
     async def _screen_for(self, msg: CalibrationStart) -> tuple[ScreenGeometry | None, float | None, list[str]]:
-        stored = await self._safe(self.session.store.get_json(screen_key(await self._document_owner()))) or {}
+        stored = await self.documents.screen_info() or {}
         w = msg.screen_w if msg.screen_w is not None else stored.get("screen_w", DEFAULT_SCREEN[0])
         h = msg.screen_h if msg.screen_h is not None else stored.get("screen_h", DEFAULT_SCREEN[1])
         dpr = msg.dpr if msg.dpr is not None else stored.get("dpr", 1.0)
@@ -325,26 +318,11 @@ class CalibrationController:
 
     # -- messages and storage -------------------------------------------------------------------
     def _send_result(self, fields: Mapping[str, Any]) -> None:
-        result = {"type": "calibration.result", "mode": "calibration", **_RESULT_DEFAULTS, **fields}
-        result.setdefault("code", f"{result['mode']}.{result['status']}")  # unless a sender said more
-        self.session.send(result)
+        self.session.send(result_message(fields))
 
-    def _result_fields(self, cal: Calibration) -> dict[str, Any]:
-        return result_fields(cal, self.rejected)
-
-    def _record(self, cal: Calibration, layout: int, now: float) -> dict[str, Any]:
-        s = cal.screen
-        return {
-            "version": 1, "candidate_id": self.session.candidate_id, "session_id": self.session.session_id,
-            "exam_id": self.session.exam_id, "created_at": now, "updated_at": now, "layout": layout,
-            **self._result_fields(cal),
-            "model": None if cal.model is None else cal.model.to_dict(),
-            "lambda_by_lopo_error_px": None if cal.fit is None else {
-                str(k): round(v, 2) for k, v in cal.fit.lopo_by_lambda.items()},
-            "screen": {"width_px": s.width_px, "height_px": s.height_px, "dpr": s.dpr, "width_mm": s.width_mm,
-                       "height_mm": s.height_mm},
-            "recentres": [],
-        }
+    async def _store_record(self) -> None:
+        if self.record is not None:
+            await self.documents.put_record(self.record)
 
     def summary(self) -> dict[str, Any]:
         """The session hash's `calibration` field: what a report needs to say about gaze calibration."""
@@ -358,15 +336,11 @@ class CalibrationController:
                 "message": rec.get("message"), "recentres": self.recentres, "screen": rec.get("screen"),
                 "mean_error_screen_fraction": rec.get("mean_error_screen_fraction"), "reuse": self.reuse}
 
-    async def _store_record(self) -> None:
-        if self.record is not None:
-            await self._safe(self.session.store.put_json(calibration_key(await self._document_owner()), self.record))
-
     async def _write_diagnostics(self) -> None:
-        await self._safe(self.session.store.update_session(self.session.session_id, {"calibration": self.summary()}))
+        await self.documents.put_summary(self.summary())
 
     async def _load_stored(self) -> None:
-        rec = await self._safe(self.session.store.get_json(calibration_key(await self._document_owner())))
+        rec = await self.documents.record()
         if not rec or not rec.get("ok") or not rec.get("model") or self.state != "none":
             return
         if self.clock() - float(rec.get("created_at") or 0) > STORED_MODEL_MAX_AGE_S:
@@ -384,54 +358,3 @@ class CalibrationController:
         self.record, self.source, self.state = rec, "stored", "calibrated"
         self.recentres = list(rec.get("recentres") or [])
         await self._write_diagnostics()
-
-    async def _document_owner(self) -> str:
-        """Whose documents this session reads and writes (see the module docstring). Read once from the
-        session hash; while Redis is away the session's own (never another's), not remembered."""
-        if self._owner is None:
-            sid = self.session.session_id
-            try:
-                identity = await self.session.store.session_field(sid, "identity")
-            except Exception as exc:
-                self.session.store.errors += 1
-                log.warning("calibration could not read the session's identity: %s", exc)
-                return document_owner(sid, None)
-            self._owner = document_owner(sid, identity)
-        return self._owner
-
-    async def _safe(self, coro: Any) -> Any:
-        try:
-            return await coro
-        except Exception as exc:  # Redis away: calibration goes on, the record is written next time
-            self.session.store.errors += 1
-            log.warning("calibration store access failed: %s", exc)
-            return None
-
-
-def result_fields(cal: Calibration, rejected: Mapping[str, int]) -> dict[str, Any]:
-    """A calibration's `calibration.result` fields: accuracy, limits, per-point errors, rejected frames."""
-    acc = cal.accuracy
-    out: dict[str, Any] = {**_RESULT_DEFAULTS, "ok": cal.ok, "status": cal.status, "message": cal.message,
-                           "limit_deg": cal.limit_deg, "basis": cal.basis,
-                           "rejected_frames": dict(rejected),
-                           "points": [_point(e) for e in cal.points]}
-    if acc is not None:
-        sized = not acc.assumed_pixel_size  # degrees only on a measured screen
-        out.update({"mean_error_px": _r(acc.mean_px), "max_error_px": _r(acc.max_px),
-                    "mean_error_deg": _r(acc.mean_deg, 2) if sized else None,
-                    "max_error_deg": _r(acc.max_deg, 2) if sized else None,
-                    "mean_error_mm": _r(acc.mean_mm), "max_error_mm": _r(acc.max_mm),
-                    "mean_error_screen_fraction": _r(acc.mean_fraction, 4),
-                    "max_error_screen_fraction": _r(acc.max_fraction, 4),
-                    "limit_screen_fraction": cal.limit_fraction,
-                    "viewing_distance_mm": round(acc.distance_mm), "distance_estimated": acc.distance_estimated,
-                    "assumed_pixel_size": acc.assumed_pixel_size})
-        if not sized:
-            out["points"] = [{**p, "error_deg": None} for p in out["points"]]
-    return out
-
-
-def _point(e: Any) -> dict[str, Any]:
-    return {"index": e.index, "x": round(e.target[0], 1), "y": round(e.target[1], 1), "validation": e.validation,
-            "samples": e.samples, "error_px": round(e.px, 1), "error_deg": round(e.deg, 2),
-            "error_mm": _r(e.mm), "predicted": {"x": round(e.predicted[0], 1), "y": round(e.predicted[1], 1)}}

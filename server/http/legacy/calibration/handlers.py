@@ -41,7 +41,7 @@ from server.http.legacy.calibration.runs import (
 )
 from server.http.legacy.calibration_layout import DOT_DISPLAY_MS, original_targets
 from server.http.legacy.common import Integrator, admit, visible_session
-from server.live.calibration import result_fields
+from server.live.calibration_result import result_fields
 from server.live.screen_geometry import physical_size_fields, screen_problems, sides_from_diagonal
 from server.protocol.errors import ApiError
 from server.store.keys import latest_calibration_run_key, legacy_screen_key
