@@ -21,17 +21,20 @@ from concurrent.futures import Executor
 from dataclasses import asdict
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from pipeline.runner import Pipeline
 from server.accounts.tokens import SessionTokens
 from server.core.config import Settings
 from server.core.metrics import REJECTED
 from server.inference.host import InferenceHost
+from server.live.abandonment import abandonment
 from server.live.clips import ClipEncoder
+from server.live.offer_checks import check_negotiable, check_offer
 from server.live.risk import RiskSession, policy_for
 from server.live.session import LiveSession
 from server.live.session_state import session_state
+from server.live.status_messages import score_item, status_message
 from server.protocol.errors import ApiError
 from server.protocol.http import CreateSession, SessionDescription, SessionState
 from server.rtc import negotiate
@@ -153,8 +156,8 @@ class SessionManager:
             if not resume and status != "created":
                 raise ApiError(409, f"session already has a peer (status {status}); use /resume after a drop",
                                {"status": status}, code="session_has_peer")
-            _check_offer(desc.sdp)
-            await _check_negotiable(desc.sdp)  # before the working peer is touched
+            check_offer(desc.sdp)
+            await check_negotiable(desc.sdp)  # before the working peer is touched
             session = self.live.get(sid)
             if session is not None:  # a re-offer replaces the old peer; history stays
                 await session.stop_media()
@@ -262,10 +265,8 @@ class SessionManager:
         """Advance every live session's risk engine (with its newest video frame's arrival); one
         score point a second for the report's timeline, through the lossless outbox."""
         for session in self._live_now():
-            risk = session.risk
             session.tick(now)
-            session.outbox.put({"kind": "score", "t": round(now, 3), "risk": round(risk.risk_score, 1),
-                                "attention": None if risk.attention is None else round(risk.attention, 1)})
+            session.outbox.put(score_item(session.risk, now))
 
     def check_missing_audio(self, now: float) -> None:
         for session in self._live_now():
@@ -279,12 +280,7 @@ class SessionManager:
         """Once a second per session here: the dashboard's grid row, on every worker via pub/sub."""
         now = time.time()
         for session in list(self.live.values()):
-            await session.safe_store(self.store.publish({
-                "type": "status", "session_id": session.session_id, "exam_id": session.exam_id,
-                "candidate_id": session.candidate_id, "status": session.status, "worker": self.worker_id,
-                "risk_score": round(session.risk.risk_score, 1), "attention": session.risk.attention,
-                "faces": session.faces(now), "flags": session.risk.active_types(),
-            }))
+            await session.safe_store(self.store.publish(status_message(session, self.worker_id, now)))
 
     async def check_liveness(self, now: float) -> None:
         """Peers that never connected, or from which nothing arrives, are gone (slot freed).
@@ -317,24 +313,11 @@ class SessionManager:
                 self.open[sid] = again
 
     def _abandoned(self, sid: str, data: dict[str, str], now: float) -> tuple[str | None, float | None]:
-        """(why it is abandoned, or None; else when to look again, None: no longer ours to watch)."""
-        status = data.get("status")
-        if data.get("worker") != self.worker_id:
-            return None, None  # ended and deleted, or offered on another worker, which watches it now
-        if status == "created":
-            if now - float(data.get("created_at") or now) >= self.settings.created_ttl_s:
-                return "never connected", None
-            return None, float(data.get("created_at") or now) + self.settings.created_ttl_s
-        if status == "disconnected":
-            since = float(data.get("disconnected_at") or now)
-            if sid in self.live and self.live[sid].gone_at is not None:
-                since = self.live[sid].gone_at or since
-            if now - since >= self.settings.abandon_after_s:
-                return "disconnected and not resumed", None
-            return None, since + self.settings.abandon_after_s
-        if status in ("connecting", "live") and sid in self.live:
-            return None, math.inf
-        return None, None  # ended
+        """`abandonment` of `sid`, with what this worker holds of it."""
+        held = self.live.get(sid)
+        return abandonment(data, now, worker_id=self.worker_id, created_ttl_s=self.settings.created_ttl_s,
+                           abandon_after_s=self.settings.abandon_after_s, held=held is not None,
+                           gone_at=None if held is None else held.gone_at)
 
     async def evict_abandoned(self, now: float) -> None:
         """Free disconnected sessions not resumed within the grace period; their state is in Redis,
@@ -391,22 +374,3 @@ class SessionManager:
         await self.store.update_session(sid, {"status": "disconnected", "disconnect_reason": "server stopped"})
         await self.store.set_live(sid, False)
 
-
-async def _check_negotiable(sdp: str) -> None:
-    """Refuse an offer aiortc cannot negotiate (SDP it cannot parse, a video m-line without a
-    codec it can receive), on a throwaway peer: a failed resume must not stop the working one."""
-    probe = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    try:
-        await probe.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-    except Exception as exc:
-        raise ApiError(400, "could not negotiate this offer", str(exc)[:300]) from None
-    finally:
-        await probe.close()
-
-
-def _check_offer(sdp: str) -> None:
-    """Refuse offers that cannot be a candidate's: no video, or not SDP at all."""
-    if not sdp.startswith("v=0"):
-        raise ApiError(400, "offer is not SDP (must start with v=0)", code="invalid_offer")
-    if "\nm=video " not in sdp.replace("\r\n", "\n"):
-        raise ApiError(400, "offer has no video track", {"hint": "send the camera track (and audio, and a 'vigil' data channel)"}, code="invalid_offer")

@@ -1,6 +1,7 @@
 """One pass over a session's event stream, gathering what its report needs.
 
-Stream items read (oldest first; see `server.live.risk`, `server.live.evidence`, `server.live.manager`):
+Stream items read (oldest first; see `server.live.risk`, `server.live.evidence`,
+`server.live.status_messages`):
 `event_started` / `event_ended` (joined by event id into one row with its duration), `browser`
 (counted by signal), `score` (the once-a-second risk and attention: the timeline), `evidence`,
 `evidence_skipped`, `evidence_error`, `clip`, `clip_skipped` (joined to their events, counted), `verdict` (its summary; the
