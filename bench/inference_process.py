@@ -10,16 +10,25 @@ Valkey (reported, not counted as the server's: the same in both modes). The pipe
 `bench.pipeline_cost --mode single` (one pinned core), measured at the start and at the end.
 
     python -m bench.inference_process --counts 4,8 --rounds 2 --json bench/results/inference_process.json
+
+`--compare workers` runs the same side by side for `vigil serve --workers 1` against `--workers 2`
+(issue 21 item 5: "the same benchmark on --workers 2"); there the root process is the supervisor and
+the workers are its children, so compare `server_cores_per_client` (root + children), not the
+root's share.
+
+    python -m bench.inference_process --compare workers --counts 4,8 --json bench/results/workers.json
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +37,20 @@ from bench.pipeline_cost import ANALYSIS_FPS, run_mode
 from bench.server import BenchServer
 from server.tools.loadtest.runner import run_loadtest
 
-MODES = ("thread", "process")
+
+@dataclass(frozen=True)
+class ServerMode:
+    env: tuple[tuple[str, str], ...] = ()
+    args: tuple[str, ...] = ()
+
+
+#: what each `--compare` sets side by side, by mode name (the first mode goes first in odd rounds)
+COMPARISONS: dict[str, dict[str, ServerMode]] = {
+    "inference": {"thread": ServerMode(env=(("VIGIL_INFERENCE", "thread"),)),
+                  "process": ServerMode(env=(("VIGIL_INFERENCE", "process"),))},
+    "workers": {"workers1": ServerMode(args=("--workers", "1")), "workers2": ServerMode(args=("--workers", "2"))},
+}
+MODES = tuple(COMPARISONS["inference"])
 TICK = os.sysconf("SC_CLK_TCK")
 SAMPLE_S = 0.5
 
@@ -121,11 +143,12 @@ def run_point(server: BenchServer, mode: str, n: int, duration_s: float) -> dict
     return point
 
 
-def summarise(points: list[dict[str, Any]], cpu_ms_per_frame: float) -> dict[str, Any]:
+def summarise(points: list[dict[str, Any]], cpu_ms_per_frame: float,
+              modes: tuple[str, ...] = MODES) -> dict[str, Any]:
     """Per mode and count: medians over the rounds; the server's cost per candidate against the pipeline's
     own cost for the frames it analysed (pipeline CPU per frame x analysed fps: at 5 fps, issue 21's ratio)."""
     out: dict[str, Any] = {}
-    for mode in MODES:
+    for mode in modes:
         for n in sorted({p["clients"] for p in points}):
             mine = [p for p in points if p["mode"] == mode and p["clients"] == n]
             if not mine:
@@ -154,6 +177,7 @@ def summarise(points: list[dict[str, Any]], cpu_ms_per_frame: float) -> dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.inference_process")
+    parser.add_argument("--compare", choices=sorted(COMPARISONS), default="inference")
     parser.add_argument("--counts", default="4,8")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -163,7 +187,7 @@ def main() -> None:
     if args.resummarise:
         done = json.loads(args.json.read_text())
         cpu = done["pipeline_cpu_ms_per_frame"]
-        done["summary"] = summarise(done["points"], sum(cpu) / len(cpu))
+        done["summary"] = summarise(done["points"], sum(cpu) / len(cpu), tuple(COMPARISONS[done.get("compare", "inference")]))
         args.json.write_text(json.dumps(done, indent=1))
         print(json.dumps(done["summary"], indent=1))
         return
@@ -173,23 +197,26 @@ def main() -> None:
     cost_before = run_mode("single", 120)
     print(f"pipeline: {cost_before['cpu_ms_per_frame']} ms CPU per frame (one core)", flush=True)
     points: list[dict[str, Any]] = []
-    with BenchServer(env={**UNLIMITED_SESSIONS, "VIGIL_INFERENCE": "thread"}) as thread_server, \
-            BenchServer(env={**UNLIMITED_SESSIONS, "VIGIL_INFERENCE": "process"}) as process_server:
-        servers = {"thread": thread_server, "process": process_server}
+    compared = COMPARISONS[args.compare]
+    modes = tuple(compared)
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(BenchServer(env={**UNLIMITED_SESSIONS, **dict(mode.env)}, args=mode.args))
+                   for name, mode in compared.items()}
         for n in counts:
             for r in range(args.rounds):
-                order = MODES if r % 2 == 0 else MODES[::-1]  # alternate who goes first
+                order = modes if r % 2 == 0 else modes[::-1]  # alternate who goes first
                 for mode in order:
                     points.append(run_point(servers[mode], mode, n, args.seconds))
                     args.json.with_suffix(".points.json").write_text(json.dumps(points))  # kept if a later step fails
     cost_after = run_mode("single", 120)
     cpu_ms = (cost_before["cpu_ms_per_frame"] + cost_after["cpu_ms_per_frame"]) / 2
     result = {
-        "started_at": started, "finished_at": time.time(), "counts": counts, "rounds": args.rounds,
+        "compare": args.compare, "started_at": started, "finished_at": time.time(), "counts": counts,
+        "rounds": args.rounds,
         "seconds": args.seconds, "pipeline_cpu_ms_per_frame": [cost_before["cpu_ms_per_frame"],
                                                                cost_after["cpu_ms_per_frame"]],
         "pipeline_cores_per_candidate_at_5fps": round(cpu_ms * ANALYSIS_FPS / 1000.0, 4),
-        "summary": summarise(points, cpu_ms), "points": points,
+        "summary": summarise(points, cpu_ms, modes), "points": points,
     }
     args.json.write_text(json.dumps(result, indent=1))
     args.json.with_suffix(".points.json").unlink()

@@ -27,8 +27,10 @@ def free_port() -> int:
 
 
 class BenchServer:
-    def __init__(self, *, env: dict[str, str] | None = None, repo: Path = REPO) -> None:
+    def __init__(self, *, env: dict[str, str] | None = None, repo: Path = REPO, args: tuple[str, ...] = ()) -> None:
         self.repo = repo
+        #: extra `vigil serve` arguments, e.g. ("--workers", "2")
+        self.args = args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._tmp = tempfile.TemporaryDirectory(prefix="vigil-bench-")
@@ -47,7 +49,7 @@ class BenchServer:
 
     def start(self) -> None:
         log = self.log_path.open("wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), *self.args],
                                      cwd=self.repo, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + READY_TIMEOUT_S
         while time.time() < deadline:
