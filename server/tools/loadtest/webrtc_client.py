@@ -134,11 +134,13 @@ async def _finish(client: CandidateClient, analyses: _Analyses, *, streaming_fro
     result = analyses.result
     stopped_at = time.time()
     result.streaming_s = stopped_at - streaming_from
-    result.frames_sent = client.video_track.sent if client.video_track is not None else 0
     if client.pc is not None:
         result.bytes_sent = await outbound_bytes(client.pc)
     status = await _get_json(client, f"/api/sessions/{client.session_id}")
     result.server_counters = {k: int(status[k]) for k in SERVER_COUNTERS if k in status}
+    # read after the server's counters: the track goes on sending while we ask, and a frame the server
+    # counted must be among those sent (read before, the server could count one more than "sent")
+    result.frames_sent = client.video_track.sent if client.video_track is not None else 0
     if analyses.first_at is not None and stopped_at - analyses.first_at > 0:
         result.analysed_fps = result.analyses / (stopped_at - analyses.first_at)
     result.latencies_ms = analyses.latencies
