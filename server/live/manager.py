@@ -236,11 +236,13 @@ class SessionManager:
             started = float(data.get("started_at") or data.get("created_at") or now)
             summary = risk.finish(now, session_id=sid, started_at=started)
             await (risk.close() if session is None else session.aclose())
+            # out of the live set before the status says ended: a reader who sees `ended` never still
+            # finds the session among the live ones
+            await self.store.set_live(sid, False)
             await self.store.update_session(sid, {**final, **RiskSession.summary_fields(summary), "status": "ended",
                                                   "ended_at": now, "ended_by": "server" if abandoned else "client",
                                                   "end_reason": abandoned or ""})
             await expire_ended(self.store, sid, risk.engine.policy.retention_days)
-            await self.store.set_live(sid, False)
             await self.store.release_session(self.worker_id, sid)
             self._locks.pop(sid, None)
             self.open.pop(sid, None)
