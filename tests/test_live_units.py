@@ -233,8 +233,9 @@ async def test_created_connecting_live_disconnected_ended_and_what_each_writes(t
     assert session.status == "ended" and "s1" not in manager.live
     assert summary["verdict"] and summary["duration_seconds"] == 60.0
     kinds = [kind for kind, _ in store.writes[mark:]]
-    assert kinds == ["update", "expire", "set_live", "release"]
-    ended = store.writes[mark][1]
+    assert kinds == ["set_live", "update", "expire", "release"]  # out of the live set before `ended`
+    assert store.writes[mark][1] is False
+    ended = store.writes[mark + 1][1]
     assert ended["status"] == "ended" and json.loads(ended["summary"]) == summary
     assert [e["kind"] for e in store.events][-1] == "verdict"  # the outbox flushed before it closed
     await session.aclose()  # closing again is a no-op
